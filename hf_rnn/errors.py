@@ -1,0 +1,21 @@
+"""Errors a user can act on.
+
+Each carries one line that names the problem and the fix. The CLI prints it and exits
+with status 2, no traceback; Python callers can catch ``HfRnnError``.
+"""
+
+
+class HfRnnError(ValueError):
+    """Base class of the errors this package raises for bad input or missing assets."""
+
+
+class AssetError(HfRnnError):
+    """A built-in asset cannot be fetched, verified or converted."""
+
+
+class DataError(HfRnnError):
+    """A data source (file, Hub id, column mapping) cannot be turned into a task."""
+
+
+class ConfigError(HfRnnError):
+    """A run configuration key or value is wrong."""

