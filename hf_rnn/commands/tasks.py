@@ -1,0 +1,44 @@
+"""``hf-rnn tasks``: the lecture's tasks with their real sizes, labels and metrics."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tasks", help="list the tasks with their sizes, label sets and metrics")
+    p.add_argument("--source", help="describe one task loaded from this file or Hub id (needs --task)")
+    p.add_argument("--task", help="only this task")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import datasets
+
+    from ..errors import DataError
+    from ..tasks import TASKS, load_task
+
+    datasets.disable_progress_bars()
+    if args.source and not args.task:
+        raise DataError("--source needs --task NAME")
+    names = [args.task] if args.task else list(TASKS)
+    rows = [load_task(n, args.source).summary() | {"description": TASKS[n].description if n in TASKS else ""}
+            for n in names]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        sizes = " / ".join(f"{r['sizes'][s]:,}" for s in ("train", "validation", "test"))
+        sizes += f" (total {sum(r['sizes'].values()):,})"
+        print(f"{r['task']:<12} {r['kind']}")
+        print(f"  {r['description']}")
+        print(f"  examples (train / validation / test): {sizes}")
+        if "windows" in r:
+            w = r["windows"]
+            print(f"  series {r['series']}: windows {w['train']} / {w['validation']} / {w['test']}")
+        if r["labels"]:
+            print(f"  labels ({len(r['labels'])}): {', '.join(r['labels'])}")
+        print(f"  metrics: {', '.join(r['metrics'])} (model selection on {r['primary_metric']})")
+        print(f"  source: {r['source']}")
+    return 0
