@@ -1,0 +1,53 @@
+"""The RNN model family as `transformers` models, plus the lecture's step-by-step RNN and Keras stacks.
+
+Importing this package registers `model_type="hf_rnn"` with `AutoConfig` and the `AutoModel*` classes.
+"""
+
+from .attention_rnn import RNNAttention
+from .cache_rnn import RNNStateCache, RNNStateLayer
+from .configuration_rnn import ATTENTION_TYPES, CELL_TYPES, RNNConfig
+from .loading_rnn import load_rnn
+from .modeling_rnn import (
+    RNN_HEADS,
+    RNNClassifierHead,
+    RNNDecoder,
+    RNNForCausalLM,
+    RNNForSeq2SeqLM,
+    RNNForSequenceClassification,
+    RNNForTimeSeriesPrediction,
+    RNNForTokenClassification,
+    RNNModel,
+    RNNModelOutput,
+    RNNPreTrainedModel,
+    RNNTimeSeriesPredictionOutput,
+    register_auto_classes,
+    run_rnn,
+    shift_tokens_right,
+)
+
+register_auto_classes()
+
+__all__ = [
+    "ATTENTION_TYPES",
+    "CELL_TYPES",
+    "RNN_HEADS",
+    "RNNAttention",
+    "RNNClassifierHead",
+    "RNNConfig",
+    "RNNDecoder",
+    "RNNForCausalLM",
+    "RNNForSeq2SeqLM",
+    "RNNForSequenceClassification",
+    "RNNForTimeSeriesPrediction",
+    "RNNForTokenClassification",
+    "RNNModel",
+    "RNNModelOutput",
+    "RNNPreTrainedModel",
+    "RNNStateCache",
+    "RNNStateLayer",
+    "RNNTimeSeriesPredictionOutput",
+    "load_rnn",
+    "register_auto_classes",
+    "run_rnn",
+    "shift_tokens_right",
+]

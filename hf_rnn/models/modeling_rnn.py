@@ -1,0 +1,1038 @@
+"""RNN / GRU / LSTM models as `transformers` models (`model_type="hf_rnn"`).
+
+Every head shares one encoder, [`RNNModel`]: token embedding -> dropout -> one fused `nn.RNN`/`nn.GRU`/`nn.LSTM`
+(all layers and both directions in a single cuDNN/ATen call). Padding is handled with `pack_padded_sequence`
+using lengths taken from `attention_mask`, so padded positions never reach the recurrence: a padded batch gives
+the same results as each example alone. Right padding is the fast path; left (or any) padding is supported by
+moving the real tokens to the front before packing and back afterwards.
+
+Heads:
+- [`RNNForSequenceClassification`]: last state (both directions) or attention pooling -> dense classifier.
+- [`RNNForTokenClassification`]: dense classifier on every state.
+- [`RNNForCausalLM`]: unidirectional LM; `generate()` carries the recurrent state as its cache.
+- [`RNNForSeq2SeqLM`]: (bi)RNN encoder + unidirectional decoder with none/additive/dot/general attention.
+- [`RNNForTimeSeriesPrediction`]: RNN over a normalised numeric window -> `prediction_length` future values.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from transformers import GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_outputs import (
+    CausalLMOutputWithPast,
+    Seq2SeqLMOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.utils import ModelOutput
+from transformers.utils.deprecation import deprecate_kwarg
+
+from .attention_rnn import RNNAttention
+from .cache_rnn import RNNStateCache
+from .configuration_rnn import RNNConfig
+from .loading_rnn import check_saved_architecture, reraise_weight_file_error
+
+RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+# (hidden, cell) in PyTorch's layout, each (num_layers * num_directions, batch_size, hidden_size); cell is None
+# unless the cell type is LSTM.
+RNNState = tuple[torch.Tensor, torch.Tensor | None]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------------------------
+
+
+def build_fused_rnn(config: RNNConfig, input_size: int, bidirectional: bool | None = None) -> nn.RNNBase:
+    """Create the fused recurrent stack described by `config` (batch-first, tanh for the plain RNN cell)."""
+    bidirectional = config.bidirectional if bidirectional is None else bidirectional
+    rnn = RNN_CLASSES[config.cell](
+        input_size=input_size,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        batch_first=True,
+        bidirectional=bidirectional,
+        # PyTorch only applies this between layers (and warns if there is a single layer).
+        dropout=config.dropout if config.num_layers > 1 else 0.0,
+    )
+    if config.keras_bias and config.cell != "gru":
+        use_single_bias(rnn)
+    return rnn
+
+
+def use_single_bias(rnn: nn.RNNBase) -> None:
+    """Turn every `bias_hh_*` of `rnn` into a zero buffer, leaving one trainable bias per gate like Keras.
+
+    For the RNN and LSTM cells `b_ih` and `b_hh` are only ever added together, so dropping one loses nothing;
+    it just makes `sum(p.numel() for p in model.parameters())` equal Keras' count. (GRU is left alone: its
+    `b_hn` sits inside the reset gate product, and Keras' default GRU has two biases as well.)
+    """
+    for name in list(rnn._flat_weights_names):
+        if name.startswith("bias_hh"):
+            bias = rnn._parameters.pop(name)
+            rnn.register_buffer(name, bias.detach().new_zeros(bias.shape))
+    rnn._init_flat_weights()  # the fused kernel reads this list of tensors, refresh it
+
+
+def run_rnn(
+    rnn: nn.RNNBase,
+    inputs: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    initial_state: RNNState | None = None,
+) -> tuple[torch.Tensor, RNNState]:
+    """Run a fused RNN over a padded batch so that padding has no effect.
+
+    Args:
+        rnn (`nn.RNNBase`): a batch-first `nn.RNN`, `nn.GRU` or `nn.LSTM`.
+        inputs (`torch.Tensor` of shape `(batch_size, seq_len, input_size)`)
+        attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`, *optional*): 1 for tokens, 0 for padding.
+            Right padding is packed directly; any other layout (e.g. left padding) is first reordered so that
+            the real tokens come first, and the outputs are put back at their original positions.
+        initial_state (`RNNState`, *optional*): `(h_0, c_0)` in PyTorch's layout; zeros when omitted.
+
+    Returns:
+        `(outputs, (h_n, c_n))`: `outputs` of shape `(batch_size, seq_len, num_directions * hidden_size)`, zero at
+        padded positions; `h_n`/`c_n` of shape `(num_layers * num_directions, batch_size, hidden_size)` taken after
+        the last real token of each sequence (`c_n` is `None` unless LSTM). A row without any real token is run
+        over one (padding) token, since packing needs lengths >= 1.
+    """
+    hx = None
+    if initial_state is not None:
+        hx = initial_state if isinstance(rnn, nn.LSTM) else initial_state[0]
+
+    mask = None if attention_mask is None else attention_mask.bool()
+    if mask is None or bool(mask.all()):
+        outputs, final = rnn(inputs, hx)
+    else:
+        batch_size, seq_len, _ = inputs.shape
+        # A 0 followed by a 1 means the real tokens are not a prefix (left padding or holes).
+        needs_reorder = bool((mask[:, 1:] & ~mask[:, :-1]).any())
+        if needs_reorder:
+            # Stable sort of "is padding" puts the real tokens first, in their original order.
+            order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
+            inputs = inputs.gather(1, order[..., None].expand(-1, -1, inputs.shape[-1]))
+        lengths = mask.sum(dim=1).clamp(min=1).cpu()  # pack_padded_sequence wants CPU lengths
+        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        packed_outputs, final = rnn(packed, hx)
+        outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=seq_len)
+        if needs_reorder:
+            index = order[..., None].expand(-1, -1, outputs.shape[-1])
+            outputs = torch.zeros_like(outputs).scatter(1, index, outputs)
+
+    hidden, cell = final if isinstance(final, tuple) else (final, None)
+    return outputs, (hidden, cell)
+
+
+def last_layer_features(final_hidden_state: torch.Tensor, num_directions: int) -> torch.Tensor:
+    """Concatenate the top layer's final state of each direction.
+
+    Args:
+        final_hidden_state (`torch.Tensor` of shape `(batch_size, num_layers * num_directions, hidden_size)`)
+
+    Returns:
+        `torch.Tensor` of shape `(batch_size, num_directions * hidden_size)`: `[forward, backward]`, where the
+        forward state is taken after the last real token and the backward one after the first.
+    """
+    top = final_hidden_state[:, -num_directions:]
+    return top.reshape(top.shape[0], -1)
+
+
+def shift_tokens_right(
+    labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int
+) -> torch.Tensor:
+    """Build teacher-forcing decoder inputs from labels: `[start, y_1, ..., y_{T-1}]`, with -100 turned into pad."""
+    shifted = labels.new_full(labels.shape, decoder_start_token_id)
+    shifted[:, 1:] = labels[:, :-1]
+    return shifted.masked_fill(shifted == -100, 0 if pad_token_id is None else pad_token_id)
+
+
+class RNNClassifierHead(nn.Module):
+    """Dense classifier: `[Dropout -> Linear -> activation] * len(classifier_hidden_sizes) -> Dropout -> Linear`.
+
+    Input `(..., input_size)` -> output `(..., num_outputs)` (logits: softmax/sigmoid live in the loss).
+    """
+
+    def __init__(self, config: RNNConfig, input_size: int, num_outputs: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for size in config.classifier_hidden_sizes:
+            layers += [_dropout(config.classifier_dropout), nn.Linear(input_size, size)]
+            layers.append(ACT2FN[config.classifier_activation])
+            input_size = size
+        layers += [_dropout(config.classifier_dropout), nn.Linear(input_size, num_outputs)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features)
+
+
+def _dropout(probability: float) -> nn.Module:
+    # nn.Identity when disabled keeps the training step free of no-op dropout kernels.
+    return nn.Dropout(probability) if probability > 0 else nn.Identity()
+
+
+def _with_encoder_decoder_flag(config: RNNConfig, is_encoder_decoder: bool) -> RNNConfig:
+    """`generate()` reads `config.is_encoder_decoder`; set it for this head on a copy, never on the caller's
+    object (which may be shared with a model of another head)."""
+    if config.is_encoder_decoder == is_encoder_decoder:
+        return config
+    config = copy.deepcopy(config)
+    config.is_encoder_decoder = is_encoder_decoder
+    return config
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RNNModelOutput(ModelOutput):
+    """Output of [`RNNModel`] (and of `RNNForSeq2SeqLM.get_encoder()`).
+
+    Args:
+        last_hidden_state (`torch.Tensor` of shape `(batch_size, seq_len, num_directions * hidden_size)`):
+            Top-layer outputs at every position (zeros at padded positions).
+        final_hidden_state (`torch.Tensor` of shape `(batch_size, num_layers * num_directions, hidden_size)`):
+            `h_n` of every layer and direction after the last real token. Batch-first (unlike PyTorch's `h_n`)
+            so that `generate()` can expand encoder outputs for beam search along dimension 0.
+        final_cell_state (`torch.Tensor` of the same shape, *optional*): `c_n` for an LSTM.
+        cache (`RNNStateCache`, *optional*): the state to continue from, when `use_cache=True`.
+        hidden_states (`tuple(torch.Tensor)`, *optional*): `(embeddings, last_hidden_state)` when
+            `output_hidden_states=True`. The fused kernel does not expose the intermediate layers.
+    """
+
+    last_hidden_state: torch.Tensor | None = None
+    final_hidden_state: torch.Tensor | None = None
+    final_cell_state: torch.Tensor | None = None
+    cache: RNNStateCache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclass
+class RNNTimeSeriesPredictionOutput(ModelOutput):
+    """Output of [`RNNForTimeSeriesPrediction`].
+
+    Args:
+        loss (`torch.Tensor` of shape `()`, *optional*): MSE on the normalised scale, when `future_values` is given.
+        prediction (`torch.Tensor` of shape `(batch_size, prediction_length)` or
+            `(batch_size, prediction_length, input_size)`): forecast on the original scale of `past_values`.
+        loc (`torch.Tensor` of shape `(batch_size, 1, input_size)`): per-window mean used for normalisation.
+        scale (`torch.Tensor` of shape `(batch_size, 1, input_size)`): per-window standard deviation.
+        hidden_states (`tuple(torch.Tensor)`, *optional*): `(inputs, rnn_outputs)` when `output_hidden_states=True`.
+    """
+
+    loss: torch.Tensor | None = None
+    prediction: torch.Tensor | None = None
+    loc: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Base classes
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RNNPreTrainedModel(PreTrainedModel):
+    """Common base: config class, weight init, and `from_pretrained` that refuses a folder saved with another head."""
+
+    config: RNNConfig
+    config_class = RNNConfig
+    base_model_prefix = "rnn"
+    main_input_name = "input_ids"
+    _no_split_modules = ["RNNModel", "RNNDecoder"]
+
+    def __init__(self, config: RNNConfig, *inputs, **kwargs):
+        config.check_rnn_settings()  # the config may have been edited since it was created
+        super().__init__(config, *inputs, **kwargs)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # PyTorch's own defaults (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for RNN and linear layers, N(0, 1) for
+        # embeddings), which train small RNNs well. `init.*` skips tensors loaded from a checkpoint.
+        if isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=1.0)
+        elif isinstance(module, nn.Linear):
+            bound = 1.0 / math.sqrt(module.in_features)
+            init.uniform_(module.weight, -bound, bound)
+            if module.bias is not None:
+                init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.RNNBase):
+            bound = 1.0 / math.sqrt(module.hidden_size)
+            # recurse=False lists the weights and biases; keras_bias zero buffers are not parameters.
+            for parameter in module.parameters(recurse=False):
+                init.uniform_(parameter, -bound, bound)
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path, *model_args, allow_different_head: bool = False, **kwargs
+    ):
+        """`PreTrainedModel.from_pretrained`, with two clearer failures for local folders:
+
+        - a folder saved with another head of this family (e.g. token classification loaded as seq2seq) raises a
+          `ValueError` instead of silently initialising the missing head; pass `allow_different_head=True` to
+          reuse the matching weights on purpose, or use `hf_rnn.models.load_rnn(folder)` to load the saved head;
+        - a truncated or corrupt `model.safetensors` raises an `OSError` naming the file.
+        """
+        check_saved_architecture(pretrained_model_name_or_path, cls.__name__, allow_different_head)
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - only weight-file errors are rewrapped, the rest re-raised
+            reraise_weight_file_error(error, pretrained_model_name_or_path)
+            raise
+
+
+class RNNModel(RNNPreTrainedModel):
+    """The shared encoder: `nn.Embedding` -> dropout -> fused RNN/GRU/LSTM (packed by `attention_mask`).
+
+    This is what `AutoModel` loads for `model_type="hf_rnn"`.
+    """
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.embedding_dropout = _dropout(config.dropout)
+        self.layers = build_fused_rnn(config, config.embedding_size)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings = value
+
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        cache: RNNStateCache | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> RNNModelOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`): token ids.
+            attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)` or `(batch_size, past_len + seq_len)`,
+                *optional*): 1 for tokens, 0 for padding (right or left). With a `cache`, a mask covering past and
+                new tokens (as `generate()` passes it) is cut to its last `seq_len` columns.
+            inputs_embeds (`torch.Tensor` of shape `(batch_size, seq_len, embedding_size)`, *optional*): instead of
+                `input_ids`, e.g. numeric features.
+            cache (`RNNStateCache`, *optional*): continue from this state (unidirectional models only); updated in
+                place and returned.
+            use_cache (`bool`, *optional*, defaults to `False`): return the final state as an `RNNStateCache`.
+            output_hidden_states (`bool`, *optional*): return `(embeddings, last_hidden_state)`.
+            **kwargs: ignored (lets `generate()` pass encoder kwargs such as `output_attentions`).
+
+        Returns:
+            [`RNNModelOutput`] (or a tuple when `return_dict=False`).
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("RNNModel needs exactly one of `input_ids` or `inputs_embeds`.")
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        use_cache = bool(use_cache) or cache is not None
+        if use_cache and self.config.bidirectional:
+            raise ValueError(
+                "A bidirectional RNN cannot continue from a cached state: its backward direction would need the "
+                "tokens that come later. Use a unidirectional config for incremental decoding."
+            )
+
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings(input_ids)
+        seq_len = inputs_embeds.shape[1]
+        if attention_mask is not None and attention_mask.shape[1] != seq_len:
+            if cache is None or attention_mask.shape[1] < seq_len:
+                raise ValueError(
+                    f"attention_mask has {attention_mask.shape[1]} columns but the input has {seq_len} tokens."
+                )
+            attention_mask = attention_mask[:, -seq_len:]  # the past is already summarised in the cache
+
+        initial_state = cache.get_state() if cache is not None and cache.has_state() else None
+        outputs, (hidden, cell) = run_rnn(
+            self.layers, self.embedding_dropout(inputs_embeds), attention_mask, initial_state
+        )
+        if use_cache:
+            cache = cache if cache is not None else RNNStateCache(self.config.num_layers)
+            cache.update_state(hidden, cell, num_new_tokens=seq_len)
+
+        result = RNNModelOutput(
+            last_hidden_state=outputs,
+            final_hidden_state=hidden.transpose(0, 1),
+            final_cell_state=None if cell is None else cell.transpose(0, 1),
+            cache=cache if use_cache else None,
+            hidden_states=(inputs_embeds, outputs) if output_hidden_states else None,
+        )
+        return result if return_dict else result.to_tuple()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Classification heads
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RNNForSequenceClassification(RNNPreTrainedModel):
+    """RNN encoder -> pooled features -> dense classifier (sentiment classification in the lecture).
+
+    Pooling: with `config.attention == "none"`, the top layer's final state (forward after the last real token,
+    concatenated with backward after the first for a bidirectional RNN); otherwise attention pooling, where that
+    final state is the query scored against every state.
+    """
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.rnn = RNNModel(config)
+        feature_size = config.num_directions * config.hidden_size
+        if config.attention != "none":
+            self.attention_pooling = RNNAttention(
+                config.attention, feature_size, feature_size, config.hidden_size
+            )
+        self.classifier = RNNClassifierHead(config, feature_size, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.rnn.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.rnn.embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`)
+            attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`, *optional*): 1 = token, 0 = padding.
+            labels (`torch.Tensor` of shape `(batch_size,)`, *optional*): class ids for cross-entropy; float targets
+                of shape `(batch_size,)` for regression when `num_labels == 1` (MSE), or `(batch_size, num_labels)`
+                for multi-label (BCE with logits), following `config.problem_type` like `transformers` heads.
+            output_attentions (`bool`, *optional*): return the attention-pooling weights (attention heads only).
+
+        Returns:
+            `SequenceClassifierOutput` with `logits` of shape `(batch_size, num_labels)` and, when
+            `output_attentions`, `attentions=(weights,)` where `weights` has shape `(batch_size, 1, 1, seq_len)`
+            (one head, one query, one weight per position; zeros on padding).
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_attentions = (
+            output_attentions if output_attentions is not None else self.config.output_attentions
+        )
+        encoded = self.rnn(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        pooled = last_layer_features(encoded.final_hidden_state, self.config.num_directions)
+        attentions = None
+        if self.config.attention != "none":
+            context, weights = self.attention_pooling(
+                pooled[:, None, :], encoded.last_hidden_state, attention_mask
+            )
+            pooled = context[:, 0]
+            attentions = (weights[:, None],) if output_attentions else None  # [B, 1, 1, T]
+        logits = self.classifier(pooled)
+
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
+
+        result = SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=encoded.hidden_states, attentions=attentions
+        )
+        return result if return_dict else result.to_tuple()
+
+
+class RNNForTokenClassification(RNNPreTrainedModel):
+    """RNN encoder -> dense classifier on every position (word labeling in the lecture).
+
+    With `num_labels == 1` the head is a binary tagger (one logit per token, BCE with logits), which is what the
+    lecture's `... -> Dense(1, activation='sigmoid')` on `return_sequences=True` outputs computes.
+    """
+
+    def __init__(self, config: RNNConfig):
+        config.check_head_supports_attention(type(self).__name__)
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.rnn = RNNModel(config)
+        self.classifier = RNNClassifierHead(
+            config, config.num_directions * config.hidden_size, config.num_labels
+        )
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.rnn.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.rnn.embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`)
+            attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`, *optional*): 1 = token, 0 = padding.
+            labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*): label ids, -100 = ignored
+                (e.g. sub-word continuations). Padded positions (mask 0) are ignored too. With `num_labels == 1`,
+                0/1 targets for a binary tagger.
+
+        Returns:
+            `TokenClassifierOutput` with `logits` of shape `(batch_size, seq_len, num_labels)`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        encoded = self.rnn(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(encoded.last_hidden_state)
+
+        loss = None
+        if labels is not None:
+            if attention_mask is not None:
+                labels = labels.masked_fill(attention_mask == 0, -100)
+            if self.num_labels == 1:
+                kept = labels != -100
+                loss = F.binary_cross_entropy_with_logits(logits[..., 0][kept].float(), labels[kept].float())
+            else:
+                loss = self.loss_function(logits, labels, self.config, **_loss_kwargs(kwargs))
+
+        result = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
+        return result if return_dict else result.to_tuple()
+
+
+def _loss_kwargs(kwargs: dict) -> dict:
+    # The Trainer passes `num_items_in_batch` so that gradient accumulation averages over all tokens.
+    return {"num_items_in_batch": kwargs["num_items_in_batch"]} if "num_items_in_batch" in kwargs else {}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Causal language model
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
+    """Unidirectional RNN language model (text generation in the lecture).
+
+    `generate()` works with greedy search, sampling (`top_k`, `top_p`, `temperature`) and beam search. The cache is
+    an [`RNNStateCache`]: after the prompt has been run once, each new token costs a single RNN step.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "rnn.embeddings.weight"}
+    # The state cannot be rolled back to an earlier token, so assisted decoding is refused by `generate()`.
+    _is_stateful = True
+
+    def __init__(self, config: RNNConfig):
+        if config.bidirectional:
+            raise ValueError(
+                "RNNForCausalLM cannot be bidirectional (RNNConfig.bidirectional=True): the backward direction reads "
+                "the sequence right-to-left, so a bidirectional LM would see the token it must predict. Use "
+                "bidirectional=False, or RNNForSeq2SeqLM for a bidirectional encoder with a unidirectional decoder."
+            )
+        config.check_head_supports_attention(type(self).__name__)
+        super().__init__(_with_encoder_decoder_flag(config, False))
+        config = self.config
+        self.rnn = RNNModel(config)
+        tied_with_other_size = config.tie_word_embeddings and config.hidden_size != config.embedding_size
+        # A tied output layer has the embedding's shape (vocab, embedding_size), so project the states to it first.
+        self.output_projection = (
+            nn.Linear(config.hidden_size, config.embedding_size, bias=False) if tied_with_other_size else None
+        )
+        lm_input_size = config.embedding_size if tied_with_other_size else config.hidden_size
+        self.lm_head = nn.Linear(lm_input_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        # generate() must not create a key/value DynamicCache; the model creates its RNNStateCache itself.
+        return False
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.rnn.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.rnn.embeddings = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        cache: RNNStateCache | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        logits_to_keep: int = 0,
+        **kwargs,
+    ) -> CausalLMOutputWithPast | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`): the tokens to read. With a `cache`,
+                only the new tokens (`generate()` passes one per step).
+            attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)` or `(batch_size, past_len + seq_len)`,
+                *optional*): 1 = token, 0 = padding. Left padding (as used for batched generation) and right padding
+                are both handled by packing.
+            cache (`RNNStateCache`, *optional*): state after the previous tokens (`past_key_values` is accepted as a
+                deprecated alias, as in `transformers` 5).
+            labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*): usually `labels = input_ids`;
+                shifted inside the model (position t predicts token t + 1). -100 and padded positions are ignored.
+            use_cache (`bool`, *optional*): return the final state as `cache` (default: `config.use_cache` in eval
+                mode, never when `labels` are given).
+            logits_to_keep (`int`, *optional*): compute logits for the last `logits_to_keep` positions only (0 = all);
+                `generate()` sets 1 to skip the vocabulary projection of the prompt.
+
+        Returns:
+            `CausalLMOutputWithPast` with `logits` of shape `(batch_size, seq_len, vocab_size)` and `cache`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if labels is not None:
+            use_cache = False
+        elif use_cache is None:
+            use_cache = self.config.use_cache and not self.training
+        encoded = self.rnn(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            cache=cache,
+            use_cache=use_cache,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden = encoded.last_hidden_state
+        if logits_to_keep and labels is None:
+            hidden = hidden[:, -logits_to_keep:]
+        if self.output_projection is not None:
+            hidden = self.output_projection(hidden)
+        logits = self.lm_head(hidden)
+
+        loss = None
+        if labels is not None:
+            if attention_mask is not None:
+                labels = labels.masked_fill(attention_mask[:, -labels.shape[1] :] == 0, -100)
+            loss = self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.vocab_size, **_loss_kwargs(kwargs)
+            )
+
+        result = CausalLMOutputWithPast(
+            loss=loss, logits=logits, cache=encoded.cache, hidden_states=encoded.hidden_states
+        )
+        return result if return_dict else result.to_tuple()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sequence-to-sequence
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RNNDecoder(nn.Module):
+    """Unidirectional RNN decoder reading the encoder states through attention.
+
+    - `attention="none"`: the encoder's final state (through `bridge_*`) is all the decoder sees (Sutskever et al.).
+    - `"dot"` / `"general"` (Luong): the RNN runs over the targets first; each output `s_t` then attends over the
+      encoder states and `h~_t = tanh(W_c [s_t; c_t])` feeds the LM head. Runs fused over all steps in training.
+    - `"additive"` (Bahdanau): the previous top-layer state `s_{t-1}` attends first and the context `c_t` is fed
+      into the RNN with the token embedding, so the decoder steps one token at a time (a Python loop).
+    """
+
+    def __init__(self, config: RNNConfig):
+        super().__init__()
+        self.attention_type = config.attention
+        self.num_layers = config.num_layers
+        memory_size = config.num_directions * config.hidden_size
+        self.embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.embedding_dropout = _dropout(config.dropout)
+        # Maps the encoder's final state of each layer (both directions concatenated) to the decoder's h_0 / c_0.
+        self.bridge_hidden = nn.Linear(memory_size, config.hidden_size)
+        self.bridge_cell = nn.Linear(memory_size, config.hidden_size) if config.cell == "lstm" else None
+        rnn_input_size = config.embedding_size + (memory_size if config.attention == "additive" else 0)
+        self.layers = build_fused_rnn(config, rnn_input_size, bidirectional=False)
+        if config.attention != "none":
+            self.attention = RNNAttention(
+                config.attention, config.hidden_size, memory_size, config.hidden_size
+            )
+            self.attention_combine = nn.Linear(config.hidden_size + memory_size, config.hidden_size)
+
+    def initial_state(
+        self, final_hidden_state: torch.Tensor, final_cell_state: torch.Tensor | None
+    ) -> RNNState:
+        """Decoder `(h_0, c_0)` of shape `(num_layers, batch_size, hidden_size)` from the encoder's final states
+        of shape `(batch_size, num_layers * num_directions, hidden_size)`."""
+        batch_size = final_hidden_state.shape[0]
+        per_layer = final_hidden_state.reshape(batch_size, self.num_layers, -1)
+        hidden = torch.tanh(self.bridge_hidden(per_layer)).transpose(0, 1).contiguous()
+        cell = None
+        if self.bridge_cell is not None:
+            cell_per_layer = final_cell_state.reshape(batch_size, self.num_layers, -1)
+            cell = self.bridge_cell(cell_per_layer).transpose(0, 1).contiguous()
+        return hidden, cell
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor | None,
+        initial_state: RNNState,
+    ) -> tuple[torch.Tensor, RNNState, torch.Tensor | None]:
+        """
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, tgt_len)`): decoder inputs (right-padded; a
+                unidirectional decoder never looks right, so padding cannot change earlier positions).
+            memory (`torch.Tensor` of shape `(batch_size, src_len, num_directions * hidden_size)`): encoder states.
+            memory_mask (`torch.Tensor` of shape `(batch_size, src_len)`, *optional*): encoder padding mask.
+            initial_state (`RNNState`): `(h, c)` of shape `(num_layers, batch_size, hidden_size)`.
+
+        Returns:
+            `(outputs, final_state, cross_attention)`: `outputs` of shape `(batch_size, tgt_len, hidden_size)`,
+            the state after the last input, and alignment weights of shape `(batch_size, tgt_len, src_len)`
+            (`None` without attention).
+        """
+        embedded = self.embedding_dropout(self.embeddings(input_ids))
+        if self.attention_type == "additive":
+            return self._bahdanau(embedded, memory, memory_mask, initial_state)
+        states, final_state = run_rnn(self.layers, embedded, None, initial_state)
+        if self.attention_type == "none":
+            return states, final_state, None
+        context, weights = self.attention(states, memory, memory_mask)
+        outputs = torch.tanh(self.attention_combine(torch.cat([states, context], dim=-1)))
+        return outputs, final_state, weights
+
+    def _bahdanau(self, embedded, memory, memory_mask, state):
+        outputs, alignments = [], []
+        for step in range(embedded.shape[1]):
+            query = state[0][-1][:, None, :]  # top layer's previous state s_{t-1}: [B, 1, H]
+            context, weights = self.attention(query, memory, memory_mask)
+            step_input = torch.cat([embedded[:, step : step + 1], context], dim=-1)
+            step_output, state = run_rnn(self.layers, step_input, None, state)
+            outputs.append(torch.tanh(self.attention_combine(torch.cat([step_output, context], dim=-1))))
+            alignments.append(weights)
+        return torch.cat(outputs, dim=1), state, torch.cat(alignments, dim=1)
+
+
+class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
+    """Encoder-decoder RNN (machine translation in the lecture).
+
+    The encoder is an [`RNNModel`] (may be bidirectional); the decoder an [`RNNDecoder`] (always unidirectional)
+    whose initial state is bridged from the encoder's final state, with optional attention over the encoder
+    states. `generate()` supports greedy search, sampling and beam search (`num_beams > 1`); its cache is the
+    decoder's [`RNNStateCache`], reordered between beam steps by `generate()` itself.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "decoder.embeddings.weight"}
+    _is_stateful = True
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(_with_encoder_decoder_flag(config, True))
+        config = self.config
+        self.encoder = RNNModel(config)
+        self.decoder = RNNDecoder(config)
+        tied_with_other_size = config.tie_word_embeddings and config.hidden_size != config.embedding_size
+        self.output_projection = (
+            nn.Linear(config.hidden_size, config.embedding_size, bias=False) if tied_with_other_size else None
+        )
+        lm_input_size = config.embedding_size if tied_with_other_size else config.hidden_size
+        self.lm_head = nn.Linear(lm_input_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False  # the model creates its own RNNStateCache
+
+    def get_encoder(self) -> RNNModel:
+        return self.encoder
+
+    def get_decoder(self) -> RNNDecoder:
+        return self.decoder
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.encoder.embeddings = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return shift_tokens_right(labels, self.config.pad_token_id, self._decoder_start_token_id())
+
+    def _decoder_start_token_id(self) -> int:
+        start = self.config.decoder_start_token_id
+        start = self.config.bos_token_id if start is None else start
+        if start is None:
+            raise ValueError(
+                "RNNForSeq2SeqLM needs RNNConfig.decoder_start_token_id (or bos_token_id) to shift labels into "
+                "decoder inputs."
+            )
+        return start
+
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: RNNModelOutput | tuple | None = None,
+        cache: RNNStateCache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqLMOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, src_len)`): source tokens.
+            attention_mask (`torch.Tensor` of shape `(batch_size, src_len)`, *optional*): source padding mask.
+            decoder_input_ids (`torch.LongTensor` of shape `(batch_size, tgt_len)`, *optional*): decoder inputs;
+                built from `labels` by shifting right with `decoder_start_token_id` when omitted (like BART/T5).
+                With a `cache`, only the new tokens.
+            decoder_attention_mask (*optional*): accepted for API compatibility and unused: the unidirectional
+                decoder never sees the right padding of later positions (their labels should be -100).
+            encoder_outputs (`RNNModelOutput` or tuple, *optional*): precomputed `get_encoder()` outputs.
+            cache (`RNNStateCache`, *optional*): decoder state after the previous target tokens (`past_key_values`
+                is accepted as a deprecated alias).
+            labels (`torch.LongTensor` of shape `(batch_size, tgt_len)`, *optional*): target ids, -100 = ignored.
+            output_attentions (`bool`, *optional*): return the decoder-over-encoder alignments.
+
+        Returns:
+            `Seq2SeqLMOutput` with `logits` of shape `(batch_size, tgt_len, vocab_size)`, `cache`, and (with
+            attention and `output_attentions`) `cross_attentions = (weights,)`, `weights` of shape
+            `(batch_size, 1, tgt_len, src_len)` (one layer, one head).
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_attentions = (
+            output_attentions if output_attentions is not None else self.config.output_attentions
+        )
+        if labels is not None:
+            use_cache = False
+            if decoder_input_ids is None:
+                decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
+        elif use_cache is None:
+            use_cache = self.config.use_cache and not self.training
+        if decoder_input_ids is None:
+            raise ValueError("RNNForSeq2SeqLM needs `decoder_input_ids` or `labels`.")
+
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(
+                input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
+            )
+        elif not isinstance(encoder_outputs, RNNModelOutput):
+            encoder_outputs = RNNModelOutput(*encoder_outputs)
+
+        if cache is not None and cache.has_state():
+            initial_state = cache.get_state()
+        else:
+            initial_state = self.decoder.initial_state(
+                encoder_outputs.final_hidden_state, encoder_outputs.final_cell_state
+            )
+        decoder_outputs, (hidden, cell), alignments = self.decoder(
+            decoder_input_ids, encoder_outputs.last_hidden_state, attention_mask, initial_state
+        )
+        if use_cache or cache is not None:
+            cache = cache if cache is not None else RNNStateCache(self.config.num_layers)
+            cache.update_state(hidden, cell, num_new_tokens=decoder_input_ids.shape[1])
+
+        if self.output_projection is not None:
+            decoder_outputs = self.output_projection(decoder_outputs)
+        logits = self.lm_head(decoder_outputs)
+
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100
+            )
+
+        result = Seq2SeqLMOutput(
+            loss=loss,
+            logits=logits,
+            cache=cache,
+            cross_attentions=(alignments[:, None],) if output_attentions and alignments is not None else None,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+        )
+        return result if return_dict else result.to_tuple()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Time series
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
+    """RNN over a numeric window -> the next `prediction_length` values (time-series prediction in the lecture).
+
+    Each window is normalised by the mean and standard deviation of its observed past values inside the model,
+    and the forecast is mapped back, so raw series values can be fed directly. The RNN reads, per step, the
+    normalised values and the observed flags (`2 * input_size` features); missing values are set to the mean.
+    """
+
+    main_input_name = "past_values"
+
+    def __init__(self, config: RNNConfig):
+        if config.prediction_length is None:
+            raise ValueError(
+                "RNNForTimeSeriesPrediction needs RNNConfig.prediction_length (the forecast horizon)."
+            )
+        config.check_head_supports_attention(type(self).__name__)
+        super().__init__(config)
+        self.input_size = config.input_size or 1
+        self.layers = build_fused_rnn(config, 2 * self.input_size)
+        self.head = nn.Linear(
+            config.num_directions * config.hidden_size, config.prediction_length * self.input_size
+        )
+        self.post_init()
+
+    def forward(
+        self,
+        past_values: torch.Tensor,
+        past_observed_mask: torch.Tensor | None = None,
+        future_values: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> RNNTimeSeriesPredictionOutput | tuple:
+        r"""
+        Args:
+            past_values (`torch.FloatTensor` of shape `(batch_size, context_length)` or
+                `(batch_size, context_length, input_size)`): the window, on its original scale.
+            past_observed_mask (same shape, *optional*): 1 where a value was observed, 0 where it is missing.
+            future_values (`torch.FloatTensor` of shape `(batch_size, prediction_length[, input_size])`, *optional*):
+                targets; the loss is the MSE between the normalised forecast and the normalised targets.
+
+        Returns:
+            [`RNNTimeSeriesPredictionOutput`] with `prediction` shaped like `future_values`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        univariate = past_values.dim() == 2
+        values = past_values[..., None] if univariate else past_values  # [B, T, F]
+        if values.shape[-1] != self.input_size:
+            raise ValueError(
+                f"past_values has {values.shape[-1]} features, the config says input_size={self.input_size}."
+            )
+        observed = (
+            torch.ones_like(values)
+            if past_observed_mask is None
+            else past_observed_mask.reshape(values.shape)
+        )
+        observed = observed.to(values.dtype)
+
+        count = observed.sum(dim=1, keepdim=True).clamp(min=1.0)
+        loc = (values * observed).sum(dim=1, keepdim=True) / count  # [B, 1, F]
+        variance = (((values - loc) * observed) ** 2).sum(dim=1, keepdim=True) / count
+        scale = variance.sqrt().clamp(min=1e-5)  # a flat window would otherwise divide by zero
+        normalised = ((values - loc) / scale) * observed
+
+        rnn_inputs = torch.cat([normalised, observed], dim=-1)
+        outputs, (hidden, _) = run_rnn(self.layers, rnn_inputs)
+        features = last_layer_features(hidden.transpose(0, 1), self.config.num_directions)
+        forecast = self.head(features).reshape(-1, self.config.prediction_length, self.input_size)
+
+        loss = None
+        if future_values is not None:
+            target = future_values[..., None] if univariate else future_values
+            loss = F.mse_loss(forecast, (target - loc) / scale)
+        prediction = forecast * scale + loc
+        if univariate:
+            prediction = prediction[..., 0]
+
+        result = RNNTimeSeriesPredictionOutput(
+            loss=loss,
+            prediction=prediction,
+            loc=loc,
+            scale=scale,
+            hidden_states=(rnn_inputs, outputs) if output_hidden_states else None,
+        )
+        return result if return_dict else result.to_tuple()
+
+
+RNN_HEADS: dict[str, type[RNNPreTrainedModel]] = {
+    cls.__name__: cls
+    for cls in (
+        RNNModel,
+        RNNForSequenceClassification,
+        RNNForTokenClassification,
+        RNNForCausalLM,
+        RNNForSeq2SeqLM,
+        RNNForTimeSeriesPrediction,
+    )
+}
+
+
+def register_auto_classes() -> None:
+    """Make `AutoConfig` / `AutoModel*` resolve `model_type="hf_rnn"` to these classes (no trust_remote_code).
+
+    Called on `import hf_rnn.models`; `exist_ok=True` keeps re-imports (e.g. module reloads) harmless.
+    """
+    from transformers import (
+        AutoConfig,
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForSeq2SeqLM,
+        AutoModelForSequenceClassification,
+        AutoModelForTimeSeriesPrediction,
+        AutoModelForTokenClassification,
+    )
+
+    AutoConfig.register(RNNConfig.model_type, RNNConfig, exist_ok=True)
+    for auto_class, model_class in (
+        (AutoModel, RNNModel),
+        (AutoModelForSequenceClassification, RNNForSequenceClassification),
+        (AutoModelForTokenClassification, RNNForTokenClassification),
+        (AutoModelForCausalLM, RNNForCausalLM),
+        (AutoModelForSeq2SeqLM, RNNForSeq2SeqLM),
+        (AutoModelForTimeSeriesPrediction, RNNForTimeSeriesPrediction),
+    ):
+        auto_class.register(RNNConfig, model_class, exist_ok=True)
