@@ -1,3 +1,58 @@
-"""hf_rnn: RNNs and a small LLM, side by side, on the same tasks."""
+"""hf_rnn: RNNs and a small LLM, side by side, on the same tasks.
+
+The public API, imported lazily so that ``import hf_rnn`` (and ``hf-rnn --help``) stays
+fast; the first use of a name imports its module::
+
+    from hf_rnn import load_task, train, compare, attention_maps, load_llm, RNNConfig
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    # tasks and data
+    "load_task": "hf_rnn.tasks",
+    "TASKS": "hf_rnn.tasks",
+    "Task": "hf_rnn.tasks",
+    "fetch": "hf_rnn.assets",
+    "load_tokenizer": "hf_rnn.tokenization",
+    "train_word_tokenizer": "hf_rnn.tokenization",
+    # the RNN family
+    "RNNConfig": "hf_rnn.models",
+    "RNNForSequenceClassification": "hf_rnn.models",
+    "RNNForTokenClassification": "hf_rnn.models",
+    "RNNForCausalLM": "hf_rnn.models",
+    "RNNForSeq2SeqLM": "hf_rnn.models",
+    "RNNForTimeSeriesPrediction": "hf_rnn.models",
+    "load_rnn": "hf_rnn.models",
+    # the LLM family
+    "load_llm": "hf_rnn.models.llm",
+    "zero_shot": "hf_rnn.models.llm",
+    # training, comparison, attention
+    "train": "hf_rnn.training",
+    "TrainConfig": "hf_rnn.training",
+    "compare": "hf_rnn.compare",
+    "attention_maps": "hf_rnn.attention",
+    "AttentionMaps": "hf_rnn.attention",
+    # errors
+    "HfRnnError": "hf_rnn.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hf_rnn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: later lookups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
