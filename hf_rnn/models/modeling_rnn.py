@@ -650,10 +650,19 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
 
         loss = None
         if labels is not None:
+            # Position t predicts token t + 1; a pair counts only if both tokens are real. Masking just the labels
+            # would let a left-padding position "predict" the first real token.
+            shift_labels = F.pad(labels[:, 1:], (0, 1), value=-100)
             if attention_mask is not None:
-                labels = labels.masked_fill(attention_mask[:, -labels.shape[1] :] == 0, -100)
+                real = attention_mask[:, -labels.shape[1] :].bool()
+                real_pair = real & F.pad(real[:, 1:], (0, 1), value=False)
+                shift_labels = shift_labels.masked_fill(~real_pair, -100)
             loss = self.loss_function(
-                logits=logits, labels=labels, vocab_size=self.config.vocab_size, **_loss_kwargs(kwargs)
+                logits=logits,
+                labels=labels,
+                shift_labels=shift_labels,
+                vocab_size=self.config.vocab_size,
+                **_loss_kwargs(kwargs),
             )
 
         result = CausalLMOutputWithPast(
