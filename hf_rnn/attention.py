@@ -1,0 +1,554 @@
+"""Attention maps of either model family, in one structure (the lecture's "Heatmap of Attention Weights").
+
+``attention_maps(model, tokenizer, text)`` returns an :class:`AttentionMaps` whatever the model is:
+
+- an RNN classifier with attention pooling (``RNNConfig(attention="additive"|"dot"|"general")``):
+  kind ``"pooling"``, one query (``"[pooled]"``) over the input tokens;
+- an RNN encoder-decoder with attention: kind ``"encoder-decoder alignment"``, the target tokens (generated
+  greedily, or ``target_text`` teacher-forced) as queries over the source tokens;
+- a decoder-only transformer (the built-in SmolLM2 or any other): kind ``"self-attention"``, every layer and
+  head over the prompt, and with ``generate=True`` over the generated tokens as well.
+
+``weights`` always has shape ``[layer, head, query, key]`` (an RNN has one layer and one head of attention),
+so the plots in :mod:`hf_rnn.plots` and a web app can treat both families the same way.
+
+>>> maps = attention_maps(model, tokenizer, "Good, cheap food!", generate=True)
+>>> maps.weights.shape          # SmolLM2: (30, 9, prompt + generated, prompt + generated)
+>>> maps.average()              # [query, key], mean over layers and heads
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import inspect
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+KINDS = ("self-attention", "encoder-decoder alignment", "pooling")
+POOLED_QUERY = "[pooled]"
+_DICT_FORMAT = "hf_rnn.attention_maps/1"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The structure
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AttentionMaps:
+    """Attention weights of one input, for any model family.
+
+    Attributes:
+        query_tokens: readable token strings of the rows (the tokens that attend).
+        key_tokens: readable token strings of the columns (the tokens attended to).
+        weights: ``np.ndarray`` of shape ``[layer, head, query, key]``; each row sums to 1 over the keys
+            (zeros above the diagonal for causal self-attention).
+        kind: ``"self-attention"``, ``"encoder-decoder alignment"`` or ``"pooling"``.
+        model_name: a short name for titles.
+        prompt_length: for self-attention, how many leading tokens are the prompt (the rest were generated or
+            teacher-forced); ``None`` when not applicable.
+        text: the input text.
+    """
+
+    query_tokens: list[str]
+    key_tokens: list[str]
+    weights: np.ndarray
+    kind: str
+    model_name: str = "model"
+    prompt_length: int | None = None
+    text: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.weights = np.asarray(self.weights, dtype=np.float32)
+        if self.weights.ndim != 4:
+            raise ValueError(f"weights must have shape [layer, head, query, key]; got shape {self.weights.shape}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}; got {self.kind!r}")
+        _, _, n_query, n_key = self.weights.shape
+        if len(self.query_tokens) != n_query or len(self.key_tokens) != n_key:
+            raise ValueError(
+                f"{len(self.query_tokens)} query and {len(self.key_tokens)} key tokens do not match weights of "
+                f"shape {self.weights.shape}"
+            )
+        self.query_tokens = [str(t) for t in self.query_tokens]
+        self.key_tokens = [str(t) for t in self.key_tokens]
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.weights.shape[1])
+
+    def select(self, layer: int | None = None, head: int | None = None) -> np.ndarray:
+        """The ``[query, key]`` map of one layer and head; ``None`` averages over all layers (or heads).
+
+        Negative indices count from the end (``layer=-1`` is the last layer).
+        """
+        w = self.weights
+        w = w.mean(axis=0) if layer is None else w[_index(layer, self.num_layers, "layer")]
+        w = w.mean(axis=0) if head is None else w[_index(head, self.num_heads, "head")]
+        return w
+
+    def average(self) -> np.ndarray:
+        """Mean over layers and heads: ``[query, key]``."""
+        return self.select(None, None)
+
+    def describe(self, layer: int | None = None, head: int | None = None) -> str:
+        """What ``select(layer, head)`` shows, in words (used in plot titles)."""
+        if self.num_layers == 1 and self.num_heads == 1:
+            return "single attention map"
+        parts = []
+        parts.append(f"mean of {self.num_layers} layers" if layer is None
+                     else f"layer {_index(layer, self.num_layers, 'layer')}")
+        parts.append(f"mean of {self.num_heads} heads" if head is None
+                     else f"head {_index(head, self.num_heads, 'head')}")
+        return ", ".join(parts)
+
+    def to_dict(self, decimals: int | None = 5) -> dict[str, Any]:
+        """A JSON-able dict (weights as nested lists, rounded to ``decimals``; ``None`` keeps full precision)."""
+        w = self.weights if decimals is None else np.round(self.weights, decimals)
+        return {
+            "format": _DICT_FORMAT,
+            "kind": self.kind,
+            "model_name": self.model_name,
+            "text": self.text,
+            "prompt_length": self.prompt_length,
+            "query_tokens": list(self.query_tokens),
+            "key_tokens": list(self.key_tokens),
+            "shape": list(self.weights.shape),
+            "weights": w.tolist(),
+            "meta": _jsonable(self.meta),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttentionMaps:
+        """Inverse of :meth:`to_dict`."""
+        if not isinstance(data, dict) or "weights" not in data:
+            raise ValueError("not an AttentionMaps dict: expected a mapping with 'weights'")
+        weights = np.asarray(data["weights"], dtype=np.float32)
+        if "shape" in data and list(weights.shape) != list(data["shape"]):
+            raise ValueError(f"weights have shape {list(weights.shape)}, the dict says {data['shape']}")
+        return cls(
+            query_tokens=list(data["query_tokens"]),
+            key_tokens=list(data["key_tokens"]),
+            weights=weights,
+            kind=data["kind"],
+            model_name=data.get("model_name", "model"),
+            prompt_length=data.get("prompt_length"),
+            text=data.get("text"),
+            meta=dict(data.get("meta") or {}),
+        )
+
+
+def _index(i: int, n: int, what: str) -> int:
+    if not isinstance(i, (int, np.integer)) or not -n <= i < n:
+        raise IndexError(f"{what} {i!r} out of range: the maps have {n} {what}(s)")
+    return int(i) % n
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Readable tokens
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _byte_decoder() -> dict[str, int]:
+    """Inverse of GPT-2's byte-level alphabet (each byte is shown as a printable character, e.g. space -> "Ġ")."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+_BYTE_DECODER = _byte_decoder()
+_VISIBLE = {"\n": "↵", "\r": "\\r", "\t": "⇥"}
+
+
+def token_strings(tokenizer, ids: Sequence[int]) -> list[str]:
+    """One readable string per token id.
+
+    Each id is decoded on its own (so byte-level "Ġ"/"Ċ" become a space and a newline). A token that holds
+    only part of a multi-byte character (Thai, emoji, ...) is decoded incrementally: the character is shown on
+    the token that completes it, and the tokens before it show "…". One leading space is dropped; newlines and
+    tabs are shown as "↵" and "⇥", a token of spaces as "␣". Special tokens stay visible (``<|im_end|>``).
+    """
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
+    pieces = [tokenizer.decode([i], skip_special_tokens=False, clean_up_tokenization_spaces=False) for i in ids]
+    if any("\ufffd" in p for p in pieces):
+        raw = tokenizer.convert_ids_to_tokens(ids)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        for k, (token, piece) in enumerate(zip(raw, pieces)):
+            if isinstance(token, str) and token and all(ch in _BYTE_DECODER for ch in token):
+                data = bytes(_BYTE_DECODER[ch] for ch in token)
+            else:
+                data = piece.encode("utf-8")
+            text = decoder.decode(data)
+            pieces[k] = text if text else "…"
+    return [_visible(p) for p in pieces]
+
+
+def _visible(piece: str) -> str:
+    if piece == "":
+        return "∅"
+    if piece.strip(" ") == "":
+        return "␣" * min(len(piece), 3)
+    if piece.startswith(" "):
+        piece = piece[1:]
+    for ch, shown in _VISIBLE.items():
+        piece = piece.replace(ch, shown)
+    return piece
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Model handling
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _family(model) -> str:
+    return "rnn" if getattr(getattr(model, "config", None), "model_type", None) == "hf_rnn" else "llm"
+
+
+def model_name_of(model) -> str:
+    """A short display name: the folder / Hub id's last part, else the class name."""
+    config = getattr(model, "config", None)
+    name = getattr(config, "_name_or_path", "") or getattr(config, "name_or_path", "") or ""
+    name = str(name).rstrip("/").split("/")[-1]
+    if not name:
+        name = type(model).__name__
+        if _family(model) == "rnn":
+            cfg = model.config
+            name = f"{'Bi' if cfg.bidirectional else ''}{cfg.cell.upper()} ({name}, attention={cfg.attention})"
+    return name
+
+
+@contextlib.contextmanager
+def eager_attention(model) -> Iterator[None]:
+    """Switch a transformers model to the ``"eager"`` attention implementation (the only one that returns
+    attention weights) for the duration of the block, and restore the previous implementation after."""
+    config = model.config
+    previous = getattr(config, "_attn_implementation", None)
+    changed = previous not in (None, "eager")
+    if changed:
+        try:
+            model.set_attn_implementation("eager")
+        except (AttributeError, ValueError, NotImplementedError):
+            config._attn_implementation = "eager"
+    try:
+        yield
+    finally:
+        if changed:
+            try:
+                model.set_attn_implementation(previous)
+            except (AttributeError, ValueError, NotImplementedError):
+                config._attn_implementation = previous
+
+
+@contextlib.contextmanager
+def _inference(model) -> Iterator[None]:
+    """eval mode (no dropout on the weights) and no gradients; the training flag is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _device(model) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def _truncate(ids: list[int], limit: int | None, what: str, keep_last: int | None = None) -> list[int]:
+    """Cut ``ids`` to ``limit`` tokens (keeping the start, and ``keep_last`` if given) with a warning."""
+    if limit is None or len(ids) <= limit:
+        return ids
+    if limit < 1:
+        raise ValueError(f"no room for the {what}: the limit leaves {limit} tokens")
+    warnings.warn(
+        f"the {what} has {len(ids)} tokens, more than the {limit} that fit; keeping the first {limit}",
+        UserWarning,
+        stacklevel=4,
+    )
+    if keep_last is not None:
+        return ids[: limit - 1] + [keep_last]
+    return ids[:limit]
+
+
+def _tensor(ids: list[int], device) -> torch.Tensor:
+    return torch.tensor([ids], dtype=torch.long, device=device)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------------------------
+
+
+def attention_maps(
+    model,
+    tokenizer,
+    text: str,
+    *,
+    generate: bool = False,
+    max_new_tokens: int = 20,
+    target_text: str | None = None,
+    max_length: int | None = None,
+) -> AttentionMaps:
+    """Attention weights of ``model`` on ``text``, as an :class:`AttentionMaps` (same structure for both families).
+
+    Args:
+        model: an RNN of this package with attention (``RNNForSequenceClassification`` or ``RNNForSeq2SeqLM``
+            built with ``attention="additive"``, ``"dot"`` or ``"general"``), or any decoder-only transformers
+            model (switched to eager attention for the call).
+        tokenizer: the model's tokenizer.
+        text: the input (the prompt, or the source sentence of a translation model).
+        generate: LLM only: also generate ``max_new_tokens`` tokens greedily and include their rows (each new
+            token over the prompt and the tokens generated before it).
+        max_new_tokens: how many tokens to generate (LLM with ``generate=True``; RNN seq2seq without
+            ``target_text``).
+        target_text: teacher-force this target instead of generating: the seq2seq target (its tokens become the
+            queries), or for an LLM a continuation appended after the prompt.
+        max_length: token limit for the input. Default: the model's context (``max_position_embeddings``) for an
+            LLM, no limit for an RNN. Longer inputs are truncated with a warning.
+
+    Raises:
+        ValueError: for an RNN head without attention (the message names the config that gives it one).
+    """
+    if not isinstance(text, str) or not text:
+        raise ValueError("text must be a non-empty string")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1; got {max_new_tokens}")
+    if _family(model) == "rnn":
+        return _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length)
+    return _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# RNN family
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length) -> AttentionMaps:
+    config = model.config
+    head = type(model).__name__
+    is_classifier = head == "RNNForSequenceClassification"
+    is_seq2seq = bool(getattr(config, "is_encoder_decoder", False)) and hasattr(model, "get_encoder")
+    if not (is_classifier or is_seq2seq) or getattr(config, "attention", "none") == "none":
+        if is_classifier or is_seq2seq:
+            reason = f"it was built with RNNConfig(attention={config.attention!r})"
+        else:
+            reason = "this head never uses attention"
+        raise ValueError(
+            f"{head} has no attention to show: {reason}. Attention maps exist for RNNForSequenceClassification "
+            "(attention pooling) and RNNForSeq2SeqLM (decoder-over-encoder alignment) built with "
+            "RNNConfig(attention='additive'), 'dot' or 'general'."
+        )
+    device = _device(model)
+    name = model_name_of(model)
+
+    if is_classifier:
+        if generate or target_text is not None:
+            warnings.warn(f"{head} attends once (pooling); generate/target_text are ignored", UserWarning, stacklevel=3)
+        ids = _truncate(list(tokenizer(text)["input_ids"]), max_length, "input")
+        with _inference(model):
+            out = model(input_ids=_tensor(ids, device), output_attentions=True, return_dict=True)
+        weights = out.attentions[0][0].float().cpu().numpy()[None]  # [1, 1, 1, T]
+        return AttentionMaps([POOLED_QUERY], token_strings(tokenizer, ids), weights, "pooling", name, text=text,
+                             meta={"family": "rnn", "attention": config.attention})
+
+    # Encoder-decoder: source + eos, as the translation task encodes it for the RNN family.
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else config.eos_token_id
+    eos = eos[0] if isinstance(eos, (list, tuple)) else eos
+    src = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if eos is not None:
+        src.append(int(eos))
+    src = _truncate(src, max_length, "source", keep_last=None if eos is None else int(eos))
+    start = config.decoder_start_token_id if config.decoder_start_token_id is not None else config.bos_token_id
+    if start is None:
+        raise ValueError(f"{head} needs RNNConfig.decoder_start_token_id (or bos_token_id) to decode")
+    source = _tensor(src, device)
+    with _inference(model):
+        if target_text is not None:
+            target = list(tokenizer(target_text, add_special_tokens=False)["input_ids"])
+            if eos is not None:
+                target.append(int(eos))
+            decoder_inputs = [int(start)] + target[:-1]
+            mode = "teacher-forced"
+        else:
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else config.pad_token_id
+            generated = model.generate(
+                input_ids=source,
+                attention_mask=torch.ones_like(source),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                decoder_start_token_id=int(start),
+                pad_token_id=pad,
+                eos_token_id=eos,
+            )
+            sequence = [int(i) for i in getattr(generated, "sequences", generated)[0].tolist()]
+            target, decoder_inputs = sequence[1:], sequence[:-1]
+            mode = "greedy"
+        # One teacher-forced pass over the (given or generated) target gives the alignment of every step.
+        out = model(
+            input_ids=source,
+            attention_mask=torch.ones_like(source),
+            decoder_input_ids=_tensor(decoder_inputs, device),
+            output_attentions=True,
+            use_cache=False,
+            return_dict=True,
+        )
+    weights = out.cross_attentions[-1][0].float().cpu().numpy()[None]  # [1, 1, T_tgt, T_src]
+    return AttentionMaps(token_strings(tokenizer, target), token_strings(tokenizer, src), weights,
+                         "encoder-decoder alignment", name, text=text,
+                         meta={"family": "rnn", "attention": config.attention, "target": mode})
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Decoder-only transformers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _stack_layers(layer_attentions) -> np.ndarray:
+    """tuple over layers of [1, H, Q, K] -> [L, H, Q, K] (float32 numpy)."""
+    if not layer_attentions:
+        raise ValueError(
+            "the model returned no attention weights; it may not support output_attentions with eager attention"
+        )
+    return torch.stack([a[0].float() for a in layer_attentions]).cpu().numpy()
+
+
+def _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length) -> AttentionMaps:
+    config = model.config
+    if getattr(config, "is_encoder_decoder", False):
+        raise ValueError(
+            f"{type(model).__name__} is an encoder-decoder transformer; attention_maps supports decoder-only "
+            "transformers and this package's RNN models"
+        )
+    device = _device(model)
+    context = max_length or getattr(config, "max_position_embeddings", None)
+    prompt = list(tokenizer(text)["input_ids"])
+    target: list[int] = []
+    if target_text is not None:
+        target = list(tokenizer(target_text, add_special_tokens=False)["input_ids"])
+    extra = len(target) + (max_new_tokens if generate and target_text is None else 0)
+    if context is not None:
+        if len(prompt) + extra > context and extra >= context:
+            raise ValueError(f"the context of {context} tokens leaves no room for the prompt and {extra} new tokens")
+        prompt = _truncate(prompt, context - extra, "prompt")
+    name = model_name_of(model)
+    meta: dict[str, Any] = {"family": "llm"}
+
+    with eager_attention(model), _inference(model):
+        if target_text is not None or not generate:
+            if generate:
+                warnings.warn("target_text is given: it is teacher-forced and nothing is generated",
+                              UserWarning, stacklevel=3)
+            ids = prompt + target
+            inputs = _tensor(ids, device)
+            out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True,
+                        use_cache=False, return_dict=True)
+            weights = _stack_layers(out.attentions)
+            meta["target"] = "teacher-forced" if target else "prompt only"
+        else:
+            ids, weights = _generate_with_attention(model, tokenizer, prompt, max_new_tokens, device)
+            meta["target"] = "greedy"
+    tokens = token_strings(tokenizer, ids)
+    return AttentionMaps(tokens, list(tokens), weights, "self-attention", name, prompt_length=len(prompt),
+                         text=text, meta=meta)
+
+
+def _generate_with_attention(model, tokenizer, prompt: list[int], max_new_tokens: int, device):
+    """Greedy generation; returns (all ids, [L, H, N, N]) with N = prompt + generated.
+
+    ``generate(output_attentions=True)`` gives the prompt's square map at the first step and then one row per
+    step: the row of the token fed at that step (the one generated just before). The last generated token is
+    never fed, so its row is computed with one more step on the returned cache (or a full pass if the model
+    returns no cache).
+    """
+    inputs = _tensor(prompt, device)
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = tokenizer.eos_token_id
+    out = model.generate(
+        input_ids=inputs,
+        attention_mask=torch.ones_like(inputs),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        output_attentions=True,
+        return_dict_in_generate=True,
+        pad_token_id=pad,
+        # the model's generation config may set sampling options; they are irrelevant for greedy search
+        temperature=None,
+        top_p=None,
+        top_k=None,
+    )
+    ids = [int(i) for i in out.sequences[0].tolist()]
+    p, n = len(prompt), len(ids)
+    steps = out.attentions
+    first = _stack_layers(steps[0])  # [L, H, P, P]
+    num_layers, num_heads = first.shape[:2]
+    weights = np.zeros((num_layers, num_heads, n, n), dtype=np.float32)
+    weights[:, :, :p, :p] = first
+    for k, step in enumerate(steps[1:], start=1):
+        row = _stack_layers(step)[:, :, -1]  # [L, H, p + k]
+        weights[:, :, p + k - 1, : row.shape[-1]] = row
+    if n > p:
+        weights[:, :, n - 1, :] = _last_row(model, out, ids, device)
+    return ids, weights
+
+
+def _last_row(model, out, ids: list[int], device) -> np.ndarray:
+    cache = getattr(out, "cache", None)
+    if cache is None:
+        cache = getattr(out, "past_key_values", None)  # transformers < 5.24 name
+    full = _tensor(ids, device)
+    if cache is not None:
+        # transformers 5.24 renamed `past_key_values` to `cache` (the old name still works, with a warning)
+        cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        try:
+            step = model(input_ids=full[:, -1:], attention_mask=torch.ones_like(full), output_attentions=True,
+                         use_cache=True, return_dict=True, **{cache_kwarg: cache})
+            row = _stack_layers(step.attentions)[:, :, -1]
+            if row.shape[-1] == len(ids):
+                return row
+        except (TypeError, ValueError, RuntimeError, IndexError):
+            pass
+    step = model(input_ids=full, attention_mask=torch.ones_like(full), output_attentions=True, use_cache=False,
+                 return_dict=True)
+    return _stack_layers(step.attentions)[:, :, -1]
+
+
+__all__ = ["KINDS", "POOLED_QUERY", "AttentionMaps", "attention_maps", "eager_attention", "model_name_of",
+           "token_strings"]
