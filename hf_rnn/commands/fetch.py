@@ -16,6 +16,10 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..assets import cache_report, fetch, home
 
+    if args.no_progress:
+        import datasets
+
+        datasets.disable_progress_bars()
     start = time.perf_counter()
     fetch(args.names or None, progress=not args.no_progress)
     print(f"cache: {home()}")
