@@ -1,0 +1,98 @@
+"""``hf-rnn train``: train one model on one task from a YAML recipe, with the Accelerate loop.
+
+    hf-rnn train --task sentiment --model bilstm training.max_steps=200
+    hf-rnn train --config my_recipe.yaml --output-dir runs/x
+    hf-rnn train --output-dir runs/x --resume            # after a crash or kill -9
+    accelerate launch --num_processes 2 -m hf_rnn.cli train --task pos --model bilstm
+"""
+
+from __future__ import annotations
+
+import json
+
+EPILOG = """\
+models: rnn (the task's recipe RNN), lstm, bilstm, gru, bigru, simplernn, bisimplernn,
+        llm / smollm2 (the built-in SmolLM2-135M-Instruct), or an LLM Hub id / folder.
+overrides: section.key=value, e.g. training.max_steps=100 model.hidden_size=64
+           task.max_train_examples=500 training.mixed_precision=bf16 (YAML values).
+recipes: configs/<task>_<rnn|llm>.yaml; --print-config shows the resolved one.
+"""
+
+
+def register(sub) -> None:
+    import argparse
+
+    p = sub.add_parser("train", help="train a model on a task (one Accelerate loop for RNNs and LLMs)",
+                       description="Train a model on a task from a YAML recipe (see configs/).", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", help="task name (sentiment, pos, textgen, translation, timeseries)")
+    p.add_argument("--model", help="recipe model name, or an LLM Hub id / folder")
+    p.add_argument("--config", metavar="FILE.yaml", help="a recipe file: the single source of truth of the run")
+    p.add_argument("--output-dir", metavar="DIR", help="the run folder (default: the recipe's output_dir)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start again in a folder that holds a run")
+    p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides (section.key=value)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..recipes import dump_yaml, load_recipe
+
+    saved = None
+    if args.resume:
+        if not args.output_dir:
+            raise ConfigError("--resume needs --output-dir (the run folder to continue)")
+        saved_path = Path(args.output_dir).expanduser() / "config.yaml"
+        saved = saved_path if saved_path.exists() else None
+    recipe = load_recipe(args.task, args.model, args.config, args.overrides, saved=saved)
+    if saved is not None:
+        _check_same_model(recipe, args.model)
+    output_dir = args.output_dir or recipe.output_dir or f"runs/{recipe.task.name}-{recipe.model.name}"
+    recipe.output_dir = str(output_dir)
+    if args.print_config:
+        print(dump_yaml(recipe.to_dict()), end="")
+        return 0
+
+    from ..training import check_output_dir
+
+    check_output_dir(output_dir, resume=args.resume, overwrite=args.overwrite)  # fail before loading anything
+
+    from accelerate import PartialState
+    from accelerate.utils import set_seed
+
+    from ..models.factory import build_model, build_tokenizer
+    from ..tasks import load_task
+    from ..training import train
+
+    state = PartialState()
+    t = recipe.task
+    task = load_task(t.name, t.source, **t.options)
+    sizes = {"train": t.max_train_examples, "validation": t.max_validation_examples, "test": t.max_test_examples}
+    if any(sizes.values()):
+        task = task.subset({k: v for k, v in sizes.items() if v})
+    set_seed(recipe.training.seed)  # the RNN's initial weights
+    tokenizer = build_tokenizer(task, recipe.model, recipe.tokenizer)
+    model, tokenizer = build_model(task, recipe.model, tokenizer)
+    metrics = train(model, task, recipe.training, tokenizer, output_dir, resume=args.resume,
+                    overwrite=args.overwrite, recipe=recipe.to_dict())
+    if state.is_main_process:
+        tr = metrics["training"]
+        print(f"run folder: {Path(output_dir).resolve()}")
+        print("test: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics["test"].items()}))
+        print(f"{tr['steps']} steps in {tr['train_seconds']:.1f} s of training, {tr['tokens_per_second']:,.0f} tokens/s, "
+              f"{100 * tr['padding_share']:.1f}% padding, stopped by {tr['stopped_because']}")
+    return 0
+
+
+def _check_same_model(recipe, model: str | None) -> None:
+    """On --resume the saved recipe rules; a --model that names another model is a mistake."""
+    from ..errors import ConfigError
+
+    same = {recipe.model.name.lower(), recipe.model.family} | ({"smollm2"} if recipe.model.family == "llm" else set())
+    if model and model.lower() not in same:
+        raise ConfigError(f"--model {model} does not match the run's model {recipe.model.name!r} "
+                          f"(--resume continues the saved recipe)")

@@ -1,0 +1,120 @@
+"""A recipe's ``model`` and ``tokenizer`` sections → a model and its tokenizer.
+
+The head follows from the task's kind, for both families:
+
+=======================  ===============================  ===================================
+task kind                RNN                              LLM (``load_llm``)
+=======================  ===============================  ===================================
+sequence-classification  RNNForSequenceClassification     AutoModelForSequenceClassification
+token-classification     RNNForTokenClassification        AutoModelForTokenClassification
+causal-lm                RNNForCausalLM                   AutoModelForCausalLM
+translation              RNNForSeq2SeqLM                  AutoModelForCausalLM (chat prompt)
+forecasting              RNNForTimeSeriesPrediction       AutoModelForCausalLM (digit strings)
+=======================  ===============================  ===================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..errors import ConfigError
+
+RNN_HEAD_BY_KIND = {
+    "sequence-classification": "RNNForSequenceClassification",
+    "token-classification": "RNNForTokenClassification",
+    "causal-lm": "RNNForCausalLM",
+    "translation": "RNNForSeq2SeqLM",
+    "forecasting": "RNNForTimeSeriesPrediction",
+}
+
+# RNNModelSection fields that are RNNConfig arguments (the rest name the recipe)
+_NOT_CONFIG = ("family", "name")
+
+
+def build_tokenizer(task, model_cfg, tokenizer_cfg):
+    """The tokenizer of an RNN run (``None`` for a numeric forecaster, which reads no text).
+
+    An LLM's tokenizer comes with it from ``build_model``.
+    """
+    if model_cfg.family == "llm":
+        return None
+    if task.kind == "forecasting":
+        return None
+    if tokenizer_cfg.word_level:
+        from ..tokenization import train_word_tokenizer
+
+        return train_word_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size)
+    from ..tokenization import load_tokenizer
+
+    return load_tokenizer(tokenizer_cfg.name_or_path)
+
+
+def _training_texts(task):
+    """Every text of the training split (words of a tagged sentence joined by spaces)."""
+    ds = task.dataset["train"]
+    for column in ds.column_names:
+        feature = ds.features[column]
+        dtype = getattr(feature, "dtype", None) or getattr(getattr(feature, "feature", None), "dtype", None)
+        if dtype != "string":
+            continue
+        for value in ds[column]:
+            yield " ".join(value) if isinstance(value, list) else value
+
+
+def build_model(task, model_cfg, tokenizer=None):
+    """A fresh RNN for ``task`` from an ``RNNModelSection``, or an LLM from an ``LLMModelSection``.
+
+    Returns ``(model, tokenizer)``: an LLM brings its own tokenizer; an RNN keeps ``tokenizer``.
+    Seed first (``accelerate.utils.set_seed``): an RNN's weights are drawn here.
+    """
+    if model_cfg.family == "llm":
+        from .llm import load_llm
+
+        return load_llm(
+            model_cfg.name_or_path,
+            task,
+            mode=model_cfg.mode,
+            lora_r=model_cfg.lora_r,
+            lora_alpha=model_cfg.lora_alpha,
+            lora_dropout=model_cfg.lora_dropout,
+            lora_target_modules=model_cfg.lora_target_modules,
+            freeze_layers=model_cfg.freeze_layers,
+        )
+    return build_rnn(task, model_cfg, tokenizer), tokenizer
+
+
+def build_rnn(task, model_cfg, tokenizer=None):
+    """An ``RNNFor...`` head for ``task.kind``, sized by the recipe and the tokenizer."""
+    from . import RNN_HEADS, RNNConfig
+
+    kind = task.kind
+    settings: dict[str, Any] = {
+        k: v for k, v in dataclasses.asdict(model_cfg).items() if k not in _NOT_CONFIG
+    }
+    if kind == "forecasting":
+        settings.update(vocab_size=1, prediction_length=task.horizon, input_size=1, pad_token_id=None)
+    else:
+        if tokenizer is None:
+            raise ConfigError(f"an RNN for {task.name} needs a tokenizer")
+        settings.update(
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    labels = task.label_names
+    if kind in ("sequence-classification", "token-classification"):
+        settings.update(
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+        )
+    if kind == "translation":
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        settings.update(decoder_start_token_id=start)
+    head = RNN_HEADS[RNN_HEAD_BY_KIND[kind]]
+    try:
+        return head(RNNConfig(**settings))
+    except ValueError as e:  # RNNConfig / the head name the field and the allowed values
+        raise ConfigError(f"model: {str(e).splitlines()[0]}") from None

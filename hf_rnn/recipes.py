@@ -1,0 +1,380 @@
+"""YAML recipes: one file is the single source of truth for a run (torchtune style).
+
+A recipe has five parts::
+
+    task:       which data (name, source, options, subset sizes)
+    model:      family "rnn" (architecture sizes) or "llm" (which model, how it trains)
+    tokenizer:  for an RNN: the built-in LLM's tokenizer (default), another one, or word-level
+    training:   a ``hf_rnn.training.TrainConfig``
+    output_dir: the run folder
+
+``configs/<task>_<family>.yaml`` are the built-in recipes. Any key can be overridden on the
+command line as ``section.key=value`` (the value is read as YAML: ``3``, ``1e-3``, ``true``,
+``null``, ``[64, 32]``); a key that exists in exactly one section may drop the section.
+Every key and type is checked before anything is loaded or trained, and a problem is a
+one-line ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+FAMILIES = ("rnn", "llm")
+
+# --model shortcuts. "rnn" / "llm" take the recipe as written; the others change the cell.
+RNN_VARIANTS = {
+    "lstm": ("lstm", False), "bilstm": ("lstm", True),
+    "gru": ("gru", False), "bigru": ("gru", True),
+    "simplernn": ("rnn", False), "bisimplernn": ("rnn", True),
+}
+LLM_NAMES = ("llm", "smollm2")
+
+
+# =========================================================================== sections
+
+
+@dataclass
+class TaskSection:
+    """Which data: ``hf_rnn.tasks.load_task(name, source, **options)``, then optional subsets."""
+
+    name: str = "sentiment"
+    source: str | None = None  # None: the built-in data; else a file or Hub dataset id
+    options: dict = field(default_factory=dict)  # column mappings and task settings
+    max_train_examples: int | None = field(default=None, metadata={"min": 1})
+    max_validation_examples: int | None = field(default=None, metadata={"min": 1})
+    max_test_examples: int | None = field(default=None, metadata={"min": 1})
+
+
+@dataclass
+class TokenizerSection:
+    """The RNN's tokenizer (an LLM always uses its own)."""
+
+    name_or_path: str | None = None  # None: the built-in SmolLM2 tokenizer, shared with the LLM
+    word_level: bool = False  # train a word-level vocabulary on the training split instead
+    vocab_size: int = field(default=20_000, metadata={"min": 10})  # word-level only
+
+
+@dataclass
+class RNNModelSection:
+    """An ``RNNConfig``; the head follows from the task's kind."""
+
+    family: str = field(default="rnn", metadata={"choices": ("rnn",)})
+    name: str = "bilstm"
+    cell: str = field(default="lstm", metadata={"choices": ("rnn", "gru", "lstm")})
+    bidirectional: bool = False
+    embedding_size: int = field(default=128, metadata={"min": 1})
+    hidden_size: int = field(default=128, metadata={"min": 1})
+    num_layers: int = field(default=1, metadata={"min": 1})
+    dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
+    attention: str = field(default="none", metadata={"choices": ("none", "additive", "dot", "general")})
+    classifier_hidden_sizes: list[int] = field(default_factory=list)
+    classifier_activation: str = "relu"
+    classifier_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
+    tie_word_embeddings: bool = False
+
+
+@dataclass
+class LLMModelSection:
+    """``hf_rnn.models.llm.load_llm`` arguments."""
+
+    family: str = field(default="llm", metadata={"choices": ("llm",)})
+    name: str = "smollm2"
+    name_or_path: str | None = None  # None: the built-in SmolLM2-135M-Instruct
+    mode: str = field(default="full", metadata={"choices": ("full", "lora", "freeze")})
+    lora_r: int = field(default=8, metadata={"min": 1})
+    lora_alpha: int = field(default=16, metadata={"min": 1})
+    lora_dropout: float = field(default=0.05, metadata={"min": 0.0, "max": 0.99})
+    lora_target_modules: list[str] | None = None
+    freeze_layers: int = field(default=0, metadata={"min": 0})
+
+
+@dataclass
+class Recipe:
+    task: TaskSection
+    model: RNNModelSection | LLMModelSection
+    tokenizer: TokenizerSection
+    training: Any  # hf_rnn.training.TrainConfig (imported lazily: it pulls in torch)
+    output_dir: str | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def family(self) -> str:
+        return self.model.family
+
+
+# =========================================================================== checking
+
+
+def _type_name(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    if origin is list:
+        (inner,) = typing.get_args(tp) or (Any,)
+        return f"a list of {_type_name(inner)}"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(value: Any, tp, where: str) -> Any:
+    """``value`` checked against the annotation ``tp`` (YAML reads ``1e-3`` as a string: fixed here)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    if origin is list:
+        (inner,) = typing.get_args(tp) or (Any,)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+        return [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    ok = True
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                ok = False
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            ok = False
+        else:
+            value = float(value)
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif tp is dict:
+        ok = isinstance(value, dict)
+    if not ok:
+        raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def from_mapping(cls, data: Mapping[str, Any] | None, where: str):
+    """Build dataclass ``cls`` from ``data``: unknown keys, wrong types, choices and ranges are ``ConfigError``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping of keys to values, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"unknown key {_join(where, key)!r}{_did_you_mean(key, fields, where)}")
+    values = {}
+    for name, value in data.items():
+        f, key = fields[name], _join(where, name)
+        value = _coerce(value, hints[name], key)
+        meta = f.metadata
+        if value is not None and "choices" in meta and value not in meta["choices"]:
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if "min" in meta and value < meta["min"]:
+                raise ConfigError(f"{key} must be >= {meta['min']}; got {value!r}")
+            if "max" in meta and value > meta["max"]:
+                raise ConfigError(f"{key} must be <= {meta['max']}; got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _did_you_mean(key: str, choices, where: str = "") -> str:
+    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {_join(where, close[0])!r}?)" if close else f"; known keys: {', '.join(choices)}"
+
+
+# =========================================================================== recipes
+
+
+def recipe_path(task: str, family: str) -> Path:
+    return CONFIG_DIR / f"{task}_{family}.yaml"
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    path = Path(path).expanduser()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no recipe file at {path}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping (task:, model:, training: ...)")
+    return data
+
+
+def builtin_recipe(task: str, model: str) -> dict:
+    """The raw recipe for ``--task task --model model`` (before overrides).
+
+    ``model``: ``rnn`` / ``llm`` / ``smollm2`` (the task's recipes as written), an RNN
+    variant (``lstm``, ``bilstm``, ``gru``, ``bigru``, ``simplernn``, ``bisimplernn``: the RNN
+    recipe with that cell), or an LLM Hub id / folder (the LLM recipe with that model).
+    """
+    from .tasks import TASKS
+
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    key = model.lower()
+    if key == "rnn" or key in RNN_VARIANTS:
+        data = read_yaml(recipe_path(task, "rnn"))
+        if key in RNN_VARIANTS:
+            cell, bidirectional = RNN_VARIANTS[key]
+            data.setdefault("model", {}).update(name=key, cell=cell, bidirectional=bidirectional)
+    elif key in LLM_NAMES:
+        data = read_yaml(recipe_path(task, "llm"))
+    elif "/" in model or os.sep in model or Path(model).expanduser().exists():
+        data = read_yaml(recipe_path(task, "llm"))
+        data.setdefault("model", {}).update(name=Path(model.rstrip("/")).name, name_or_path=model)
+    else:
+        raise ConfigError(f"unknown model {model!r}; use rnn, {', '.join(RNN_VARIANTS)}, llm, smollm2, "
+                          "or an LLM Hub id or folder")
+    data.setdefault("output_dir", f"runs/{task}-{data.get('model', {}).get('name', key)}")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"training.max_steps=10"`` → ``(["training", "max_steps"], 10)``."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like section.key=value (e.g. training.max_steps=10)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def _section_fields() -> dict[str, set[str]]:
+    from .training import TrainConfig
+
+    return {
+        "task": {f.name for f in dataclasses.fields(TaskSection)},
+        "model": {f.name for f in dataclasses.fields(RNNModelSection)} | {f.name for f in dataclasses.fields(LLMModelSection)},
+        "tokenizer": {f.name for f in dataclasses.fields(TokenizerSection)},
+        "training": {f.name for f in dataclasses.fields(TrainConfig)},
+    }
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Set each ``key=value`` in the raw recipe ``data`` (a copy is returned)."""
+    import copy
+
+    data = copy.deepcopy(data)
+    sections = _section_fields()
+    for text in overrides:
+        path, value = parse_override(text)
+        if len(path) == 1 and path[0] != "output_dir":
+            owners = [s for s, names in sections.items() if path[0] in names]
+            if len(owners) != 1:
+                hint = (f"it is in {' and '.join(owners)}" if owners
+                        else f"sections are {', '.join(sections)} and output_dir")
+                raise ConfigError(f"override {text!r}: say which section ({hint}), e.g. training.{path[0]}=...")
+            path = [owners[0], path[0]]
+        node = data
+        for part in path[:-1]:
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: {part!r} is not a section")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def build_recipe(data: Mapping[str, Any]) -> Recipe:
+    """Check a raw recipe mapping and turn it into a ``Recipe``."""
+    from .training import TrainConfig
+
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown key {key!r}{_did_you_mean(key, known)}")
+    model = data.get("model") or {}
+    if not isinstance(model, Mapping):
+        raise ConfigError("model must be a mapping (family: rnn|llm, ...)")
+    family = model.get("family", "rnn")
+    if family not in FAMILIES:
+        raise ConfigError(f"model.family must be rnn or llm; got {family!r}")
+    model_cls = RNNModelSection if family == "rnn" else LLMModelSection
+    recipe = Recipe(
+        task=from_mapping(TaskSection, data.get("task"), "task"),
+        model=from_mapping(model_cls, model, "model"),
+        tokenizer=from_mapping(TokenizerSection, data.get("tokenizer"), "tokenizer"),
+        training=TrainConfig.from_any(data.get("training")),
+        output_dir=_coerce(data.get("output_dir"), str | None, "output_dir"),
+    )
+    _check_consistency(recipe)
+    return recipe
+
+
+def _check_consistency(recipe: Recipe) -> None:
+    from .tasks import TASKS
+
+    if recipe.task.name not in TASKS:
+        raise ConfigError(f"task.name {recipe.task.name!r} is not a task; choose one of: {', '.join(TASKS)}")
+    kind = TASKS[recipe.task.name].kind
+    if recipe.family == "llm":
+        tok = recipe.tokenizer
+        if tok.word_level or tok.name_or_path is not None:
+            raise ConfigError("an LLM uses its own tokenizer: leave tokenizer.name_or_path null and "
+                              "tokenizer.word_level false")
+    elif kind == "causal-lm" and recipe.model.bidirectional:
+        raise ConfigError("a bidirectional language model would see the token it predicts: set "
+                          "model.bidirectional=false (or --model lstm/gru)")
+
+
+def load_recipe(
+    task: str | None = None,
+    model: str | None = None,
+    config: str | os.PathLike | None = None,
+    overrides: list[str] = (),
+    saved: str | os.PathLike | None = None,
+) -> Recipe:
+    """The recipe of a run: a saved run's ``config.yaml`` (``saved``), a YAML file (``config``)
+    or the built-in one for ``task`` × ``model``; then ``overrides``; then checked."""
+    if saved is not None:
+        data = read_yaml(saved)
+    elif config is not None:
+        data = read_yaml(config)
+    elif task and model:
+        data = builtin_recipe(task, model)
+    else:
+        raise ConfigError("say what to train: --task T --model M, or --config FILE.yaml")
+    recipe = build_recipe(apply_overrides(data, list(overrides)))
+    if (saved is not None or config is not None) and task and task != recipe.task.name:
+        raise ConfigError(f"--task {task} does not match the recipe's task.name {recipe.task.name!r}")
+    return recipe
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
