@@ -84,6 +84,17 @@ def test_stepping_with_the_cache_equals_running_the_whole_sequence():
     torch.testing.assert_close(torch.cat([first.logits, *steps], dim=1), full, atol=1e-6, rtol=0)
 
 
+def test_past_key_values_is_accepted_as_the_old_name_of_cache():
+    model = lm()
+    ids = prompt(length=5)
+    with torch.no_grad():
+        expected = model(ids).logits[:, -1]
+        cache = model(ids[:, :4], use_cache=True).cache
+        with pytest.warns(FutureWarning, match="Use `cache` instead"):  # transformers 5 renamed it
+            stepped = model(ids[:, 4:], past_key_values=cache).logits[:, -1]
+    torch.testing.assert_close(stepped, expected, atol=1e-6, rtol=0)
+
+
 def test_sampling_with_top_k_and_top_p_runs_and_is_seeded():
     model = lm()
     ids = prompt()

@@ -6,6 +6,16 @@ Importing this package registers `model_type="hf_rnn"` with `AutoConfig` and the
 from .attention_rnn import RNNAttention
 from .cache_rnn import RNNStateCache, RNNStateLayer
 from .configuration_rnn import ATTENTION_TYPES, CELL_TYPES, RNNConfig
+from .equations import SimpleRNN
+from .keras_stacks import (
+    KERAS_STACKS,
+    build_keras_stack,
+    count_parameters,
+    keras_dense_params,
+    keras_rnn_params,
+    keras_stack_config,
+    keras_stack_params,
+)
 from .loading_rnn import load_rnn
 from .modeling_rnn import (
     RNN_HEADS,
@@ -30,6 +40,7 @@ register_auto_classes()
 __all__ = [
     "ATTENTION_TYPES",
     "CELL_TYPES",
+    "KERAS_STACKS",
     "RNN_HEADS",
     "RNNAttention",
     "RNNClassifierHead",
@@ -46,6 +57,13 @@ __all__ = [
     "RNNStateCache",
     "RNNStateLayer",
     "RNNTimeSeriesPredictionOutput",
+    "SimpleRNN",
+    "build_keras_stack",
+    "count_parameters",
+    "keras_dense_params",
+    "keras_rnn_params",
+    "keras_stack_config",
+    "keras_stack_params",
     "load_rnn",
     "register_auto_classes",
     "run_rnn",

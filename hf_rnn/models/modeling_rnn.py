@@ -394,6 +394,9 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
     final state is the query scored against every state.
     """
 
+    # One loss term per example: there is no token count for the Trainer to normalise by.
+    accepts_loss_kwargs = False
+
     def __init__(self, config: RNNConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -528,7 +531,10 @@ class RNNForTokenClassification(RNNPreTrainedModel):
                 labels = labels.masked_fill(attention_mask == 0, -100)
             if self.num_labels == 1:
                 kept = labels != -100
-                loss = F.binary_cross_entropy_with_logits(logits[..., 0][kept].float(), labels[kept].float())
+                losses = F.binary_cross_entropy_with_logits(
+                    logits[..., 0][kept].float(), labels[kept].float(), reduction="none"
+                )
+                loss = _average(losses, kwargs.get("num_items_in_batch"))
             else:
                 loss = self.loss_function(logits, labels, self.config, **_loss_kwargs(kwargs))
 
@@ -537,8 +543,16 @@ class RNNForTokenClassification(RNNPreTrainedModel):
 
 
 def _loss_kwargs(kwargs: dict) -> dict:
-    # The Trainer passes `num_items_in_batch` so that gradient accumulation averages over all tokens.
+    # The Trainer passes `num_items_in_batch` (a forward with **kwargs tells it to), so that with gradient
+    # accumulation the loss is averaged over all tokens of all micro-batches rather than per micro-batch.
     return {"num_items_in_batch": kwargs["num_items_in_batch"]} if "num_items_in_batch" in kwargs else {}
+
+
+def _average(losses: torch.Tensor, num_items_in_batch: int | torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-token `losses`, or their sum over `num_items_in_batch` when the Trainer provides it."""
+    if num_items_in_batch is None:
+        return losses.mean()
+    return losses.sum() / num_items_in_batch
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -900,9 +914,10 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
 
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100
+            losses = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), reduction="none"
             )
+            loss = _average(losses[labels.reshape(-1) != -100], kwargs.get("num_items_in_batch"))
 
         result = Seq2SeqLMOutput(
             loss=loss,
@@ -929,6 +944,7 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
     """
 
     main_input_name = "past_values"
+    accepts_loss_kwargs = False  # MSE over windows, no token count to normalise by
 
     def __init__(self, config: RNNConfig):
         if config.prediction_length is None:
