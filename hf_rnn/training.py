@@ -128,9 +128,10 @@ class LengthGroupedSampler(Sampler[int]):
 
     Per epoch: shuffle all rows; cut into mega-batches of ``mega_batch_mult`` batches; sort
     each by length (longest first); cut into batches; shuffle the order of the full batches
-    (a short last batch stays last). ``batch_size`` is the *global* batch (per process x
-    processes): under ``accelerate`` process p takes the p-th slice of every global batch,
-    so a run on N processes sees the same global batches as one process would.
+    (a short last batch stays last). ``batch_size`` is the batch of one optimizer step (per
+    process x processes x accumulation steps): under ``accelerate`` each micro-batch of a
+    process is a consecutive slice of it, so N processes, or A accumulation steps, see the
+    same examples per step as one process with an N x A times larger batch.
 
     ``group_by_length=False`` gives a plain seeded shuffle. The order depends only on
     ``seed`` and the epoch, never on the global RNG, so a resumed run sees the same batches.
@@ -300,10 +301,13 @@ class _Run:
         if log_with == "tensorboard" and not is_tensorboard_available():
             log_with = None
             print("hf-rnn train: tensorboard is not installed; logging to metrics.jsonl only")
+        # several processes on a machine without CUDA (torchrun / accelerate's MULTI_GPU launcher on a
+        # CPU box): gloo on the CPU, instead of N unrelated single-process runs
+        cpu = cfg.cpu or (int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available())
         try:
             self.accelerator = Accelerator(
                 mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-                cpu=cfg.cpu, log_with=log_with, project_dir=str(out))
+                cpu=cpu, log_with=log_with, project_dir=str(out))
         except ValueError as e:  # e.g. fp16 where the device has no fp16 support
             raise ConfigError(f"training.mixed_precision={cfg.mixed_precision}: {str(e).splitlines()[0]}") from None
         acc = self.accelerator
@@ -326,7 +330,10 @@ class _Run:
                                    for_generation=True)
         train_rows = enc_train.to_list()
         world = acc.num_processes
-        self.sampler = LengthGroupedSampler([_row_length(r) for r in train_rows], cfg.batch_size * world,
+        # grouped by optimizer step: N processes x A accumulation steps see what one process with a
+        # batch N x A times larger would see
+        step_batch = cfg.batch_size * world * cfg.gradient_accumulation_steps
+        self.sampler = LengthGroupedSampler([_row_length(r) for r in train_rows], step_batch,
                                             cfg.mega_batch_mult, cfg.seed, cfg.group_by_length)
         pin = acc.device.type == "cuda"
         train_loader = DataLoader(train_rows, batch_size=cfg.batch_size, sampler=self.sampler,

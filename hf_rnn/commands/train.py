@@ -61,14 +61,12 @@ def run(args) -> int:
 
     check_output_dir(output_dir, resume=args.resume, overwrite=args.overwrite)  # fail before loading anything
 
-    from accelerate import PartialState
     from accelerate.utils import set_seed
 
     from ..models.factory import build_model, build_tokenizer
     from ..tasks import load_task
     from ..training import train
 
-    state = PartialState()
     t = recipe.task
     task = load_task(t.name, t.source, **t.options)
     sizes = {"train": t.max_train_examples, "validation": t.max_validation_examples, "test": t.max_test_examples}
@@ -79,7 +77,9 @@ def run(args) -> int:
     model, tokenizer = build_model(task, recipe.model, tokenizer)
     metrics = train(model, task, recipe.training, tokenizer, output_dir, resume=args.resume,
                     overwrite=args.overwrite, recipe=recipe.to_dict())
-    if state.is_main_process:
+    from accelerate import PartialState  # set up by train(): the process group of this launch
+
+    if PartialState().is_main_process:
         tr = metrics["training"]
         print(f"run folder: {Path(output_dir).resolve()}")
         print("test: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics["test"].items()}))
