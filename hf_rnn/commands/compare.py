@@ -1,0 +1,39 @@
+"""``hf-rnn compare``: both families on one task, matched budgets, one report."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="train RNNs and the LLM on one task under a matched budget; write a report",
+                       description="Train (or reuse) each model under the same budget, score all on the same "
+                                   "test split, and write report.md, report.html, results.json and plots.")
+    p.add_argument("--task", default="sentiment", help="task name (default: sentiment)")
+    p.add_argument("--models", help="comma-separated recipe model names, e.g. bilstm,gru,smollm2 "
+                                    "(default: the task's usual set)")
+    p.add_argument("--profile", default="quick", choices=("quick", "full"),
+                   help="quick: minutes per model on a laptop CPU; full: the README's numbers")
+    p.add_argument("--output-dir", metavar="DIR", help="report folder (default: runs/compare-TASK-PROFILE)")
+    p.add_argument("--runs", metavar="DIR", nargs="+", help="compare these finished run folders instead of training")
+    p.add_argument("--no-zero-shot", action="store_true", help="leave out the zero-shot LLM reference row")
+    p.add_argument("--retrain", action="store_true", help="train again even where a matching run exists")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every model")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import datasets
+
+    from ..compare import compare, compare_runs
+
+    datasets.disable_progress_bars()
+    if args.runs:
+        result = compare_runs(args.runs, args.output_dir or "runs/compare-runs")
+    else:
+        models = [m.strip() for m in args.models.split(",")] if args.models is not None else None
+        if models is not None:
+            models = [m for m in models if m]
+        result = compare(args.task, models, args.profile, args.output_dir, zero_shot=not args.no_zero_shot,
+                         reuse=not args.retrain, overrides=args.overrides)
+    print(result.table_markdown())
+    print(f"\nreport: {result.output_dir}/report.md (and report.html, results.json); {result.seconds:.0f} s")
+    return 0

@@ -1,0 +1,506 @@
+"""Compare both families on one task: matched budgets, one test split, one report.
+
+``compare(task, models, profile)`` trains each model from its recipe under the same
+wall-clock budget (or reuses a finished run with the same resolved recipe), scores all on
+the same test split, measures inference latency per example, adds the zero-shot LLM as a
+reference row where the task has one, and writes to one folder::
+
+    results.json   every number below, machine-readable
+    report.md      the table, the plots, what was matched
+    report.html    the same, self-contained (images inlined)
+    learning_curves.png, quality_vs_parameters.png, attention_<model>.png, attention_side_by_side.png
+
+Each model trains in its own ``hf-rnn train`` process, so its peak memory is its own and a
+crash in one run does not take the comparison down.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, HfRnnError
+from .runs import Run, RunError, check_comparable, load_run_model, read_run
+
+DEFAULT_MODELS = {
+    "sentiment": ["bilstm", "smollm2"],
+    "pos": ["lstm", "bilstm", "smollm2"],
+    "textgen": ["lstm", "smollm2"],
+    "translation": ["rnn", "smollm2"],
+    "timeseries": ["lstm", "smollm2"],
+}
+
+# One example per task for the attention figures (the lecture's own sentences).
+ATTENTION_EXAMPLES = {
+    "sentiment": "Good, cheap food!",
+    "pos": "Pass me the orange marker",
+    "textgen": "Roses are red",
+    "translation": "Do you have a pet?",
+}
+
+ZERO_SHOT_TASKS = ("sentiment", "translation")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long each model trains and on how much data; the same for every model."""
+
+    name: str
+    seconds: float  # matched wall-clock training budget per model
+    train_examples: int | None = None
+    validation_examples: int | None = None
+    test_examples: int | None = None
+    eval_steps: int | None = None  # evaluations during training (learning curves); None: recipe's
+    latency_examples: int = 30
+    extra: dict[str, list[str]] = field(default_factory=dict)  # family -> more overrides
+
+
+PROFILES: dict[str, dict[str, Profile]] = {
+    "quick": {
+        "sentiment": Profile("quick", 120, None, 300, None, 40,
+                             extra={"llm": ["training.eval_steps=40"], "rnn": ["training.eval_steps=60"]}),
+        "pos": Profile("quick", 120, 8000, 300, 1000, 50),
+        "textgen": Profile("quick", 120, 4000, 300, 400, 50),
+        "translation": Profile("quick", 150, 6000, 100, 200, 60),
+        "timeseries": Profile("quick", 60, None, None, None, 40),
+    },
+    "full": {
+        "sentiment": Profile("full", 1500, None, None, None, 100),
+        "pos": Profile("full", 1500, None, 1000, None, 200),
+        "textgen": Profile("full", 1500, None, 1000, None, 200),
+        "translation": Profile("full", 1800, None, 300, 500, 200),
+        "timeseries": Profile("full", 300, None, None, None, 50),
+    },
+}
+
+
+def profile_overrides(profile: Profile, family: str) -> list[str]:
+    """The ``key=value`` overrides that put a recipe under ``profile``'s budget."""
+    out = [f"training.max_seconds={profile.seconds}", "training.epochs=1000",  # the budget decides
+           "training.progress_bar=false"]
+    for key, n in (("train", profile.train_examples), ("validation", profile.validation_examples),
+                   ("test", profile.test_examples)):
+        if n is not None:
+            out.append(f"task.max_{key}_examples={n}")
+    if profile.eval_steps is not None:
+        out.append(f"training.eval_steps={profile.eval_steps}")
+    return out + profile.extra.get(family, [])
+
+
+@dataclass
+class ModelResult:
+    """One row of the comparison table."""
+
+    name: str
+    family: str
+    run_dir: str | None
+    metrics: dict[str, float]
+    parameters_total: int
+    parameters_trainable: int
+    train_seconds: float | None
+    tokens_per_second: float | None
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+    peak_memory_mb: float | None
+    steps: int | None = None
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    task: str
+    profile: str
+    budget: str
+    rows: list[ModelResult]
+    output_dir: str
+    hardware: dict[str, Any]
+    figures: dict[str, str]
+    seconds: float
+
+    def table_markdown(self) -> str:
+        return results_table(self)
+
+
+# =========================================================================== the entry point
+
+
+def compare(
+    task: str,
+    models: list[str] | None = None,
+    profile: str = "quick",
+    output_dir: str | os.PathLike | None = None,
+    *,
+    zero_shot: bool = True,
+    reuse: bool = True,
+    overrides: list[str] = (),
+    progress: bool = True,
+) -> Comparison:
+    """Train (or reuse) each model under a matched budget and write the report.
+
+    Args:
+        task: a task name (``hf_rnn.tasks.TASKS``).
+        models: recipe model names (``bilstm``, ``gru``, ``lstm``, ``rnn``, ``smollm2``, an LLM id
+            or folder); default: the task's usual pair or trio (``DEFAULT_MODELS``).
+        profile: ``quick`` (a few minutes a model on a laptop CPU) or ``full``.
+        output_dir: the report folder; each model's run goes to ``output_dir/<model>``.
+        zero_shot: add the untrained instruct LLM as a reference row (sentiment, translation).
+        reuse: keep a finished run whose resolved recipe equals the one this call would run.
+        overrides: extra ``key=value`` recipe overrides applied to every model.
+
+    Returns:
+        the ``Comparison`` (also written as ``results.json``).
+    """
+    from .recipes import load_recipe
+    from .tasks import TASKS
+
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose quick or full")
+    models = list(DEFAULT_MODELS[task] if models is None else models)
+    if not models:
+        raise ConfigError("the model list is empty: name at least one model (e.g. --models bilstm,smollm2)")
+    if len(set(models)) != len(models):
+        raise ConfigError(f"a model is named twice in {models}")
+    prof = PROFILES[profile][task]
+    out = Path(output_dir or f"runs/compare-{task}-{profile}").expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+
+    # resolve every recipe first: a bad model name or override fails before any training
+    recipes = {}
+    for name in models:
+        family = "llm" if _is_llm_name(name) else "rnn"
+        recipe = load_recipe(task, name, overrides=[*profile_overrides(prof, family), *overrides])
+        recipe.output_dir = str(out / _folder_name(name))
+        recipes[name] = recipe
+
+    runs: list[Run] = []
+    for name, recipe in recipes.items():
+        runs.append(_train_or_reuse(name, recipe, reuse=reuse, progress=progress))
+    check_comparable(runs)
+
+    from .tasks import load_task
+
+    t = recipes[models[0]].task
+    base_task = load_task(task, t.source, **t.options)
+    test_size = t.max_test_examples
+    eval_task = base_task.subset({"test": test_size}) if test_size else base_task
+
+    rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
+    if zero_shot and task in ZERO_SHOT_TASKS and not any(r.family == "llm" and "zero" in r.name for r in rows):
+        rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress))
+
+    figures = _figures(task, runs, rows, eval_task, out, progress)
+    comparison = Comparison(
+        task=task, profile=profile,
+        budget=f"matched wall-clock budget: {prof.seconds:g} s of training per model"
+               + (f", on {prof.train_examples:,} training examples" if prof.train_examples else ""),
+        rows=rows, output_dir=str(out), hardware=runs[0].metrics.get("hardware", {}), figures=figures,
+        seconds=round(time.perf_counter() - start, 1),
+    )
+    write_report(comparison, eval_task)
+    return comparison
+
+
+def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLike,
+                 allow_different_tokenizers: bool = False, latency_examples: int = 30) -> Comparison:
+    """Compare finished run folders as they are (no training): same checks, same report."""
+    from .tasks import load_task
+
+    if not run_dirs:
+        raise RunError("nothing to compare: the run list is empty")
+    runs = [read_run(d) for d in run_dirs]
+    check_comparable(runs, allow_different_tokenizers=allow_different_tokenizers)
+    meta = runs[0].metrics["task"]
+    task = load_task(meta["name"], None if meta["source"] == "builtin" else meta["source"], **meta.get("options", {}))
+    if meta["sizes"]["test"] < len(task.dataset["test"]):
+        task = task.subset({"test": meta["sizes"]["test"]})
+    out = Path(output_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    rows = [_row_from_run(run, task, latency_examples, False) for run in runs]
+    figures = _figures(task.name, runs, rows, task, out, False)
+    comparison = Comparison(task=task.name, profile="runs", budget="as trained (see each run's config.yaml)",
+                            rows=rows, output_dir=str(out), hardware=runs[0].metrics.get("hardware", {}),
+                            figures=figures, seconds=round(time.perf_counter() - start, 1))
+    write_report(comparison, task)
+    return comparison
+
+
+# =========================================================================== training
+
+
+def _is_llm_name(name: str) -> bool:
+    from .recipes import LLM_NAMES, RNN_VARIANTS
+
+    key = name.lower()
+    return key in LLM_NAMES or (key != "rnn" and key not in RNN_VARIANTS)
+
+
+def _folder_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.strip("/").split("/")[-1])
+
+
+def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
+    from .recipes import dump_yaml
+
+    folder = Path(recipe.output_dir)
+    wanted = dump_yaml(recipe.to_dict())
+    if reuse and (folder / "metrics.json").exists() and (folder / "config.yaml").exists():
+        if (folder / "config.yaml").read_text(encoding="utf-8") == wanted:
+            try:
+                run = read_run(folder)
+                _say(progress, f"[compare] {name}: reusing the finished run in {folder}")
+                return run
+            except RunError:
+                pass
+    folder.mkdir(parents=True, exist_ok=True)
+    recipe_file = folder.parent / f".{folder.name}.recipe.yaml"
+    recipe_file.write_text(wanted, encoding="utf-8")
+    _say(progress, f"[compare] {name}: training ({recipe.model.family}) into {folder} ...")
+    cmd = [sys.executable, "-m", "hf_rnn.cli", "train", "--config", str(recipe_file), "--output-dir", str(folder),
+           "--overwrite"]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    recipe_file.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        raise HfRnnError(f"training {name} failed (exit {proc.returncode}); last lines:\n{tail}")
+    _say(progress, f"[compare] {name}: done in {time.perf_counter() - started:.0f} s")
+    return read_run(folder)
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        print(text, file=sys.stderr, flush=True)
+
+
+# =========================================================================== measuring
+
+
+def _row_from_run(run: Run, task, latency_examples: int, progress: bool) -> ModelResult:
+    m = run.metrics
+    model, tokenizer = load_run_model(run)
+    p50, p95 = measure_latency(model, tokenizer, task, latency_examples)
+    _say(progress, f"[compare] {run.name}: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    return ModelResult(
+        name=run.name, family=run.family, run_dir=str(run.path), metrics=_numbers(m["test"]),
+        parameters_total=m["parameters"]["total"], parameters_trainable=m["parameters"]["trainable"],
+        train_seconds=m["training"]["train_seconds"], tokens_per_second=m["training"]["tokens_per_second"],
+        latency_ms_p50=p50, latency_ms_p95=p95, peak_memory_mb=m["memory"]["cpu_peak_rss_mb"],
+        steps=m["training"]["steps"],
+        note=f"stopped by {m['training']['stopped_because']}, best at step {m['best']['step']}",
+    )
+
+
+def _zero_shot_row(task, latency_examples: int, progress: bool) -> ModelResult:
+    import resource
+
+    from .models.llm import count_parameters, load_llm
+    from .models.llm_zero_shot import ZeroShotClassifier, zero_shot
+
+    _say(progress, "[compare] smollm2 zero-shot: scoring the untrained instruct model ...")
+    model, tokenizer = load_llm(None, task="causal-lm")
+    model.eval()
+    scored = ZeroShotClassifier(model, tokenizer, task.label_names) if task.kind == "sequence-classification" \
+        else model
+    metrics = zero_shot(task, model=model, tokenizer=tokenizer)
+    p50, p95 = measure_latency(scored, tokenizer, task, latency_examples)
+    total, _ = count_parameters(model)
+    return ModelResult(
+        name="smollm2 zero-shot", family="llm", run_dir=None, metrics=_numbers(metrics), parameters_total=total,
+        parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
+        latency_ms_p95=p95, peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        note="no training: a prompt asks the instruct model (reference)",
+    )
+
+
+def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float]:
+    """p50 and p95 milliseconds to answer one test example (batch of 1, after a warm-up)."""
+    import torch
+
+    from .tasks import family_of
+
+    family = family_of(model)
+    sub = task.subset({"test": n}) if task.kind != "forecasting" else task
+    enc = sub.encode(tokenizer, family, splits=("test",), for_generation=True)["test"]
+    collate = sub.collator(tokenizer, family, for_generation=True)
+    rows = [enc[i] for i in range(min(n, len(enc)))]
+    times = []
+    with torch.no_grad():
+        for i, row in enumerate([rows[0], *rows]):
+            batch = collate([row])
+            start = time.perf_counter()
+            sub.prediction_step(model, batch, tokenizer)
+            if i:  # the first call warms up allocations and kernels
+                times.append(1000 * (time.perf_counter() - start))
+    return round(float(np.percentile(times, 50)), 2), round(float(np.percentile(times, 95)), 2)
+
+
+def _numbers(metrics: dict) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# =========================================================================== figures
+
+
+def _figures(task_name: str, runs: list[Run], rows: list[ModelResult], task, out: Path, progress: bool) -> dict:
+    from .plots import plot_learning_curves, plot_quality_vs_parameters
+
+    metric = task.primary_metric
+    figures = {}
+    curves = {run.label: run.curve() for run in runs}
+    if any(curves.values()):
+        plot_learning_curves({k: v for k, v in curves.items() if v}, f"validation {metric}",
+                             out / "learning_curves.png")
+        figures["learning_curves"] = "learning_curves.png"
+    points = [{"name": r.name, "parameters": r.parameters_total, metric: r.metrics.get(metric),
+               "family": r.family} for r in rows if r.metrics.get(metric) is not None]
+    if points:
+        plot_quality_vs_parameters(points, metric, out / "quality_vs_parameters.png")
+        figures["quality_vs_parameters"] = "quality_vs_parameters.png"
+    figures.update(_attention_figures(task_name, runs, out, progress))
+    return figures
+
+
+def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: bool) -> dict:
+    """One attention map per model that has attention, and the first RNN and LLM side by side."""
+    from .attention import attention_maps
+    from .plots import plot_side_by_side, save_attention
+
+    text = ATTENTION_EXAMPLES.get(task_name)
+    if text is None:
+        return {}
+    figures, maps_by_family = {}, {}
+    for run in runs:
+        model, tokenizer = load_run_model(run, output_attentions=True)
+        try:
+            maps = attention_maps(model, tokenizer, text, generate=task_name in ("textgen", "translation"),
+                                  max_new_tokens=12)
+        except ValueError as e:  # an RNN head without attention: say so in the report
+            _say(progress, f"[compare] {run.name}: no attention map ({str(e).splitlines()[0]})")
+            continue
+        name = f"attention_{_folder_name(run.name)}.png"
+        save_attention(maps, out / name)
+        figures[f"attention {run.name}"] = name
+        maps_by_family.setdefault(run.family, maps)
+    if {"rnn", "llm"} <= set(maps_by_family):
+        plot_side_by_side(maps_by_family["rnn"], maps_by_family["llm"], out / "attention_side_by_side.png")
+        figures["attention side by side"] = "attention_side_by_side.png"
+    return figures
+
+
+# =========================================================================== the report
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def results_table(c: Comparison) -> str:
+    metric_names = [k for k in c.rows[0].metrics if not k.startswith("num_")]
+    for r in c.rows[1:]:
+        metric_names += [k for k in r.metrics if k not in metric_names and not k.startswith("num_")]
+    head = ["model", "family", *metric_names, "parameters", "trained", "train s", "tokens/s",
+            "latency p50 ms", "p95 ms", "peak MB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in c.rows:
+        cells = [r.name, r.family, *[_fmt(r.metrics.get(k)) for k in metric_names],
+                 _fmt(r.parameters_total), _fmt(r.parameters_trainable), _fmt(r.train_seconds),
+                 _fmt(r.tokens_per_second), _fmt(r.latency_ms_p50), _fmt(r.latency_ms_p95), _fmt(r.peak_memory_mb)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _hardware_line(hw: dict) -> str:
+    return (f"{hw.get('device_name', '?')} ({hw.get('device', '?')}, {hw.get('num_processes', 1)} process(es), "
+            f"precision {hw.get('mixed_precision', 'no')}, {hw.get('torch_threads', '?')} torch threads)")
+
+
+def write_report(c: Comparison, task) -> None:
+    """``results.json``, ``report.md`` and a self-contained ``report.html`` in ``c.output_dir``."""
+    out = Path(c.output_dir)
+    doc = asdict(c)
+    (out / "results.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    metric = task.primary_metric
+    better = "higher" if task.greater_is_better else "lower"
+    intro = [
+        f"# {c.task}: RNN vs LLM ({c.profile} profile)",
+        "",
+        f"- Task: **{c.task}** ({task.kind}); test split of {len(task.dataset['test']):,} examples, the same "
+        f"for every model. Primary metric: **{metric}** ({better} is better).",
+        f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
+        f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s.",
+        "- Latency: one test example at a time (batch 1) after a warm-up; generation tasks include generating.",
+        "",
+        c.table_markdown(),
+        "",
+    ]
+    notes = [f"- **{r.name}**: {r.note}" for r in c.rows if r.note]
+    md = intro + (["Notes:", *notes, ""] if notes else [])
+    for title, name in c.figures.items():
+        md += [f"## {title.replace('_', ' ').capitalize()}", "", f"![{title}]({name})", ""]
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    (out / "report.html").write_text(_html(c, md, out), encoding="utf-8")
+
+
+def _html(c: Comparison, md_lines: list[str], out: Path) -> str:
+    """A self-contained page: the markdown's table as HTML, images inlined as base64."""
+    import base64
+
+    body = []
+    in_table = False
+    for line in md_lines:
+        if line.startswith("|"):
+            cells = [html.escape(x.strip()) for x in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-"):
+                continue
+            tag = "th" if not in_table else "td"
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+            body.append("<tr>" + "".join(f"<{tag}>{x}</{tag}>" for x in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("!["):
+            name = line[line.index("(") + 1 : -1]
+            data = base64.b64encode((out / name).read_bytes()).decode("ascii")
+            body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
+        elif line.startswith("- "):
+            body.append(f"<p>• {_bold(html.escape(line[2:]))}</p>")
+        elif line:
+            body.append(f"<p>{_bold(html.escape(line))}</p>")
+    if in_table:
+        body.append("</table>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(c.task)}: RNN vs LLM</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def _bold(text: str) -> str:
+    parts = text.split("**")
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))

@@ -1,0 +1,162 @@
+"""Run folders: find them, check them, and load the model a run trained.
+
+A run folder is what ``hf_rnn.train`` writes: ``config.yaml`` (the recipe), ``metrics.json``,
+``metrics.jsonl``, the model and tokenizer (``save_pretrained``) and a model card. The
+comparison and the app read runs only through this module.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import HfRnnError
+
+
+class RunError(HfRnnError):
+    """A run folder is missing, incomplete, or does not match the others."""
+
+
+REQUIRED_FILES = ("config.json", "metrics.json")
+
+
+@dataclass
+class Run:
+    """A finished training run, as read from its folder."""
+
+    path: Path
+    metrics: dict[str, Any]
+
+    @property
+    def task_name(self) -> str:
+        return self.metrics["task"]["name"]
+
+    @property
+    def family(self) -> str:
+        return self.metrics["model"]["family"]
+
+    @property
+    def name(self) -> str:
+        return self.metrics["model"]["name"]
+
+    @property
+    def label(self) -> str:
+        """A display name: the model's name and the folder (two runs may share a model name)."""
+        return f"{self.name} ({self.path.name})" if self.path.name != self.name else self.name
+
+    def curve(self, split: str = "validation") -> list[tuple[int, float, float]]:
+        """``(step, train_seconds, primary metric)`` of every evaluation on ``split``."""
+        metric = self.metrics["task"]["primary_metric"]
+        log = self.path / "metrics.jsonl"
+        if not log.exists():
+            return []
+        seconds_at = {0: 0.0}
+        points = []
+        for line in log.read_text(encoding="utf-8").splitlines():
+            event = json.loads(line)
+            if event.get("event") == "train":
+                seconds_at[event["step"]] = event.get("train_seconds", 0.0)
+            elif event.get("event") == "eval" and event.get("split", "validation") == split and metric in event:
+                step = event["step"]
+                seconds = event.get("train_seconds", seconds_at.get(step, max(seconds_at.values())))
+                points.append((step, float(seconds), float(event[metric])))
+        return points
+
+
+def read_run(folder: str | Path) -> Run:
+    """Read a run folder; a clear ``RunError`` names what is missing."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise RunError(f"run folder not found: {path}")
+    missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
+    if not any(path.glob("*.safetensors")):
+        missing.append("model weights (*.safetensors)")
+    if missing:
+        raise RunError(f"run folder {path} is missing {', '.join(missing)}: the run did not finish or files "
+                       f"were removed; train it again (hf-rnn train ... --output-dir {path} --overwrite)")
+    try:
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise RunError(f"{path / 'metrics.json'} cannot be read: {e}") from None
+    return Run(path, metrics)
+
+
+def find_runs(root: str | Path, task: str | None = None) -> list[Run]:
+    """Finished runs under ``root`` (at any depth), optionally only those of ``task``."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        return []
+    runs = []
+    for metrics in sorted(root.rglob("metrics.json")):
+        try:
+            run = read_run(metrics.parent)
+        except RunError:
+            continue  # unfinished or damaged: the app and compare skip it
+        if task is None or run.task_name == task:
+            runs.append(run)
+    return runs
+
+
+def check_comparable(runs: list[Run], allow_different_tokenizers: bool = False) -> None:
+    """All runs must be on the same task, split and (unless allowed) tokenizer."""
+    if not runs:
+        raise RunError("nothing to compare: the model list is empty")
+    first = runs[0]
+    for run in runs[1:]:
+        if run.task_name != first.task_name:
+            raise RunError(f"{run.path} was trained on task {run.task_name!r} but {first.path} on "
+                           f"{first.task_name!r}: compare runs of one task")
+        a, b = first.metrics["task"].get("data_hash", {}), run.metrics["task"].get("data_hash", {})
+        if a.get("test") != b.get("test"):
+            raise RunError(f"{run.path} and {first.path} were tested on different {first.task_name} test splits "
+                           f"(sizes {first.metrics['task']['sizes']['test']} and {run.metrics['task']['sizes']['test']}):"
+                           " use the same data source and task.max_test_examples")
+        ta, tb = first.metrics.get("tokenizer"), run.metrics.get("tokenizer")
+        if not allow_different_tokenizers and ta and tb and ta != tb:
+            raise RunError(f"{run.path} and {first.path} use different tokenizers ({_tok_name(tb)} vs "
+                           f"{_tok_name(ta)}): the comparison would differ in more than the model; pass "
+                           "allow_different_tokenizers=True to compare anyway")
+
+
+def _tok_name(identity: dict) -> str:
+    return identity.get("name_or_path") or identity.get("class") or "?"
+
+
+def load_run_model(run: Run | str | Path, output_attentions: bool = False):
+    """``(model, tokenizer)`` of a run, in eval mode; eager attention when maps are wanted.
+
+    The head follows the run's task kind, so a sentiment LLM run loads as
+    ``AutoModelForSequenceClassification`` and an RNN run with the head it was saved with.
+    """
+    from transformers import AutoTokenizer
+
+    run = run if isinstance(run, Run) else read_run(run)
+    path = run.path
+    try:
+        if run.family == "rnn":
+            from .models import load_rnn
+
+            model = load_rnn(path)
+        else:
+            from transformers import (
+                AutoModelForCausalLM,
+                AutoModelForSequenceClassification,
+                AutoModelForTokenClassification,
+            )
+
+            auto = {"sequence-classification": AutoModelForSequenceClassification,
+                    "token-classification": AutoModelForTokenClassification}.get(run.metrics["task"]["kind"],
+                                                                                  AutoModelForCausalLM)
+            kwargs = {"attn_implementation": "eager"} if output_attentions else {}
+            model = auto.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path) if (path / "tokenizer_config.json").exists() else None
+    except (OSError, ValueError) as e:
+        if isinstance(e, HfRnnError):
+            raise
+        raise RunError(f"cannot load the model of run {path}: {str(e).splitlines()[0]}") from None
+    if tokenizer is not None and tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer
