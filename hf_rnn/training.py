@@ -92,6 +92,7 @@ class TrainConfig:
     early_stopping_patience: int | None = field(default=None, metadata={"min": 1})  # evaluations without gain
     keep_best: bool = True  # the saved model is the best on validation (else the last)
     keep_checkpoints: bool = False  # keep checkpoints/ after a successful run
+    max_new_tokens: int | None = field(default=None, metadata={"min": 1})  # generation tasks; null: the task's
     # logging and runtime
     logging_steps: int = field(default=10, metadata={"min": 1})
     log_with: str | None = field(default="tensorboard", metadata={"choices": ("tensorboard",)})
@@ -380,6 +381,7 @@ class _Run:
             acc.init_trackers("tensorboard", config=_flat_hparams(dataclasses.asdict(cfg)))
         self.pbar = None
         self.stopped_because: str | None = None
+        self._generate_kwargs = {"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {}
         self._tokens_per_second = 0.0
 
     # ------------------------------------------------------------------ the loop
@@ -509,7 +511,7 @@ class _Run:
         with torch.no_grad():
             for batch in loader:
                 with acc.autocast():
-                    pred = self.task.prediction_step(model, batch, self.tokenizer)
+                    pred = self.task.prediction_step(model, batch, self.tokenizer, **self._generate_kwargs)
                 pred = {k: self._pad_across(k, v) for k, v in pred.items()}
                 for k, v in acc.gather_for_metrics(pred).items():
                     v = v.detach().cpu()
