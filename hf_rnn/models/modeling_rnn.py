@@ -89,7 +89,8 @@ def run_rnn(
     inputs: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
     initial_state: RNNState | None = None,
-) -> tuple[torch.Tensor, RNNState]:
+    return_sequences: bool = True,
+) -> tuple[torch.Tensor | None, RNNState]:
     """Run a fused RNN over a padded batch so that padding has no effect.
 
     Args:
@@ -99,10 +100,12 @@ def run_rnn(
             Right padding is packed directly; any other layout (e.g. left padding) is first reordered so that
             the real tokens come first, and the outputs are put back at their original positions.
         initial_state (`RNNState`, *optional*): `(h_0, c_0)` in PyTorch's layout; zeros when omitted.
+        return_sequences (`bool`, *optional*, defaults to `True`): like Keras' flag; `False` skips unpacking the
+            per-position outputs (returned as `None`) when only the final state is needed.
 
     Returns:
         `(outputs, (h_n, c_n))`: `outputs` of shape `(batch_size, seq_len, num_directions * hidden_size)`, zero at
-        padded positions; `h_n`/`c_n` of shape `(num_layers * num_directions, batch_size, hidden_size)` taken after
+        padded positions (or `None`); `h_n`/`c_n` of shape `(num_layers * num_directions, batch_size, hidden_size)` taken after
         the last real token of each sequence (`c_n` is `None` unless LSTM). A row without any real token is run
         over one (padding) token, since packing needs lengths >= 1.
     """
@@ -124,6 +127,8 @@ def run_rnn(
         lengths = mask.sum(dim=1).clamp(min=1).cpu()  # pack_padded_sequence wants CPU lengths
         packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
         packed_outputs, final = rnn(packed, hx)
+        if not return_sequences:
+            return None, (final if isinstance(final, tuple) else (final, None))
         outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=seq_len)
         if needs_reorder:
             index = order[..., None].expand(-1, -1, outputs.shape[-1])
@@ -202,7 +207,7 @@ class RNNModelOutput(ModelOutput):
 
     Args:
         last_hidden_state (`torch.Tensor` of shape `(batch_size, seq_len, num_directions * hidden_size)`):
-            Top-layer outputs at every position (zeros at padded positions).
+            Top-layer outputs at every position (zeros at padded positions); `None` with `return_sequences=False`.
         final_hidden_state (`torch.Tensor` of shape `(batch_size, num_layers * num_directions, hidden_size)`):
             `h_n` of every layer and direction after the last real token. Batch-first (unlike PyTorch's `h_n`)
             so that `generate()` can expand encoder outputs for beam search along dimension 0.
@@ -321,6 +326,7 @@ class RNNModel(RNNPreTrainedModel):
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        return_sequences: bool = True,
         **kwargs,
     ) -> RNNModelOutput | tuple:
         r"""
@@ -335,6 +341,8 @@ class RNNModel(RNNPreTrainedModel):
                 place and returned.
             use_cache (`bool`, *optional*, defaults to `False`): return the final state as an `RNNStateCache`.
             output_hidden_states (`bool`, *optional*): return `(embeddings, last_hidden_state)`.
+            return_sequences (`bool`, *optional*, defaults to `True`): `False` leaves `last_hidden_state` as `None`
+                and saves unpacking it, for heads that only read the final state (Keras' `return_sequences`).
             **kwargs: ignored (lets `generate()` pass encoder kwargs such as `output_attentions`).
 
         Returns:
@@ -365,7 +373,11 @@ class RNNModel(RNNPreTrainedModel):
 
         initial_state = cache.get_state() if cache is not None and cache.has_state() else None
         outputs, (hidden, cell) = run_rnn(
-            self.layers, self.embedding_dropout(inputs_embeds), attention_mask, initial_state
+            self.layers,
+            self.embedding_dropout(inputs_embeds),
+            attention_mask,
+            initial_state,
+            return_sequences=return_sequences or bool(output_hidden_states),
         )
         if use_cache:
             cache = cache if cache is not None else RNNStateCache(self.config.num_layers)
@@ -450,6 +462,8 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
             inputs_embeds=inputs_embeds,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            # Last-state pooling reads only h_n; unpacking every position would cost time for nothing.
+            return_sequences=self.config.attention != "none",
         )
         pooled = last_layer_features(encoded.final_hidden_state, self.config.num_directions)
         attentions = None
@@ -1001,7 +1015,7 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
         normalised = ((values - loc) / scale) * observed
 
         rnn_inputs = torch.cat([normalised, observed], dim=-1)
-        outputs, (hidden, _) = run_rnn(self.layers, rnn_inputs)
+        outputs, (hidden, _) = run_rnn(self.layers, rnn_inputs, return_sequences=bool(output_hidden_states))
         features = last_layer_features(hidden.transpose(0, 1), self.config.num_directions)
         forecast = self.head(features).reshape(-1, self.config.prediction_length, self.input_size)
 
