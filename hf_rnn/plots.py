@@ -128,6 +128,7 @@ def _draw_attention(ax: Axes, maps: AttentionMaps, layer: int | None, head: int 
     top = float(weights.max()) if vmax is None else vmax
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=top if top > 0 else 1.0, aspect="auto",
                       interpolation="nearest")
+    extend = "max" if vmax is not None and float(weights.max()) > vmax else "neither"
     _set_ticks(ax, "x", maps.key_tokens)
     _set_ticks(ax, "y", maps.query_tokens)
     x_name, y_name = _AXIS_NAMES[maps.kind]
@@ -140,32 +141,34 @@ def _draw_attention(ax: Axes, maps: AttentionMaps, layer: int | None, head: int 
         ax.axhline(edge, color="white", linewidth=1.0, linestyle="--")
         ax.axvline(edge, color="white", linewidth=1.0, linestyle="--")
     if colorbar:
-        bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+        bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02, extend=extend)
         bar.set_label("attention weight")
     return image
 
 
 def plot_attention(maps: AttentionMaps, layer: int | None = None, head: int | None = None,
-                   ax: Axes | None = None, path: str | Path | None = None) -> Figure:
+                   ax: Axes | None = None, path: str | Path | None = None, vmax: float | None = None) -> Figure:
     """Heatmap of one layer/head (``None`` = mean over layers/heads), tokens on both axes, with a colorbar.
 
     Draws into ``ax`` when given (e.g. a subplot of your own figure), else into a new figure sized to the tokens.
-    A dashed line marks where the prompt ends when generated tokens are included.
+    A dashed line marks where the prompt ends when generated tokens are included. ``vmax`` caps the colour
+    scale (default: the largest weight); LLMs put most weight on the first token (an "attention sink"), and a
+    cap such as 0.3 makes the rest visible.
     """
     if ax is None:
         fig = _new_figure(*_heatmap_size(maps))
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    _draw_attention(ax, maps, layer, head)
+    _draw_attention(ax, maps, layer, head, vmax=vmax)
     return _finish(fig, path)
 
 
 def save_attention(maps: AttentionMaps, path: str | Path, layer: int | None = None,
-                   head: int | None = None) -> Figure:
+                   head: int | None = None, vmax: float | None = None) -> Figure:
     """Save the heatmap of :func:`plot_attention` as PNG or SVG (by the suffix of ``path``)."""
     _format_of(path)
-    return plot_attention(maps, layer=layer, head=head, path=path)
+    return plot_attention(maps, layer=layer, head=head, path=path, vmax=vmax)
 
 
 def figure_to_svg(fig: Figure) -> str:
