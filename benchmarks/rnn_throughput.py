@@ -105,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps per model (default 20)")
+    parser.add_argument("--steps", type=int, default=16, help="timed training steps per model (default 16)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per model first (default 3)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
