@@ -232,7 +232,8 @@ class Task:
         with torch.no_grad():
             for start in range(0, len(enc), batch_size):
                 rows = [enc[i] for i in range(start, min(start + batch_size, len(enc)))]
-                batch = {k: v.to(device) for k, v in collate(rows).items()}
+                # DataCollatorForSeq2Seq returns labels=None for prompt-only rows (LLM generation inputs)
+                batch = {k: v.to(device) for k, v in collate(rows).items() if v is not None}
                 for k, v in sub.prediction_step(model, batch, tokenizer, **generate_kwargs).items():
                     outputs.setdefault(k, []).append(v.detach().float().cpu().numpy() if v.is_floating_point()
                                                      else v.detach().cpu().numpy())
