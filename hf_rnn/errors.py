@@ -19,3 +19,7 @@ class DataError(HfRnnError):
 
 class ConfigError(HfRnnError):
     """A run configuration key or value is wrong."""
+
+
+class ModelLoadError(HfRnnError):
+    """A model name or folder cannot be loaded as the family asks (missing, unreachable, wrong kind)."""

@@ -1,0 +1,189 @@
+"""Zero-shot LLM baselines, scored with each task's own metric.
+
+An instruct model can answer a task from a prompt alone; its score shows how much
+fine-tuning adds. ``ZeroShotClassifier`` turns a causal LM into something
+``task.evaluate`` treats as a sequence classifier: for each text it asks, in the chat
+template, for one of the label names and reads the next-token logits of the label
+words. Translation, forecasting and text generation need no wrapper: the tasks already
+encode them as prompted causal LM for the LLM family.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from ..errors import ConfigError
+
+DEFAULT_INSTRUCTION = (
+    "Is the sentiment of this movie review {labels}? Answer with one word.\n\nReview: {text}"
+)
+
+
+class ZeroShotClassifier(nn.Module):
+    """A causal LM answering a classification question, shaped like a sequence classifier.
+
+    ``forward`` takes the task's encoded batch (the same ids an RNN or a fine-tuned LLM
+    classifier sees), decodes each text, asks the question in the chat template and
+    returns, per label, the log-probability of the label word's first token as the
+    answer's first token, so ``argmax`` is the model's answer.
+
+    Args:
+        model: a causal LM (ideally instruction-tuned).
+        tokenizer: its tokenizer.
+        label_names: the task's labels, in id order.
+        instruction: the user message; ``{text}`` is the input, ``{labels}`` the label
+            names joined as "a, b or c".
+        label_words: the words the model should answer with (default: the label names).
+        max_text_tokens: inputs are cut to this many tokens before prompting.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer,
+        label_names: Sequence[str],
+        instruction: str = DEFAULT_INSTRUCTION,
+        label_words: Sequence[str] | None = None,
+        max_text_tokens: int = 256,
+    ) -> None:
+        super().__init__()
+        self.lm = model
+        # family_of() reads config.model_type: the LM's ("llama"), so tasks treat this as an LLM
+        self.config = model.config
+        self.tokenizer = copy.copy(tokenizer)
+        self.tokenizer.padding_side = "right"  # the answer position is each row's last real token
+        self.label_names = list(label_names)
+        self.label_words = list(label_words or label_names)
+        if len(self.label_words) != len(self.label_names):
+            raise ConfigError("label_words must give one word per label")
+        self.instruction = instruction
+        self.max_text_tokens = max_text_tokens
+        self.label_token_ids = self._label_token_ids()
+
+    def _label_token_ids(self) -> list[int]:
+        """The first token of each label word, as the answer's first token would be spelled.
+
+        (Summing over spellings such as "Positive" was tried and lowered accuracy: the
+        capitalised forms carry a different bias.)
+        """
+        ids = [self.tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in self.label_words]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"label words {self.label_words} share a first token; choose words that differ "
+                              "in their first token")
+        return ids
+
+    def prompt(self, text: str) -> str:
+        """The user message for one input text."""
+        names = self.label_words
+        joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        return self.instruction.format(text=text, labels=joined)
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """Token ids of the chat prompt for ``text``, ending where the answer starts."""
+        message = self.prompt(text)
+        if getattr(self.tokenizer, "chat_template", None):
+            return list(
+                self.tokenizer.apply_chat_template(
+                    [{"role": "user", "content": message}],
+                    add_generation_prompt=True,
+                    tokenize=True,
+                    return_dict=False,
+                )
+            )
+        return self.tokenizer(message + "\nAnswer:", add_special_tokens=False)["input_ids"]
+
+    def texts_from_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> list[str]:
+        """Decode a padded batch back to text. ``input_ids``: [B, T]."""
+        texts = []
+        for b in range(input_ids.shape[0]):
+            ids = input_ids[b] if attention_mask is None else input_ids[b][attention_mask[b].bool()]
+            ids = ids[: self.max_text_tokens]
+            texts.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip())
+        return texts
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **_: Any,
+    ) -> SequenceClassifierOutput:
+        """Score each label for each text.
+
+        Args:
+            input_ids: [B, T] the task's encoded texts (right-padded).
+            attention_mask: [B, T].
+            labels: [B] optional gold labels, for a cross-entropy ``loss``.
+
+        Returns:
+            ``SequenceClassifierOutput`` with ``logits`` [B, num_labels]: per label, the
+            next-token log-probability of its word's first token.
+        """
+        prompts = [self.prompt_ids(t) for t in self.texts_from_ids(input_ids, attention_mask)]
+        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(input_ids.device)
+        out = self.lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        last = batch["attention_mask"].sum(1) - 1  # right padding: each row's last real position
+        next_logits = out.logits[torch.arange(len(prompts), device=last.device), last].float()  # [B, V]
+        logits = next_logits.log_softmax(-1)[:, self.label_token_ids]  # [B, num_labels]
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits, labels.to(logits.device))
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def zero_shot(
+    task: Any,
+    model: nn.Module | None = None,
+    tokenizer=None,
+    split: str = "test",
+    max_examples: int | None = None,
+    batch_size: int = 16,
+    **options: Any,
+) -> dict[str, float]:
+    """Score an instruct LLM on ``task`` without training, with the task's own metric.
+
+    Args:
+        task: a ``Task`` or a task name ("sentiment", "translation", "timeseries", "textgen").
+        model: a causal LM; default: the built-in SmolLM2-135M-Instruct.
+        tokenizer: its tokenizer (loaded with the default model).
+        split: the split to score.
+        max_examples: score a seeded subset of this size.
+        batch_size: texts per forward pass.
+        options: for classification, ``ZeroShotClassifier`` settings (``instruction``,
+            ``label_words``); otherwise generation settings passed to ``task.evaluate``.
+
+    Returns:
+        The task's metrics (e.g. ``{"accuracy": ..., "macro_f1": ..., "num_examples": ...}``).
+
+    Raises:
+        ConfigError: a token-classification task (a causal LM cannot tag zero-shot here).
+    """
+    from ..tasks import load_task
+    from .llm import load_llm
+
+    if isinstance(task, str):
+        task = load_task(task)
+    if task.kind == "token-classification":
+        raise ConfigError(
+            f"zero-shot scoring covers classification, translation, forecasting and text "
+            f"generation; {task.name} is token classification: fine-tune instead"
+        )
+    if model is None:
+        model, tokenizer = load_llm(None, "causal-lm", mode="freeze")
+    elif tokenizer is None:
+        raise ConfigError("pass the tokenizer together with the model")
+    if task.kind == "sequence-classification":
+        model = ZeroShotClassifier(model, tokenizer, task.label_names, **options)
+        options = {}
+    return task.evaluate(
+        model, tokenizer, split=split, batch_size=batch_size, max_examples=max_examples, **options
+    )
+
+
+__all__ = ["DEFAULT_INSTRUCTION", "ZeroShotClassifier", "zero_shot"]

@@ -1,0 +1,387 @@
+"""The LLM family on tiny models: heads per task, training modes, errors, attention maps.
+
+A 2-layer Llama and a 2-layer GPT-2 with the real SmolLM2 tokenizer's vocabulary stand in
+for real checkpoints, so every path of ``load_llm`` runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    BertConfig,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    T5Config,
+)
+
+from hf_rnn.errors import ConfigError, HfRnnError, ModelLoadError
+from hf_rnn.models import llm
+from hf_rnn.models.llm import (
+    count_parameters,
+    decoder_layers,
+    forward_with_attentions,
+    generate_with_attentions,
+    load_llm,
+    merge_and_save,
+    prepare_llm_inputs,
+    use_eager_attention,
+)
+from hf_rnn.models.llm_zero_shot import ZeroShotClassifier, zero_shot
+from hf_rnn.tasks import family_of, load_task
+
+TASK_NAMES = ("sentiment", "pos", "textgen", "translation", "timeseries")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _special_ids(tokenizer) -> dict:
+    return {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "bos_token_id": tokenizer.bos_token_id}
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory, tokenizer):
+    """A 2-layer Llama (hidden 64, 4 heads) saved with the built-in tokenizer."""
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True, **_special_ids(tokenizer))
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory, tokenizer):
+    """A 2-layer GPT-2 with a 32-token context (to exercise truncation)."""
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=64, n_layer=2, n_head=4, n_positions=32,
+                        **_special_ids(tokenizer))
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tasks():
+    """Small seeded subsets of the five built-in tasks."""
+    return {name: load_task(name).subset({"train": 8, "validation": 8, "test": 8}) for name in TASK_NAMES}
+
+
+def _fixed_batch(task, tokenizer, n: int = 4, max_length: int = 40) -> dict[str, torch.Tensor]:
+    """The first ``n`` training rows, encoded for the LLM family and collated.
+
+    Short rows keep the 49k-way LM head cheap (prompted tasks keep the prompt's tail).
+    """
+    enc = task.encode(tokenizer, "llm", splits=("train",), max_length=max_length)["train"]
+    rows = [enc[i] for i in range(min(n, len(enc)))]
+    return task.model_inputs(task.collator(tokenizer, "llm")(rows))
+
+
+def _train(model, batch, steps: int = 25, lr: float = 3e-3) -> list[float]:
+    """AdamW on one fixed batch; returns the losses."""
+    torch.manual_seed(0)
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = model(**batch).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+# --------------------------------------------------------------------------- heads and training
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_each_task_trains_with_its_head(name, tasks, tiny_llama_dir):
+    task = tasks[name]
+    model, tok = load_llm(tiny_llama_dir, task)
+    expected = {"sequence-classification": "LlamaForSequenceClassification",
+                "token-classification": "LlamaForTokenClassification"}.get(task.kind, "LlamaForCausalLM")
+    assert type(model).__name__ == expected
+    assert family_of(model) == "llm"
+    if task.label_names:
+        assert model.config.num_labels == len(task.label_names)
+        assert model.config.id2label[0] == task.label_names[0]
+    losses = _train(model, _fixed_batch(task, tok), steps=20)
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_gpt2_classifier_trains_and_pads(tasks, tiny_gpt2_dir):
+    model, tok = load_llm(tiny_gpt2_dir, tasks["sentiment"])
+    assert type(model).__name__ == "GPT2ForSequenceClassification"
+    assert model.config.pad_token_id == tok.pad_token_id  # the classifier finds the last real token with it
+    # the tiny GPT-2 has 32 positions: longer inputs would index past its position table
+    losses = _train(model, _fixed_batch(tasks["sentiment"], tok, max_length=32), steps=15)
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_task_argument_forms(tiny_llama_dir):
+    assert type(load_llm(tiny_llama_dir, "token-classification")[0]).__name__ == "LlamaForTokenClassification"
+    assert type(load_llm(tiny_llama_dir, "sentiment")[0]).__name__ == "LlamaForSequenceClassification"
+    model, tok = load_llm(tiny_llama_dir, dtype="bfloat16")
+    assert type(model).__name__ == "LlamaForCausalLM" and model.dtype == torch.bfloat16
+    assert tok.pad_token is not None and tok.padding_side == "right"
+    with pytest.raises(ConfigError):
+        load_llm(tiny_llama_dir, "summarization")
+    with pytest.raises(ConfigError):
+        load_llm(tiny_llama_dir, mode="adapters")
+
+
+def test_count_parameters_counts_tied_weights_once(tiny_llama_dir):
+    model, _ = load_llm(tiny_llama_dir)
+    total, trainable = count_parameters(model)
+    assert model.get_input_embeddings().weight is model.get_output_embeddings().weight
+    by_name = sum(p.numel() for _, p in model.named_parameters())  # named_parameters dedups too
+    assert total == trainable == by_name
+    assert total < 2 * model.get_input_embeddings().weight.numel()
+
+
+# --------------------------------------------------------------------------- LoRA
+
+
+def _trainable_names(model) -> list[str]:
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def test_lora_trains_only_adapters_and_head_and_merges(tasks, tiny_llama_dir, tmp_path):
+    task = tasks["sentiment"]
+    model, tok = load_llm(tiny_llama_dir, task, mode="lora", lora_r=4, lora_alpha=8)
+    names = _trainable_names(model)
+    assert names and all("lora_" in n or ".score." in n for n in names), names
+    assert any(".score." in n for n in names)  # the new head trains (modules_to_save)
+    for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        assert any(f"{proj}.lora_A" in n for n in names)
+    total, trainable = count_parameters(model)
+    assert trainable < 0.01 * total
+
+    batch = _fixed_batch(task, tok, n=8)
+    frozen_before = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    losses = _train(model, batch, steps=20, lr=1e-2)
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert all(torch.equal(frozen_before[n], p) for n, p in model.named_parameters() if n in frozen_before)
+
+    model.eval()
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    folder = merge_and_save(model, tok, tmp_path / "merged")
+    with torch.no_grad():
+        assert torch.allclose(model(**inputs).logits, expected)  # the LoRA model itself is untouched
+    reloaded = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    assert type(reloaded).__name__ == "LlamaForSequenceClassification"
+    assert not any("lora" in n for n, _ in reloaded.named_parameters())
+    with torch.no_grad():
+        got = reloaded(**inputs).logits
+    assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
+    assert reloaded.config.id2label == {0: "negative", 1: "positive"}
+
+
+def test_lora_defaults_for_gpt2_and_merge_roundtrip(tiny_gpt2_dir, tmp_path):
+    model, tok = load_llm(tiny_gpt2_dir, "causal-lm", mode="lora")
+    names = _trainable_names(model)
+    assert names and all("c_attn.lora_" in n for n in names), names
+    ids = torch.randint(0, 1000, (2, 16))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+    losses = _train(model, batch, steps=20, lr=1e-2)
+    assert losses[-1] < losses[0]
+    model.eval()
+    with torch.no_grad():
+        expected = model(input_ids=ids).logits
+    reloaded = AutoModelForCausalLM.from_pretrained(merge_and_save(model, tok, tmp_path / "gpt2-merged")).eval()
+    with torch.no_grad():
+        assert torch.allclose(reloaded(input_ids=ids).logits, expected, atol=1e-5)
+
+
+def test_lora_custom_targets_and_skipped_layers(tiny_llama_dir):
+    model, _ = load_llm(tiny_llama_dir, mode="lora", lora_target_modules="q_proj,v_proj", freeze_layers=1)
+    names = _trainable_names(model)
+    assert names and all(".layers.1." in n for n in names), names
+    adapted = {part for n in names for part in n.split(".") if part.endswith("_proj")}
+    assert adapted == {"q_proj", "v_proj"}
+
+
+# --------------------------------------------------------------------------- freezing
+
+
+def test_freeze_layers_freezes_embeddings_and_lower_layers(tiny_llama_dir):
+    model, tok = load_llm(tiny_llama_dir, "sentiment", freeze_layers=1)
+    layers = decoder_layers(model)
+    assert not model.get_input_embeddings().weight.requires_grad
+    assert not any(p.requires_grad for p in layers[0].parameters())
+    assert all(p.requires_grad for p in layers[1].parameters())
+    assert model.score.weight.requires_grad and model.model.norm.weight.requires_grad
+
+    ids = torch.randint(0, 1000, (2, 8))
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    _train(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])},
+           steps=2)
+    assert all(torch.equal(frozen[n], p) for n, p in model.named_parameters() if n in frozen)
+
+
+def test_freeze_layers_gpt2_position_embeddings_and_bounds(tiny_gpt2_dir):
+    model, _ = load_llm(tiny_gpt2_dir, freeze_layers=2)
+    assert not model.transformer.wte.weight.requires_grad and not model.transformer.wpe.weight.requires_grad
+    assert _trainable_names(model) == ["transformer.ln_f.weight", "transformer.ln_f.bias"]
+    with pytest.raises(ConfigError):
+        load_llm(tiny_gpt2_dir, freeze_layers=3)
+
+
+def test_freeze_mode_trains_only_the_head(tiny_llama_dir):
+    model, _ = load_llm(tiny_llama_dir, "token-classification", mode="freeze")
+    assert _trainable_names(model) == ["score.weight", "score.bias"]
+    causal, _ = load_llm(tiny_llama_dir, mode="freeze")
+    assert count_parameters(causal)[1] == 0
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _assert_one_line(err: HfRnnError) -> str:
+    text = str(err)
+    assert "\n" not in text
+    assert "SmolLM2-135M-Instruct" in text  # names the built-in default
+    return text
+
+
+def test_error_for_encoder_only_and_encoder_decoder_folders(tmp_path):
+    BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+               intermediate_size=32).save_pretrained(tmp_path / "bert")
+    T5Config(vocab_size=100, d_model=16, num_layers=1, num_heads=2, d_ff=32).save_pretrained(tmp_path / "t5")
+    with pytest.raises(ModelLoadError) as bert:
+        load_llm(tmp_path / "bert")
+    assert "decoder-only" in _assert_one_line(bert.value) and "bert" in str(bert.value)
+    with pytest.raises(ModelLoadError) as t5:
+        load_llm(tmp_path / "t5", "sentiment")
+    assert "encoder-decoder" in _assert_one_line(t5.value)
+
+
+def test_error_for_rnn_folder_and_folder_without_config(tmp_path):
+    (tmp_path / "rnn").mkdir()
+    (tmp_path / "rnn" / "config.json").write_text(json.dumps({"model_type": "hf_rnn"}))
+    with pytest.raises(ModelLoadError) as rnn:
+        load_llm(tmp_path / "rnn")
+    assert "load_rnn" in _assert_one_line(rnn.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError) as empty:
+        load_llm(tmp_path / "empty")
+    assert "config.json" in _assert_one_line(empty.value)
+
+
+def test_error_for_unknown_name_and_missing_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # fail fast even where the Hub is reachable
+    llm.hub_reachable.cache_clear()
+    try:
+        with pytest.raises(ModelLoadError) as unknown:
+            load_llm("no-such-owner/no-such-model-4242")
+        assert "cannot be reached" in _assert_one_line(unknown.value)
+    finally:
+        llm.hub_reachable.cache_clear()
+    with pytest.raises(ModelLoadError) as missing:
+        load_llm(str(tmp_path / "not" / "there"))
+    assert "no model folder" in _assert_one_line(missing.value)
+
+
+# --------------------------------------------------------------------------- attention
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_eager_attention_maps_for_prompt_and_generated_tokens(arch, tiny_llama_dir, tiny_gpt2_dir):
+    folder = tiny_llama_dir if arch == "llama" else tiny_gpt2_dir
+    model, tok = load_llm(folder, output_attentions=True)
+    assert model.config._attn_implementation == "eager"
+    inputs = prepare_llm_inputs(tok, "The cat sat on the mat.", model=model)
+    T = inputs["input_ids"].shape[1]
+    maps = forward_with_attentions(model, inputs).attentions
+    assert len(maps) == 2 and all(a.shape == (1, 4, T, T) for a in maps)
+    assert torch.allclose(maps[0].sum(-1), torch.ones(1, 4, T), atol=1e-5)  # softmax rows
+    assert torch.all(maps[0].triu(1) == 0)  # causal: no position looks ahead
+
+    out = generate_with_attentions(model, tok, inputs, max_new_tokens=4, min_new_tokens=4)
+    assert out.sequences.shape == (1, T + 4) and len(out.attentions) == 4
+    assert all(a.shape == (1, 4, T, T) for a in out.attentions[0])
+    for step in range(1, 4):
+        assert all(a.shape == (1, 4, 1, T + step) for a in out.attentions[step])
+
+
+def test_switching_a_loaded_model_to_eager_keeps_outputs(tiny_llama_dir):
+    model, tok = load_llm(tiny_llama_dir, mode="lora")
+    assert model.get_base_model().config._attn_implementation != "eager"
+    inputs = prepare_llm_inputs(tok, "Hello there, general Kenobi.")
+    model.eval()
+    with torch.no_grad():
+        before = model(**inputs).logits
+    use_eager_attention(model)
+    assert model.get_base_model().config._attn_implementation == "eager"
+    out = forward_with_attentions(model, inputs)
+    assert torch.allclose(out.logits, before, atol=1e-5)
+    assert len(out.attentions) == 2
+
+
+def test_text_prompt_uses_chat_template_and_reserves_room(tiny_llama_dir):
+    model, tok = load_llm(tiny_llama_dir)
+    out = generate_with_attentions(model, tok, "Say hi.", max_new_tokens=2, min_new_tokens=2)
+    prompt = out.sequences[0, : out.attentions[0][0].shape[-1]].tolist()
+    assert tok.decode(prompt).endswith("<|im_start|>assistant\n")
+
+
+def test_truncation_warns_instead_of_crashing(tiny_gpt2_dir):
+    model, tok = load_llm(tiny_gpt2_dir, output_attentions=True)
+    long_text = "word " * 100
+    with pytest.warns(UserWarning, match="truncated"):
+        inputs = prepare_llm_inputs(tok, long_text, model=model)
+    assert inputs["input_ids"].shape == (1, 32)
+    assert model(**inputs).logits.shape == (1, 32, len(tok))  # fits the 32 positions
+    with pytest.warns(UserWarning, match="truncated"):
+        chat = prepare_llm_inputs(tok, long_text, max_length=60, chat=True)
+    assert chat["input_ids"].shape[1] <= 60
+    assert tok.decode(chat["input_ids"][0]).endswith("<|im_start|>assistant\n")  # template kept
+    with pytest.warns(UserWarning, match="truncated"):
+        reserved = prepare_llm_inputs(tok, long_text, model=model, reserve=8)
+    assert reserved["input_ids"].shape[1] == 24
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert prepare_llm_inputs(tok, "short", model=model)["input_ids"].shape[1] < 32
+
+
+# --------------------------------------------------------------------------- zero-shot
+
+
+def test_zero_shot_classifier_is_a_sequence_classifier(tasks, tiny_llama_dir):
+    task = tasks["sentiment"]
+    lm, tok = load_llm(tiny_llama_dir)
+    clf = ZeroShotClassifier(lm, tok, task.label_names)
+    assert family_of(clf) == "llm"
+    assert "positive" in clf.prompt("Great film.") and "Great film." in clf.prompt("Great film.")
+    batch = _fixed_batch(task, tok, n=4)
+    out = clf(**batch)
+    assert out.logits.shape == (4, 2) and out.loss is not None
+    assert torch.all(out.logits <= 0)  # log-probabilities
+    metrics = task.evaluate(clf, tok, split="test", batch_size=4)
+    assert set(metrics) >= {"accuracy", "macro_f1"} and metrics["num_examples"] == 8
+    assert zero_shot(task, lm, tok, max_examples=4)["num_examples"] == 4
+
+
+def test_zero_shot_translation_and_refusals(tasks, tiny_llama_dir):
+    lm, tok = load_llm(tiny_llama_dir)
+    metrics = zero_shot(tasks["translation"], lm, tok, max_examples=2, max_new_tokens=4)
+    assert set(metrics) >= {"bleu", "chrf"}
+    with pytest.raises(ConfigError):
+        zero_shot(tasks["pos"], lm, tok)
+    with pytest.raises(ConfigError):
+        ZeroShotClassifier(lm, tok, ["positive", "positive!"])  # same first token
