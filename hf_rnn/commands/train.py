@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 
 EPILOG = """\
 models: rnn (the task's recipe RNN), lstm, bilstm, gru, bigru, simplernn, bisimplernn,
@@ -19,12 +21,31 @@ recipes: configs/<task>_<rnn|llm>.yaml; --print-config shows the resolved one.
 """
 
 
-def register(sub) -> None:
-    import argparse
+class _TrainParser(argparse.ArgumentParser):
+    """Lets ``key=value`` overrides come before, between or after the options.
 
+    (argparse fills a ``nargs="*"`` positional once, so ``a=1 --resume b=2`` would reject ``b=2``.)
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        takes_value = {o for a in self._actions if a.option_strings and a.nargs is None for o in a.option_strings}
+        options, overrides, i = [], [], 0
+        while i < len(args):
+            if args[i] in takes_value and i + 1 < len(args):
+                options += args[i:i + 2]
+                i += 2
+                continue
+            (overrides if "=" in args[i] and not args[i].startswith("-") else options).append(args[i])
+            i += 1
+        return super().parse_known_args(options + overrides, namespace)
+
+
+def register(sub) -> None:
     p = sub.add_parser("train", help="train a model on a task (one Accelerate loop for RNNs and LLMs)",
                        description="Train a model on a task from a YAML recipe (see configs/).", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.__class__ = _TrainParser
     p.add_argument("--task", help="task name (sentiment, pos, textgen, translation, timeseries)")
     p.add_argument("--model", help="recipe model name, or an LLM Hub id / folder")
     p.add_argument("--config", metavar="FILE.yaml", help="a recipe file: the single source of truth of the run")
