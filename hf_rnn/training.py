@@ -431,7 +431,7 @@ class _Run:
                 if st.step % cfg.logging_steps == 0 or evaluate or stopped:
                     self._log_train()
                 if evaluate:
-                    self._evaluate_and_checkpoint()
+                    self._evaluate_and_checkpoint(checkpoint=not stopped)
                 stopped = stopped or self._early_stop()
                 last = time.perf_counter()
                 if stopped:
@@ -446,7 +446,7 @@ class _Run:
                 last = time.perf_counter()
         if st.last_eval_step != st.step:
             self._log_train()
-            self._evaluate_and_checkpoint()
+            self._evaluate_and_checkpoint(checkpoint=False)
         self.pbar.close()
         return self._finish()
 
@@ -541,7 +541,9 @@ class _Run:
         pad = IGNORE_INDEX if key == "labels" else getattr(self.tokenizer, "pad_token_id", 0) or 0
         return self.accelerator.pad_across_processes(tensor, dim=1, pad_index=pad)
 
-    def _evaluate_and_checkpoint(self) -> None:
+    def _evaluate_and_checkpoint(self, checkpoint: bool = True) -> None:
+        """Evaluate on validation, track the best, then checkpoint (skipped for the last evaluation of a
+        run: the model in memory or the best checkpoint already holds what the run ends with)."""
         st, task = self.state, self.task
         eval_start = time.perf_counter()
         metrics = self.evaluate("validation")
@@ -558,7 +560,8 @@ class _Run:
                     prefix="eval/")
         if self.pbar is not None:
             self.pbar.set_postfix(self._postfix(), refresh=False)
-        self._save_checkpoint()
+        if checkpoint:
+            self._save_checkpoint()
 
     # ------------------------------------------------------------------ checkpoints
 

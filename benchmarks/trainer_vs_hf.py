@@ -1,0 +1,163 @@
+"""hf_rnn's training loop against ``transformers.Trainer``, in one run, on the same work.
+
+The built-in SmolLM2-135M-Instruct with a classification head, fine-tuned on the same
+sentiment examples with the same hyperparameters (batch 16, AdamW fused, learning rate
+5e-5 with linear decay, gradient clipping 1.0, same precision, same seed, same number of
+optimizer steps) twice:
+
+* by ``hf_rnn.training.train``: length-grouped batches, dynamic padding;
+* by ``transformers.Trainer``: its default random sampler and ``DataCollatorWithPadding``.
+
+Both models are then scored by the same function (``task.evaluate``) on the same held-out
+examples. Printed: non-padding tokens per second of training (tokens the model must read,
+divided by the time of the training loop), their ratio, the share of padding in each loop's
+batches, and the accuracy of each. Goals: ratio >= 1.5 at equal accuracy, padding <= 10%.
+
+    python benchmarks/trainer_vs_hf.py                     # ~5 min on 2 CPU cores
+    python benchmarks/trainer_vs_hf.py --max-steps 16 --precision bf16 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None, help="LLM id or folder (default: the built-in SmolLM2-135M-Instruct)")
+    p.add_argument("--train-examples", type=int, default=256, help="training pool, the same for both")
+    p.add_argument("--eval-examples", type=int, default=128, help="held-out test examples both are scored on")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-steps", type=int, default=8,
+                   help="optimizer steps for each loop (default 8: 128 of the 256 examples, ~5 min in all)")
+    p.add_argument("--learning-rate", type=float, default=5e-5)
+    p.add_argument("--precision", choices=("no", "fp16", "bf16"), default="no")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--json", type=Path, help="also write the results here")
+    return p.parse_args(argv)
+
+
+class CountingCollator:
+    """Wraps a collator and records the real and padded positions of every batch it builds.
+
+    The loader builds one batch ahead of training, so only the first ``steps`` batches count.
+    """
+
+    def __init__(self, collate):
+        self.collate = collate
+        self.batches: list[tuple[int, int]] = []
+
+    def __call__(self, rows):
+        batch = self.collate(rows)
+        mask = batch["attention_mask"]
+        self.batches.append((int(mask.sum()), mask.numel()))
+        return batch
+
+    def counts(self, steps: int) -> tuple[int, int]:
+        used = self.batches[:steps]
+        return sum(t for t, _ in used), sum(p for _, p in used)
+
+
+def run_hf_rnn(args, task, workdir):
+    from accelerate.utils import set_seed
+
+    from hf_rnn.models.llm import load_llm
+    from hf_rnn.training import train
+
+    set_seed(args.seed)
+    model, tok = load_llm(args.model, task)
+    config = {"max_steps": args.max_steps, "epochs": None, "batch_size": args.batch_size,
+              "learning_rate": args.learning_rate, "weight_decay": 0.0, "warmup_steps": 0, "lr_scheduler": "linear",
+              "max_grad_norm": 1.0, "mixed_precision": args.precision, "seed": args.seed, "logging_steps": 1,
+              "progress_bar": False, "log_with": None}
+    # the loop's own end-of-run evaluations run on 16 examples; both models are scored afterwards alike
+    metrics = train(model, task.subset({"test": 16}), config, tok, workdir / "hf_rnn")
+    tr = metrics["training"]
+    return model, tok, {"tokens_per_second": tr["tokens_per_second"], "padding_share": tr["padding_share"],
+                        "train_seconds": tr["train_seconds"], "tokens": tr["tokens"], "steps": tr["steps"]}
+
+
+def run_trainer(args, task, workdir):
+    import torch
+    from accelerate.utils import set_seed
+    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+
+    from hf_rnn.models.llm import load_llm
+
+    set_seed(args.seed)
+    model, tok = load_llm(args.model, task)
+    train_set = task.encode(tok, "llm", splits=("train",))["train"].remove_columns("example_index")
+    collator = CountingCollator(DataCollatorWithPadding(tok))
+
+    class Clock(TrainerCallback):
+        """Times the training loop itself, as hf_rnn's loop is timed (model loading and set-up excluded)."""
+
+        def on_train_begin(self, *_, **__):
+            self.start = time.perf_counter()
+
+        def on_train_end(self, *_, **__):
+            self.seconds = time.perf_counter() - self.start
+
+    clock = Clock()
+    targs = TrainingArguments(
+        output_dir=str(workdir / "trainer"), per_device_train_batch_size=args.batch_size, max_steps=args.max_steps,
+        learning_rate=args.learning_rate, weight_decay=0.0, warmup_steps=0, lr_scheduler_type="linear",
+        max_grad_norm=1.0, seed=args.seed, bf16=args.precision == "bf16", fp16=args.precision == "fp16",
+        use_cpu=not torch.cuda.is_available(), save_strategy="no", eval_strategy="no", report_to=[],
+        logging_steps=1, disable_tqdm=True, dataloader_num_workers=0)
+    trainer = Trainer(model=model, args=targs, train_dataset=train_set, data_collator=collator, callbacks=[clock])
+    trainer.train()
+    steps = trainer.state.global_step
+    tokens, positions = collator.counts(steps)
+    return model, tok, {"tokens_per_second": tokens / clock.seconds, "padding_share": 1 - tokens / positions,
+                        "train_seconds": clock.seconds, "tokens": tokens, "steps": steps}
+
+
+def main(argv=None):
+    import datasets
+
+    from hf_rnn.tasks import load_task
+
+    datasets.disable_progress_bars()
+    args = parse_args(argv)
+    # the training pool, a tiny validation split (the loop checks it once at the end) and the
+    # held-out examples both models are scored on
+    task = load_task("sentiment").subset({"train": args.train_examples, "validation": 16,
+                                          "test": args.eval_examples})
+    started = time.perf_counter()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="trainer_vs_hf-") as tmp:
+        for name, run in (("hf_rnn", run_hf_rnn), ("Trainer", run_trainer)):
+            model, tok, results[name] = run(args, task, Path(tmp))
+            results[name]["accuracy"] = task.evaluate(model, tok, split="test", batch_size=32)["accuracy"]
+            del model
+    ours, theirs = results["hf_rnn"], results["Trainer"]
+    ratio = ours["tokens_per_second"] / theirs["tokens_per_second"]
+
+    import torch
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU x {torch.get_num_threads()} threads"
+    print(f"\nSmolLM2-135M-Instruct on sentiment: {args.max_steps} steps of batch {args.batch_size} from "
+          f"{args.train_examples} training examples, precision {args.precision}, {device}")
+    print(f"{'':28}{'hf_rnn loop':>14}{'HF Trainer':>14}")
+    print(f"{'non-padding tokens/s':28}{ours['tokens_per_second']:>14,.1f}{theirs['tokens_per_second']:>14,.1f}")
+    print(f"{'padding share of batches':28}{ours['padding_share']:>14.1%}{theirs['padding_share']:>14.1%}")
+    print(f"{'training seconds':28}{ours['train_seconds']:>14.1f}{theirs['train_seconds']:>14.1f}")
+    print(f"{'non-padding tokens trained':28}{ours['tokens']:>14,}{theirs['tokens']:>14,}")
+    print(f"{'accuracy (' + str(args.eval_examples) + ' test ex.)':28}{ours['accuracy']:>14.3f}"
+          f"{theirs['accuracy']:>14.3f}")
+    print(f"throughput ratio (hf_rnn / Trainer): {ratio:.2f}   "
+          f"[goal >= 1.5: {'met' if ratio >= 1.5 else 'not met'}; padding <= 10%: "
+          f"{'met' if ours['padding_share'] <= 0.10 else 'not met'}]")
+    print(f"total time {time.perf_counter() - started:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json)}, "device": device,
+                                         "ratio": ratio, **results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
