@@ -85,7 +85,8 @@ class TrainConfig:
     max_grad_norm: float | None = field(default=1.0, metadata={"min": 0.0})  # null: no clipping
     lr_scheduler: str = field(default="linear", metadata={"choices": SCHEDULERS})
     warmup_steps: int = field(default=0, metadata={"min": 0})
-    mixed_precision: str = field(default="no", metadata={"choices": ("no", "fp16", "bf16")})
+    # null: what the launcher says (accelerate config / --mixed_precision), else "no"
+    mixed_precision: str | None = field(default=None, metadata={"choices": ("no", "fp16", "bf16")})
     seed: int = 42
     # evaluation, checkpoints, early stopping
     eval_steps: int | None = field(default=None, metadata={"min": 1})  # null: at the end of each epoch
@@ -410,6 +411,7 @@ class _Run:
         self._loss_sum, self._loss_n = torch.zeros((), device=acc.device), 0
         self._window = (st.train_seconds, st.tokens)
         self._grad_norm = None
+        self._lr = self.scheduler.get_last_lr()[0]
         stopped = self._budget_reached()
         last = time.perf_counter()
         while not stopped:
@@ -459,6 +461,7 @@ class _Run:
                 self._grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
             if acc.sync_gradients and not acc.optimizer_step_was_skipped:
+                self._lr = self.scheduler.get_last_lr()[0]  # the rate this step used
                 self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
         self._counts += self._count(batch)
@@ -622,7 +625,7 @@ class _Run:
         self._window = (st.train_seconds, st.tokens)
         self._tokens_per_second = tokens / seconds if seconds > 0 else 0.0
         event = {"event": "train", "step": st.step, "epoch": self._epoch_float(), "loss": st.last_loss,
-                 "learning_rate": self.scheduler.get_last_lr()[0],
+                 "learning_rate": self._lr,
                  "tokens_per_second": round(self._tokens_per_second, 1),
                  "padding_share": round(1 - st.tokens / st.positions, 4) if st.positions else 0.0,
                  "train_seconds": round(st.train_seconds, 3)}
