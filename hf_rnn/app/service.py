@@ -313,13 +313,14 @@ class AppService:
     # ------------------------------------------------------------------ which models exist
 
     def choices(self, task: str) -> list[ModelChoice]:
-        """Trained runs of ``task`` (RNNs first, newest first within a family), then the zero-shot LLM."""
+        """Trained runs of ``task`` (RNNs first, those with attention first, then newest first), then the
+        zero-shot LLM."""
         _check_task(task)
         from ..runs import find_runs
 
         runs = find_runs(self.runs_dir, task) if self.runs_dir.exists() else []
-        runs.sort(key=lambda r: (r.family != "rnn", -_mtime(r.path)))
         out = [self._run_choice(r) for r in runs]
+        out.sort(key=lambda c: (c.family != "rnn", not c.has_attention, -_mtime(c.run.path)))
         if task in ZERO_SHOT_TASKS:
             out.append(ModelChoice(ZERO_SHOT, f"{self.llm_name} zero-shot (no training)", "llm", True))
         return out
@@ -975,6 +976,9 @@ def _rnn_maps(lm: LoadedModel, text: str, limit: int):
     if getattr(config, "attention", "none") == "none":
         return None, (f"{lm.name} reads its final states and has no attention to show. Train one with attention "
                       "pooling (model.attention=additive) to see where it looks.")
+    ids = lm.tokenizer(text)["input_ids"]
+    if len(ids) > limit:  # cut here (the page says so) rather than have attention_maps warn
+        text = lm.tokenizer.decode(ids[:limit], skip_special_tokens=True)
     maps = attention_maps(lm.model, lm.tokenizer, text, max_length=limit)
     maps.model_name = lm.name
     return maps, None

@@ -144,7 +144,7 @@ def _comparison_outputs(task: str, result: Comparison, text: str | None = None) 
     if result.error:
         gr.Warning(result.error)
     for pred in (result.a, result.b):
-        if pred.error:
+        if pred.error and pred.value:  # an empty slot is said in the status and the heatmap's place, no toast
             gr.Warning(f"{pred.side}: {pred.error}")
     a, b = result.a, result.b
     if task == "textgen" and text is not None:
