@@ -289,17 +289,23 @@ class AppService:
         max_input_tokens: inputs are cut to this many tokens (or less where the model's context is smaller).
         max_new_tokens: tokens generated for text generation and translation.
         train_seconds: the training budget of "train a quick one".
+        llm_dtype: ``"float32"`` (default: the numbers the evaluation reports) or ``"bfloat16"`` for the LLMs
+            (zero-shot and fine-tuned runs): 2-3x faster on CPUs with bf16 matrix units, probabilities within
+            about 0.002.
     """
 
     def __init__(self, runs_dir: str | os.PathLike = "runs", llm: str | os.PathLike | None = None, *,
                  cache_size: int = 4, max_input_tokens: int = 256, max_new_tokens: int = 40,
-                 train_seconds: float = 60.0) -> None:
+                 train_seconds: float = 60.0, llm_dtype: str | None = None) -> None:
         self.runs_dir = Path(runs_dir).expanduser()
         self.llm = None if llm is None else str(llm)
         self.cache = ModelCache(cache_size)
         self.max_input_tokens = int(max_input_tokens)
         self.max_new_tokens = int(max_new_tokens)
         self.train_seconds = float(train_seconds)
+        if llm_dtype not in (None, "float32", "bfloat16"):
+            raise AppError(f"llm_dtype must be float32 or bfloat16; got {llm_dtype!r}")
+        self.llm_dtype = llm_dtype or "float32"
         self._tasks: dict[tuple, Any] = {}
         self._tasks_lock = threading.Lock()
         self._train_lock = threading.Lock()
@@ -412,7 +418,7 @@ class AppService:
 
     def _load(self, task: str, choice: ModelChoice) -> LoadedModel:
         if choice.value == ZERO_SHOT:
-            key = ("llm", self.llm or "builtin")
+            key = ("llm", self.llm or "builtin", self.llm_dtype)
             return self.cache.get(key, lambda: self._load_llm(key))
         run = choice.run
         weights = max((_mtime(p) for p in run.path.glob("*.safetensors")), default=0.0)
@@ -422,7 +428,7 @@ class AppService:
     def _load_llm(self, key: tuple) -> LoadedModel:
         from ..models.llm import context_length, load_llm
 
-        model, tokenizer = load_llm(self.llm, "causal-lm", output_attentions=True)
+        model, tokenizer = load_llm(self.llm, "causal-lm", output_attentions=True, dtype=self.llm_dtype)
         model.eval()
         return LoadedModel(key, model, tokenizer, "llm-causal", f"{self.llm_name} (zero-shot)",
                            context=context_length(model))
@@ -439,7 +445,11 @@ class AppService:
         if run.family == "rnn":
             kind, context = "rnn", None
         else:
+            import torch
+
             from ..models.llm import context_length
+
+            model.to(getattr(torch, self.llm_dtype))
 
             kind = "llm-head" if run.metrics["task"]["kind"] in ("sequence-classification",
                                                                   "token-classification") else "llm-causal"

@@ -67,15 +67,16 @@ def write_metrics(folder: Path, task, family: str, name: str, model_class: str, 
 
 
 def make_tiny_run(root: str | Path, name: str, task_name: str, model: str, overrides: list[str], tokenizer,
-                  seed: int = 0) -> Path:
-    """One untrained RNN run folder ``root/name`` built from the task's recipe with tiny sizes."""
+                  seed: int = 0, tiny: bool = True) -> Path:
+    """One untrained RNN run folder ``root/name`` built from the task's recipe, with tiny sizes (or the
+    recipe's own with ``tiny=False``: what a trained run costs to run, without the training)."""
     import torch
 
     from ..models.factory import build_rnn
     from ..recipes import load_recipe
     from ..tasks import load_task
 
-    recipe = load_recipe(task_name, model, None, TINY_RNN + list(overrides))
+    recipe = load_recipe(task_name, model, None, (TINY_RNN if tiny else []) + list(overrides))
     task = load_task(task_name, **dict(recipe.task.options or {}))
     torch.manual_seed(seed)
     tok = None if task.kind == "forecasting" else tokenizer

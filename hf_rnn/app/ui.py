@@ -372,13 +372,14 @@ def build_app(service: AppService) -> gr.Blocks:
 
 
 def launch(runs_dir: str = "runs", host: str = "127.0.0.1", port: int | None = 7860, *, llm: str | None = None,
-           threads: int | None = 1, warm_up: bool = True, block: bool = True, quiet: bool = False,
+           llm_dtype: str | None = None, threads: int | None = 1, warm_up: bool = True, block: bool = True, quiet: bool = False,
            service: AppService | None = None) -> tuple[gr.Blocks, str, AppService]:
     """Serve the app on ``host:port`` (127.0.0.1 by default: this machine only; never a share link).
 
     Args:
         runs_dir: where trained run folders are found.
         llm: the zero-shot LLM (default: the built-in SmolLM2-135M-Instruct).
+        llm_dtype: ``"float32"`` (default) or ``"bfloat16"`` for the LLMs (see ``AppService``).
         threads: torch threads per request (1: concurrent requests run on separate cores, without two
             thread pools fighting over them); ``None`` keeps torch's default.
         warm_up: load the sentiment tab's models in the background right away.
@@ -391,7 +392,7 @@ def launch(runs_dir: str = "runs", host: str = "127.0.0.1", port: int | None = 7
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
-    service = service or AppService(runs_dir, llm)
+    service = service or AppService(runs_dir, llm, llm_dtype=llm_dtype)
     demo = build_app(service)
     if warm_up:
         threading.Thread(target=service.warm_up, name="hf_rnn-app-warm-up", daemon=True).start()
