@@ -70,7 +70,7 @@ def run(args) -> int:
         saved_path = Path(args.output_dir).expanduser() / "config.yaml"
         saved = saved_path if saved_path.exists() else None
     recipe = load_recipe(args.task, args.model, args.config, args.overrides, saved=saved)
-    if saved is not None:
+    if saved is not None or args.config is not None:
         _check_same_model(recipe, args.model)
     output_dir = args.output_dir or recipe.output_dir or f"runs/{recipe.task.name}-{recipe.model.name}"
     recipe.output_dir = str(output_dir)
@@ -110,10 +110,10 @@ def run(args) -> int:
 
 
 def _check_same_model(recipe, model: str | None) -> None:
-    """On --resume the saved recipe rules; a --model that names another model is a mistake."""
+    """With --config or --resume the recipe file rules; a --model that names another model is a mistake."""
     from ..errors import ConfigError
 
     same = {recipe.model.name.lower(), recipe.model.family} | ({"smollm2"} if recipe.model.family == "llm" else set())
     if model and model.lower() not in same:
-        raise ConfigError(f"--model {model} does not match the run's model {recipe.model.name!r} "
-                          f"(--resume continues the saved recipe)")
+        raise ConfigError(f"--model {model} does not match the recipe's model {recipe.model.name!r}; "
+                          "drop --model or change model.name in the recipe")
