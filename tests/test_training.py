@@ -303,3 +303,36 @@ def test_tensorboard_is_used_when_there_and_tolerated_when_missing(tmp_path, tok
     out, metrics = tiny_rnn_run(tmp_path, "no-tb", tokenizer, {"max_steps": 2, "batch_size": 8,
                                                               "log_with": "tensorboard"})
     assert not (out / "tensorboard").exists() and metrics["training"]["steps"] == 2
+
+
+def test_a_recipe_file_with_a_word_level_tokenizer(tmp_path, capsys):
+    data = builtin_recipe("pos", "bigru")
+    data["tokenizer"] = {"word_level": True, "vocab_size": 300}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert cli(["train", "--config", str(path), "--print-config", "model.hidden_size=8"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["hidden_size"] == 8 and printed["model"]["cell"] == "gru"
+    assert cli(["train", "--config", str(path), "--model", "lstm"]) == 2
+    assert "does not match the recipe's model 'bigru'" in capsys.readouterr().err
+
+    out = tmp_path / "run"
+    assert cli(["train", "--config", str(path), "--output-dir", str(out), *TINY_DATA, *TINY_TRAINING, *TINY_RNN]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["tokenizer"]["vocab_size"] <= 300
+    from transformers import AutoTokenizer
+
+    assert len(AutoTokenizer.from_pretrained(out)) == metrics["tokenizer"]["vocab_size"]  # saved with the model
+
+
+def test_lora_run_saves_a_plain_merged_model(tmp_path, tiny_llama):
+    from transformers import AutoModelForSequenceClassification
+
+    out = tmp_path / "lora"
+    assert cli(["train", "--task", "sentiment", "--model", str(tiny_llama), "--output-dir", str(out),
+                "model.mode=lora", "model.lora_r=2", *TINY_DATA, *TINY_TRAINING]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["parameters"]["trainable"] < metrics["parameters"]["total"] / 2
+    assert not (out / "adapter_config.json").exists()
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    assert model.config.num_labels == 2
