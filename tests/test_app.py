@@ -387,6 +387,23 @@ def test_heatmap_html_escapes_tokens_and_labels_both_axes(service):
     assert "<script>" not in note_html("<script>")
 
 
+def test_heatmap_scales_colours_without_the_attention_sink():
+    from hf_rnn.app.render import sink_vmax
+    from hf_rnn.attention import AttentionMaps
+
+    w = np.zeros((1, 1, 3, 3), dtype=np.float32)
+    w[0, 0, :, 0] = [1.0, 0.8, 0.7]
+    w[0, 0, 1, 1], w[0, 0, 2, 1:] = 0.2, [0.1, 0.2]
+    maps = AttentionMaps(["a", "b", "c"], ["a", "b", "c"], w, "self-attention", "llm")
+    assert sink_vmax(maps) == pytest.approx(0.2)
+    assert "attention sink, up to 1.00" in heatmap_html(maps)
+    cropped = AttentionMaps(["b", "c"], ["b", "c"], w[:, :, 1:, 1:], "self-attention", "llm",
+                            meta={"cropped_from": 1})
+    assert sink_vmax(cropped) is None and "attention sink" not in heatmap_html(cropped)
+    pooled = AttentionMaps(["[pooled]"], ["a", "b"], np.array([[[[0.9, 0.1]]]]), "pooling", "rnn")
+    assert sink_vmax(pooled) is None
+
+
 def test_attention_png_download(service):
     r = service.compare("translation", "run:translation-bigru", ZERO_SHOT, "I like red apples")
     for maps, layer, head in ((r.a.maps, None, None), (r.b.maps, 1, 0)):

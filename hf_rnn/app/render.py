@@ -83,6 +83,13 @@ def heatmap_html(maps, layer: int | None = None, head: int | None = None, title:
         q0, k0 = max(0, len(queries) - MAX_AXIS), max(0, len(keys) - MAX_AXIS)
         weights, queries, keys = weights[q0:, k0:], queries[q0:], keys[k0:]
         notes.append(f"showing the last {MAX_AXIS} tokens; the PNG has all of them")
+    sink = None
+    if vmax is None and sink_column(maps) and weights.shape[1] > 1:
+        # LLM heads park much of their weight on the first token (an "attention sink"); scaled by it, the rest
+        # of the map is dark. Scale by the other columns and let that one saturate.
+        sink = float(weights[:, 0].max())
+        vmax = float(weights[:, 1:].max()) if sink > float(weights[:, 1:].max()) else None
+        sink = sink if vmax is not None else None
     top = float(weights.max()) if vmax is None else float(vmax)
     top = top if top > 0 else 1.0
     colours = _viridis(weights / top)
@@ -105,6 +112,8 @@ def heatmap_html(maps, layer: int | None = None, head: int | None = None, title:
     detail = html.escape(f"{maps.kind} · {maps.describe(layer, head)}")
     if (maps.meta or {}).get("cropped_from"):
         detail += " · from the input's first token (the prompt template is hidden)"
+    if sink is not None:
+        notes.append(f"colours scaled without the first column (the attention sink, up to {sink:.2f})")
     if notes:
         detail += " · " + html.escape("; ".join(notes))
     axes = html.escape(f"rows: {y_name or 'the pooled summary'} · columns: {x_name}")
@@ -116,6 +125,20 @@ def heatmap_html(maps, layer: int | None = None, head: int | None = None, title:
         f"<span>{top:.2f}</span><span>attention weight</span></div>"
         f'<div class="hfr-axes">{axes}</div></div>'
     )
+
+
+def sink_column(maps) -> bool:
+    """Whether the map's first column is the sequence's first token under self-attention (the attention sink)."""
+    return maps.kind == "self-attention" and not (maps.meta or {}).get("cropped_from")
+
+
+def sink_vmax(maps, layer: int | None = None, head: int | None = None) -> float | None:
+    """The colour-scale top that leaves the attention sink's column out (``None`` when there is none)."""
+    weights = np.asarray(maps.select(layer, head))
+    if not sink_column(maps) or weights.shape[1] < 2:
+        return None
+    rest = float(weights[:, 1:].max())
+    return rest if float(weights[:, 0].max()) > rest > 0 else None
 
 
 def tags_html(pairs: Sequence[tuple[str, str]]) -> str:
@@ -131,7 +154,7 @@ def forecast_figure(series: dict[str, Any] | None, forecasts: Sequence[tuple[str
     """History, truth and each model's forecast of one test window (a matplotlib Figure, no pyplot)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
+    fig = Figure(figsize=(10.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
     if not series:
         ax.text(0.5, 0.5, "no window", ha="center", va="center", transform=ax.transAxes)
@@ -157,10 +180,10 @@ def forecast_figure(series: dict[str, Any] | None, forecasts: Sequence[tuple[str
     ax.set_xlabel("time step")
     ax.set_ylabel(series.get("series", "value"))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_title(f"{series.get('series', 'series')}: test window {series.get('index', 0)} (forecast of step {t})",
                  fontsize=10)
     return fig
 
 
-__all__ = ["MAX_AXIS", "forecast_figure", "heatmap_html", "note_html", "tags_html"]
+__all__ = ["MAX_AXIS", "forecast_figure", "heatmap_html", "note_html", "sink_column", "sink_vmax", "tags_html"]

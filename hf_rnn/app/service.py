@@ -804,10 +804,11 @@ class AppService:
                       whole_prompt: bool = False) -> Path:
         """The heatmap of ``maps`` as a PNG file (``hf_rnn.plots``), for the download button."""
         from ..plots import plot_attention, save_figure
+        from .render import sink_vmax
 
         shown = focus(maps, whole_prompt)
         path = self._workdir / "png" / f"attention-{_slug(shown.model_name)}-{uuid.uuid4().hex[:8]}.png"
-        fig = plot_attention(shown, layer=layer, head=head)
+        fig = plot_attention(shown, layer=layer, head=head, vmax=sink_vmax(shown, layer, head))
         save_figure(fig, path, dpi=130)
         _prune(path.parent, keep=200)
         return path

@@ -213,7 +213,7 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
                 n_windows = len(windows)
             except Exception:  # the data is checked again (with a message) when a comparison runs
                 n_windows = 1
-            source = gr.Slider(0, max(n_windows - 1, 1), value=0, step=1, label="Test window (which year to forecast)",
+            source = gr.Slider(0, max(n_windows - 1, 1), value=0, step=1, label="Test window (which step to forecast)",
                                elem_id=f"{task}-window")
         else:
             placeholder = {"sentiment": "a review, e.g. Good, cheap food!", "pos": "a sentence to label",
