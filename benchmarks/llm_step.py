@@ -8,8 +8,15 @@ objective (random token ids: the cost does not depend on the text) or, with
 
     python benchmarks/llm_step.py                 # 5 timed steps per mode, after 1 warm-up
     python benchmarks/llm_step.py --steps 10 --modes lora
+    python benchmarks/llm_step.py --lora-dropout 0 --mmap-threshold 65536   # the memory levers
 
 Goals on a 2-core CPU: full FT peak <= 4.5 GB; LoRA peak <= 2.5 GB and faster than full FT.
+
+Two levers move the LoRA peak. peft's LoRA dropout keeps a dropped copy of each adapted
+layer's input for backward (4 projections x 30 layers); ``--lora-dropout 0`` removes them.
+glibc keeps freed tensor memory in its heap once its mmap threshold has grown, so the
+high-water mark includes fragmentation; ``--mmap-threshold 65536`` (``MALLOC_MMAP_THRESHOLD_``)
+makes large tensors go back to the system when freed, as jemalloc or tcmalloc would.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ def _batch(task_name: str, tokenizer, batch_size: int, seq_len: int):
 
 
 def run_mode(mode: str, steps: int, warmup: int, task_name: str, batch_size: int, seq_len: int,
-             threads: int | None) -> dict:
+             threads: int | None, lora_dropout: float = 0.05) -> dict:
     """Time ``steps`` training steps of one mode in this process; report speed and peak RSS."""
     import torch
 
@@ -51,7 +58,7 @@ def run_mode(mode: str, steps: int, warmup: int, task_name: str, batch_size: int
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model, tokenizer = load_llm(None, task_name, mode=mode)
+    model, tokenizer = load_llm(None, task_name, mode=mode, lora_dropout=lora_dropout)
     batch = _batch(task_name, tokenizer, batch_size, seq_len)
     total, trainable = count_parameters(model)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
@@ -87,10 +94,13 @@ def run_mode(mode: str, steps: int, warmup: int, task_name: str, batch_size: int
 
 def _child(args: argparse.Namespace, mode: str) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--steps", str(args.steps), "--warmup", str(args.warmup),
-           "--task", args.task, "--batch-size", str(args.batch_size), "--seq-len", str(args.seq_len)]
+           "--task", args.task, "--batch-size", str(args.batch_size), "--seq-len", str(args.seq_len),
+           "--lora-dropout", str(args.lora_dropout)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}  # keep the head's load report out of the table
+    if args.mmap_threshold:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"mode {mode} failed (exit {proc.returncode})")
@@ -106,13 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--lora-dropout", type=float, default=0.05, help="LoRA dropout (load_llm's default 0.05)")
+    parser.add_argument("--mmap-threshold", type=int, default=None,
+                        help="set MALLOC_MMAP_THRESHOLD_ (bytes) in the children, e.g. 65536")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
         print(json.dumps(run_mode(args.child, args.steps, args.warmup, args.task, args.batch_size, args.seq_len,
-                                  args.threads)))
+                                  args.threads, args.lora_dropout)))
         return 0
 
     results = {}
@@ -124,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"SmolLM2-135M-Instruct, {args.task}, batch {args.batch_size} x {args.seq_len} tokens, "
-          f"{os.cpu_count()} CPUs, load average {load:.1f}")
+          f"{os.cpu_count()} CPUs, load average {load:.1f}, lora_dropout {args.lora_dropout}, "
+          f"MALLOC_MMAP_THRESHOLD_ {args.mmap_threshold or os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}")
     print(f"{'mode':<7}{'trainable':>14}{'step s':>9}{'tokens/s':>10}{'peak GB':>9}{'goal GB':>9}  loss first→last")
     for mode, r in results.items():
         goal = GOALS_GB.get(mode)

@@ -34,7 +34,7 @@ from hf_rnn.models.llm import (
     prepare_llm_inputs,
     use_eager_attention,
 )
-from hf_rnn.models.llm_zero_shot import ZeroShotClassifier, zero_shot
+from hf_rnn.models.llm_zero_shot import SENTIMENT_PROMPT, ZeroShotClassifier, default_prompt, zero_shot
 from hf_rnn.tasks import family_of, load_task
 
 TASK_NAMES = ("sentiment", "pos", "textgen", "translation", "timeseries")
@@ -283,6 +283,13 @@ def test_error_for_rnn_folder_and_folder_without_config(tmp_path):
     assert "config.json" in _assert_one_line(empty.value)
 
 
+def test_builtin_aliases_resolve_to_the_asset_cache():
+    from hf_rnn.assets import ensure_builtin_llm
+
+    for name in (None, "builtin", "HuggingFaceTB/SmolLM2-135M-Instruct", "smollm2-135m-instruct"):
+        assert llm.resolve_llm_source(name) == (str(ensure_builtin_llm()), True)
+
+
 def test_error_for_unknown_name_and_missing_path(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # fail fast even where the Hub is reachable
     llm.hub_reachable.cache_clear()
@@ -375,6 +382,20 @@ def test_zero_shot_classifier_is_a_sequence_classifier(tasks, tiny_llama_dir):
     metrics = task.evaluate(clf, tok, split="test", batch_size=4)
     assert set(metrics) >= {"accuracy", "macro_f1"} and metrics["num_examples"] == 8
     assert zero_shot(task, lm, tok, max_examples=4)["num_examples"] == 4
+
+
+def test_zero_shot_sentiment_prompt_opens_the_answer(tasks, tokenizer, tiny_llama_dir):
+    assert default_prompt(tasks["sentiment"]) == SENTIMENT_PROMPT
+    instruction, prefix = SENTIMENT_PROMPT
+    lm, _ = load_llm(tiny_llama_dir)
+    clf = ZeroShotClassifier(lm, tokenizer, ["negative", "positive"], instruction, prefix)
+    # after "Sentiment:" the answer word comes with a leading space: a different BPE token
+    assert clf.label_token_ids == [tokenizer(" negative", add_special_tokens=False)["input_ids"][0],
+                                   tokenizer(" positive", add_special_tokens=False)["input_ids"][0]]
+    text = tokenizer.decode(clf.prompt_ids("A fine film."))
+    assert text.endswith("<|im_start|>assistant\nSentiment:") and "negative or positive" in text
+    bare = ZeroShotClassifier(lm, tokenizer, ["negative", "positive"], instruction, "")
+    assert bare.label_token_ids[1] == tokenizer("positive", add_special_tokens=False)["input_ids"][0]
 
 
 def test_zero_shot_translation_and_refusals(tasks, tiny_llama_dir):

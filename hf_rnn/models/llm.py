@@ -68,15 +68,10 @@ _HEAD_MODULE_NAMES = ("score", "classifier")
 
 
 def _builtin_names() -> set[str]:
+    """Names that mean the built-in model (compared in lower case)."""
     from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_NAME
 
-    return {
-        "builtin",
-        BUILTIN_LLM_NAME,
-        BUILTIN_LLM_HUB_ID,
-        BUILTIN_LLM_NAME.lower(),
-        BUILTIN_LLM_HUB_ID.lower(),
-    }
+    return {"builtin", BUILTIN_LLM_NAME.lower(), BUILTIN_LLM_HUB_ID.lower()}
 
 
 def _default_hint() -> str:
@@ -122,7 +117,7 @@ def resolve_llm_source(name_or_path: str | os.PathLike | None = None) -> tuple[s
         ModelLoadError: a missing folder, a folder without ``config.json``, or a Hub id
             that is neither cached nor reachable.
     """
-    if name_or_path is None or str(name_or_path) in _builtin_names():
+    if name_or_path is None or str(name_or_path).lower() in _builtin_names():
         from ..assets import ensure_builtin_llm
 
         return str(ensure_builtin_llm()), True

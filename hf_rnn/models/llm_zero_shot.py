@@ -3,8 +3,8 @@
 An instruct model can answer a task from a prompt alone; its score shows how much
 fine-tuning adds. ``ZeroShotClassifier`` turns a causal LM into something
 ``task.evaluate`` treats as a sequence classifier: for each text it asks, in the chat
-template, for one of the label names and reads the next-token logits of the label
-words. Translation, forecasting and text generation need no wrapper: the tasks already
+template, for one of the label names and reads the next-token log-probabilities of
+the label words. Translation, forecasting and text generation need no wrapper: the tasks already
 encode them as prompted causal LM for the LLM family.
 """
 
@@ -20,25 +20,42 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..errors import ConfigError
 
-DEFAULT_INSTRUCTION = (
-    "Is the sentiment of this movie review {labels}? Answer with one word.\n\nReview: {text}"
+# Prompts were chosen on 320 validation sentences of the built-in sentiment task (SmolLM2-135M-
+# Instruct): opening the answer with "Sentiment:" and reading " positive" / " negative" gave
+# 0.81 accuracy, the same question without the opened answer 0.71, "Classify the text as ..."
+# 0.63 (0.74 with contextual calibration), and summing over spellings ("Positive") lowered all.
+SENTIMENT_PROMPT = (
+    "Is the sentiment of this movie review {labels}? Answer with one word.\n\nReview: {text}",
+    "Sentiment:",
 )
+GENERIC_PROMPT = ("Classify the text as {labels}. Answer with one word.\n\nText: {text}", "Answer:")
+
+
+def default_prompt(task: Any) -> tuple[str, str]:
+    """``(instruction, answer_prefix)`` for a classification task: the tuned sentiment prompt
+    for the built-in sentiment data, a generic one otherwise."""
+    if getattr(task, "name", None) == "sentiment" and getattr(task, "source", None) == "builtin":
+        return SENTIMENT_PROMPT
+    return GENERIC_PROMPT
 
 
 class ZeroShotClassifier(nn.Module):
     """A causal LM answering a classification question, shaped like a sequence classifier.
 
     ``forward`` takes the task's encoded batch (the same ids an RNN or a fine-tuned LLM
-    classifier sees), decodes each text, asks the question in the chat template and
-    returns, per label, the log-probability of the label word's first token as the
-    answer's first token, so ``argmax`` is the model's answer.
+    classifier sees), decodes each text, asks the question in the chat template, opens
+    the assistant's answer with ``answer_prefix`` and returns, per label, the
+    log-probability that the answer continues with the label word's first token, so
+    ``argmax`` is the model's answer.
 
     Args:
         model: a causal LM (ideally instruction-tuned).
         tokenizer: its tokenizer.
         label_names: the task's labels, in id order.
         instruction: the user message; ``{text}`` is the input, ``{labels}`` the label
-            names joined as "a, b or c".
+            words joined as "a, b or c".
+        answer_prefix: text the assistant's turn starts with (e.g. ``"Sentiment:"``); the
+            label words follow it after a space. ``""`` reads the first answer token.
         label_words: the words the model should answer with (default: the label names).
         max_text_tokens: inputs are cut to this many tokens before prompting.
     """
@@ -48,7 +65,8 @@ class ZeroShotClassifier(nn.Module):
         model: nn.Module,
         tokenizer,
         label_names: Sequence[str],
-        instruction: str = DEFAULT_INSTRUCTION,
+        instruction: str = GENERIC_PROMPT[0],
+        answer_prefix: str = GENERIC_PROMPT[1],
         label_words: Sequence[str] | None = None,
         max_text_tokens: int = 256,
     ) -> None:
@@ -63,16 +81,18 @@ class ZeroShotClassifier(nn.Module):
         if len(self.label_words) != len(self.label_names):
             raise ConfigError("label_words must give one word per label")
         self.instruction = instruction
+        self.answer_prefix = answer_prefix
         self.max_text_tokens = max_text_tokens
         self.label_token_ids = self._label_token_ids()
 
     def _label_token_ids(self) -> list[int]:
-        """The first token of each label word, as the answer's first token would be spelled.
+        """The first token of each label word as it follows the answer prefix.
 
-        (Summing over spellings such as "Positive" was tried and lowered accuracy: the
-        capitalised forms carry a different bias.)
+        After a prefix like "Sentiment:" the word comes with a leading space, a different
+        token in byte-level BPE (" positive" vs "positive").
         """
-        ids = [self.tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in self.label_words]
+        space = " " if self.answer_prefix and not self.answer_prefix.endswith((" ", "\n")) else ""
+        ids = [self.tokenizer(space + w, add_special_tokens=False)["input_ids"][0] for w in self.label_words]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"label words {self.label_words} share a first token; choose words that differ "
                               "in their first token")
@@ -85,18 +105,14 @@ class ZeroShotClassifier(nn.Module):
         return self.instruction.format(text=text, labels=joined)
 
     def prompt_ids(self, text: str) -> list[int]:
-        """Token ids of the chat prompt for ``text``, ending where the answer starts."""
+        """Token ids of the chat prompt for ``text``, ending with the opened answer."""
         message = self.prompt(text)
         if getattr(self.tokenizer, "chat_template", None):
-            return list(
-                self.tokenizer.apply_chat_template(
-                    [{"role": "user", "content": message}],
-                    add_generation_prompt=True,
-                    tokenize=True,
-                    return_dict=False,
-                )
-            )
-        return self.tokenizer(message + "\nAnswer:", add_special_tokens=False)["input_ids"]
+            head = self.tokenizer.apply_chat_template([{"role": "user", "content": message}],
+                                                      add_generation_prompt=True, tokenize=False)
+        else:
+            head = message + "\n"
+        return self.tokenizer(head + self.answer_prefix, add_special_tokens=False)["input_ids"]
 
     def texts_from_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> list[str]:
         """Decode a padded batch back to text. ``input_ids``: [B, T]."""
@@ -156,7 +172,8 @@ def zero_shot(
         max_examples: score a seeded subset of this size.
         batch_size: texts per forward pass.
         options: for classification, ``ZeroShotClassifier`` settings (``instruction``,
-            ``label_words``); otherwise generation settings passed to ``task.evaluate``.
+            ``answer_prefix``, ``label_words``; default: ``default_prompt(task)``);
+            otherwise generation settings passed to ``task.evaluate``.
 
     Returns:
         The task's metrics (e.g. ``{"accuracy": ..., "macro_f1": ..., "num_examples": ...}``).
@@ -179,6 +196,8 @@ def zero_shot(
     elif tokenizer is None:
         raise ConfigError("pass the tokenizer together with the model")
     if task.kind == "sequence-classification":
+        instruction, answer_prefix = default_prompt(task)
+        options = {"instruction": instruction, "answer_prefix": answer_prefix, **options}
         model = ZeroShotClassifier(model, tokenizer, task.label_names, **options)
         options = {}
     return task.evaluate(
@@ -186,4 +205,4 @@ def zero_shot(
     )
 
 
-__all__ = ["DEFAULT_INSTRUCTION", "ZeroShotClassifier", "zero_shot"]
+__all__ = ["GENERIC_PROMPT", "SENTIMENT_PROMPT", "ZeroShotClassifier", "default_prompt", "zero_shot"]
