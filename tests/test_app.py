@@ -574,6 +574,21 @@ def test_cli_defaults_to_localhost_and_checks_its_arguments(capsys):
     assert "--port must be between" in capsys.readouterr().err
 
 
+def test_cli_says_when_the_port_is_taken(service, url, capsys):
+    from hf_rnn.cli import main
+
+    import torch
+
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    threads = torch.get_num_threads()
+    try:
+        assert main(["app", "--runs", str(service.runs_dir), "--port", port]) == 2
+    finally:
+        torch.set_num_threads(threads)  # `hf-rnn app` sets one thread per request
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "another --port" in err and "Traceback" not in err
+
+
 def test_serve_binds_localhost_without_share_link(service):
     with serve(service) as address:
         import gradio as gr

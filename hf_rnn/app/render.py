@@ -100,14 +100,34 @@ def heatmap_html(maps, layer: int | None = None, head: int | None = None, title:
     x_name, y_name = _AXIS_NAMES.get(maps.kind, ("key", "query"))
     esc_q = [html.escape(q) for q in queries]
     esc_k = [html.escape(k) for k in keys]
-    rows = ['<tr><th></th>' + "".join(f'<th class="hfr-col" title="{k}">{k}</th>' for k in esc_k) + "</tr>"]
+    # where the prompt ends and generated tokens begin (self-attention with generation): a white line, and the
+    # generated tokens' labels in italics
+    edge_q = edge_k = None
+    if maps.kind == "self-attention" and maps.prompt_length:
+        edge_q = maps.prompt_length - (len(maps.query_tokens) - n_q)
+        edge_k = maps.prompt_length - (len(maps.key_tokens) - n_k)
+        edge_q = edge_q if 0 < edge_q < n_q else None
+        edge_k = edge_k if 0 < edge_k < n_k else None
+    new = ' style="font-style:italic"'
+    rows = ['<tr><th></th>' + "".join(
+        f'<th class="hfr-col" title="{k}"{new if edge_k is not None and j >= edge_k else ""}>{k}</th>'
+        for j, k in enumerate(esc_k)) + "</tr>"]
     for i in range(n_q):
         cells = []
         for j in range(n_k):
             colour = colours[i * n_k + j]
             tip = f' title="{esc_q[i]} → {esc_k[j]}: {weights[i, j]:.3f}"' if tooltips else ""
-            cells.append(f'<td style="background:{colour}"{tip}></td>')
-        rows.append(f'<tr><th title="{esc_q[i]}">{esc_q[i]}</th>{"".join(cells)}</tr>')
+            shadow = []
+            if i == edge_q:
+                shadow.append("inset 0 2px 0 #fff")
+            if j == edge_k:
+                shadow.append("inset 2px 0 0 #fff")
+            line = f";box-shadow:{','.join(shadow)}" if shadow else ""
+            cells.append(f'<td style="background:{colour}{line}"{tip}></td>')
+        label = new if edge_q is not None and i >= edge_q else ""
+        rows.append(f'<tr><th title="{esc_q[i]}"{label}>{esc_q[i]}</th>{"".join(cells)}</tr>')
+    if edge_q is not None:
+        notes.append("generated tokens in italics, after the white line")
     heading = html.escape(title or maps.model_name)
     detail = html.escape(f"{maps.kind} · {maps.describe(layer, head)}")
     if (maps.meta or {}).get("cropped_from"):

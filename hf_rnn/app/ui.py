@@ -394,14 +394,14 @@ def launch(runs_dir: str = "runs", host: str = "127.0.0.1", port: int | None = 7
         torch.set_num_threads(max(1, int(threads)))
     service = service or AppService(runs_dir, llm, llm_dtype=llm_dtype)
     demo = build_app(service)
-    if warm_up:
-        threading.Thread(target=service.warm_up, name="hf_rnn-app-warm-up", daemon=True).start()
     _, url, _ = demo.launch(
         server_name=host, server_port=port, share=False, prevent_thread_lock=not block, quiet=quiet,
         show_error=False, inbrowser=False, ssr_mode=False, mcp_server=False, enable_monitoring=False,
         run_history=False, footer_links=["api"], state_session_capacity=200, css=CSS,
         theme=gr.themes.Default(primary_hue="blue"),
     )
+    if warm_up:  # the page is up; load the first tab's models while someone opens it
+        threading.Thread(target=service.warm_up, name="hf_rnn-app-warm-up", daemon=True).start()
     return demo, url, service
 
 

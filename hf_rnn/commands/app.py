@@ -25,6 +25,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import os
+    import time
 
     from ..errors import ConfigError
 
@@ -35,12 +36,20 @@ def run(args) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ..app.ui import launch
 
-    print(f"hf-rnn app: runs from {os.path.abspath(args.runs)}; open http://{args.host}:{args.port}/ "
-          "(Ctrl+C stops it)", flush=True)
     try:
-        launch(args.runs, args.host, args.port, llm=args.llm, llm_dtype=args.llm_dtype, threads=args.threads,
-               block=True, quiet=True)
+        demo, url, service = launch(args.runs, args.host, args.port, llm=args.llm, llm_dtype=args.llm_dtype,
+                                    threads=args.threads, block=False, quiet=True)
     except OSError as e:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {str(e).splitlines()[0]}; "
-                          "pass another --port") from None
+        reason = str(e).split(". ")[0] if str(e) else type(e).__name__
+        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({reason}); is another app using it? "
+                          "Pass another --port") from None
+    print(f"hf-rnn app: serving {url} (runs from {os.path.abspath(args.runs)}); Ctrl+C stops it", flush=True)
+    try:
+        while demo.is_running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        print("hf-rnn app: stopping", flush=True)
+    finally:
+        demo.close()
+        service.close()
     return 0
