@@ -84,6 +84,10 @@ class RNNModelSection:
     classifier_activation: str = "relu"
     classifier_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
     tie_word_embeddings: bool = False
+    # "llm": start the embedding table from the built-in LLM's input embeddings (same
+    # tokenizer, so row i is token i in both); embedding_size must be the LLM's width (576)
+    init_embeddings: str | None = field(default=None, metadata={"choices": (None, "llm")})
+    freeze_embeddings: bool = False  # keep the embedding table fixed (e.g. the LLM's): far fewer updates
 
 
 @dataclass

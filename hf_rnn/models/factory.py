@@ -29,7 +29,7 @@ RNN_HEAD_BY_KIND = {
 }
 
 # RNNModelSection fields that are RNNConfig arguments (the rest name the recipe)
-_NOT_CONFIG = ("family", "name")
+_NOT_CONFIG = ("family", "name", "init_embeddings", "freeze_embeddings")
 
 
 def build_tokenizer(task, model_cfg, tokenizer_cfg):
@@ -115,6 +115,35 @@ def build_rnn(task, model_cfg, tokenizer=None):
         settings.update(decoder_start_token_id=start)
     head = RNN_HEADS[RNN_HEAD_BY_KIND[kind]]
     try:
-        return head(RNNConfig(**settings))
+        model = head(RNNConfig(**settings))
     except ValueError as e:  # RNNConfig / the head name the field and the allowed values
         raise ConfigError(f"model: {str(e).splitlines()[0]}") from None
+    if getattr(model_cfg, "init_embeddings", None) == "llm":
+        copy_llm_embeddings(model, tokenizer)
+    if getattr(model_cfg, "freeze_embeddings", False) and model.get_input_embeddings() is not None:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return model
+
+
+def copy_llm_embeddings(model, tokenizer) -> None:
+    """Start ``model``'s token embeddings from the built-in LLM's input embeddings.
+
+    The RNN reads SmolLM2's token ids, so SmolLM2's embedding table is a ready-made
+    word representation learned on far more text than any task split: the RNN then
+    trains on top of it (all weights stay trainable).
+    """
+    import torch
+    from safetensors import safe_open
+
+    from ..assets import ensure_builtin_llm
+
+    folder = ensure_builtin_llm()
+    with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+        table = f.get_tensor("model.embed_tokens.weight")
+    embeddings = model.get_input_embeddings()
+    if embeddings is None or tuple(embeddings.weight.shape) != tuple(table.shape):
+        shape = None if embeddings is None else tuple(embeddings.weight.shape)
+        raise ConfigError(f"model.init_embeddings=llm needs the LLM's tokenizer and embedding_size={table.shape[1]} "
+                          f"(embedding table {tuple(table.shape)}; this model's is {shape})")
+    with torch.no_grad():
+        embeddings.weight.copy_(table)
