@@ -548,7 +548,7 @@ def nb03():
         settings("03_bidirectional", '''
         # ---- Settings (small: about a minute on a laptop CPU; the taggers reach ~85-90% token accuracy) ----
         STEPS = 300               # training steps per tagger (library default 600; 2000+ for ~95% accuracy)
-        MAX_SECONDS = 40          # stop a tagger after this many seconds even if STEPS is not reached (None: no limit)
+        MAX_SECONDS = None        # None: train exactly STEPS steps (same result on any machine); a number caps each tagger's time
         TRAIN_SENTENCES = 5000    # Brown training sentences sampled (library default 20,000; the corpus has 45,872)
         HIDDEN = 64               # units per direction and embedding size (library default 128)
         SENTENCES = [             # the lecture's sentences (+ its "Rest and relaxation are healthy")
@@ -610,6 +610,8 @@ def nb03():
         identical. The bidirectional tagger is free to tell them apart. Let us look at the full tag distributions:
         """),
         code('''
+        import textwrap
+
         import matplotlib.pyplot as plt
         import numpy as np
 
@@ -628,7 +630,7 @@ def nb03():
         cases = [("Rest", SENTENCES[2], SENTENCES[3]), ("orange", SENTENCES[0], SENTENCES[1])]
         shown_tags = ["NOUN", "VERB", "ADJ", "ADV"]
         label_names = pos.label_names
-        fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained", sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained", sharey=True)
         verdicts = []
         for ax, (word, first, second) in zip(axes, cases):
             bars, labels = [], []
@@ -637,10 +639,12 @@ def nb03():
                 same = np.allclose(p_first, p_second, atol=1e-6)
                 verdicts.append(f"{name:24s} '{word}': {label_names[p_first.argmax()]} ({p_first.max():.2f}) in "
                                 f"'{first}', {label_names[p_second.argmax()]} ({p_second.max():.2f}) in '{second}' "
-                                f"-> {'identical distributions' if same else 'different distributions'}")
+                                f"-> {'identical distributions' if same else 'different distributions'}; "
+                                f"P(NOUN) {p_first[label_names.index('NOUN')]:.2f} vs {p_second[label_names.index('NOUN')]:.2f}, "
+                                f"P(VERB) {p_first[label_names.index('VERB')]:.2f} vs {p_second[label_names.index('VERB')]:.2f}")
                 for sentence, p in ((first, p_first), (second, p_second)):
                     bars.append([p[label_names.index(tag)] for tag in shown_tags])
-                    labels.append(f"{name.split()[0]}\\n“{sentence}”")
+                    labels.append(name.split()[0] + "\\n" + textwrap.fill(f"“{sentence}”", 18))
             bars = np.array(bars)
             x = np.arange(len(bars))
             for k, tag in enumerate(shown_tags):
@@ -656,19 +660,22 @@ def nb03():
         '''),
         md(r"""
         **What the figures show, honestly.** The pairs of bars of the unidirectional tagger are identical, as they
-        must be: it tags *Rest* and *orange* before it has seen what follows. Whatever the bidirectional tagger
-        says differs between the two sentences, because it reads the words after them (the printed lines above
-        say which tags it chose in this run; they can change with the seed and the training length).
+        must be: it tags *Rest* and *orange* before it has seen what follows. The bidirectional tagger's bars
+        differ between the two sentences, because it reads the words after them. For *Rest* they move the
+        slide's way: P(VERB) is higher in *Rest before your next class* and P(NOUN) higher in *Rest and relaxation
+        are healthy* (the printed lines give the numbers), even though this small tagger's top tag for the
+        first sentence is not VERB. Its tags can change with the seed and the training length.
 
         Two things the small taggers do **not** reproduce from the slide:
 
-        - *orange* stays **NOUN** in *Pass me the orange marker* for both taggers. In the Brown corpus "orange"
-          is rare and mostly a noun, and a noun before a noun ("orange marker" like "school bus") is common, so
-          a tagger trained on Brown has little reason to call it ADJ; only its probabilities move.
-        - *Rest* at the start of a sentence is rare in Brown too. The bidirectional tagger can separate the two
-          *Rest* sentences (see the printed lines) but may still pick a wrong tag for one of them with a small
-          training budget; the unidirectional one cannot separate them at all. That structural difference, not
-          any single tag, is the lecture's point.
+        - With these settings *orange* stays **NOUN** in *Pass me the orange marker* for both taggers. In the
+          Brown training split "orange" occurs 16 times (9 NOUN, 7 ADJ), and the taggers see only 5,000 of its
+          45,872 sentences; a noun before a noun ("orange marker" like "school bus") is common, so they have
+          little reason to call it ADJ; only its probabilities move.
+        - *rest* is a NOUN 108 times and a VERB 20 times in the training split, and no sentence starts with it.
+          The bidirectional tagger can separate the two *Rest* sentences (see the printed lines) but may still
+          pick a wrong tag for one of them with a small training budget; the unidirectional one cannot separate
+          them at all. That structural difference, not any single tag, is the lecture's point.
 
         Note also the *first* word in general: the unidirectional tagger sees nothing but the word itself there
         (compare the two taggers on *Pass*).
@@ -706,7 +713,8 @@ def nb03():
         - A unidirectional tagger labels a word from the words before it only: ambiguous words at the start of a
           sentence (*Rest*) or whose meaning depends on the next word (*orange marker*) get the same answer
           whatever follows.
-        - The bidirectional tagger reads both sides; here it is also the more accurate one on the validation set.
+        - The bidirectional tagger reads both sides; it is usually also the more accurate one on the validation set
+          (compare the accuracies printed after training).
         - Real data has its own conventions (Brown's "orange" is a noun): a model learns the corpus, not the slide.
 
         To reproduce the lecture's table more closely, train longer (`STEPS = 2000`, `TRAIN_SENTENCES = 45872`,
@@ -1020,13 +1028,13 @@ def nb05():
         ATTENTION_SENTENCE = "The animal didn't cross the street because it was too tired."  # the lecture's example
         TRAIN_EXAMPLES = 640      # sentiment training sentences used (all: 8,454)
         STEPS = 20                # fine-tuning steps (the sentiment_llm recipe: one epoch = 529 steps of 16)
-        BATCH_SIZE = 16
+        BATCH_SIZE = 16           # sentences per step (the recipe's)
         FREEZE_LAYERS = 28        # freeze the embeddings and the lower 28 of 30 layers: only the top 2 + the new head train
                                   # (0 = full fine-tuning, as the recipe does; or use mode="lora")
         LEARNING_RATE = 1e-3      # high, for a few steps of a mostly frozen model (full fine-tuning: ~3e-5)
         VALIDATION_EXAMPLES = 32  # scored once at the end (recipe: 500)
         TEST_EXAMPLES = 64        # the same test sentences for the fine-tuned and the zero-shot model (all: 1,057)
-        SEED = 0
+        SEED = 0                  # the new head's weights and the data order
         '''),
         md(r"""
         ## Self-attention by hand
@@ -1128,18 +1136,61 @@ def nb05():
         plt.show()
         '''),
         md(r"""
-        Most heads give *animal* little weight from *it*, but a few heads concentrate on it (left panel); the
-        right panel is the strongest of them. That is the lecture's picture, *it* resolved to *animal*, found in
-        one head of one layer (the printed numbers compare it with *street*). Attention weights show where a head
-        reads, not by themselves what the model "understands"; still, such heads appear without being trained for
-        it.
+        Averaged over all 270 heads, *it* gives *animal* no more weight than *street* (the first printed line).
+        Most heads give *animal* little weight from *it* (left panel), but a few concentrate on it, and the
+        strongest, layer 13 head 8 (right panel), puts three quarters of the weight of *it* on *animal*. Look at
+        the whole column of *animal* in that head, though: *didn't*, *cross*, *was*, *too*, *tired* also read
+        *animal*. This head seems to fetch the subject of the sentence for many tokens, not to resolve *it*
+        specifically.
+
+        There is a better reason not to expect the answer at *it*: the model is causal. When it computes *it*
+        it has not read *tired* yet, and the lecture's point is that *too tired* makes *it* the animal while *too
+        wide* makes it the street. The place where a decoder-only model can use that is the adjective itself.
+        So compare the two sentences there, head by head:
+        """),
+        code('''
+        def adjective_attention(adjective):
+            sentence = f"The animal didn't cross the street because it was too {adjective}."
+            adjective_maps = attention_maps(llm, llm_tokenizer, sentence)
+            tokens = adjective_maps.query_tokens
+            row = adjective_maps.weights[:, :, tokens.index(adjective)]   # [layer, head, key]
+            return row[:, :, tokens.index("animal")], row[:, :, tokens.index("street")]
+
+
+        (tired_animal, tired_street), (wide_animal, wide_street) = adjective_attention("tired"), adjective_attention("wide")
+        follows = (tired_animal - tired_street > 0.05) & (wide_street - wide_animal > 0.05)
+        print(f"heads whose adjective reads 'animal' more for 'tired' and 'street' more for 'wide' (by > 0.05): "
+              f"{follows.sum()} of {follows.size}")
+        print(f"all heads, mean: 'tired' -> animal {tired_animal.mean():.3f}, street {tired_street.mean():.3f}; "
+              f"'wide' -> animal {wide_animal.mean():.3f}, street {wide_street.mean():.3f}")
+        score = (tired_animal - tired_street) + (wide_street - wide_animal)
+        layer2, head2 = np.unravel_index(score.argmax(), score.shape)
+
+        fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
+        groups = ["too tired", "too wide"]
+        x = np.arange(2)
+        ax.bar(x - 0.18, [tired_animal[layer2, head2], wide_animal[layer2, head2]], width=0.36, label="→ animal")
+        ax.bar(x + 0.18, [tired_street[layer2, head2], wide_street[layer2, head2]], width=0.36, label="→ street")
+        ax.set_xticks(x, [f"“…because it was {g}.”" for g in groups])
+        ax.set(ylabel="attention weight", title=f"Where the adjective looks: layer {layer2}, head {head2}")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend()
+        fig.savefig(os.path.join(OUT, "llm_attention_tired_wide.png"), dpi=120)
+        plt.show()
+        '''),
+        md(r"""
+        In that head the adjective's attention follows the meaning: with *tired* it reads *animal* more than
+        *street*, with *wide* it reads *street* far more. But only a couple of the 270 heads do this clearly, and
+        we picked the one that does it most: attention maps are a partial, selective view of what a model
+        computes, and the decision is spread over many heads and the layers' other parts. Still, nobody trained
+        these heads for it: they come from predicting the next word on a lot of text.
 
         ## Fine-tuning vs zero-shot on sentiment
 
         The same pretrained model can be used two ways on the lecture's sentiment task (*Good, cheap food!*):
 
-        - **zero-shot**: the instruct model is *asked* ("Is the sentiment of this movie review negative or
-          positive? Answer with one word.") and we compare the probabilities of the two answer words;
+        - **zero-shot**: the instruct model is *asked*, in its chat template, which label fits the text (the
+          prompt is printed below), and we compare the probabilities of the label words as its answer;
         - **fine-tuned**: `load_llm(..., task)` puts a new 2-way linear head on the last token's hidden state, and
           `hf_rnn.train` trains it with the layers we leave unfrozen.
 
@@ -1152,6 +1203,7 @@ def nb05():
         sentiment = load_task("sentiment").subset({"train": TRAIN_EXAMPLES, "validation": VALIDATION_EXAMPLES,
                                                    "test": TEST_EXAMPLES})
         print(sentiment)
+        torch.manual_seed(SEED)  # the new classification head starts from random weights
         classifier, tokenizer = load_llm(None, sentiment, mode="full", freeze_layers=FREEZE_LAYERS)
         total, trainable = count_parameters(classifier)
         print(f"{type(classifier).__name__}: {trainable:,} of {total:,} parameters train ({trainable / total:.1%})")
@@ -1201,11 +1253,12 @@ def nb05():
               f"(difference {gap:+.1%}); with {TEST_EXAMPLES} test sentences one standard error is up to {error:.1%}")
         '''),
         md(r"""
-        **What to make of it.** Both are well above chance. The instruct model already knows what a positive
-        review is and answers zero-shot without any training; the fine-tuned head starts from random and gets
-        only a few dozen steps on a few hundred sentences, updating just the top layers. With this budget the two
-        end up in the same range, and on 64 test sentences one standard error is about 6 points: differences of
-        that size are noise. The training loss falls but is still far from converged.
+        **What to make of it.** Both are above chance. The instruct model already knows what a positive
+        review is and answers zero-shot without any training. The fine-tuned head starts from random weights and
+        gets 20 steps on 320 sentences, updating only the top two layers: its loss falls, noisily, and is far
+        from converged. At this budget the zero-shot answer is as good as the fine-tuned one or better, and the
+        fine-tuned accuracy moves by several points with the seed; on 64 test sentences one standard error is
+        about 6 points, so only a gap well beyond that means anything.
 
         To scale up: `FREEZE_LAYERS = 0` and `LEARNING_RATE = 3e-5` (full fine-tuning) or LoRA
         (`load_llm(None, task, mode="lora")`), all 8,454 training sentences for an epoch or more, and the whole
@@ -1242,7 +1295,7 @@ def nb06():
         MODELS = ["bilstm", "smollm2"]   # recipe names: also lstm, gru, bigru, simplernn, or an LLM folder / Hub id
         TRAIN_SECONDS = 20        # matched training budget per model (profile "quick": 120 s, "full": 1,500 s)
         TRAIN_EXAMPLES = 800      # training sentences (all: 8,454)
-        VALIDATION_EXAMPLES = 48  # evaluated during training, for the learning curves ("quick": 300)
+        VALIDATION_EXAMPLES = 32  # evaluated during training, for the learning curves ("quick": 300)
         TEST_EXAMPLES = 64        # the same test sentences for every model (all: 1,057)
         ZERO_SHOT = False         # True adds the untrained instruct LLM as a reference row (about +40 s here)
         '''),
@@ -1255,12 +1308,23 @@ def nb06():
         and the figures into one folder. A second call with the same settings would reuse the finished runs.
         """),
         code('''
-        import hf_rnn
+        from hf_rnn.compare import compare, compare_runs
+        from hf_rnn.runs import RunError
 
         overrides = [f"training.max_seconds={TRAIN_SECONDS}", f"task.max_train_examples={TRAIN_EXAMPLES}",
                      f"task.max_validation_examples={VALIDATION_EXAMPLES}", f"task.max_test_examples={TEST_EXAMPLES}"]
-        comparison = hf_rnn.compare("sentiment", MODELS, "quick", OUT, zero_shot=ZERO_SHOT, overrides=overrides)
-        print(f"{comparison.budget}; the whole comparison took {comparison.seconds:.0f} s")
+        try:
+            comparison = compare("sentiment", MODELS, "quick", OUT, zero_shot=ZERO_SHOT, overrides=overrides)
+        except RunError as error:
+            # Workaround: hf_rnn 0.1.0 fingerprints a run's tokenizer together with the truncation setting its last
+            # call left behind, so two runs with the same tokenizer can look different (depending on whether
+            # `datasets` re-used a cached encoding). The runs are finished: compare them as they are.
+            if "different tokenizers" not in str(error):
+                raise
+            print("compare() refused the runs:", str(error).split(": ")[0].split("/")[-1], "... (see the comment)")
+            comparison = compare_runs([os.path.join(OUT, m) for m in MODELS], OUT, allow_different_tokenizers=True)
+        # (comparison.budget and report.md quote the profile's budget, 120 s, not our override: see the table)
+        print(f"training budget: {TRAIN_SECONDS} s per model; the whole comparison took {comparison.seconds:.0f} s")
         print("hardware:", comparison.hardware.get("device_name"), "|", comparison.hardware.get("torch_threads"), "thread(s)")
         print("files:", sorted(os.listdir(OUT)))
         '''),
@@ -1303,19 +1367,20 @@ def nb06():
         **How to read them at this budget.**
 
         - *Learning curves*: validation accuracy at each evaluation, against steps (left) and seconds (right). In
-          the same seconds the BiLSTM makes hundreds of steps and the LLM a handful (each of its steps moves 135M
-          parameters), so the LLM's curve is one or two points; with 48 validation sentences each point is noisy
-          (one sentence = 2 points of accuracy).
-        - *Quality against parameters*: the LLM is to the right by a factor of about 20. At this budget its
-          accuracy is not higher in proportion, or at all; with the full profile (25 minutes per model) the
-          picture changes, which is exactly what the comparison is for.
+          the same seconds the BiLSTM makes over a hundred steps and the LLM a handful (each of its steps moves
+          135M parameters), so the LLM's curve is a single point or two; with 32 validation sentences every point
+          is noisy (one sentence = 3 points of accuracy), which is why the BiLSTM's curve jumps up and down.
+        - *Quality against parameters*: the LLM sits to the right by a factor of about 20. At this budget its
+          accuracy is not higher in proportion: the two are within the noise of 64 test sentences. Compare the
+          accuracy with the macro-F1 too: a model that still answers mostly one class can reach a fair accuracy
+          on a balanced test set but a low macro-F1.
         - *Attention*: the BiLSTM classifier has no attention (the sentiment recipe pools the final states), so
           only the LLM's self-attention on the lecture's *Good, cheap food!* is drawn, averaged over its 30
           layers and 9 heads. As in notebook 5, most of the weight sits on the first token.
 
-        The speed and size columns do not depend on the budget: the LLM needs far more memory, trains on far
-        fewer tokens per second and answers far more slowly. What the budget changes is the quality columns: the
-        question *"is it worth it?"* is answered by running the comparison with enough time.
+        The speed and size columns hardly depend on the budget: the LLM needs several times the memory, trains on
+        far fewer tokens per second and answers far more slowly. The budget decides the quality columns, and the
+        question *"is it worth it?"* needs the comparison run with enough time.
 
         ## Scaling up
 
