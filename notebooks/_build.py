@@ -31,13 +31,13 @@ def code(text: str):
 
 def settings(folder: str, body: str):
     """The first code cell: the notebook's small settings, then where files go and how many CPU threads."""
-    tail = f'''
-    # ---- where files go, and CPU threads (you should not need to change these) ----
+    head = """
     import os
     import tempfile
     import warnings
-
-    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets
+    """
+    tail = f'''
+    # ---- where files go, and CPU threads (you should not need to change these) ----
     # Run folders and figures go to $HF_RNN_NOTEBOOK_OUT/{folder} (the tests set it) or a fresh temporary folder:
     # never into the repository.
     OUT = (os.path.join(os.environ["HF_RNN_NOTEBOOK_OUT"], "{folder}") if os.environ.get("HF_RNN_NOTEBOOK_OUT")
@@ -47,10 +47,11 @@ def settings(folder: str, body: str):
     # step many times slower); on a machine of your own, set HF_RNN_NOTEBOOK_THREADS to its number of cores.
     THREADS = int(os.environ.get("HF_RNN_NOTEBOOK_THREADS", "1"))
     os.environ["OMP_NUM_THREADS"] = str(THREADS)  # before torch starts; also reaches subprocesses
-
-    import datasets
-    import torch
-    import transformers
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm's "IProgress not found" in a kernel without ipywidgets
+        import datasets
+        import torch
+        import transformers
 
     torch.set_num_threads(THREADS)
     datasets.disable_progress_bars()
@@ -59,7 +60,7 @@ def settings(folder: str, body: str):
     %matplotlib inline
     print(f"files go to {{OUT}}; {{THREADS}} CPU thread(s)")
     '''
-    return code(textwrap.dedent(body).strip("\n") + "\n\n" + textwrap.dedent(tail).strip("\n"))
+    return code("\n\n".join(textwrap.dedent(part).strip("\n") for part in (head, body, tail)))
 
 
 # ============================================================================================= 01
@@ -1336,11 +1337,16 @@ def nb06():
         sentence (batch of 1; median and 95th percentile) and the peak memory of each training process.
         """),
         code('''
+        import yaml
         from IPython.display import Image, Markdown, display
 
         display(Markdown(comparison.table_markdown()))
         for row in comparison.rows:
-            print(f"{row.name}: {row.note}")
+            model = yaml.safe_load(open(os.path.join(row.run_dir, "config.yaml")))["model"]  # the run's resolved recipe
+            shown = {k: model[k] for k in ("cell", "bidirectional", "embedding_size", "init_embeddings",
+                                           "freeze_embeddings", "hidden_size", "attention", "mode", "freeze_layers")
+                     if k in model}
+            print(f"{row.name}: {row.note}; recipe: {shown}")
         '''),
         code('''
         rows = {row.name: row for row in comparison.rows}
@@ -1348,7 +1354,8 @@ def nb06():
         error = (0.25 / TEST_EXAMPLES) ** 0.5
         print(f"accuracy: {rnn.name} {rnn.metrics['accuracy']:.1%}, {llm.name} {llm.metrics['accuracy']:.1%} "
               f"(one standard error with {TEST_EXAMPLES} test sentences: up to {error:.1%})")
-        print(f"{llm.name} has {llm.parameters_total / rnn.parameters_total:.0f}x the parameters, "
+        print(f"{llm.name} has {llm.parameters_total / rnn.parameters_total:.0f}x the parameters "
+              f"({llm.parameters_trainable / rnn.parameters_trainable:.0f}x the trained ones), "
               f"processes {rnn.tokens_per_second / llm.tokens_per_second:.0f}x fewer tokens per second in training "
               f"({llm.steps} steps against {rnn.steps} in the same budget), "
               f"and answers {llm.latency_ms_p50 / rnn.latency_ms_p50:.0f}x slower")
@@ -1367,16 +1374,21 @@ def nb06():
         **How to read them at this budget.**
 
         - *Learning curves*: validation accuracy at each evaluation, against steps (left) and seconds (right). In
-          the same seconds the BiLSTM makes over a hundred steps and the LLM a handful (each of its steps moves
-          135M parameters), so the LLM's curve is a single point or two; with 32 validation sentences every point
-          is noisy (one sentence = 3 points of accuracy), which is why the BiLSTM's curve jumps up and down.
-        - *Quality against parameters*: the LLM sits to the right by a factor of about 20. At this budget its
-          accuracy is not higher in proportion: the two are within the noise of 64 test sentences. Compare the
-          accuracy with the macro-F1 too: a model that still answers mostly one class can reach a fair accuracy
-          on a balanced test set but a low macro-F1.
-        - *Attention*: the BiLSTM classifier has no attention (the sentiment recipe pools the final states), so
-          only the LLM's self-attention on the lecture's *Good, cheap food!* is drawn, averaged over its 30
-          layers and 9 heads. As in notebook 5, most of the weight sits on the first token.
+          the same seconds the BiLSTM makes a couple of hundred steps and the LLM a handful (each of its steps
+          moves 135M parameters), so the LLM's curve is a single point or two. With 32 validation sentences every
+          point is noisy (one sentence = 3 points of accuracy); the BiLSTM may also stop early, when its
+          validation accuracy has not improved for a few evaluations (the notes under the table say why each run
+          stopped).
+        - *Quality against parameters*: the x axis counts every weight, frozen ones included (the table's
+          *trained* column says how many each model updates: the BiLSTM recipe may keep a frozen copy of the LLM's
+          embedding table). At this budget the LLM's accuracy is not higher in proportion to its size; the two are
+          within the noise of 64 test sentences. Compare accuracy with macro-F1 too: a model that still answers
+          mostly one class can reach a fair accuracy on a balanced test set but a low macro-F1.
+        - *Attention*: a figure per model that has attention. The LLM's self-attention on the lecture's *Good,
+          cheap food!* is averaged over its 30 layers and 9 heads; as in notebook 5, most of the weight sits on the
+          first token. If the RNN recipe pools its states with attention (the recipe's `attention` setting,
+          printed under the table), its map has one row: how much each token counts in the sentence's summary;
+          after seconds of training those weights are still close to uniform.
 
         The speed and size columns hardly depend on the budget: the LLM needs several times the memory, trains on
         far fewer tokens per second and answers far more slowly. The budget decides the quality columns, and the
