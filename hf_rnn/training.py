@@ -775,8 +775,9 @@ def _data_hash(ds) -> str:
 def _tokenizer_identity(tokenizer) -> dict | None:
     if tokenizer is None:
         return None
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    text = backend.to_str() if backend is not None else json.dumps(tokenizer.get_vocab(), sort_keys=True)
+    # the vocabulary decides which ids a model reads; the backend's serialisation would also
+    # carry padding/truncation state, which differs between two loads of the same tokenizer
+    text = json.dumps(tokenizer.get_vocab(), sort_keys=True)
     return {"name_or_path": str(getattr(tokenizer, "name_or_path", "")), "class": type(tokenizer).__name__,
             "vocab_size": len(tokenizer), "hash": hashlib.sha256(text.encode()).hexdigest()[:16]}
 
