@@ -484,8 +484,8 @@ def nb02():
           at every step back (the *factor per step back* column), so after a few dozen words it is many orders of
           magnitude smaller than at the last word.
         - The **GRU** and the **LSTM** as PyTorch initialises them shrink more slowly, but they still shrink
-          geometrically: at initialisation their gates are half open ($\sigma(0) = 0.5$), so half of the memory is
-          forgotten at every step.
+          geometrically: at initialisation their gates are about half open ($\sigma(0) = 0.5$ for the near-zero
+          inputs of small random weights), so much of the memory is forgotten at every step.
         - The **LSTM with a forget-gate bias of 1** (Keras' default, `unit_forget_bias=True`) starts with its
           forget gates mostly open ($\sigma(1) \approx 0.73$) and keeps far more of the gradient: its curve is much
           flatter. This is the gate's point: training can push $f_t$ towards 1 wherever something must be
@@ -1091,9 +1091,9 @@ def nb05():
         display(Markdown("| | |\\n|---|---|\\n" + "\\n".join(f"| {k} | {v} |" for k, v in rows)))
         '''),
         md(r"""
-        135 million parameters is small for an LLM (the lecture: *trillions*, for the largest), yet about 20
-        times the BiLSTM classifier of notebook 6. A quarter of them are the embedding table, shared with the
-        output layer. Each of the 30 layers has 9 query heads that share 3 key/value heads
+        135 million parameters is small for an LLM (the lecture: *trillions*, for the largest), yet more than a
+        hundred times the translation RNNs of notebook 4. About a fifth of them are the embedding table, shared
+        with the output layer. Each of the 30 layers has 9 query heads that share 3 key/value heads
         (*grouped-query attention*, which shrinks the cache kept during generation).
 
         ## Attention maps on a lecture sentence
@@ -1298,7 +1298,7 @@ def nb06():
         TRAIN_EXAMPLES = 800      # training sentences (all: 8,454)
         VALIDATION_EXAMPLES = 32  # evaluated during training, for the learning curves ("quick": 300)
         TEST_EXAMPLES = 64        # the same test sentences for every model (all: 1,057)
-        ZERO_SHOT = False         # True adds the untrained instruct LLM as a reference row (about +40 s here)
+        ZERO_SHOT = False         # True adds the untrained instruct LLM answering from a prompt as a reference row (~+20 s here)
         '''),
         md(r"""
         ## Run the comparison
