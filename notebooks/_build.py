@@ -1309,21 +1309,11 @@ def nb06():
         and the figures into one folder. A second call with the same settings would reuse the finished runs.
         """),
         code('''
-        from hf_rnn.compare import compare, compare_runs
-        from hf_rnn.runs import RunError
+        from hf_rnn.compare import compare
 
         overrides = [f"training.max_seconds={TRAIN_SECONDS}", f"task.max_train_examples={TRAIN_EXAMPLES}",
                      f"task.max_validation_examples={VALIDATION_EXAMPLES}", f"task.max_test_examples={TEST_EXAMPLES}"]
-        try:
-            comparison = compare("sentiment", MODELS, "quick", OUT, zero_shot=ZERO_SHOT, overrides=overrides)
-        except RunError as error:
-            # Workaround: hf_rnn 0.1.0 fingerprints a run's tokenizer together with the truncation setting its last
-            # call left behind, so two runs with the same tokenizer can look different (depending on whether
-            # `datasets` re-used a cached encoding). The runs are finished: compare them as they are.
-            if "different tokenizers" not in str(error):
-                raise
-            print("compare() refused the runs:", str(error).split(": ")[0].split("/")[-1], "... (see the comment)")
-            comparison = compare_runs([os.path.join(OUT, m) for m in MODELS], OUT, allow_different_tokenizers=True)
+        comparison = compare("sentiment", MODELS, "quick", OUT, zero_shot=ZERO_SHOT, overrides=overrides)
         # (comparison.budget and report.md quote the profile's budget, 120 s, not our override: see the table)
         print(f"training budget: {TRAIN_SECONDS} s per model; the whole comparison took {comparison.seconds:.0f} s")
         print("hardware:", comparison.hardware.get("device_name"), "|", comparison.hardware.get("torch_threads"), "thread(s)")
