@@ -31,11 +31,13 @@ _EXPORTS = {
     "load_rnn": "hf_rnn.models",
     # the LLM family
     "load_llm": "hf_rnn.models.llm",
-    "zero_shot": "hf_rnn.models.llm",
+    "zero_shot": "hf_rnn.models.llm_zero_shot",
     # training, comparison, attention
     "train": "hf_rnn.training",
     "TrainConfig": "hf_rnn.training",
-    "compare": "hf_rnn.compare",
+    "compare": "hf_rnn.comparison",
+    "compare_runs": "hf_rnn.comparison",
+    "Comparison": "hf_rnn.comparison",
     "attention_maps": "hf_rnn.attention",
     "AttentionMaps": "hf_rnn.attention",
     # errors

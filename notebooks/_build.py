@@ -1309,7 +1309,7 @@ def nb06():
         and the figures into one folder. A second call with the same settings would reuse the finished runs.
         """),
         code('''
-        from hf_rnn.compare import compare
+        from hf_rnn import compare
 
         overrides = [f"training.max_seconds={TRAIN_SECONDS}", f"task.max_train_examples={TRAIN_EXAMPLES}",
                      f"task.max_validation_examples={VALIDATION_EXAMPLES}", f"task.max_test_examples={TEST_EXAMPLES}"]
@@ -1392,7 +1392,7 @@ def nb06():
         - From a shell: `hf-rnn compare --task sentiment --profile full` writes the same report.
         - Other tasks: `hf_rnn.compare("pos")`, `"translation"`, `"textgen"`, `"timeseries"`.
         - Finished runs (e.g. your own `hf-rnn train` runs) can be compared without training:
-          `hf_rnn.compare.compare_runs([...folders...], output_dir)`.
+          `hf_rnn.compare_runs([...folders...], output_dir)`.
         """),
     ]
 

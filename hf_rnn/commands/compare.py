@@ -23,7 +23,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import datasets
 
-    from ..compare import compare, compare_runs
+    from ..comparison import compare, compare_runs
 
     datasets.disable_progress_bars()
     if args.runs:

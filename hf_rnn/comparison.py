@@ -203,13 +203,26 @@ def compare(
     figures = _figures(task, runs, rows, eval_task, out, progress)
     comparison = Comparison(
         task=task, profile=profile,
-        budget=f"matched wall-clock budget: {prof.seconds:g} s of training per model"
-               + (f", on {prof.train_examples:,} training examples" if prof.train_examples else ""),
+        budget=_budget_line(recipes.values()),
         rows=rows, output_dir=str(out), hardware=runs[0].metrics.get("hardware", {}), figures=figures,
         seconds=round(time.perf_counter() - start, 1),
     )
     write_report(comparison, eval_task)
     return comparison
+
+
+def _budget_line(recipes) -> str:
+    """What was matched, read from the resolved recipes (overrides included)."""
+    seconds = {r.training.max_seconds for r in recipes}
+    examples = {r.task.max_train_examples for r in recipes}
+    if len(seconds) == 1 and None not in seconds:
+        line = f"matched wall-clock budget: {seconds.pop():g} s of training per model"
+    else:
+        line = "training budgets differ: " + ", ".join(
+            f"{r.model.name} {r.training.max_seconds or 'no'} s" for r in recipes)
+    if len(examples) == 1 and None not in examples:
+        line += f", on {examples.pop():,} training examples"
+    return line
 
 
 def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLike,
