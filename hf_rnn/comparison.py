@@ -83,10 +83,18 @@ PROFILES: dict[str, dict[str, Profile]] = {
 }
 
 
+# In a few CPU minutes a fully fine-tuned 135M-parameter model takes too few steps to
+# learn anything (sentiment: 28 steps, 0.63 accuracy); training its top 8 of 30 layers and
+# the head at a higher rate takes ~8x more steps in the same time (0.83).
+QUICK_LLM = ["model.freeze_layers=22", "training.learning_rate=1e-4", "training.warmup_steps=10"]
+
+
 def profile_overrides(profile: Profile, family: str) -> list[str]:
     """The ``key=value`` overrides that put a recipe under ``profile``'s budget."""
     out = [f"training.max_seconds={profile.seconds}", "training.epochs=1000",  # the budget decides
            "training.progress_bar=false"]
+    if profile.name == "quick" and family == "llm":
+        out += QUICK_LLM
     for key, n in (("train", profile.train_examples), ("validation", profile.validation_examples),
                    ("test", profile.test_examples)):
         if n is not None:
