@@ -20,7 +20,7 @@ import pytest
 from hf_rnn.training import latest_checkpoint
 
 ARGS = ["train", "--task", "sentiment", "--model", "bilstm",
-        "model.embedding_size=16", "model.hidden_size=16", "model.classifier_hidden_sizes=[]",
+        "model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.classifier_hidden_sizes=[]",
         "model.dropout=0.3", "model.classifier_dropout=0.3",
         "task.max_train_examples=128", "task.max_validation_examples=16", "task.max_test_examples=32",
         "training.max_steps=60", "training.batch_size=8", "training.eval_steps=10", "training.logging_steps=5",

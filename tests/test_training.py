@@ -20,7 +20,7 @@ from hf_rnn.recipes import apply_overrides, build_recipe, builtin_recipe, load_r
 from hf_rnn.tasks import TASKS, load_task
 from hf_rnn.training import LengthGroupedSampler, TrainConfig, train
 
-TINY_RNN = ["model.embedding_size=16", "model.hidden_size=16", "model.num_layers=1", "model.dropout=0.0",
+TINY_RNN = ["model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.num_layers=1", "model.dropout=0.0",
             "model.classifier_hidden_sizes=[]", "model.classifier_dropout=0.0"]
 TINY_DATA = ["task.max_train_examples=48", "task.max_validation_examples=6", "task.max_test_examples=7"]
 TINY_TRAINING = ["training.max_steps=3", "training.batch_size=8", "training.eval_batch_size=8",

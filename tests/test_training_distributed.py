@@ -23,7 +23,7 @@ from hf_rnn.cli import main as cli
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "accelerate" / "cpu_2proc.yaml"
 LOSS_TOLERANCE = 1e-4
 ARGS = ["train", "--task", "sentiment", "--model", "bilstm",
-        "model.embedding_size=16", "model.hidden_size=16", "model.classifier_hidden_sizes=[]",
+        "model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.classifier_hidden_sizes=[]",
         "model.dropout=0.0", "model.classifier_dropout=0.0",  # dropout masks differ per process
         "task.max_train_examples=64", "task.max_validation_examples=21", "task.max_test_examples=37",
         "training.max_steps=8", "training.eval_steps=4", "training.logging_steps=1", "training.eval_batch_size=8",

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-TINY_RNN = ["model.embedding_size=8", "model.hidden_size=8", "model.dropout=0.0"]
+TINY_RNN = ["model.embedding_size=8", "model.init_embeddings=null", "model.hidden_size=8", "model.dropout=0.0"]
 
 # run folder name -> (task, recipe model, overrides)
 TINY_RNN_RUNS = {
