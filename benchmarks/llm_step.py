@@ -44,8 +44,9 @@ def _batch(task_name: str, tokenizer, batch_size: int, seq_len: int):
 
     train = load_task(task_name).dataset["train"]
     rows = train.select(range(batch_size))
-    enc = tokenizer(rows["text"], padding="max_length", truncation=True, max_length=seq_len, return_tensors="pt")
-    return {**enc, "labels": torch.tensor(rows["label"])}
+    enc = tokenizer(list(rows["text"]), padding="max_length", truncation=True, max_length=seq_len,
+                    return_tensors="pt")
+    return {**enc, "labels": torch.tensor(list(rows["label"]))}
 
 
 def run_mode(mode: str, steps: int, warmup: int, task_name: str, batch_size: int, seq_len: int,
