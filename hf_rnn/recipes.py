@@ -100,7 +100,7 @@ class LLMModelSection:
     mode: str = field(default="full", metadata={"choices": ("full", "lora", "freeze")})
     lora_r: int = field(default=8, metadata={"min": 1})
     lora_alpha: int = field(default=16, metadata={"min": 1})
-    lora_dropout: float = field(default=0.05, metadata={"min": 0.0, "max": 0.99})
+    lora_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
     lora_target_modules: list[str] | None = None
     freeze_layers: int = field(default=0, metadata={"min": 0})
 
