@@ -575,9 +575,9 @@ def test_cli_defaults_to_localhost_and_checks_its_arguments(capsys):
 
 
 def test_cli_says_when_the_port_is_taken(service, url, capsys):
-    from hf_rnn.cli import main
-
     import torch
+
+    from hf_rnn.cli import main
 
     port = url.rstrip("/").rsplit(":", 1)[1]
     threads = torch.get_num_threads()

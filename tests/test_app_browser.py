@@ -136,13 +136,15 @@ def test_page_compares_two_models_with_both_heatmaps(app_url, tmp_path):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def screenshot(runs: str, out: str, text: str = "Neat plot. Great acting.", width: int = 1400) -> Path:
+def screenshot(runs: str, out: str, text: str = "Good, cheap food!", width: int = 1400) -> Path:
     """Serve the app on ``runs`` with the built-in LLM, compare on ``text`` and save a screenshot."""
+    import torch
     from playwright.sync_api import sync_playwright
 
     from hf_rnn.app.service import AppService
     from hf_rnn.app.testing import serve
 
+    torch.set_num_threads(1)  # as `hf-rnn app` runs, so the timings in the page are the app's
     service = AppService(runs)
     service.warm_up("sentiment")
     out_path = Path(out)
@@ -168,7 +170,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Screenshot of the app for the README")
     parser.add_argument("--runs", default="runs")
     parser.add_argument("--out", default="docs/app.png")
-    parser.add_argument("--text", default="Neat plot. Great acting.")
+    parser.add_argument("--text", default="Good, cheap food!")
     parser.add_argument("--width", type=int, default=1400)
     a = parser.parse_args()
     print(screenshot(a.runs, a.out, a.text, a.width))

@@ -95,6 +95,9 @@ def heatmap_html(maps, layer: int | None = None, head: int | None = None, title:
     colours = _viridis(weights / top)
     n_q, n_k = weights.shape
     cell = 20 if n_k <= 24 else 14 if n_k <= 48 else 10 if n_k <= 80 else 7
+    if n_q == 1 and n_k <= 24:
+        cell = 30  # a single row (attention pooling): bigger cells, the weight written in each
+    values = n_q == 1 and cell >= 30
     font = 12 if cell >= 14 else 10 if cell >= 10 else 8
     tooltips = n_q * n_k <= 6000
     x_name, y_name = _AXIS_NAMES.get(maps.kind, ("key", "query"))
@@ -123,7 +126,12 @@ def heatmap_html(maps, layer: int | None = None, head: int | None = None, title:
             if j == edge_k:
                 shadow.append("inset 2px 0 0 #fff")
             line = f";box-shadow:{','.join(shadow)}" if shadow else ""
-            cells.append(f'<td style="background:{colour}{line}"{tip}></td>')
+            text = ""
+            if values:  # ".23" fits a 30-pixel cell
+                ink = "#000" if weights[i, j] / top > 0.55 else "#fff"
+                number = f"{weights[i, j]:.2f}".lstrip("0") or "0"
+                text = f'<span style="display:block;text-align:center;font-size:10px;color:{ink}">{number}</span>'
+            cells.append(f'<td style="background:{colour}{line}"{tip}>{text}</td>')
         label = new if edge_q is not None and i >= edge_q else ""
         rows.append(f'<tr><th title="{esc_q[i]}"{label}>{esc_q[i]}</th>{"".join(cells)}</tr>')
     if edge_q is not None:
