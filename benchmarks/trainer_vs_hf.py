@@ -33,11 +33,13 @@ from pathlib import Path
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=None, help="LLM id or folder (default: the built-in SmolLM2-135M-Instruct)")
-    p.add_argument("--train-examples", type=int, default=256, help="training pool, the same for both")
+    p.add_argument("--train-examples", type=int, default=None,
+                   help="training pool, the same for both (default: the whole training split, 8,454 sentences: "
+                        "each loop draws its batches from the task's real data)")
     p.add_argument("--eval-examples", type=int, default=96, help="held-out test examples both are scored on")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-steps", type=int, default=6,
-                   help="optimizer steps for each loop and round (default 6: 96 of the 256 examples)")
+                   help="optimizer steps for each loop and round (default 6: 96 examples)")
     p.add_argument("--learning-rate", type=float, default=5e-5)
     p.add_argument("--precision", choices=("no", "fp16", "bf16"), default="no")
     p.add_argument("--seed", type=int, default=42)
@@ -170,7 +172,7 @@ def main(argv=None):
 
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU x {torch.get_num_threads()} threads"
     print(f"\nSmolLM2-135M-Instruct on sentiment: {args.max_steps} steps of batch {args.batch_size} from "
-          f"{args.train_examples} training examples, precision {args.precision}, {device}; "
+          f"{len(task.dataset['train']):,} training examples, precision {args.precision}, {device}; "
           f"fastest of {args.rounds} round(s)")
     for name in ("hf_rnn", "Trainer"):
         print(f"  {name} tokens/s by round: {', '.join(f'{v:.1f}' for v in rounds[name])}")

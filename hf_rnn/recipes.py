@@ -65,6 +65,7 @@ class TokenizerSection:
     name_or_path: str | None = None  # None: the built-in SmolLM2 tokenizer, shared with the LLM
     word_level: bool = False  # train a word-level vocabulary on the training split instead
     vocab_size: int = field(default=20_000, metadata={"min": 10})  # word-level only
+    lowercase: bool = True  # word-level only; false keeps case (scores against cased references)
 
 
 @dataclass

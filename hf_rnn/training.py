@@ -559,7 +559,8 @@ class _Run:
             st.evals_without_improvement += 1
         st.last_eval_step = st.step
         self._event({"event": "eval", "split": "validation", "step": st.step, "epoch": self._epoch_float(),
-                     **metrics, "best": st.best_metric, "eval_seconds": round(time.perf_counter() - eval_start, 3)},
+                     **metrics, "best": st.best_metric, "train_seconds": round(st.train_seconds, 3),
+                     "eval_seconds": round(time.perf_counter() - eval_start, 3)},
                     prefix="eval/")
         if self.pbar is not None:
             self.pbar.set_postfix(self._postfix(), refresh=False)

@@ -186,6 +186,8 @@ def test_cli_trains_every_task_from_its_recipe(task, family, tmp_path, tiny_llam
     assert metrics["hardware"]["num_processes"] == 1 and metrics["hardware"]["device"] == "cpu"
     if task == "timeseries" and family == "rnn":
         assert metrics["tokenizer"] is None  # numbers in, numbers out
+    elif task == "translation" and family == "rnn":  # the recipe's word-level vocabulary of the 48 pairs
+        assert 20 < metrics["tokenizer"]["vocab_size"] < 1000
     else:
         assert metrics["tokenizer"]["vocab_size"] > 1000
 
@@ -198,6 +200,9 @@ def test_cli_trains_every_task_from_its_recipe(task, family, tmp_path, tiny_llam
     assert (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
     kinds = [e["event"] for e in read_events(out)]
     assert kinds.count("eval") == 2 and kinds[-1] == "test"
+    # each evaluation says when it happened in training time (the comparison's curves against seconds)
+    eval_seconds = [e["train_seconds"] for e in read_events(out) if e["event"] == "eval"]
+    assert 0 < eval_seconds[0] <= eval_seconds[1] <= metrics["training"]["train_seconds"] + 1e-3
 
     # the folder loads back as the model that was tested
     loaded = _load_saved(out, family, task_cls.kind)

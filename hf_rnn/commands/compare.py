@@ -22,10 +22,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import datasets
+    from transformers.utils import logging as hf_logging
 
     from ..comparison import compare, compare_runs
 
     datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()  # one "Loading weights" bar per model load would bury the progress lines
     if args.runs:
         result = compare_runs(args.runs, args.output_dir or "runs/compare-runs")
     else:

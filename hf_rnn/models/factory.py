@@ -44,7 +44,8 @@ def build_tokenizer(task, model_cfg, tokenizer_cfg):
     if tokenizer_cfg.word_level:
         from ..tokenization import train_word_tokenizer
 
-        return train_word_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size)
+        return train_word_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size,
+                                    lowercase=tokenizer_cfg.lowercase)
     from ..tokenization import load_tokenizer
 
     return load_tokenizer(tokenizer_cfg.name_or_path)

@@ -1,0 +1,205 @@
+"""``hf_rnn.compare`` / ``hf-rnn compare`` / ``compare_runs``: every task, the report, reuse, bad input.
+
+Each comparison trains its models in ``hf-rnn train`` subprocesses, as users run it, on tiny
+budgets (3 steps, a few dozen examples) with a one-layer Llama standing in for SmolLM2; the
+zero-shot reference row uses the real built-in model on a few test examples.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hf_rnn import compare
+from hf_rnn.cli import main as cli
+from hf_rnn.comparison import DEFAULT_MODELS, PROFILES, ZERO_SHOT_TASKS, compare_runs
+from hf_rnn.errors import ConfigError
+from hf_rnn.runs import RunError, read_run
+from hf_rnn.tasks import TASKS
+
+# overrides every recipe accepts (RNN and LLM alike): tiny data, 3 steps, 2 evaluations
+TINY = ["task.max_train_examples=40", "task.max_validation_examples=6", "task.max_test_examples=7",
+        "training.max_steps=3", "training.batch_size=8", "training.eval_batch_size=8", "training.max_length=32",
+        "training.eval_steps=2", "training.logging_steps=1", "training.warmup_steps=0",
+        "training.max_new_tokens=6"]
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_llm(tmp_path_factory, tokenizer):
+    """A one-layer Llama with the built-in tokenizer: the LLM family at test size."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory, tiny_llm):
+    """``{task: Comparison}``, each task compared once (its RNN recipe against the tiny LLM)."""
+    cache = {}
+    root = tmp_path_factory.mktemp("compare")
+
+    def run(task):
+        if task not in cache:
+            # the zero-shot reference row loads the real 135M model: once, on the default task
+            cache[task] = compare(task, ["rnn", str(tiny_llm)], "quick", root / task, overrides=TINY,
+                                  zero_shot=task == "sentiment", progress=False)
+        return cache[task]
+
+    return run
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_task_can_be_compared(task, compared):
+    c = compared(task)
+    out = Path(c.output_dir)
+    metric = TASKS[task].primary_metric
+    trained = [r for r in c.rows if r.run_dir]
+    assert [r.family for r in trained] == ["rnn", "llm"]
+    for r in trained:
+        assert metric in r.metrics and r.metrics[metric] == r.metrics[metric]  # a number, not NaN
+        assert r.parameters_total >= r.parameters_trainable > 0
+        assert r.steps == 3 and r.train_seconds > 0 and r.tokens_per_second > 0
+        assert 0 < r.latency_ms_p50 <= r.latency_ms_p95
+        assert r.peak_memory_mb > 0
+        # the row's metric is the run's own test result, on the same split for both
+        run = read_run(r.run_dir)
+        assert run.metrics["test"][metric] == pytest.approx(r.metrics[metric])
+    hashes = {json.dumps(read_run(r.run_dir).metrics["task"]["data_hash"]["test"]) for r in trained}
+    assert len(hashes) == 1
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"] == task and len(results["rows"]) == len(c.rows)
+    seconds = PROFILES["quick"][task].seconds
+    assert results["budget"] == f"matched wall-clock budget: {seconds:g} s of training per model" + (
+        "" if task == "timeseries" else ", on 40 training examples")
+    report = (out / "report.md").read_text()
+    assert f"# {task}: RNN vs LLM (quick profile)" in report and "| model | family |" in report
+    assert report.count("\n| ") >= 1 + len(c.rows)
+    for name in c.figures.values():  # every figure the report links exists and is a PNG
+        assert f"]({name})" in report
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    assert {"learning_curves", "quality_vs_parameters"} <= set(c.figures)
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(c.figures)
+    assert 'src="http' not in page and "<link" not in page  # self-contained
+
+
+def test_the_sentiment_report_has_attention_from_both_families_and_the_zero_shot_row(compared):
+    c = compared("sentiment")
+    names = [r.name for r in c.rows]
+    assert names[-1] == "smollm2 zero-shot" and "sentiment" in ZERO_SHOT_TASKS
+    zero = c.rows[-1]
+    assert zero.parameters_trainable == 0 and zero.parameters_total > 100_000_000
+    assert 0.0 <= zero.metrics["accuracy"] <= 1.0 and zero.metrics["num_examples"] == 7
+    # the sentiment BiLSTM pools with attention, the LLM has self-attention: both maps and the pair
+    assert "attention side by side" in c.figures
+    assert sum(k.startswith("attention ") for k in c.figures) == 3
+
+
+def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys):
+    c = compare("pos", ["rnn"], "quick", tmp_path, overrides=TINY, progress=False)
+    rnn_dir = Path(c.rows[0].run_dir)
+    before = (rnn_dir / "model.safetensors").stat().st_mtime_ns
+    again = compare("pos", ["rnn"], "quick", tmp_path, overrides=TINY, progress=True)
+    assert "reusing the finished run" in capsys.readouterr().err
+    assert (rnn_dir / "model.safetensors").stat().st_mtime_ns == before
+    assert again.rows[0].metrics == c.rows[0].metrics
+    # one more step is another recipe: trained again, not reused
+    other = compare("pos", ["rnn"], "quick", tmp_path, overrides=[*TINY, "training.max_steps=4"], progress=False)
+    assert other.rows[0].steps == 4
+
+
+def test_cli_compare_and_compare_runs(compared, tmp_path, capsys):
+    c = compared("timeseries")
+    runs = [r.run_dir for r in c.rows if r.run_dir]
+    assert cli(["compare", "--runs", *runs, "--output-dir", str(tmp_path / "again")]) == 0
+    printed = capsys.readouterr().out
+    assert "| model | family | mae |" in printed and "report:" in printed
+    assert json.loads((tmp_path / "again" / "results.json").read_text())["profile"] == "runs"
+
+
+# =========================================================================== bad input
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(task="sentimental"), "unknown task 'sentimental'"),
+    (dict(task="sentiment", models=[]), "the model list is empty"),
+    (dict(task="sentiment", models=["bilstm", "bilstm"]), "named twice"),
+    (dict(task="sentiment", profile="medium"), "unknown profile 'medium'"),
+    (dict(task="sentiment", models=["bilstm"], overrides=["training.learning_rat=1"]), "learning_rat"),
+])
+def test_bad_arguments_fail_before_any_training(kwargs, message, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        compare(output_dir=tmp_path / "out", progress=False, **kwargs)
+    assert not any((tmp_path / "out").glob("*/metrics.json"))
+
+
+def test_runs_of_different_tasks_splits_or_tokenizers_are_refused(compared, tmp_path):
+    pos = [r.run_dir for r in compared("pos").rows if r.run_dir]
+    sentiment = [r.run_dir for r in compared("sentiment").rows if r.run_dir]
+    with pytest.raises(RunError, match="trained on task 'sentiment' but .* on 'pos'"):
+        compare_runs([pos[0], sentiment[0]], tmp_path / "x")
+
+    # the same run with a different test split
+    other_split = tmp_path / "other-split"
+    shutil.copytree(pos[1], other_split)
+    metrics = json.loads((other_split / "metrics.json").read_text())
+    metrics["task"]["data_hash"]["test"] = "0" * 16
+    metrics["task"]["sizes"]["test"] = 99
+    (other_split / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(RunError, match="different pos test splits .*sizes 7 and 99"):
+        compare_runs([pos[0], other_split], tmp_path / "x")
+
+    # a different tokenizer: fine where the metric is on words (POS accuracy), refused where it is
+    # per token (perplexity) unless asked for
+    def with_other_tokenizer(run_dir, name):
+        folder = tmp_path / name
+        shutil.copytree(run_dir, folder)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics["tokenizer"] = {**metrics["tokenizer"], "hash": "f" * 16, "name_or_path": "word-level"}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        return folder
+
+    assert len(compare_runs([pos[0], with_other_tokenizer(pos[1], "pos-words")], tmp_path / "p").rows) == 2
+    textgen = [r.run_dir for r in compared("textgen").rows if r.run_dir]
+    other_tok = with_other_tokenizer(textgen[1], "textgen-words")
+    with pytest.raises(RunError, match="different tokenizers .*word-level.*scored per token"):
+        compare_runs([textgen[0], other_tok], tmp_path / "x")
+    assert compare_runs([textgen[0], other_tok], tmp_path / "y", allow_different_tokenizers=True).rows
+
+
+def test_a_run_folder_with_missing_files_is_named(compared, tmp_path, capsys):
+    rnn = compared("pos").rows[0].run_dir
+    broken = tmp_path / "broken"
+    shutil.copytree(rnn, broken)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(RunError, match=r"broken is missing model weights"):
+        compare_runs([rnn, broken], tmp_path / "x")
+    with pytest.raises(RunError, match="nothing to compare"):
+        compare_runs([], tmp_path / "x")
+    # from the shell: one line, exit status 2
+    assert cli(["compare", "--runs", str(rnn), str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "z")]) == 2
+    err = capsys.readouterr().err
+    assert "run folder not found" in err and "Traceback" not in err
+
+
+def test_every_task_has_a_default_model_set_with_both_families():
+    from hf_rnn.comparison import _is_llm_name
+
+    for task in TASKS:
+        families = {_is_llm_name(m) for m in DEFAULT_MODELS[task]}
+        assert families == {True, False}, task
