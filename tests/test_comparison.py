@@ -203,3 +203,24 @@ def test_every_task_has_a_default_model_set_with_both_families():
     for task in TASKS:
         families = {_is_llm_name(m) for m in DEFAULT_MODELS[task]}
         assert families == {True, False}, task
+
+
+def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
+    from hf_rnn.comparison import Profile, _budget_line, profile_overrides
+    from hf_rnn.recipes import load_recipe
+
+    by_time = Profile("t", 90, train_examples=500)
+    by_epochs = Profile("e", None, epochs=2)
+    recipes = [load_recipe("sentiment", m, overrides=profile_overrides(by_time, f, 30))
+               for m, f in (("bilstm", "rnn"), ("smollm2", "llm"))]
+    assert {(r.training.max_seconds, r.task.max_train_examples) for r in recipes} == {(90, 500)}
+    assert recipes[1].model.freeze_layers == 0  # only the quick profile freezes the lower layers
+    assert _budget_line(recipes) == "matched wall-clock budget: 90 s of training per model, on 500 training examples"
+
+    recipes = [load_recipe("sentiment", m, overrides=profile_overrides(by_epochs, f, 30))
+               for m, f in (("bilstm", "rnn"), ("smollm2", "llm"))]
+    assert {(r.training.epochs, r.training.max_seconds, r.training.max_steps) for r in recipes} == {(2, None, None)}
+    assert _budget_line(recipes).startswith("matched budget: 2 epochs of training per model")
+
+    quick = load_recipe("sentiment", "smollm2", overrides=profile_overrides(PROFILES["quick"]["sentiment"], "llm", 30))
+    assert quick.model.freeze_layers == 22  # SmolLM2's 30 layers: the top 8 train
