@@ -428,12 +428,15 @@ def _figures(task_name: str, runs: list[Run], rows: list[ModelResult], task, out
     if points:
         plot_quality_vs_parameters(points, metric, out / "quality_vs_parameters.png")
         figures["quality_vs_parameters"] = "quality_vs_parameters.png"
-    figures.update(_attention_figures(task_name, runs, out, progress))
+    figures.update(_attention_figures(task_name, runs, out, progress, task))
     return figures
 
 
-def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: bool) -> dict:
-    """One attention map per model that has attention, and the first RNN and LLM side by side."""
+def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: bool, task=None) -> dict:
+    """One attention map per model that has attention, and the first RNN and LLM side by side.
+
+    An LLM trained on a prompt (translation) sees the example in that prompt, as in training.
+    """
     from .attention import attention_maps
     from .plots import plot_side_by_side, save_attention
 
@@ -443,8 +446,11 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
     figures, maps_by_family = {}, {}
     for run in runs:
         model, tokenizer = load_run_model(run, output_attentions=True)
+        shown = text
+        if run.family == "llm" and hasattr(task, "prompt_ids"):
+            shown = tokenizer.decode(task.prompt_ids(tokenizer, task.prompt(text)))
         try:
-            maps = attention_maps(model, tokenizer, text, generate=task_name in ("textgen", "translation"),
+            maps = attention_maps(model, tokenizer, shown, generate=task_name in ("textgen", "translation"),
                                   max_new_tokens=12)
         except ValueError as e:  # an RNN head without attention: say so in the report
             _say(progress, f"[compare] {run.name}: no attention map ({str(e).splitlines()[0]})")
