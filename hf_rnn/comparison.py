@@ -512,7 +512,8 @@ def write_report(c: Comparison, task) -> None:
         f"for every model. Primary metric: **{metric}** ({better} is better).",
         f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
         f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s.",
-        "- Latency: one test example at a time (batch 1) after a warm-up; generation tasks include generating.",
+        "- Latency: one test example at a time (batch 1) after a warm-up; translation and forecasting include "
+        "generating the answer, text generation scores one block (its perplexity is what is compared).",
         "",
         c.table_markdown(),
         "",
