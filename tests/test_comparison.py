@@ -30,24 +30,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def tiny_llm(tmp_path_factory, tokenizer):
-    """A one-layer Llama with the built-in tokenizer: the LLM family at test size."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-llm")
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def compared(tmp_path_factory, tiny_llm):
+def compared(tmp_path_factory, tiny_llama):
     """``{task: Comparison}``, each task compared once (its RNN recipe against the tiny LLM)."""
     cache = {}
     root = tmp_path_factory.mktemp("compare")
@@ -55,7 +38,7 @@ def compared(tmp_path_factory, tiny_llm):
     def run(task):
         if task not in cache:
             # the zero-shot reference row loads the real 135M model: once, on the default task
-            cache[task] = compare(task, ["rnn", str(tiny_llm)], "quick", root / task, overrides=TINY,
+            cache[task] = compare(task, ["rnn", str(tiny_llama)], "quick", root / task, overrides=TINY,
                                   zero_shot=task == "sentiment", progress=False)
         return cache[task]
 

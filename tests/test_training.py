@@ -28,23 +28,6 @@ TINY_TRAINING = ["training.max_steps=3", "training.batch_size=8", "training.eval
                  "training.progress_bar=false", "training.warmup_steps=0", "training.max_new_tokens=8"]
 
 
-@pytest.fixture(scope="session")
-def tiny_llama(tmp_path_factory, tokenizer):
-    """A one-layer Llama with the built-in tokenizer, saved as a model folder."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def read_events(run):
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
