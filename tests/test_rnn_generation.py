@@ -40,6 +40,19 @@ def lm(cell: str = "lstm") -> RNNForCausalLM:
     return RNNForCausalLM(tiny_config(cell=cell)).eval()
 
 
+# Token ids from two computation paths (cache vs rerun, batch vs alone) are compared exactly. That is only
+# CPU-independent when no greedy step is a near tie: kernels differ by ~1e-6 between CPUs (and between paths),
+# so each such test first asserts that the top two logits of every step are further apart than this.
+GREEDY_MARGIN = 1e-4
+
+
+def greedy_margin(model, *args, **kwargs) -> float:
+    """The smallest gap between the best and second-best logit over every greedy step of `generate`."""
+    out = model.generate(*args, do_sample=False, output_scores=True, return_dict_in_generate=True, **kwargs)
+    top2 = torch.stack(out.scores).topk(2, dim=-1).values  # (steps, batch, 2)
+    return float((top2[..., 0] - top2[..., 1]).min())
+
+
 def record_rnn_input_lengths(module: torch.nn.Module) -> list[int]:
     """Sequence length of every call to the fused RNN kernel (packed inputs never happen here: no padding)."""
     lengths: list[int] = []
@@ -55,6 +68,7 @@ def test_greedy_generate_equals_a_manual_argmax_loop(cell):
     model = lm(cell)
     ids = prompt()
     generated = model.generate(ids, max_new_tokens=8, do_sample=False, eos_token_id=None)
+    assert greedy_margin(model, ids, max_new_tokens=8, eos_token_id=None) > GREEDY_MARGIN
     manual = ids
     with torch.no_grad():
         for _ in range(8):  # no cache: the whole prefix is rerun at every step
@@ -121,6 +135,7 @@ def test_left_padded_batch_generates_like_each_prompt_alone():
     mask[0, :3] = 0  # first prompt is 3 tokens, left-padded
     ids[0, :3] = 0
     batch = model.generate(ids, attention_mask=mask, max_new_tokens=5, eos_token_id=None)
+    assert greedy_margin(model, ids, attention_mask=mask, max_new_tokens=5, eos_token_id=None) > GREEDY_MARGIN
     assert torch.equal(batch[0, 3:], model.generate(ids[:1, 3:], max_new_tokens=5, eos_token_id=None)[0])
     assert torch.equal(batch[1], model.generate(ids[1:], max_new_tokens=5, eos_token_id=None)[0])
 
@@ -128,8 +143,11 @@ def test_left_padded_batch_generates_like_each_prompt_alone():
 def test_causal_lm_beam_search_with_and_without_cache_agree():
     model = lm()
     ids = prompt()
-    kwargs = dict(max_new_tokens=6, num_beams=3, eos_token_id=None)
-    assert torch.equal(model.generate(ids, **kwargs), model.generate(ids, use_cache=False, **kwargs))
+    kwargs = dict(max_new_tokens=6, num_beams=3, eos_token_id=None, output_scores=True, return_dict_in_generate=True)
+    with_cache, without_cache = model.generate(ids, **kwargs), model.generate(ids, use_cache=False, **kwargs)
+    # the beams' scores agree to float tolerance; the chosen ids exactly (beam scores are far from ties here)
+    torch.testing.assert_close(with_cache.sequences_scores, without_cache.sequences_scores, atol=1e-5, rtol=0)
+    assert torch.equal(with_cache.sequences, without_cache.sequences)
 
 
 def test_assisted_decoding_is_refused_for_a_stateful_model():
@@ -141,8 +159,8 @@ def test_assisted_decoding_is_refused_for_a_stateful_model():
 # ------------------------------------------------------------------------------------------------ seq2seq
 
 
-def seq2seq(attention: str, cell: str = "lstm") -> RNNForSeq2SeqLM:
-    torch.manual_seed(0)
+def seq2seq(attention: str, cell: str = "lstm", seed: int = 0) -> RNNForSeq2SeqLM:
+    torch.manual_seed(seed)
     return RNNForSeq2SeqLM(tiny_config(attention=attention, cell=cell, bidirectional=True)).eval()
 
 
@@ -156,8 +174,10 @@ def padded_source() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("attention", ["none", "additive", "dot", "general"])
 def test_seq2seq_greedy_equals_manual_loop_and_num_beams_1(attention):
-    model = seq2seq(attention)
     src, mask = padded_source()
+    # the first seeded model without a near tie (seed 0 without attention has a 7e-7 one, which a CPU may flip)
+    model = next(m for m in (seq2seq(attention, seed=seed) for seed in range(10))
+                 if greedy_margin(m, src, attention_mask=mask, max_new_tokens=6, eos_token_id=None) > GREEDY_MARGIN)
     greedy = model.generate(src, attention_mask=mask, max_new_tokens=6, eos_token_id=None)
     assert torch.equal(
         greedy, model.generate(src, attention_mask=mask, max_new_tokens=6, num_beams=1, eos_token_id=None)
@@ -176,10 +196,12 @@ def test_seq2seq_beam_search_runs_and_cache_reordering_is_exact(attention, cell)
     model = seq2seq(attention, cell)
     src, mask = padded_source()
     kwargs = dict(attention_mask=mask, max_new_tokens=6, num_beams=4, eos_token_id=None)
-    with_cache = model.generate(src, **kwargs)
-    without_cache = model.generate(src, use_cache=False, **kwargs)  # reruns the decoder prefix every step
-    assert with_cache.shape == (3, 7)
-    assert torch.equal(with_cache, without_cache)
+    scored = dict(output_scores=True, return_dict_in_generate=True)
+    with_cache = model.generate(src, **kwargs, **scored)
+    without_cache = model.generate(src, use_cache=False, **kwargs, **scored)  # reruns the decoder prefix every step
+    assert with_cache.sequences.shape == (3, 7)
+    torch.testing.assert_close(with_cache.sequences_scores, without_cache.sequences_scores, atol=1e-5, rtol=0)
+    assert torch.equal(with_cache.sequences, without_cache.sequences)
     several = model.generate(src, num_return_sequences=2, **kwargs)
     assert several.shape == (6, 7)
 
