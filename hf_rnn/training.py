@@ -39,7 +39,6 @@ import json
 import math
 import os
 import platform
-import resource
 import shutil
 import time
 from collections.abc import Mapping
@@ -52,6 +51,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from .errors import ConfigError
+from .memory import peak_rss_mb
 from .tasks import family_of
 from .tokenization import IGNORE_INDEX
 
@@ -701,7 +701,7 @@ class _Run:
         model = acc.unwrap_model(self.model)
         params = list(model.parameters())  # tied weights count once
         total, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
-        rss = torch.tensor([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024], device=acc.device)
+        rss = torch.tensor([peak_rss_mb() or 0.0], device=acc.device)
         cuda = (torch.tensor([torch.cuda.max_memory_allocated() / 2**20], device=acc.device)
                 if acc.device.type == "cuda" else None)
         rss_peak = float(acc.gather(rss).max())
