@@ -13,7 +13,7 @@ import sys
 
 from .errors import HfRnnError
 
-COMMANDS = ("fetch", "tasks", "train", "compare", "app")
+COMMANDS = ("fetch", "tasks", "train", "compare", "results", "app")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -84,10 +84,11 @@ PROFILES: dict[str, dict[str, Profile]] = {
         "timeseries": Profile("quick", 180, None, None, None, 40),
     },
     "full": {
-        # 1,500 s with a schedule that never decays (the run's length in steps is unknown) stopped
-        # early at 0.861; two epochs with linear decay: 0.888 (2-core CPU, 23 min of training)
-        "sentiment": Profile("full", None, None, None, None, 100, epochs=2,
-                             extra={f: ["training.early_stopping_patience=5"] for f in ("rnn", "llm")}),
+        # three epochs with linear decay; the LLM at transformers.Trainer's usual 2e-5 (the recipe's 5e-5
+        # suits its one-epoch default)
+        "sentiment": Profile("full", None, None, None, None, 100, epochs=3,
+                             extra={"rnn": ["training.early_stopping_patience=5"],
+                                    "llm": ["training.early_stopping_patience=5", "training.learning_rate=2e-5"]}),
         "pos": Profile("full", 1500, None, 1000, None, 200),
         "textgen": Profile("full", 1500, None, 1000, None, 200),
         "translation": Profile("full", 1800, None, 300, 500, 200),
@@ -141,7 +142,9 @@ class ModelResult:
     latency_ms_p50: float | None
     latency_ms_p95: float | None
     peak_memory_mb: float | None
-    steps: int | None = None
+    steps: int | None = None  # optimizer steps
+    examples: int | None = None  # training examples seen (with repeats across epochs)
+    epochs: float | None = None
     note: str = ""
 
 
@@ -155,6 +158,9 @@ class Comparison:
     hardware: dict[str, Any]
     figures: dict[str, str]
     seconds: float
+    date: str = ""  # when the comparison was written (UTC, ISO 8601)
+    budget_kind: str = "seconds"  # "seconds" (wall clock: machine-dependent), "epochs" or "as trained"
+    curve_summary: str = ""  # what holds across the learning curves against training time
 
     def table_markdown(self) -> str:
         return results_table(self)
@@ -216,6 +222,9 @@ def compare(
         recipes[name] = recipe
 
     runs: list[Run] = []
+    if prof.epochs is None:
+        _say(progress, f"[compare] budget: {prof.seconds:g} s of training per model (wall clock: a faster machine "
+                       "gives every model more steps; the report shows quality against time)")
     for name, recipe in recipes.items():
         runs.append(_train_or_reuse(name, recipe, reuse=reuse, progress=progress))
     check_comparable(runs)
@@ -235,11 +244,75 @@ def compare(
     comparison = Comparison(
         task=task, profile=profile,
         budget=_budget_line(recipes.values()),
-        rows=rows, output_dir=str(out), hardware=runs[0].metrics.get("hardware", {}), figures=figures,
-        seconds=round(time.perf_counter() - start, 1),
+        rows=rows, output_dir=str(out), hardware=_hardware(runs), figures=figures,
+        seconds=round(time.perf_counter() - start, 1), date=_now(),
+        budget_kind="epochs" if prof.epochs is not None else "seconds",
+        curve_summary=curve_summary(runs, eval_task.primary_metric, eval_task.greater_is_better),
     )
     write_report(comparison, eval_task)
     return comparison
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _hardware(runs: list[Run]) -> dict[str, Any]:
+    """The first run's device, precision and threads, plus the machine: CPU model, logical cores, OS."""
+    import platform
+
+    hw = dict(runs[0].metrics.get("hardware", {}))
+    hw.setdefault("cpu_count", os.cpu_count())
+    hw["logical_cpus"] = os.cpu_count()
+    hw["platform"] = f"{platform.system()} {platform.machine()}"
+    return hw
+
+
+def curve_summary(runs: list[Run], metric: str, greater_is_better: bool) -> str:
+    """One sentence on what holds across the validation curves against training seconds.
+
+    Compares the best-scoring model of each family (by its last evaluation) at every evaluation time of
+    either, over the span where both have been evaluated (a curve holds its last value between evaluations).
+    The sentence says whether one family leads throughout, or when the lead changes.
+    """
+    by_family: dict[str, tuple[str, list[tuple[float, float]]]] = {}
+    for run in runs:
+        points = [(seconds, value) for _, seconds, value in run.curve() if value == value]  # drop NaN
+        if not points:
+            continue
+        last = points[-1][1]
+        held = by_family.get(run.family)
+        if held is None or (last > held[1][-1][1]) == greater_is_better and last != held[1][-1][1]:
+            by_family[run.family] = (run.label, points)
+    if len(by_family) < 2:
+        return ""
+    (name_a, a), (name_b, b) = (by_family[f] for f in sorted(by_family)[:2])
+    start, end = max(a[0][0], b[0][0]), min(a[-1][0], b[-1][0])
+
+    def at(curve, t):
+        return [v for s, v in curve if s <= t][-1]
+
+    times = sorted({s for s, _ in a + b if start <= s <= end})
+    if not times:
+        return (f"The validation curves do not overlap in time ({name_a} evaluated {a[0][0]:.0f}-{a[-1][0]:.0f} s, "
+                f"{name_b} {b[0][0]:.0f}-{b[-1][0]:.0f} s).")
+    leaders = []
+    for t in times:
+        va, vb = at(a, t), at(b, t)
+        leader = None if va == vb else (name_a if (va > vb) == greater_is_better else name_b)
+        if leader and (not leaders or leaders[-1][1] != leader):
+            leaders.append((t, leader))
+    span = f"from {start:.0f} s to {end:.0f} s of training"
+    if not leaders:
+        return f"{name_a} and {name_b} have equal validation {metric} at every evaluation {span}."
+    if len(leaders) == 1:
+        return (f"{leaders[0][1]} has the better validation {metric} at every evaluation {span}, so the verdict "
+                "holds for any budget in that range (on this machine; a faster one moves along the same curves).")
+    changes = ", then ".join(f"{who} from {t:.0f} s" for t, who in leaders)
+    return (f"The lead changes {span}: {changes}. A budget in seconds on another machine can land on either "
+            "side: compare the curves, not one number.")
 
 
 def _budget_line(recipes) -> str:
@@ -282,8 +355,10 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
     rows = [_row_from_run(run, task, latency_examples, False) for run in runs]
     figures = _figures(task.name, runs, rows, task, out, False)
     comparison = Comparison(task=task.name, profile="runs", budget="as trained (see each run's config.yaml)",
-                            rows=rows, output_dir=str(out), hardware=runs[0].metrics.get("hardware", {}),
-                            figures=figures, seconds=round(time.perf_counter() - start, 1))
+                            rows=rows, output_dir=str(out), hardware=_hardware(runs),
+                            figures=figures, seconds=round(time.perf_counter() - start, 1), date=_now(),
+                            budget_kind="as trained",
+                            curve_summary=curve_summary(runs, task.primary_metric, task.greater_is_better))
     write_report(comparison, task)
     return comparison
 
@@ -323,12 +398,19 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
                 return run
             except RunError:
                 pass
+    from .training import latest_checkpoint
+
+    # A run of the same recipe that was stopped (killed, machine restarted) continues from its last checkpoint.
+    resume = (reuse and not (folder / "metrics.json").exists() and latest_checkpoint(folder) is not None
+              and (folder / "config.yaml").exists()
+              and (folder / "config.yaml").read_text(encoding="utf-8") == wanted)
     folder.mkdir(parents=True, exist_ok=True)
     recipe_file = folder.parent / f".{folder.name}.recipe.yaml"
     recipe_file.write_text(wanted, encoding="utf-8")
-    _say(progress, f"[compare] {name}: training ({recipe.model.family}) into {folder} ...")
+    verb = f"resuming from {latest_checkpoint(folder).name}" if resume else "training"
+    _say(progress, f"[compare] {name}: {verb} ({recipe.model.family}) in {folder} ...")
     cmd = [sys.executable, "-m", "hf_rnn.cli", "train", "--config", str(recipe_file), "--output-dir", str(folder),
-           "--overwrite"]
+           "--resume" if resume else "--overwrite"]
     started = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     recipe_file.unlink(missing_ok=True)
@@ -357,14 +439,13 @@ def _row_from_run(run: Run, task, latency_examples: int, progress: bool) -> Mode
         parameters_total=m["parameters"]["total"], parameters_trainable=m["parameters"]["trainable"],
         train_seconds=m["training"]["train_seconds"], tokens_per_second=m["training"]["tokens_per_second"],
         latency_ms_p50=p50, latency_ms_p95=p95, peak_memory_mb=m["memory"]["cpu_peak_rss_mb"],
-        steps=m["training"]["steps"],
+        steps=m["training"]["steps"], examples=m["training"].get("examples"), epochs=m["training"].get("epochs"),
         note=f"stopped by {m['training']['stopped_because']}, best at step {m['best']['step']}",
     )
 
 
 def _zero_shot_row(task, latency_examples: int, progress: bool) -> ModelResult:
-    import resource
-
+    from .memory import peak_rss_mb
     from .models.llm import count_parameters, load_llm
     from .models.llm_zero_shot import ZeroShotClassifier, zero_shot
 
@@ -379,7 +460,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool) -> ModelResult:
     return ModelResult(
         name="smollm2 zero-shot", family="llm", run_dir=None, metrics=_numbers(metrics), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
-        latency_ms_p95=p95, peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        latency_ms_p95=p95, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
     )
 
@@ -482,36 +563,62 @@ def results_table(c: Comparison) -> str:
     metric_names = [k for k in c.rows[0].metrics if not k.startswith("num_")]
     for r in c.rows[1:]:
         metric_names += [k for k in r.metrics if k not in metric_names and not k.startswith("num_")]
-    head = ["model", "family", *metric_names, "parameters", "trained", "train s", "tokens/s",
-            "latency p50 ms", "p95 ms", "peak MB"]
+    head = ["model", "family", *metric_names, "parameters", "trained", "steps", "examples seen", "train s",
+            "tokens/s", "latency p50 ms", "p95 ms", "peak MB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in c.rows:
         cells = [r.name, r.family, *[_fmt(r.metrics.get(k)) for k in metric_names],
-                 _fmt(r.parameters_total), _fmt(r.parameters_trainable), _fmt(r.train_seconds),
-                 _fmt(r.tokens_per_second), _fmt(r.latency_ms_p50), _fmt(r.latency_ms_p95), _fmt(r.peak_memory_mb)]
+                 _fmt(r.parameters_total), _fmt(r.parameters_trainable), _fmt(r.steps), _fmt(r.examples),
+                 _fmt(r.train_seconds), _fmt(r.tokens_per_second), _fmt(r.latency_ms_p50), _fmt(r.latency_ms_p95),
+                 _fmt(r.peak_memory_mb)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _hardware_line(hw: dict) -> str:
-    return (f"{hw.get('device_name', '?')} ({hw.get('device', '?')}, {hw.get('num_processes', 1)} process(es), "
+    cpus = f", {hw['logical_cpus']} logical CPUs" if hw.get("logical_cpus") else ""
+    return (f"{hw.get('device_name', '?')} ({hw.get('device', '?')}{cpus}, {hw.get('num_processes', 1)} process(es), "
             f"precision {hw.get('mixed_precision', 'no')}, {hw.get('torch_threads', '?')} torch threads)")
+
+
+def results_document(c: Comparison) -> dict[str, Any]:
+    """``results.json``'s content: the comparison with paths relative to its folder (it can be moved)."""
+    doc = asdict(c)
+    out = Path(c.output_dir)
+    doc.pop("output_dir")
+    for row in doc["rows"]:
+        if row["run_dir"] is not None:
+            row["run_dir"] = os.path.relpath(row["run_dir"], out)
+    return doc
+
+
+_BUDGET_WARNING = {
+    "seconds": ("**Budget: matched wall-clock seconds.** Every model gets the same training time on this machine, "
+                "so a faster or busier machine gives each model a different number of steps and can change the "
+                "verdict: read the steps and examples columns, and the learning curves against seconds below."),
+    "epochs": "**Budget: matched epochs** (passes over the same training data): the verdict does not depend on "
+              "the machine's speed; only the seconds do.",
+    "as trained": "**Budget: as each run was trained** (compared from finished run folders).",
+}
 
 
 def write_report(c: Comparison, task) -> None:
     """``results.json``, ``report.md`` and a self-contained ``report.html`` in ``c.output_dir``."""
     out = Path(c.output_dir)
-    doc = asdict(c)
-    (out / "results.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    _write_atomic(out / "results.json", json.dumps(results_document(c), indent=2))
     metric = task.primary_metric
     better = "higher" if task.greater_is_better else "lower"
     intro = [
         f"# {c.task}: RNN vs LLM ({c.profile} profile)",
         "",
+        _BUDGET_WARNING.get(c.budget_kind, ""),
+        "",
+        *([f"What holds across the learning curves: {c.curve_summary}", ""] if c.curve_summary else []),
         f"- Task: **{c.task}** ({task.kind}); test split of {len(task.dataset['test']):,} examples, the same "
         f"for every model. Primary metric: **{metric}** ({better} is better).",
         f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
-        f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s.",
+        f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s"
+        f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test example at a time (batch 1) after a warm-up; translation and forecasting include "
         "generating the answer, text generation scores one block (its perplexity is what is compared).",
         "",
@@ -522,8 +629,15 @@ def write_report(c: Comparison, task) -> None:
     md = intro + (["Notes:", *notes, ""] if notes else [])
     for title, name in c.figures.items():
         md += [f"## {title.replace('_', ' ').capitalize()}", "", f"![{title}]({name})", ""]
-    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
-    (out / "report.html").write_text(_html(c, md, out), encoding="utf-8")
+    _write_atomic(out / "report.md", "\n".join(md))
+    _write_atomic(out / "report.html", _html(c, md, out))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _html(c: Comparison, md_lines: list[str], out: Path) -> str:

@@ -106,6 +106,25 @@ def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys
     assert other.rows[0].steps == 4
 
 
+def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys):
+    """A comparison killed mid-run picks up where the run stopped (same recipe), not from step 0."""
+    keep = [*TINY, "training.max_steps=4", "training.keep_checkpoints=true"]
+    first = compare("pos", ["rnn"], "quick", tmp_path, overrides=keep, progress=False)
+    run_dir = Path(first.rows[0].run_dir)
+    (run_dir / "metrics.json").unlink()  # as if killed after the step-2 checkpoint
+    for step in sorted((run_dir / "checkpoints").iterdir())[1:]:
+        shutil.rmtree(step)
+    again = compare("pos", ["rnn"], "quick", tmp_path, overrides=keep, progress=True)
+    assert "rnn: resuming from step-0000002" in capsys.readouterr().err
+    assert again.rows[0].steps == 4
+    for key, value in first.rows[0].metrics.items():
+        assert again.rows[0].metrics[key] == pytest.approx(value, abs=1e-6), key
+    # results.json is portable: run folders relative to it, no absolute output folder
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["rows"][0]["run_dir"] == "rnn" and "output_dir" not in doc
+    assert doc["date"] and doc["budget_kind"] == "seconds" and doc["rows"][0]["examples"] == 4 * 8
+
+
 def test_cli_compare_and_compare_runs(compared, tmp_path, capsys):
     c = compared("timeseries")
     runs = [r.run_dir for r in c.rows if r.run_dir]

@@ -16,6 +16,8 @@ def register(sub) -> None:
     p.add_argument("--runs", metavar="DIR", nargs="+", help="compare these finished run folders instead of training")
     p.add_argument("--no-zero-shot", action="store_true", help="leave out the zero-shot LLM reference row")
     p.add_argument("--retrain", action="store_true", help="train again even where a matching run exists")
+    p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
+                   help="also copy the report files (no weights) into DIR/TASK-PROFILE (default DIR: results)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every model")
     p.set_defaults(func=run)
 
@@ -37,5 +39,9 @@ def run(args) -> int:
         result = compare(args.task, models, args.profile, args.output_dir, zero_shot=not args.no_zero_shot,
                          reuse=not args.retrain, overrides=args.overrides)
     print(result.table_markdown())
+    if args.publish:
+        from ..results import publish
+
+        print(f"published: {publish(result.output_dir, args.publish)}")
     print(f"\nreport: {result.output_dir}/report.md (and report.html, results.json); {result.seconds:.0f} s")
     return 0

@@ -1,0 +1,149 @@
+"""Committed results: the README's block is generated from results/, goals are checked from the numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hf_rnn.cli import main
+from hf_rnn.comparison import curve_summary
+from hf_rnn.results import (
+    BEGIN,
+    END,
+    Goal,
+    ResultsError,
+    check_goal,
+    collect,
+    publish,
+    readme_section,
+    update_readme,
+)
+from hf_rnn.runs import Run
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_readme_results_block_matches_committed_results():
+    """The README's numbers are exactly what `hf-rnn results` generates from the committed results/."""
+    update_readme(REPO / "README.md", REPO / "results", check=True)
+
+
+def test_committed_results_are_complete_and_portable():
+    for doc in collect(REPO / "results"):
+        folder = REPO / "results" / doc["folder"]
+        assert doc["folder"] == f"{doc['task']}-{doc['profile']}"
+        assert doc.get("date") and doc.get("hardware", {}).get("device_name"), folder
+        assert "output_dir" not in doc, "absolute paths do not belong in committed results"
+        for row in doc["rows"]:
+            assert row["run_dir"] is None or not Path(row["run_dir"]).is_absolute(), row["run_dir"]
+            if row["run_dir"] is not None:
+                assert row["steps"] and row["examples"], f"{folder}: {row['name']} lacks steps or examples"
+        assert (folder / "report.md").exists()
+        for fig in folder.glob("*.png"):
+            assert fig.stat().st_size < 500 * 1024, fig
+        assert not list(folder.glob("*.safetensors")) and not [p for p in folder.iterdir() if p.is_dir()]
+
+
+def _doc(task="sentiment", profile="full", rows=None, **extra):
+    rows = rows or [
+        {"name": "bilstm", "family": "rnn", "run_dir": "bilstm", "metrics": {"accuracy": 0.81}, "steps": 700,
+         "examples": 22000, "parameters_total": 10, "parameters_trainable": 5, "train_seconds": 30.0,
+         "latency_ms_p50": 2.5},
+        {"name": "smollm2", "family": "llm", "run_dir": "smollm2", "metrics": {"accuracy": 0.9}, "steps": 1500,
+         "examples": 24000, "parameters_total": 100, "parameters_trainable": 100, "train_seconds": 3000.0,
+         "latency_ms_p50": 60.0},
+        {"name": "smollm2 zero-shot", "family": "llm", "run_dir": None, "metrics": {"accuracy": 0.75},
+         "steps": None, "examples": None, "parameters_total": 100, "parameters_trainable": 0,
+         "train_seconds": 0.0, "latency_ms_p50": 120.0},
+    ]
+    return {"task": task, "profile": profile, "budget": "matched budget: 3 epochs", "rows": rows,
+            "hardware": {"device_name": "Test CPU", "logical_cpus": 2, "torch_threads": 1}, "date": "2026-11-29",
+            "seconds": 10.0, **extra}
+
+
+def _write(folder: Path, doc: dict, figure_bytes: int = 100) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(doc))
+    (folder / "report.md").write_text("# report\n")
+    (folder / "learning_curves.png").write_bytes(b"\x89PNG" + b"0" * figure_bytes)
+    (folder / "bilstm").mkdir()  # a run folder: never published
+    (folder / "bilstm" / "model.safetensors").write_bytes(b"weights")
+    return folder
+
+
+def test_goals_say_met_or_by_how_much_they_are_missed():
+    doc = _doc()
+    assert check_goal(Goal("rnn", "accuracy", ">=", 0.80), doc) == "met"
+    assert check_goal(Goal("llm", "accuracy", ">=", 0.905), doc) == "missed by 0.005"
+    assert check_goal(Goal("llm", "accuracy", ">=", "zero-shot", margin=0.2), doc) == "missed by 0.05"
+    assert check_goal(Goal("rnn", "accuracy", ">=", "zero-shot"), doc) == "met"
+    assert check_goal(Goal("rnn", "chrf", ">=", 1.0), doc) == "not measured"
+    forecast = _doc("timeseries", rows=[{"name": "lstm", "family": "rnn", "run_dir": "lstm",
+                                         "metrics": {"mae": 12.0, "naive_mae": 25.0}}])
+    assert check_goal(Goal("rnn", "mae", "<=", "seasonal-naive"), forecast) == "met"
+
+
+def test_publish_copies_the_report_not_the_weights_and_the_readme_follows(tmp_path):
+    src = _write(tmp_path / "runs" / "compare", _doc())
+    dest = publish(src, tmp_path / "results")
+    assert dest == tmp_path / "results" / "sentiment-full"
+    assert sorted(p.name for p in dest.iterdir()) == ["learning_curves.png", "report.md", "results.json"]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{BEGIN}\nold table\n{END}\n\n## After\n")
+    with pytest.raises(ResultsError, match="does not match"):
+        update_readme(readme, tmp_path / "results", check=True)
+    assert update_readme(readme, tmp_path / "results") is True
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith(f"{END}\n\n## After\n")
+    assert "| smollm2 | llm | 0.9 |" in text and "llm accuracy ≥ 0.905: **missed by 0.005**" in text
+    assert "Test CPU, 2 logical CPUs, 1 torch threads" in text
+    update_readme(readme, tmp_path / "results", check=True)  # now in step
+    assert update_readme(readme, tmp_path / "results") is False
+    # the CLI: --check exits 2 with one line once a committed number changes
+    doc = json.loads((dest / "results.json").read_text())
+    doc["rows"][0]["metrics"]["accuracy"] = 0.5
+    (dest / "results.json").write_text(json.dumps(doc))
+    assert main(["results", "--check", "--readme", str(readme), "--results-dir", str(tmp_path / "results")]) == 2
+    assert main(["results", "--readme", str(readme), "--results-dir", str(tmp_path / "results")]) == 0
+    assert "| bilstm | rnn | 0.5 |" in readme.read_text()
+
+
+def test_publish_refuses_big_figures_and_folders_without_results(tmp_path):
+    with pytest.raises(ResultsError, match="does not exist"):
+        publish(tmp_path, tmp_path / "results")
+    src = _write(tmp_path / "big", _doc(), figure_bytes=600 * 1024)
+    with pytest.raises(ResultsError, match="under 500 KB"):
+        publish(src, tmp_path / "results")
+    assert not (tmp_path / "results" / "sentiment-full").exists()
+
+
+def test_readme_section_orders_tasks_then_quick_before_full(tmp_path):
+    for task, profile in (("timeseries", "quick"), ("sentiment", "full"), ("sentiment", "quick")):
+        _write(tmp_path / f"{task}-{profile}", _doc(task, profile))
+    text = readme_section(tmp_path)
+    order = [text.index(f"#### {t} · `{p}`") for t, p in (("sentiment", "quick"), ("sentiment", "full"),
+                                                          ("timeseries", "quick"))]
+    assert order == sorted(order)
+
+
+def _run(tmp_path: Path, name: str, family: str, curve: list[tuple[float, float]]) -> Run:
+    folder = tmp_path / name
+    folder.mkdir()
+    lines = [json.dumps({"event": "eval", "split": "validation", "step": i + 1, "train_seconds": s, "accuracy": v})
+             for i, (s, v) in enumerate(curve)]
+    (folder / "metrics.jsonl").write_text("\n".join(lines))
+    metrics = {"task": {"primary_metric": "accuracy"}, "model": {"family": family, "name": name}}
+    return Run(folder, metrics)
+
+
+def test_curve_summary_says_whether_the_lead_holds_across_the_curves(tmp_path):
+    rnn = _run(tmp_path, "bilstm", "rnn", [(10, 0.70), (20, 0.75), (30, 0.78)])
+    llm = _run(tmp_path, "smollm2", "llm", [(15, 0.80), (30, 0.85)])
+    text = curve_summary([rnn, llm], "accuracy", True)
+    assert text.startswith("smollm2 has the better validation accuracy at every evaluation from 15 s to 30 s")
+    slow = _run(tmp_path, "slow", "llm", [(10, 0.60), (20, 0.74), (30, 0.90)])
+    text = curve_summary([rnn, slow], "accuracy", True)
+    assert "The lead changes from 10 s to 30 s of training: bilstm from 10 s, then slow from 30 s." in text
+    assert curve_summary([rnn], "accuracy", True) == ""  # one family: nothing to compare
