@@ -58,6 +58,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is an ordinary folder
     try:
         yield tmp
+        write_manifest(tmp)
         if final.exists():  # an older copy (e.g. a forced rebuild): swap it out
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
             os.replace(final, old)
@@ -95,6 +96,56 @@ def clean_stale_temporaries(root: Path | None = None) -> int:
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         n += 1
     return n
+
+
+# --------------------------------------------------------------------------- what a cache folder holds
+
+MANIFEST = "hf_rnn_manifest.json"
+
+
+def write_manifest(folder: Path) -> None:
+    """Record every file of a finished cache folder with its size and sha256 (``MANIFEST``)."""
+    import json
+
+    files = {str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": sha256_of(p)}
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    (folder / MANIFEST).write_text(json.dumps({"version": 1, "files": files}, indent=1), encoding="utf-8")
+
+
+def check_cached(folder: Path, full: bool = False) -> str | None:
+    """``None`` when ``folder`` holds what its manifest lists, else what is wrong (one phrase).
+
+    The fast check (every load) compares each file's size; ``full=True`` (``hf-rnn fetch --verify``) also
+    recomputes every sha256. A folder without a manifest (missing, or built before manifests) is not trusted.
+    """
+    import json
+
+    if not folder.is_dir():
+        return "missing"
+    try:
+        files = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError):
+        return "no manifest (incomplete, or built by an older hf_rnn)"
+    for name, want in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        size = path.stat().st_size
+        if size != want["size"]:
+            return f"{name} is {size:,} bytes, not {want['size']:,} (truncated or changed)"
+        if full and sha256_of(path) != want["sha256"]:
+            return f"{name} does not match its sha256 (corrupt or changed)"
+    return None
+
+
+def _usable(folder: Path, what: str) -> bool:
+    """Whether the cached ``folder`` passes the fast check; a damaged one is reported and will be rebuilt."""
+    problem = check_cached(folder)
+    if problem is None:
+        return True
+    if problem != "missing":
+        print(f"[hf_rnn] the cached {what} in {folder} is not usable ({problem}); rebuilding it", file=sys.stderr)
+    return False
 
 
 def sha256_of(path: Path) -> str:
@@ -289,7 +340,7 @@ def ensure_builtin_llm(progress: bool = True) -> Path:
     ``LlamaForCausalLM`` from the config and load the same state dict (identical outputs).
     """
     final = builtin_llm_path()
-    if (final / "config.json").exists():
+    if _usable(final, "model"):
         return final
     from tqdm.auto import tqdm
 
@@ -342,16 +393,28 @@ def dataset_path(task_name: str, version: int) -> Path:
     return home() / "datasets" / f"{task_name}-v{version}"
 
 
-def fetch(names: list[str] | None = None, progress: bool = True) -> dict[str, Path]:
+def fetch(names: list[str] | None = None, progress: bool = True, verify: bool = False) -> dict[str, Path]:
     """Fetch, verify and cache the built-in model and task data; return their folders.
 
     ``names`` picks among ``"model"`` and the task names; default all. Idempotent: what
-    is already cached is not touched.
+    is already cached (and passes the size check of its manifest) is not touched;
+    ``verify=True`` also recomputes every cached file's sha256 and rebuilds what differs.
     """
     from .tasks import TASKS, get_task_class
 
     wanted = names or ["model", *TASKS]
+    unknown = [n for n in wanted if n != "model" and n not in TASKS]
+    if unknown:
+        raise AssetError(f"nothing called {', '.join(map(repr, unknown))} to fetch; choose from: model, "
+                         f"{', '.join(TASKS)}")
     clean_stale_temporaries()
+    if verify:
+        for name in wanted:
+            folder = builtin_llm_path() if name == "model" else get_task_class(name).builtin_path()
+            problem = check_cached(folder, full=True)
+            if problem not in (None, "missing"):
+                print(f"[hf_rnn] {name}: {problem}; rebuilding", file=sys.stderr)
+                shutil.rmtree(folder, ignore_errors=True)
     out: dict[str, Path] = {}
     for name in wanted:
         if name == "model":
@@ -362,11 +425,12 @@ def fetch(names: list[str] | None = None, progress: bool = True) -> dict[str, Pa
 
 
 def cache_report() -> list[tuple[str, str, Path]]:
-    """``(name, state, path)`` for each built-in asset: 'cached' or 'missing'."""
+    """``(name, state, path)`` for each built-in asset: 'cached', 'missing' or 'damaged' (fast check)."""
     from .tasks import TASKS, get_task_class
 
-    rows = [("model", "cached" if (builtin_llm_path() / "config.json").exists() else "missing", builtin_llm_path())]
-    for name in TASKS:
-        p = get_task_class(name).builtin_path()
-        rows.append((name, "cached" if (p / "dataset_dict.json").exists() else "missing", p))
+    rows = []
+    for name in ["model", *TASKS]:
+        p = builtin_llm_path() if name == "model" else get_task_class(name).builtin_path()
+        problem = check_cached(p)
+        rows.append((name, "cached" if problem is None else "missing" if problem == "missing" else "damaged", p))
     return rows

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import InputError
+
 KINDS = ("self-attention", "encoder-decoder alignment", "pooling")
 POOLED_QUERY = "[pooled]"
 _DICT_FORMAT = "hf_rnn.attention_maps/1"
@@ -68,12 +70,12 @@ class AttentionMaps:
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights, dtype=np.float32)
         if self.weights.ndim != 4:
-            raise ValueError(f"weights must have shape [layer, head, query, key]; got shape {self.weights.shape}")
+            raise InputError(f"weights must have shape [layer, head, query, key]; got shape {self.weights.shape}")
         if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}; got {self.kind!r}")
+            raise InputError(f"kind must be one of {KINDS}; got {self.kind!r}")
         _, _, n_query, n_key = self.weights.shape
         if len(self.query_tokens) != n_query or len(self.key_tokens) != n_key:
-            raise ValueError(
+            raise InputError(
                 f"{len(self.query_tokens)} query and {len(self.key_tokens)} key tokens do not match weights of "
                 f"shape {self.weights.shape}"
             )
@@ -133,10 +135,10 @@ class AttentionMaps:
     def from_dict(cls, data: dict[str, Any]) -> AttentionMaps:
         """Inverse of :meth:`to_dict`."""
         if not isinstance(data, dict) or "weights" not in data:
-            raise ValueError("not an AttentionMaps dict: expected a mapping with 'weights'")
+            raise InputError("not an AttentionMaps dict: expected a mapping with 'weights'")
         weights = np.asarray(data["weights"], dtype=np.float32)
         if "shape" in data and list(weights.shape) != list(data["shape"]):
-            raise ValueError(f"weights have shape {list(weights.shape)}, the dict says {data['shape']}")
+            raise InputError(f"weights have shape {list(weights.shape)}, the dict says {data['shape']}")
         return cls(
             query_tokens=list(data["query_tokens"]),
             key_tokens=list(data["key_tokens"]),
@@ -294,7 +296,7 @@ def _truncate(ids: list[int], limit: int | None, what: str, keep_last: int | Non
     if limit is None or len(ids) <= limit:
         return ids
     if limit < 1:
-        raise ValueError(f"no room for the {what}: the limit leaves {limit} tokens")
+        raise InputError(f"no room for the {what}: the limit leaves {limit} tokens")
     warnings.warn(
         f"the {what} has {len(ids)} tokens, more than the {limit} that fit; keeping the first {limit}",
         UserWarning,
@@ -345,9 +347,9 @@ def attention_maps(
         ValueError: for an RNN head without attention (the message names the config that gives it one).
     """
     if not isinstance(text, str) or not text:
-        raise ValueError("text must be a non-empty string")
+        raise InputError("text must be a non-empty string")
     if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1; got {max_new_tokens}")
+        raise InputError(f"max_new_tokens must be >= 1; got {max_new_tokens}")
     if _family(model) == "rnn":
         return _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length)
     return _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length)
@@ -368,7 +370,7 @@ def _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max
             reason = f"it was built with RNNConfig(attention={config.attention!r})"
         else:
             reason = "this head never uses attention"
-        raise ValueError(
+        raise InputError(
             f"{head} has no attention to show: {reason}. Attention maps exist for RNNForSequenceClassification "
             "(attention pooling) and RNNForSeq2SeqLM (decoder-over-encoder alignment) built with "
             "RNNConfig(attention='additive'), 'dot' or 'general'."
@@ -395,7 +397,7 @@ def _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max
     src = _truncate(src, max_length, "source", keep_last=None if eos is None else int(eos))
     start = config.decoder_start_token_id if config.decoder_start_token_id is not None else config.bos_token_id
     if start is None:
-        raise ValueError(f"{head} needs RNNConfig.decoder_start_token_id (or bos_token_id) to decode")
+        raise InputError(f"{head} needs RNNConfig.decoder_start_token_id (or bos_token_id) to decode")
     source = _tensor(src, device)
     with _inference(model):
         if target_text is not None:
@@ -442,21 +444,50 @@ def _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max
 def _stack_layers(layer_attentions) -> np.ndarray:
     """tuple over layers of [1, H, Q, K] -> [L, H, Q, K] (float32 numpy)."""
     if not layer_attentions:
-        raise ValueError(
+        raise InputError(
             "the model returned no attention weights; it may not support output_attentions with eager attention"
         )
     return torch.stack([a[0].float() for a in layer_attentions]).cpu().numpy()
 
 
+# The maps of every layer and head are held at once: layers x heads x T^2 float32 weights. This caps them.
+MAP_MEMORY_BYTES = 2**30
+
+
+def _num_layers(config) -> int:
+    return int(getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 1))
+
+
+def _num_heads(config) -> int:
+    return int(getattr(config, "num_attention_heads", None) or getattr(config, "n_head", 1))
+
+
+def _map_bytes(config, tokens: int) -> int:
+    return 4 * _num_layers(config) * _num_heads(config) * tokens * tokens
+
+
+def map_token_limit(config, memory_bytes: int = MAP_MEMORY_BYTES) -> int:
+    """The most tokens (prompt and generated) whose attention maps of every layer and head fit ``memory_bytes``.
+
+    SmolLM2-135M (30 layers x 9 heads): 997 tokens in 1 GiB; its 8,192-token context would need 67.5 GiB.
+    """
+    return max(1, int((memory_bytes / (4 * _num_layers(config) * _num_heads(config))) ** 0.5))
+
+
 def _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length) -> AttentionMaps:
     config = model.config
     if getattr(config, "is_encoder_decoder", False):
-        raise ValueError(
+        raise InputError(
             f"{type(model).__name__} is an encoder-decoder transformer; attention_maps supports decoder-only "
             "transformers and this package's RNN models"
         )
     device = _device(model)
-    context = max_length or getattr(config, "max_position_embeddings", None)
+    limit = map_token_limit(config)
+    if max_length is not None and max_length > limit:
+        raise InputError(f"max_length={max_length} is too long for attention maps of this model: "
+                         f"{_num_layers(config)} layers x {_num_heads(config)} heads x {max_length}^2 weights would "
+                         f"take {_map_bytes(config, max_length) / 2**30:.1f} GiB; use at most {limit} tokens")
+    context = min(max_length or getattr(config, "max_position_embeddings", None) or limit, limit)
     prompt = list(tokenizer(text)["input_ids"])
     target: list[int] = []
     if target_text is not None:
@@ -464,7 +495,7 @@ def _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max
     extra = len(target) + (max_new_tokens if generate and target_text is None else 0)
     if context is not None:
         if len(prompt) + extra > context and extra >= context:
-            raise ValueError(f"the context of {context} tokens leaves no room for the prompt and {extra} new tokens")
+            raise InputError(f"the context of {context} tokens leaves no room for the prompt and {extra} new tokens")
         prompt = _truncate(prompt, context - extra, "prompt")
     name = model_name_of(model)
     meta: dict[str, Any] = {"family": "llm"}

@@ -23,3 +23,7 @@ class ConfigError(HfRnnError):
 
 class ModelLoadError(HfRnnError):
     """A model name or folder cannot be loaded as the family asks (missing, unreachable, wrong kind)."""
+
+
+class InputError(HfRnnError):
+    """An argument of a library call is wrong: its type, its range, or its size (e.g. a text too long to map)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -198,6 +199,8 @@ def from_mapping(cls, data: Mapping[str, Any] | None, where: str):
         if value is not None and "choices" in meta and value not in meta["choices"]:
             raise ConfigError(f"{key} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # NaN passes every range test; inf is no budget or rate either
+                raise ConfigError(f"{key} must be a finite number; got {value!r}")
             if "min" in meta and value < meta["min"]:
                 raise ConfigError(f"{key} must be >= {meta['min']}; got {value!r}")
             if "max" in meta and value > meta["max"]:

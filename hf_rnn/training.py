@@ -204,26 +204,39 @@ class TrainerState:
 
 
 def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
-    """Check, without changing anything, that a run can use ``path``; return it resolved.
+    """Check, without creating or changing anything, that a run can use ``path``; return it resolved.
 
     Raises ``ConfigError`` when it cannot be written, when it already holds a run (and
-    neither ``resume`` nor ``overwrite`` is set) or when ``resume`` finds no checkpoint.
+    neither ``resume`` nor ``overwrite`` is set) or when ``resume`` finds no checkpoint. The
+    folder itself is made only once the run's inputs are known good (``_Run``), so a failure
+    before that leaves nothing behind.
     """
     out = Path(path).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output folder {out} is a file; choose another --output-dir")
+    existing = next(p for p in (out, *out.parents) if p.exists())  # the probe goes where the run will go
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write to the output folder {out}: {existing} is a file")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
+        probe = existing / f".hf-rnn-write-test-{os.getpid()}"
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
         raise ConfigError(f"cannot write to the output folder {out}: {e.strerror or e}") from None
+    started = any((out / name).exists() for name in ("config.yaml", CHECKPOINTS, "metrics.jsonl"))
     if resume:
         if latest_checkpoint(out) is None:
-            done = " (its run has finished)" if (out / "metrics.json").exists() else ""
-            raise ConfigError(f"nothing to resume in {out}: no checkpoint{done}; drop --resume to start a new run")
-    elif not overwrite and any((out / name).exists() for name in ("config.yaml", CHECKPOINTS, "metrics.jsonl")):
-        raise ConfigError(f"{out} already holds a run: pass --resume to continue it, --overwrite to start again, "
-                          "or choose another --output-dir")
+            if (out / "metrics.json").exists():
+                raise ConfigError(f"nothing to resume in {out}: its run has finished; drop --resume and pass "
+                                  "--overwrite to train it again, or choose another --output-dir")
+            if started:
+                raise ConfigError(f"nothing to resume in {out}: the run stopped before its first checkpoint; "
+                                  "pass --overwrite instead of --resume to start it again")
+            raise ConfigError(f"nothing to resume in {out}: no run there; drop --resume to start a new run")
+    elif not overwrite and started:
+        how = ("pass --resume to continue it, --overwrite to start again" if latest_checkpoint(out) is not None
+               else "it has no checkpoint to resume from: pass --overwrite to start again")
+        raise ConfigError(f"{out} already holds a run: {how}, or choose another --output-dir")
     return out
 
 
@@ -357,6 +370,8 @@ class _Run:
                                              collate_fn=task.collator(tokenizer, self.family, for_generation=True),
                                              num_workers=cfg.num_workers, pin_memory=pin, generator=torch.Generator())
         self.num_train_rows = len(train_rows)
+        if not train_rows:  # no batch would ever come: max_steps and max_seconds could never be reached
+            raise ConfigError(f"the {task.name} training split has no examples; nothing to train on")
 
         # ---- optimisation
         params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -385,6 +400,7 @@ class _Run:
         acc.register_for_checkpointing(self.scheduler)
 
         if self.is_main:
+            out.mkdir(parents=True, exist_ok=True)  # the inputs are known good: now the run folder exists
             config_doc = self.recipe or {"training": dataclasses.asdict(cfg)}
             from .recipes import dump_yaml
 

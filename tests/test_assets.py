@@ -77,3 +77,46 @@ def test_fetch_killed_midway_then_rerun_completes(empty_home):
     assert check.stdout.strip() == "1057"
     assert assets.sha256_of(empty_home / "downloads" / "vaderSentiment-3.3.2.tar.gz") == \
         assets.RAW_SOURCES["vader"].sha256
+
+
+def test_a_cache_folder_is_checked_against_its_manifest(tmp_path):
+    """Sizes on every load (a truncated file is caught), sha256 on `--verify` (a same-size change too)."""
+    final = tmp_path / "model"
+    with assets.atomic_dir(final) as tmp:
+        (tmp / "model.safetensors").write_bytes(b"w" * 1000)
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "config.json").write_text("{}")
+    assert (final / assets.MANIFEST).exists()
+    assert assets.check_cached(final) is None and assets.check_cached(final, full=True) is None
+    (final / "model.safetensors").write_bytes(b"x" * 1000)  # same size, other bytes
+    assert assets.check_cached(final) is None
+    assert "sha256" in assets.check_cached(final, full=True)
+    (final / "model.safetensors").write_bytes(b"w" * 10)  # truncated
+    assert "10 bytes, not 1,000" in assets.check_cached(final)
+    (final / "sub" / "config.json").unlink()
+    (final / "model.safetensors").write_bytes(b"w" * 1000)
+    assert assets.check_cached(final) == "sub/config.json is missing"
+    assert assets.check_cached(tmp_path / "nothing") == "missing"
+    (final / assets.MANIFEST).unlink()
+    assert "no manifest" in assets.check_cached(final)
+
+
+def test_fetch_rebuilds_a_damaged_cache_and_verify_finds_what_sizes_miss(empty_home, capsys):
+    """A truncated cached dataset is 'damaged', not 'cached'; fetch rebuilds it; --verify catches a flipped byte."""
+    from hf_rnn.cli import main
+
+    assets.fetch(["timeseries"], progress=False)
+    folder = assets.dataset_path("timeseries", 1)
+    arrow = max(folder.rglob("*.arrow"), key=lambda p: p.stat().st_size)
+    data = arrow.read_bytes()
+    arrow.write_bytes(data[: len(data) // 2])
+    assert dict((n, s) for n, s, _ in assets.cache_report())["timeseries"] == "damaged"
+    assert main(["fetch", "--no-progress", "timeseries"]) == 0
+    out = capsys.readouterr()
+    assert "not usable" in out.err and "timeseries   cached" in out.out
+    assert arrow.read_bytes() == data
+    arrow.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size: only the sha256 sees it
+    assert main(["fetch", "--no-progress", "timeseries"]) == 0 and arrow.read_bytes() != data
+    assert main(["fetch", "--no-progress", "--verify", "timeseries"]) == 0
+    assert "does not match its sha256" in capsys.readouterr().err and arrow.read_bytes() == data
+    assert main(["fetch", "nonsense"]) == 2

@@ -134,8 +134,18 @@ def test_unwritable_output_dir_and_existing_runs(tmp_path, capsys):
     assert cli(["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(tmp_path), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     (tmp_path / "config.yaml").write_text("task: {}\n")
+    # a run that stopped before its first checkpoint: both ways point at --overwrite, neither at the other
     assert cli(["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(tmp_path)]) == 2
-    assert "already holds a run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--overwrite" in err and "--resume" not in err
+    assert cli(["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(tmp_path), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "before its first checkpoint" in err and "pass --overwrite instead of --resume" in err
+    # the check creates nothing: a run that fails on its inputs leaves no folder behind
+    assert cli(["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(tmp_path / "new"),
+                "task.options={text_colum: x}"]) == 2
+    assert "did you mean 'text_column'" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
 
 
 def test_the_real_exit_status_and_stderr(tmp_path):

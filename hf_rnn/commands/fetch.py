@@ -10,6 +10,8 @@ def register(sub) -> None:
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="what to fetch: 'model' and/or task names (default: everything)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--verify", action="store_true",
+                   help="recompute the sha256 of every cached file and rebuild what does not match")
     p.set_defaults(func=run)
 
 
@@ -21,7 +23,7 @@ def run(args) -> int:
 
         datasets.disable_progress_bars()
     start = time.perf_counter()
-    fetch(args.names or None, progress=not args.no_progress)
+    fetch(args.names or None, progress=not args.no_progress, verify=args.verify)
     print(f"cache: {home()}")
     wanted = set(args.names or [])
     for name, state, path in cache_report():

@@ -302,7 +302,14 @@ def load_llm(
             attn_implementation="eager" if output_attentions else None,
             **head_kwargs,
         )
-    except (OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - load errors become one line; anything else is re-raised
+        from .loading_rnn import _is_weight_file_error
+
+        if _is_weight_file_error(e):
+            raise ModelLoadError(f"cannot load {source}: its weight file is truncated or corrupt ({_first_line(e)}); "
+                                 "save or download the model again") from None
+        if not isinstance(e, (OSError, ValueError)):
+            raise
         raise ModelLoadError(
             f"cannot load {source} as {auto_name}: {_first_line(e)}; {_default_hint()}"
         ) from None

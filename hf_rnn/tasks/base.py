@@ -27,6 +27,7 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from ..errors import DataError
+from .options import Option
 
 SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 1234
@@ -56,6 +57,12 @@ def seeded_splits(ds: Dataset, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS
 
 class Task:
     """One of the lecture's tasks: data, the families' inputs, and the metric."""
+
+    # options every source accepts (a Hub dataset's configuration and revision); tasks add their own
+    option_specs: ClassVar[dict[str, Option]] = {
+        "subset": Option(str, "the Hub dataset's configuration name"),
+        "revision": Option(str, "the Hub dataset's revision"),
+    }
 
     name: ClassVar[str]
     kind: ClassVar[str]
@@ -87,10 +94,10 @@ class Task:
     @classmethod
     def ensure_builtin(cls) -> Path:
         """Prepare the built-in data once into the cache (atomically); return its folder."""
-        from ..assets import atomic_dir
+        from ..assets import _usable, atomic_dir
 
         path = cls.builtin_path()
-        if (path / "dataset_dict.json").exists():
+        if _usable(path, f"{cls.name} data"):
             return path
         dd = cls.prepare_builtin()
         with atomic_dir(path) as tmp:
@@ -112,18 +119,36 @@ class Task:
         """
         from datasets import load_from_disk
 
+        from .options import check_options
         from .sources import check_readable, load_hub_dataset, looks_like_file
 
+        check_options(cls, options)  # before anything is read
         if source is None or source == "builtin":
             dd = load_from_disk(str(cls.ensure_builtin()))
-            return cls(cls.after_load(dd, **options), source="builtin", **options)
+            return cls(cls._non_empty(cls.after_load(dd, **options), "the built-in data"), source="builtin", **options)
         if looks_like_file(source):
             raw = cls.read_file(check_readable(Path(source).expanduser()), **options)
         else:
             raw = load_hub_dataset(source, **options)
         dd = cls.standardize(raw, **options)
         dd = cls.ensure_splits(dd)
-        return cls(cls.after_load(dd, **options), source=str(source), **options)
+        return cls(cls._non_empty(cls.after_load(dd, **options), repr(str(source))), source=str(source), **options)
+
+    @classmethod
+    def _non_empty(cls, dd: DatasetDict, what: str) -> DatasetDict:
+        """A split left empty (every row filtered out, a file too small) cannot train or score anything."""
+        empty = [s for s in SPLITS if len(dd[s]) == 0]
+        if empty:
+            sizes = ", ".join(f"{s} {len(dd[s])}" for s in SPLITS)
+            names = empty[0] if len(empty) == 1 else f"{', '.join(empty[:-1])} and {empty[-1]}"
+            raise DataError(f"{cls.name}: the {names} split{'s are' if len(empty) > 1 else ' is'} "
+                            f"empty after loading {what} ({sizes} examples){cls.empty_split_hint()}")
+        return dd
+
+    @classmethod
+    def empty_split_hint(cls) -> str:
+        """What to change when a split comes out empty (tasks with filtering options say which)."""
+        return "; give more data"
 
     @classmethod
     def read_file(cls, path: Path, **options: Any) -> DatasetDict:

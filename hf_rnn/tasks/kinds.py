@@ -37,6 +37,7 @@ from transformers import (
 from ..errors import DataError
 from ..tokenization import IGNORE_INDEX, encode_words
 from .base import SPLITS, Task, family_of
+from .options import Option
 from .sources import pick_column
 
 DEFAULT_MAX_LENGTH = 256
@@ -67,10 +68,30 @@ def macro_f1(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
+_MISSING_TEXT = {"", "nan", "null", "n/a", "na"}
+
+
+def _is_missing(value: Any) -> bool:
+    """None, a float NaN, or text that spreadsheets write for "no value" ("", "NaN", "NULL", "N/A")."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and value.strip().lower() in _MISSING_TEXT
+
+
 def _class_label(values: list, column: str, where: str) -> tuple[ClassLabel, list[int]]:
     """Turn a column of labels (strings or integers) into a ClassLabel and ids."""
-    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
-        raise DataError(f"{where}: column {column!r} has missing labels")
+    missing = [i for i, v in enumerate(values) if _is_missing(v)]
+    if missing:
+        raise DataError(f"{where}: column {column!r} has {len(missing)} missing label(s) (empty, NaN or null; "
+                        f"first at row {missing[0]}, value {values[missing[0]]!r}): fill them in or drop those rows")
+    kinds = ["text" if isinstance(v, str) else "number" for v in values]
+    if len(set(kinds)) > 1:  # name a cell of the rarer kind: that is the odd one out
+        rare = min(set(kinds), key=kinds.count)
+        i = kinds.index(rare)
+        raise DataError(f"{where}: column {column!r} mixes text and number labels (row {i} is {values[i]!r}, "
+                        f"while most are {'text' if rare == 'number' else 'numbers'}); use one kind")
     if all(isinstance(v, str) for v in values):
         names = sorted(set(values))
         index = {n: i for i, n in enumerate(names)}
@@ -98,6 +119,8 @@ class SequenceClassificationTask(Task):
 
     kind = "sequence-classification"
     columns = ("text", "label")
+    option_specs = {"text_column": Option(str, "the column of texts"),
+                    "label_column": Option(str, "the column of labels")}
     metric_names = ("accuracy", "macro_f1")
     primary_metric = "accuracy"
 
@@ -183,6 +206,8 @@ class TokenClassificationTask(Task):
 
     kind = "token-classification"
     columns = ("tokens", "tags")
+    option_specs = {"tokens_column": Option(str, "the column of word lists"),
+                    "tags_column": Option(str, "the column of tag lists")}
     metric_names = ("accuracy",)
     primary_metric = "accuracy"
 
@@ -208,6 +233,11 @@ class TokenClassificationTask(Task):
             values = {t for ds in raw.values() for tags in ds[tag_col] for t in tags}
             if not all(isinstance(t, str) for t in values):
                 raise DataError(f"{where}: tags in column {tag_col!r} must be strings or class ids")
+            if any(_is_missing(t) for t in values):
+                split, i = next((s, i) for s, ds in raw.items() for i, tags in enumerate(ds[tag_col])
+                                if any(_is_missing(t) for t in tags))
+                raise DataError(f"{where}: row {i} of {split} has an empty or missing tag in column {tag_col!r}: "
+                                "every word needs a tag")
             names, as_ids = sorted(values), False
         index = {n: i for i, n in enumerate(names)}
         features = _features_tokens_tags(names)
@@ -264,6 +294,7 @@ class LanguageModelingTask(Task):
 
     kind = "causal-lm"
     columns = ("text",)
+    option_specs = {"text_column": Option(str, "the column of passages")}
     metric_names = ("perplexity", "loss")
     primary_metric = "perplexity"
     greater_is_better = False
@@ -375,6 +406,12 @@ class TranslationTask(_PromptedGenerationMixin, Task):
 
     kind = "translation"
     columns = ("source", "target")
+    option_specs = {"source_column": Option(str, "the column of source texts"),
+                    "target_column": Option(str, "the column of target texts"),
+                    "source_lang": Option(str, "the source key of a Hub 'translation' column"),
+                    "target_lang": Option(str, "the target key of a Hub 'translation' column"),
+                    "max_words": Option(int, "keep pairs of at most this many words a side; None keeps all",
+                                        minimum=1)}
     metric_names = ("bleu", "chrf")
     primary_metric = "chrf"
     source_language = "English"
@@ -409,6 +446,10 @@ class TranslationTask(_PromptedGenerationMixin, Task):
                 raise DataError(f"{where}: source and target columns must hold text")
             out[s] = ds.filter(lambda r: bool(r["source"].strip()) and bool(r["target"].strip()))
         return out
+
+    @classmethod
+    def empty_split_hint(cls) -> str:
+        return "; pairs longer than max_words (default 30) are dropped: raise max_words, or pass max_words=None"
 
     @classmethod
     def after_load(cls, dd: DatasetDict, max_words: int | None = 30, **_: Any) -> DatasetDict:
@@ -486,6 +527,13 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
 
     kind = "forecasting"
     columns = ("series", "values", "target_start", "season")
+    option_specs = {"value_column": Option(str, "the column of values"),
+                    "season": Option(int, "the seasonal period, for the seasonal-naive forecast", minimum=1),
+                    "series": Option(str, "which series to forecast"),
+                    "context_length": Option(int, "past values a model reads", minimum=1),
+                    "horizon": Option(int, "future values a model predicts", minimum=1),
+                    "decimals": Option(int, "digits after the point in the LLM's number strings", minimum=0,
+                                       maximum=6)}
     metric_names = ("mae", "rmse", "naive_mae", "naive_rmse")
     primary_metric = "mae"
     greater_is_better = False

@@ -77,7 +77,14 @@ def read_local_file(path: Path, **_: Any) -> DatasetDict:
     if frame.empty:
         raise DataError(f"{path}: no rows")
     frame.columns = [str(c) for c in frame.columns]
-    return DatasetDict(train=Dataset.from_pandas(frame, preserve_index=False))
+    import pyarrow as pa
+
+    try:
+        return DatasetDict(train=Dataset.from_pandas(frame, preserve_index=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:  # e.g. numbers and text mixed in one JSON column
+        detail = e.args[0] if e.args else str(e)
+        column = e.args[1].split("column ")[-1].split(" ")[0] if len(e.args) > 1 else "?"
+        raise DataError(f"{path}: column {column!r} mixes kinds of values ({detail}); use one kind per column") from None
 
 
 def load_hub_dataset(source: str, **options: Any) -> DatasetDict:
