@@ -209,10 +209,9 @@ def compare(
         raise ConfigError(f"a model is named twice in {models}")
     prof = PROFILES[profile][task]
     out = Path(output_dir or f"runs/compare-{task}-{profile}").expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
-    # resolve every recipe first: a bad model name or override fails before any training
+    # resolve every recipe first: a bad model name or override fails before any training or any folder
     recipes = {}
     for name in models:
         family = "llm" if _is_llm_name(name) else "rnn"
@@ -220,6 +219,10 @@ def compare(
         recipe = load_recipe(task, name, overrides=[*profile_overrides(prof, family, layers), *overrides])
         recipe.output_dir = str(out / _folder_name(name))
         recipes[name] = recipe
+    from .training import check_output_dir
+
+    check_output_dir(out, overwrite=True)  # writable; nothing is created yet
+    out.mkdir(parents=True, exist_ok=True)
 
     runs: list[Run] = []
     if prof.epochs is None:

@@ -350,6 +350,15 @@ def _check_consistency(recipe: Recipe) -> None:
 
     if recipe.task.name not in TASKS:
         raise ConfigError(f"task.name {recipe.task.name!r} is not a task; choose one of: {', '.join(TASKS)}")
+    from .errors import DataError
+    from .tasks.options import check_options
+
+    if not isinstance(recipe.task.options, Mapping):
+        raise ConfigError(f"task.options must be a mapping of option names to values; got {recipe.task.options!r}")
+    try:  # the task's own options, checked here so that a run fails before it loads or creates anything
+        check_options(TASKS[recipe.task.name], dict(recipe.task.options))
+    except DataError as e:
+        raise ConfigError(f"task.options: {e}") from None
     kind = TASKS[recipe.task.name].kind
     if recipe.family == "llm":
         tok = recipe.tokenizer

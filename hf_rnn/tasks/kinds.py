@@ -548,7 +548,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
             raise DataError(f"{self.name}: unknown series {self.series!r}; available: {names}")
         self.context_length = int(options.get("context_length") or self.default_context)
         self.horizon = int(options.get("horizon") or 1)
-        self.decimals = int(options.get("decimals", 1))
+        self.decimals = 1 if options.get("decimals") is None else int(options["decimals"])
         if self.context_length < 1 or self.horizon < 1:
             raise DataError("context_length and horizon must be positive")
         self.max_new_tokens = 8 * self.horizon + 4
@@ -589,12 +589,18 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
         col = pick_column(first.column_names, value_column, ("value", "values", "y", "target"), "value",
                           "value_column", where)
         values: list[float] = []
-        for ds in raw.values():
-            for v in ds[col]:
-                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                    raise DataError(f"{where}: column {col!r} must hold numbers (found {v!r})")
+        for split, ds in raw.items():
+            for i, v in enumerate(ds[col]):
+                if isinstance(v, str):  # a CSV column with one bad cell is read as text throughout
+                    try:
+                        v = float(v)
+                    except ValueError:
+                        pass
+                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or \
+                        not math.isfinite(float(v)):
+                    raise DataError(f"{where}: column {col!r} must hold finite numbers; row {i} of {split} is {v!r}")
                 values.append(float(v))
-        return series_splits({"series": values}, {"series": season})
+        return series_splits({"series": values}, {"series": season or 1})
 
     @classmethod
     def ensure_splits(cls, dd: DatasetDict) -> DatasetDict:

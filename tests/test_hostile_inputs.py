@@ -1,0 +1,275 @@
+"""Bad input, tried as a hostile user would: every case ends in one line that names the problem, never a
+traceback, a hang or a half-made folder.
+
+- CLI: exit status 2, one ``hf-rnn CMD: error: ...`` line on stderr, the output folder not created.
+- Python API: one ``HfRnnError`` subclass whose message names the bad value.
+- Properties (hypothesis): any value of any task option either loads or is a ``DataError``.
+
+The app's endpoints have their own hostile inputs in ``test_app.py`` (empty, control characters, huge texts,
+escaping model names, bad windows), answered in the page.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hf_rnn.cli import main as cli
+from hf_rnn.errors import ConfigError, DataError, HfRnnError, InputError, ModelLoadError
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _files(tmp: Path) -> dict[str, Path]:
+    """Hostile data files: each wrong in one way."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    return {
+        "missing": tmp / "nope.csv",
+        "empty": _write(tmp / "empty.csv", ""),
+        "binary": tmp.joinpath("noise.csv"),
+        "no_label_column": _write(tmp / "nolabel.csv", "text,stars\ngood,1\nbad,0\nok,1\n"),
+        "missing_label": _write(tmp / "gap.csv", "text,label\ngood,pos\nbad,\nfine,pos\nmeh,neg\n"),
+        "nan_label": _write(tmp / "nan.csv", "text,label\ngood,pos\nbad,NaN\nfine,pos\nmeh,neg\n"),
+        "mixed_json": _write(tmp / "mixed.json", '[{"text":"a","label":1},{"text":"b","label":"abc"},'
+                                                 '{"text":"c","label":0}]'),
+        "long_pairs": _write(tmp / "long.tsv", "source\ttarget\n" + "\n".join(
+            f"{'word ' * 40}\t{'palabra ' * 40}" for _ in range(12))),
+        "empty_tag": _write(tmp / "tags.txt", "The/DET cat/ sat/VERB\nA/DET dog/NOUN ran/VERB\n" * 3),
+        "text_values": _write(tmp / "values.csv", "value\n1\n2\nthree\n4\n"),
+        "bad_yaml": _write(tmp / "bad.yaml", "task: [unclosed\n"),
+        "list_yaml": _write(tmp / "list.yaml", "- just\n- a list\n"),
+    }
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    found = _files(tmp_path_factory.mktemp("hostile"))
+    found["binary"].write_bytes(bytes(range(256)) * 8)
+    return found
+
+
+# (case id, argv with {FILE} / {OUT} placeholders, a phrase the one error line must contain)
+CLI_CASES = [
+    ("unknown task", ["train", "--task", "sentimnt", "--model", "bilstm"], "sentimnt"),
+    ("unknown model", ["train", "--task", "sentiment", "--model", "transformer-xl-9000"], "transformer-xl-9000"),
+    ("override without =", ["train", "--task", "sentiment", "--model", "bilstm", "training.learning_rate"],
+     "training.learning_rate"),
+    ("misspelled key", ["train", "--task", "sentiment", "--model", "bilstm", "training.learnig_rate=1"],
+     "did you mean 'training.learning_rate'"),
+    ("nan rate", ["train", "--task", "sentiment", "--model", "bilstm", "training.learning_rate=nan"], "finite"),
+    ("zero batch", ["train", "--task", "sentiment", "--model", "bilstm", "training.batch_size=0"], "batch_size"),
+    ("negative epochs", ["train", "--task", "pos", "--model", "bilstm", "training.epochs=-1"], "epochs"),
+    ("word list for a number", ["train", "--task", "pos", "--model", "bilstm", "model.hidden_size=big"],
+     "hidden_size"),
+    ("bad task option type", ["train", "--task", "timeseries", "--model", "lstm",
+                              "task.options={context_length: abc}"], "context_length"),
+    ("season zero", ["train", "--task", "timeseries", "--model", "lstm", "task.options={season: 0}"], "season"),
+    ("negative decimals", ["train", "--task", "timeseries", "--model", "smollm2", "task.options={decimals: -1}"],
+     "decimals"),
+    ("unknown task option", ["train", "--task", "translation", "--model", "rnn", "task.options={max_word: 5}"],
+     "did you mean 'max_words'"),
+    ("options not a mapping", ["train", "--task", "sentiment", "--model", "bilstm", "task.options=7"],
+     "task.options"),
+    ("resume without folder", ["train", "--task", "sentiment", "--model", "bilstm", "--resume"], "--output-dir"),
+    ("resume empty folder", ["train", "--task", "sentiment", "--model", "bilstm", "--resume", "--output-dir", "{OUT}"],
+     "nothing to resume"),
+    ("missing recipe file", ["train", "--config", "{FILE:missing}"], "no recipe file"),
+    ("broken recipe yaml", ["train", "--config", "{FILE:bad_yaml}"], "bad.yaml"),
+    ("recipe not a mapping", ["train", "--config", "{FILE:list_yaml}"], "list.yaml"),
+    ("missing data file", ["train", "--task", "sentiment", "--model", "bilstm", "task.source={FILE:missing}"],
+     "nope.csv"),
+    ("tasks: unknown", ["tasks", "--task", "weather"], "weather"),
+    ("tasks: missing file", ["tasks", "--task", "sentiment", "--source", "{FILE:missing}"], "nope.csv"),
+    ("tasks: empty file", ["tasks", "--task", "sentiment", "--source", "{FILE:empty}"], "empty"),
+    ("tasks: binary file", ["tasks", "--task", "sentiment", "--source", "{FILE:binary}"], "noise.csv"),
+    ("tasks: no label column", ["tasks", "--task", "sentiment", "--source", "{FILE:no_label_column}"], "label"),
+    ("tasks: missing label", ["tasks", "--task", "sentiment", "--source", "{FILE:missing_label}"],
+     "missing label"),
+    ("tasks: NaN label", ["tasks", "--task", "sentiment", "--source", "{FILE:nan_label}"], "'NaN'"),
+    ("tasks: mixed labels", ["tasks", "--task", "sentiment", "--source", "{FILE:mixed_json}"], "'abc'"),
+    ("tasks: every pair too long", ["tasks", "--task", "translation", "--source", "{FILE:long_pairs}"],
+     "max_words"),
+    ("tasks: empty tag", ["tasks", "--task", "pos", "--source", "{FILE:empty_tag}"], "tag"),
+    ("tasks: text in a series", ["tasks", "--task", "timeseries", "--source", "{FILE:text_values}"], "three"),
+    ("compare: unknown task", ["compare", "--task", "chess", "--output-dir", "{OUT}"], "chess"),
+    ("compare: empty model list", ["compare", "--task", "sentiment", "--models", ",", "--output-dir", "{OUT}"],
+     "empty"),
+    ("compare: a model twice", ["compare", "--task", "sentiment", "--models", "bilstm,bilstm", "--output-dir",
+                                "{OUT}"], "twice"),
+    ("compare: bad override", ["compare", "--task", "pos", "--models", "bilstm", "--output-dir", "{OUT}",
+                               "training.batch_size=-3"], "batch_size"),
+    ("compare: missing run folder", ["compare", "--runs", "{FILE:missing}", "--output-dir", "{OUT}"], "nope.csv"),
+    ("fetch: unknown asset", ["fetch", "weights-of-gpt5"], "weights-of-gpt5"),
+    ("results: README without markers", ["results", "--check", "--readme", "{FILE:empty}"], "results block"),
+]
+
+
+def _fill(argv: list[str], files: dict[str, Path], out: Path) -> list[str]:
+    filled = []
+    for arg in argv:
+        for name, path in files.items():
+            arg = arg.replace(f"{{FILE:{name}}}", str(path))
+        filled.append(arg.replace("{OUT}", str(out)))
+    return filled
+
+
+@pytest.mark.parametrize("case,argv,phrase", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_bad_input_is_one_line_exit_2_and_leaves_nothing(case, argv, phrase, files, tmp_path, capsys,
+                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a default runs/ folder would land here
+    out = tmp_path / "out"
+    if case == "resume empty folder":
+        out.mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert cli(_fill(argv, files, out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"hf-rnn {argv[0]}: error: ") and "Traceback" not in err
+    assert phrase in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no run or report folder made
+
+
+# ---------------------------------------------------------------------------------------------- Python API
+
+
+def test_load_task_bad_input_raises_one_hfrnn_error(files):
+    from hf_rnn.tasks import load_task
+
+    cases = [
+        (("weather",), {}, DataError, "weather"),
+        (("timeseries",), {"context_length": "abc"}, DataError, "context_length"),
+        (("timeseries",), {"horizon": 0}, DataError, "horizon"),
+        (("timeseries",), {"decimals": float("nan")}, DataError, "decimals"),
+        (("timeseries",), {"series": "gold"}, DataError, "gold"),
+        (("timeseries",), {"context_length": 10_000}, DataError, "too short"),
+        (("sentiment",), {"label_colum": "x"}, DataError, "did you mean 'label_column'"),
+        (("sentiment", str(files["missing_label"])), {}, DataError, "missing label"),
+        (("sentiment", str(files["no_label_column"])), {"label_column": "nope"}, DataError, "nope"),
+        (("translation", str(files["long_pairs"])), {}, DataError, "max_words"),
+        (("translation", str(files["long_pairs"])), {"max_words": 0}, DataError, "max_words"),
+    ]
+    for args, options, error, phrase in cases:
+        with pytest.raises(error) as caught:
+            load_task(*args, **options)
+        assert phrase in str(caught.value) and "\n" not in str(caught.value), (args, options)
+
+
+def test_load_llm_bad_input_raises_one_hfrnn_error(tmp_path, tiny_llama):
+    from hf_rnn.models.llm import load_llm
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_llama, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated
+    cases = [
+        ((str(tmp_path / "no-such-model"),), {}, ModelLoadError, "no-such-model"),
+        ((str(broken),), {}, ModelLoadError, "truncated or corrupt"),
+        ((str(tiny_llama),), {"mode": "qlora"}, ConfigError, "qlora"),
+        ((str(tiny_llama),), {"freeze_layers": -1}, ConfigError, "freeze_layers"),
+        ((str(tiny_llama),), {"task": "dancing"}, HfRnnError, "dancing"),
+    ]
+    for args, kwargs, error, phrase in cases:
+        with pytest.raises(error) as caught:
+            load_llm(*args, **kwargs)
+        assert phrase in str(caught.value), (args, kwargs)
+
+
+def test_attention_maps_bad_input_raises_input_error(tiny_llama, tokenizer):
+    import torch
+
+    from hf_rnn.attention import attention_maps, map_token_limit
+    from hf_rnn.models import RNNConfig, RNNForSequenceClassification
+    from hf_rnn.models.llm import load_llm
+
+    llm, tok = load_llm(str(tiny_llama), output_attentions=True)
+    torch.manual_seed(0)
+    rnn = RNNForSequenceClassification(RNNConfig(vocab_size=len(tokenizer), embedding_size=8, hidden_size=8))
+    cases = [
+        ((llm, tok, ""), {}, "non-empty"),
+        ((llm, tok, 42), {}, "non-empty"),
+        ((llm, tok, "hi"), {"generate": True, "max_new_tokens": 0}, "max_new_tokens"),
+        ((llm, tok, "hi"), {"max_length": 10**6}, "GiB"),
+        ((rnn, tokenizer, "hi"), {}, "attention='additive'"),
+    ]
+    for args, kwargs, phrase in cases:
+        with pytest.raises(InputError) as caught:
+            attention_maps(*args, **kwargs)
+        assert phrase in str(caught.value)
+    # a long text is cut to what fits the memory cap, not allocated whole (SmolLM2 would need 67.5 GiB)
+    limit = map_token_limit(llm.config)
+    with pytest.warns(UserWarning, match="keeping the first"):
+        maps = attention_maps(llm, tok, "word " * (limit + 50), max_length=None)
+    assert len(maps.key_tokens) <= min(limit, llm.config.max_position_embeddings)
+
+
+def test_real_smollm2_map_limit_fits_a_gigabyte():
+    from transformers import LlamaConfig
+
+    from hf_rnn.attention import MAP_MEMORY_BYTES, map_token_limit
+
+    config = LlamaConfig(num_hidden_layers=30, num_attention_heads=9, hidden_size=576)
+    limit = map_token_limit(config)
+    assert 4 * 30 * 9 * limit**2 <= MAP_MEMORY_BYTES < 4 * 30 * 9 * (limit + 1) ** 2
+
+
+def test_compare_bad_input_raises_before_any_folder(tmp_path):
+    from hf_rnn import compare
+
+    cases = [
+        (dict(task="chess"), "chess"),
+        (dict(task="sentiment", profile="ultra"), "ultra"),
+        (dict(task="sentiment", models=[]), "empty"),
+        (dict(task="sentiment", models=["bilstm", "bilstm"]), "twice"),
+        (dict(task="pos", models=["bilstm"], overrides=["training.epochs=0"]), "epochs"),
+        (dict(task="timeseries", models=["lstm"], overrides=["task.options={season: -4}"]), "season"),
+    ]
+    for kwargs, phrase in cases:
+        with pytest.raises(HfRnnError, match=phrase):
+            compare(output_dir=tmp_path / "report", progress=False, **kwargs)
+        assert not (tmp_path / "report").exists(), kwargs
+
+
+# ---------------------------------------------------------------------------------------------- properties
+
+OPTION_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 400), st.floats(allow_nan=True),
+                          st.text(max_size=6), st.lists(st.integers(), max_size=2))
+OPTION_NAMES = st.sampled_from(["context_length", "horizon", "decimals", "season", "series", "value_column",
+                                "max_words", "contextlength", "window"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(OPTION_NAMES, OPTION_VALUES, max_size=3))
+def test_any_timeseries_options_load_or_raise_a_data_error(options):
+    """Whatever a user passes as options, load_task gives a task or one DataError: never another exception."""
+    from hf_rnn.tasks import load_task
+
+    try:
+        task = load_task("timeseries", **options)
+    except DataError as e:
+        assert "\n" not in str(e) and str(e)
+        return
+    assert all(len(task.windows(s)) > 0 for s in ("train", "validation", "test"))
+    assert task.context_length >= 1 and task.horizon >= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=5), st.integers(-2, 5), st.none(),
+                          st.floats(allow_nan=True, allow_infinity=False)), min_size=2, max_size=8))
+def test_any_label_column_becomes_classes_or_one_data_error(labels):
+    """A label column of any mix of text, numbers, gaps and NaN: clean classes, or a DataError naming it."""
+    from hf_rnn.tasks.kinds import _class_label
+
+    try:
+        names, ids = _class_label(labels, "label", "test data")
+    except DataError as e:
+        assert "'label'" in str(e)
+        return
+    assert len(ids) == len(labels) and all(0 <= i < len(names.names) for i in ids)
+    assert all(n.strip() and n.strip().lower() not in ("nan", "null", "n/a", "na") for n in names.names)
