@@ -42,6 +42,8 @@ RNN_VARIANTS = {
     "simplernn": ("rnn", False), "bisimplernn": ("rnn", True),
 }
 LLM_NAMES = ("llm", "smollm2")
+# the built-in LLM with another way of reading the task: name -> task options it sets
+LLM_VARIANTS = {"smollm2-twice": {"repeat_input": True}}  # tagging: the sentence twice, the second copy tagged
 
 
 # =========================================================================== sections
@@ -259,12 +261,16 @@ def builtin_recipe(task: str, model: str) -> dict:
             data.setdefault("model", {}).update(name=key, cell=cell, bidirectional=bidirectional)
     elif key in LLM_NAMES:
         data = read_yaml(recipe_path(task, "llm"))
+    elif key in LLM_VARIANTS:
+        data = read_yaml(recipe_path(task, "llm"))
+        data.setdefault("model", {})["name"] = key
+        data.setdefault("task", {}).setdefault("options", {}).update(LLM_VARIANTS[key])
     elif "/" in model or os.sep in model or Path(model).expanduser().exists():
         data = read_yaml(recipe_path(task, "llm"))
         data.setdefault("model", {}).update(name=Path(model.rstrip("/")).name, name_or_path=model)
     else:
         raise ConfigError(f"unknown model {model!r}; use rnn, {', '.join(RNN_VARIANTS)}, llm, smollm2, "
-                          "or an LLM Hub id or folder")
+                          f"{', '.join(LLM_VARIANTS)}, or an LLM Hub id or folder")
     data.setdefault("output_dir", f"runs/{task}-{data.get('model', {}).get('name', key)}")
     return data
 

@@ -37,6 +37,7 @@ def encode_words(
     words: Sequence[str],
     word_labels: Sequence[int] | None = None,
     max_length: int | None = None,
+    repeat: bool = False,
 ) -> dict[str, list[int]]:
     """Tokenize pre-split words and align word labels to sub-tokens.
 
@@ -47,7 +48,19 @@ def encode_words(
 
     Returns ``input_ids`` [T], ``attention_mask`` [T], ``word_ids`` [T] (-1 for special
     tokens) and, when ``word_labels`` is given, ``labels`` [T].
+
+    ``repeat=True`` feeds the sentence twice and labels only the second copy ([T] becomes [2T]: the
+    first copy's ``word_ids`` are -1 and its labels ``IGNORE_INDEX``). A causal model then sees the
+    whole sentence, right context included, when it tags each word of the second copy: the
+    decoder-only counterpart of a bidirectional RNN. ``max_length`` bounds the doubled length.
     """
+    if repeat:
+        once = encode_words(tokenizer, words, word_labels, None if max_length is None else max_length // 2)
+        out = {"input_ids": once["input_ids"] * 2, "attention_mask": once["attention_mask"] * 2,
+               "word_ids": [-1] * len(once["word_ids"]) + once["word_ids"]}
+        if word_labels is not None:
+            out["labels"] = [IGNORE_INDEX] * len(once["labels"]) + once["labels"]
+        return out
     text = " ".join(words)
     starts: list[int] = []
     pos = 0

@@ -628,3 +628,26 @@ def test_numpy_free_of_nan_in_maps(service):
         assert np.isfinite(maps.weights).all()
         rows = maps.weights.sum(-1)
         assert np.allclose(rows, 1.0, atol=1e-4)
+
+
+def test_a_tagger_trained_on_repeated_input_reads_it_twice_in_the_app(tmp_path, tiny_llama):
+    """A run with task option repeat_input is served with the same doubled input it was trained on."""
+    from hf_rnn.app.service import AppService
+    from hf_rnn.cli import main as cli
+
+    run = tmp_path / "runs" / "pos-twice"
+    assert cli(["train", "--task", "pos", "--model", str(tiny_llama), "--output-dir", str(run),
+                "task.max_train_examples=16", "task.max_validation_examples=4", "task.max_test_examples=4",
+                "training.max_steps=2", "training.batch_size=4", "training.progress_bar=false",
+                "task.options={repeat_input: true}"]) == 0
+    service = AppService(tmp_path / "runs")
+    seen = []
+    loaded = service._load(  # the loaded run knows how it reads its input
+        "pos", service.resolve("pos", "run:pos-twice"))
+    assert loaded.extra["repeat_input"] is True
+    loaded.model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs["input_ids"].shape[1]),
+                                           with_kwargs=True)
+    r = service.compare("pos", "run:pos-twice", None, "Pass me the orange marker")
+    assert r.a.ok and [w for w, _ in r.a.output] == ["Pass", "me", "the", "orange", "marker"]
+    assert seen and seen[0] == 10  # five one-token words, twice
+    service.close()

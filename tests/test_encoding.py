@@ -83,3 +83,26 @@ def test_metrics_from_known_predictions(tokenizer):
     padded = np.array([i + [tokenizer.pad_token_id] * (width - len(i)) for i in ids])
     scores = mt.compute_metrics({"generated": [padded], "example_index": [np.arange(3)]}, tokenizer=tokenizer)
     assert scores["bleu"] > 99 and scores["chrf"] > 99
+
+
+def test_repeated_input_tags_only_the_second_copy(tokenizer):
+    """The decoder-only counterpart of a BiLSTM: each tagged token has the whole sentence to its left."""
+    words = ["Pass", "me", "the", "unbelievably", "orange", "marker"]
+    once = encode_words(tokenizer, words, list(range(6)))
+    twice = encode_words(tokenizer, words, list(range(6)), repeat=True)
+    n = len(once["input_ids"])
+    assert twice["input_ids"] == once["input_ids"] * 2 and twice["attention_mask"] == [1] * 2 * n
+    assert twice["labels"] == [IGNORE_INDEX] * n + once["labels"]
+    assert twice["word_ids"] == [-1] * n + once["word_ids"]
+    capped = encode_words(tokenizer, words, list(range(6)), max_length=6, repeat=True)
+    assert len(capped["input_ids"]) == 6 and capped["labels"][:3] == [IGNORE_INDEX] * 3
+
+
+def test_repeat_input_is_a_tagging_option_that_reaches_the_encoding(tokenizer):
+    plain = load_task("pos").subset({"train": 4, "validation": 2, "test": 2})
+    twice = load_task("pos", repeat_input=True).subset({"train": 4, "validation": 2, "test": 2})
+    a, b = plain.encode(tokenizer, "llm")["train"][0], twice.encode(tokenizer, "llm")["train"][0]
+    assert b["input_ids"] == a["input_ids"] * 2
+    assert [x for x in b["labels"] if x != IGNORE_INDEX] == [x for x in a["labels"] if x != IGNORE_INDEX]
+    with pytest.raises(Exception, match="repeat_input"):
+        load_task("sentiment", repeat_input=True)

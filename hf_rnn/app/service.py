@@ -454,7 +454,9 @@ class AppService:
             kind = "llm-head" if run.metrics["task"]["kind"] in ("sequence-classification",
                                                                   "token-classification") else "llm-causal"
             context = context_length(model)
-        return LoadedModel(key, model, tokenizer, kind, run.label, context=context)
+        # a tagger trained on each sentence twice (task option repeat_input) must read it twice here too
+        extra = {"repeat_input": bool((run.metrics["task"].get("options") or {}).get("repeat_input"))}
+        return LoadedModel(key, model, tokenizer, kind, run.label, context=context, extra=extra)
 
     def task(self, name: str, options: dict | None = None):
         """The task (loaded once per set of options): label names, prompts and time-series windows."""
@@ -609,7 +611,7 @@ class AppService:
         if lm.kind == "llm-causal":
             raise AppError("a causal LM cannot label words here; pick a tagging run")
         words = split_words(text)
-        enc = encode_words(lm.tokenizer, words)
+        enc = encode_words(lm.tokenizer, words, repeat=lm.extra.get("repeat_input", False))
         limit, reason = self._limit(lm)
         ids = enc["input_ids"]
         if len(ids) > limit:

@@ -207,7 +207,9 @@ class TokenClassificationTask(Task):
     kind = "token-classification"
     columns = ("tokens", "tags")
     option_specs = {"tokens_column": Option(str, "the column of word lists"),
-                    "tags_column": Option(str, "the column of tag lists")}
+                    "tags_column": Option(str, "the column of tag lists"),
+                    "repeat_input": Option(bool, "feed each sentence twice and tag the second copy, so a "
+                                                 "left-to-right model sees the whole sentence")}
     metric_names = ("accuracy",)
     primary_metric = "accuracy"
 
@@ -255,8 +257,10 @@ class TokenClassificationTask(Task):
     def encode(self, tokenizer, family="rnn", splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         max_length = max_length or DEFAULT_MAX_LENGTH
 
+        repeat = bool(self.options.get("repeat_input"))
+
         def tok(row, idx):
-            enc = encode_words(tokenizer, row["tokens"], row["tags"], max_length=max_length)
+            enc = encode_words(tokenizer, row["tokens"], row["tags"], max_length=max_length, repeat=repeat)
             enc.pop("word_ids")
             enc["example_index"] = idx
             return enc

@@ -16,7 +16,7 @@ from ..errors import DataError
 
 @dataclass(frozen=True)
 class Option:
-    """One task option: ``str`` or ``int`` (with an optional range); ``None`` always means "the default"."""
+    """One task option: ``str``, ``bool`` or ``int`` (with an optional range); ``None`` means "the default"."""
 
     type: type
     help: str
@@ -24,6 +24,8 @@ class Option:
     maximum: int | None = None
 
     def describe(self) -> str:
+        if self.type is bool:
+            return "true or false"
         if self.type is int:
             if self.minimum is not None and self.maximum is not None:
                 return f"an integer from {self.minimum} to {self.maximum}"
@@ -33,7 +35,9 @@ class Option:
     def check(self, task: str, name: str, value: Any) -> None:
         if value is None:
             return
-        if self.type is int:
+        if self.type is bool:
+            ok = isinstance(value, bool)
+        elif self.type is int:
             ok = isinstance(value, int) and not isinstance(value, bool)
             ok = ok and (self.minimum is None or value >= self.minimum)
             ok = ok and (self.maximum is None or value <= self.maximum)
