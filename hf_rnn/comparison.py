@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import ConfigError, HfRnnError
 from .runs import Run, RunError, check_comparable, load_run_model, read_run
+from .tasks import TASKS
 
 DEFAULT_MODELS = {
     "sentiment": ["bilstm", "smollm2"],
@@ -39,13 +40,8 @@ DEFAULT_MODELS = {
     "timeseries": ["lstm", "smollm2"],
 }
 
-# One example per task for the attention figures (the lecture's own sentences).
-ATTENTION_EXAMPLES = {
-    "sentiment": "Good, cheap food!",
-    "pos": "Pass me the orange marker",
-    "textgen": "Roses are red",
-    "translation": "Do you have a pet?",
-}
+# One example per task for the attention figures: the first of the task's lecture examples.
+ATTENTION_EXAMPLES = {name: task.lecture_examples[0] for name, task in TASKS.items() if task.lecture_examples}
 
 # Tasks the untrained instruct model can be scored on as it is (POS needs a trained head).
 ZERO_SHOT_TASKS = ("sentiment", "translation", "textgen", "timeseries")
@@ -164,6 +160,7 @@ class Comparison:
     date: str = ""  # when the comparison was written (UTC, ISO 8601)
     budget_kind: str = "seconds"  # "seconds" (wall clock: machine-dependent), "epochs" or "as trained"
     curve_summary: str = ""  # what holds across the learning curves against training time
+    examples: dict[str, dict[str, str]] = field(default_factory=dict)  # lecture input -> model -> its answer
 
     def table_markdown(self) -> str:
         return results_table(self)
@@ -247,6 +244,7 @@ def compare(
         rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress))
 
     figures = _figures(task, runs, rows, eval_task, out, progress)
+    examples = lecture_outputs(task, rows, out, progress)
     comparison = Comparison(
         task=task, profile=profile,
         budget=_budget_line(recipes.values()),
@@ -254,6 +252,7 @@ def compare(
         seconds=round(time.perf_counter() - start, 1), date=_now(),
         budget_kind="epochs" if prof.epochs is not None else "seconds",
         curve_summary=curve_summary(runs, eval_task.primary_metric, eval_task.greater_is_better),
+        examples=examples,
     )
     write_report(comparison, eval_task)
     return comparison
@@ -397,7 +396,7 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
     folder = Path(recipe.output_dir)
     wanted = dump_yaml(recipe.to_dict())
     if reuse and (folder / "metrics.json").exists() and (folder / "config.yaml").exists():
-        if (folder / "config.yaml").read_text(encoding="utf-8") == wanted:
+        if _same_recipe(folder / "config.yaml", recipe):
             try:
                 run = read_run(folder)
                 _say(progress, f"[compare] {name}: reusing the finished run in {folder}")
@@ -408,8 +407,7 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
 
     # A run of the same recipe that was stopped (killed, machine restarted) continues from its last checkpoint.
     resume = (reuse and not (folder / "metrics.json").exists() and latest_checkpoint(folder) is not None
-              and (folder / "config.yaml").exists()
-              and (folder / "config.yaml").read_text(encoding="utf-8") == wanted)
+              and (folder / "config.yaml").exists() and _same_recipe(folder / "config.yaml", recipe))
     folder.mkdir(parents=True, exist_ok=True)
     recipe_file = folder.parent / f".{folder.name}.recipe.yaml"
     recipe_file.write_text(wanted, encoding="utf-8")
@@ -425,6 +423,19 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
         raise HfRnnError(f"training {name} failed (exit {proc.returncode}); last lines:\n{tail}")
     _say(progress, f"[compare] {name}: done in {time.perf_counter() - started:.0f} s")
     return read_run(folder)
+
+
+def _same_recipe(saved: Path, recipe) -> bool:
+    """Whether a run folder's ``config.yaml`` is ``recipe``, wherever the folder is (``output_dir`` aside)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    wanted = recipe.to_dict()
+    return isinstance(data, dict) and {k: v for k, v in data.items() if k != "output_dir"} == \
+        {k: v for k, v in wanted.items() if k != "output_dir"}
 
 
 def _say(progress: bool, text: str) -> None:
@@ -495,6 +506,60 @@ def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float]:
 
 def _numbers(metrics: dict) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# =========================================================================== the lecture's examples
+
+
+def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress: bool = False,
+                    max_new_tokens: int = 24) -> dict[str, dict[str, str]]:
+    """Each model's answer to the task's lecture examples (``{example: {model: answer}}``), as the app shows them.
+
+    The app's inference path (``hf_rnn.app.service.AppService``) answers, so the report shows what a user of the
+    app would see. Time series: the first test window's forecast against the truth.
+    """
+    from .app.service import RUN_PREFIX, ZERO_SHOT, AppService
+
+    examples = TASKS[task_name].lecture_examples if task_name != "timeseries" else ("first test window",)
+    if not examples:
+        return {}
+    _say(progress, f"[compare] the lecture's examples: {', '.join(examples)}")
+    service = AppService(out, max_new_tokens=max_new_tokens)
+    answers: dict[str, dict[str, str]] = {}
+    try:
+        for row in rows:
+            value = ZERO_SHOT if row.run_dir is None else \
+                RUN_PREFIX + Path(row.run_dir).resolve().relative_to(out.resolve()).as_posix()
+            for example in examples:
+                if task_name == "timeseries":
+                    r = service.compare(task_name, value, None, window=0)
+                    truth = r.series["truth"] if r.series else None
+                else:
+                    r = service.compare(task_name, value, None, example)
+                    truth = None
+                answer = r.error or (r.a.error if not r.a.ok else _answer_text(task_name, r.a.output))
+                if truth is not None and r.a.ok:
+                    answer += f" (truth {', '.join(f'{v:.1f}' for v in truth)})"
+                answers.setdefault(example, {})[row.name] = answer
+    finally:
+        service.close()
+    return answers
+
+
+def _answer_text(task_name: str, output: Any) -> str:
+    """One line for a report cell: the label and its probability, word/TAG pairs, text, or numbers."""
+    if output is None:
+        return "—"
+    kind = TASKS[task_name].kind
+    if kind == "sequence-classification":
+        label, p = max(output.items(), key=lambda kv: kv[1])
+        return f"{label} ({p:.2f})"
+    if kind == "token-classification":
+        return " ".join(f"{w}/{t}" for w, t in output)
+    if kind == "forecasting":
+        return ", ".join(f"{v:.1f}" for v in output)
+    text = " ".join(str(output).split())
+    return text if len(text) <= 90 else text[:89] + "…"
 
 
 # =========================================================================== figures
@@ -633,6 +698,14 @@ def write_report(c: Comparison, task) -> None:
     ]
     notes = [f"- **{r.name}**: {r.note}" for r in c.rows if r.note]
     md = intro + (["Notes:", *notes, ""] if notes else [])
+    if c.examples:
+        names = [r.name for r in c.rows]
+        md += ["## The lecture's examples", "", "| input | " + " | ".join(names) + " |",
+               "|" + "---|" * (len(names) + 1)]
+        for example, by_model in c.examples.items():
+            cells = [by_model.get(n, "—").replace("|", "\\|") for n in names]
+            md.append(f"| {example} | " + " | ".join(cells) + " |")
+        md.append("")
     for title, name in c.figures.items():
         md += [f"## {title.replace('_', ' ').capitalize()}", "", f"![{title}]({name})", ""]
     _write_atomic(out / "report.md", "\n".join(md))

@@ -78,6 +78,15 @@ def test_every_task_can_be_compared(task, compared):
     assert {"learning_curves", "quality_vs_parameters"} <= set(c.figures)
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(c.figures)
+    # the lecture's examples, answered by every model through the app's inference path
+    wanted = TASKS[task].lecture_examples or ("first test window",)
+    assert list(c.examples) == list(wanted) and "## The lecture's examples" in report
+    for example in wanted:
+        assert set(c.examples[example]) == {r.name for r in c.rows}
+        assert all(answer and "rror" not in answer for answer in c.examples[example].values()), c.examples
+        assert f"| {example} | " in report
+    if task == "pos":  # one word/TAG pair per word of "Pass me the orange marker"
+        assert all(len(a.split()) == 5 and "/" in a for a in c.examples[wanted[0]].values())
     assert 'src="http' not in page and "<link" not in page  # self-contained
 
 
@@ -93,7 +102,7 @@ def test_the_sentiment_report_has_attention_from_both_families_and_the_zero_shot
     assert sum(k.startswith("attention ") for k in c.figures) == 3
 
 
-def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys):
+def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys, monkeypatch):
     c = compare("pos", ["rnn"], "quick", tmp_path, overrides=TINY, progress=False)
     rnn_dir = Path(c.rows[0].run_dir)
     before = (rnn_dir / "model.safetensors").stat().st_mtime_ns
@@ -101,6 +110,10 @@ def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys
     assert "reusing the finished run" in capsys.readouterr().err
     assert (rnn_dir / "model.safetensors").stat().st_mtime_ns == before
     assert again.rows[0].metrics == c.rows[0].metrics
+    # the same report folder named another way (relative vs absolute) is the same run: still reused
+    monkeypatch.chdir(tmp_path.parent)
+    relative = compare("pos", ["rnn"], "quick", tmp_path.name, overrides=TINY, progress=True)
+    assert "reusing the finished run" in capsys.readouterr().err and relative.rows[0].steps == c.rows[0].steps
     # one more step is another recipe: trained again, not reused
     other = compare("pos", ["rnn"], "quick", tmp_path, overrides=[*TINY, "training.max_steps=4"], progress=False)
     assert other.rows[0].steps == 4

@@ -29,6 +29,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..tasks import TASKS
 from .render import forecast_figure, heatmap_html, note_html
 from .service import (
     HEATMAP_NOTE_NO_MODEL,
@@ -48,13 +49,8 @@ TAG_COLOURS = {
     "ADP": "#9fd4f0", "NUM": "#f0a8d0", "CONJ": "#d4c8a0", "PRT": "#a8e07a", ".": "#dddddd", "X": "#eeeeee",
 }
 
-# The lecture's examples, the ones that make each task's point first.
-EXAMPLE_ORDER = {
-    "sentiment": ("Good, cheap food!", "Neat plot. Great acting."),
-    "pos": ("Pass me the orange", "Pass me the orange marker"),
-    "textgen": ("Roses are red", "Do you have a pet?"),
-    "translation": ("Do you have a pet?", "I like red apples", "Pass me the orange"),
-}
+# The lecture's examples, the ones that make each task's point first (each task owns its list).
+EXAMPLE_ORDER = {name: task.lecture_examples for name, task in TASKS.items()}
 
 INTRO = """# RNNs and a small LLM, side by side
 Pick a task (tab) and two models: any run you trained (`hf-rnn train ... --output-dir runs/...`) or the built-in

