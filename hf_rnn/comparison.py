@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, HfRnnError
+from .references import references
 from .runs import Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import TASKS
 
@@ -241,10 +242,12 @@ def compare(
 
     rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
     if zero_shot and task in ZERO_SHOT_TASKS and not any(r.family == "llm" and "zero" in r.name for r in rows):
-        rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress))
+        rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
 
+    refs = references(eval_task)
+    rows += [reference_row(ref) for ref in refs]
     figures = _figures(task, runs, rows, eval_task, out, progress)
-    examples = lecture_outputs(task, rows, out, progress)
+    examples = lecture_outputs(task, rows, out, progress, answers={r.name: r.answer for r in refs if r.answer})
     comparison = Comparison(
         task=task, profile=profile,
         budget=_budget_line(recipes.values()),
@@ -461,11 +464,30 @@ def _row_from_run(run: Run, task, latency_examples: int, progress: bool) -> Mode
     )
 
 
-def _zero_shot_row(task, latency_examples: int, progress: bool) -> ModelResult:
+ZERO_SHOT_CACHE = "zero_shot.json"
+
+
+def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | None = None) -> ModelResult:
+    """The untrained instruct LLM scored on ``task``'s test split; kept in ``cache`` for the next comparison.
+
+    Nothing about it changes between comparisons of the same test split (no training), so a rerun reuses the
+    row when the split's hash, the task's options and the latency sample size match.
+    """
     from .memory import peak_rss_mb
     from .models.llm import count_parameters, load_llm
     from .models.llm_zero_shot import ZeroShotClassifier, zero_shot
+    from .training import _data_hash
 
+    key = {"task": task.name, "options": {k: v for k, v in sorted(task.options.items())},
+           "test": _data_hash(task.dataset["test"]), "latency_examples": latency_examples}
+    if cache is not None and cache.exists():
+        try:
+            saved = json.loads(cache.read_text(encoding="utf-8"))
+            if saved.get("key") == key:
+                _say(progress, f"[compare] smollm2 zero-shot: reusing the scores in {cache}")
+                return ModelResult(**saved["row"])
+        except (ValueError, TypeError, KeyError):
+            pass  # unreadable: score again
     _say(progress, "[compare] smollm2 zero-shot: scoring the untrained instruct model ...")
     model, tokenizer = load_llm(None, task="causal-lm")
     model.eval()
@@ -474,12 +496,15 @@ def _zero_shot_row(task, latency_examples: int, progress: bool) -> ModelResult:
     metrics = zero_shot(task, model=model, tokenizer=tokenizer)
     p50, p95 = measure_latency(scored, tokenizer, task, latency_examples)
     total, _ = count_parameters(model)
-    return ModelResult(
+    row = ModelResult(
         name="smollm2 zero-shot", family="llm", run_dir=None, metrics=_numbers(metrics), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
         latency_ms_p95=p95, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
     )
+    if cache is not None:
+        _write_atomic(cache, json.dumps({"key": key, "row": asdict(row)}, indent=1))
+    return row
 
 
 def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float]:
@@ -511,12 +536,20 @@ def _numbers(metrics: dict) -> dict[str, float]:
 # =========================================================================== the lecture's examples
 
 
+def reference_row(ref) -> ModelResult:
+    """A reference (``hf_rnn.references``) as a table row: its metrics, no parameters, no training."""
+    return ModelResult(name=ref.name, family="reference", run_dir=None, metrics=_numbers(ref.metrics),
+                       parameters_total=0, parameters_trainable=0, train_seconds=None, tokens_per_second=None,
+                       latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note)
+
+
 def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress: bool = False,
-                    max_new_tokens: int = 24) -> dict[str, dict[str, str]]:
+                    max_new_tokens: int = 24, answers: dict | None = None) -> dict[str, dict[str, str]]:
     """Each model's answer to the task's lecture examples (``{example: {model: answer}}``), as the app shows them.
 
     The app's inference path (``hf_rnn.app.service.AppService``) answers, so the report shows what a user of the
-    app would see. Time series: the first test window's forecast against the truth.
+    app would see. Time series: the first test window's forecast against the truth. ``answers``: how each
+    reference row answers (``{name: example -> text}``); a rule or a program, no model.
     """
     from .app.service import RUN_PREFIX, ZERO_SHOT, AppService
 
@@ -525,9 +558,14 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
         return {}
     _say(progress, f"[compare] the lecture's examples: {', '.join(examples)}")
     service = AppService(out, max_new_tokens=max_new_tokens)
-    answers: dict[str, dict[str, str]] = {}
+    table: dict[str, dict[str, str]] = {example: {} for example in examples}
     try:
         for row in rows:
+            if row.family == "reference":
+                if answers and row.name in answers:
+                    for example in examples:
+                        table[example][row.name] = answers[row.name](example)
+                continue
             value = ZERO_SHOT if row.run_dir is None else \
                 RUN_PREFIX + Path(row.run_dir).resolve().relative_to(out.resolve()).as_posix()
             for example in examples:
@@ -540,10 +578,10 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
                 answer = r.error or (r.a.error if not r.a.ok else _answer_text(task_name, r.a.output))
                 if truth is not None and r.a.ok:
                     answer += f" (truth {', '.join(f'{v:.1f}' for v in truth)})"
-                answers.setdefault(example, {})[row.name] = answer
+                table[example][row.name] = answer
     finally:
         service.close()
-    return answers
+    return table
 
 
 def _answer_text(task_name: str, output: Any) -> str:
@@ -559,6 +597,8 @@ def _answer_text(task_name: str, output: Any) -> str:
     if kind == "forecasting":
         return ", ".join(f"{v:.1f}" for v in output)
     text = " ".join(str(output).split())
+    if not text:
+        return "(no output: the model ended at once)"
     return text if len(text) <= 90 else text[:89] + "…"
 
 
@@ -576,7 +616,7 @@ def _figures(task_name: str, runs: list[Run], rows: list[ModelResult], task, out
                              out / "learning_curves.png")
         figures["learning_curves"] = "learning_curves.png"
     points = [{"name": r.name, "parameters": r.parameters_total, metric: r.metrics.get(metric),
-               "family": r.family} for r in rows if r.metrics.get(metric) is not None]
+               "family": r.family} for r in rows if r.metrics.get(metric) is not None and r.family != "reference"]
     if points:
         plot_quality_vs_parameters(points, metric, out / "quality_vs_parameters.png")
         figures["quality_vs_parameters"] = "quality_vs_parameters.png"

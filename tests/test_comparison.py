@@ -52,6 +52,13 @@ def test_every_task_can_be_compared(task, compared):
     metric = TASKS[task].primary_metric
     trained = [r for r in c.rows if r.run_dir]
     assert [r.family for r in trained] == ["rnn", "llm"]
+    # the reference row each task kind has, scored on the same test examples by the same metric
+    wanted_refs = {"sentiment": ["majority class"], "pos": ["most frequent tag"], "textgen": [],
+                   "translation": ["apertium"], "timeseries": ["seasonal-naive"]}[task]
+    refs = [r for r in c.rows if r.family == "reference"]
+    assert [r.name for r in refs] == wanted_refs
+    for r in refs:
+        assert r.metrics[metric] == r.metrics[metric] and r.parameters_trainable == 0 and r.note
     for r in trained:
         assert metric in r.metrics and r.metrics[metric] == r.metrics[metric]  # a number, not NaN
         assert r.parameters_total >= r.parameters_trainable > 0
@@ -93,13 +100,27 @@ def test_every_task_can_be_compared(task, compared):
 def test_the_sentiment_report_has_attention_from_both_families_and_the_zero_shot_row(compared):
     c = compared("sentiment")
     names = [r.name for r in c.rows]
-    assert names[-1] == "smollm2 zero-shot" and "sentiment" in ZERO_SHOT_TASKS
-    zero = c.rows[-1]
+    assert names[-2:] == ["smollm2 zero-shot", "majority class"] and "sentiment" in ZERO_SHOT_TASKS
+    zero = c.rows[-2]
     assert zero.parameters_trainable == 0 and zero.parameters_total > 100_000_000
     assert 0.0 <= zero.metrics["accuracy"] <= 1.0 and zero.metrics["num_examples"] == 7
     # the sentiment BiLSTM pools with attention, the LLM has self-attention: both maps and the pair
     assert "attention side by side" in c.figures
     assert sum(k.startswith("attention ") for k in c.figures) == 3
+
+
+def test_a_second_comparison_reuses_the_zero_shot_scores(compared, tiny_llama, capsys):
+    """Nothing trains in the zero-shot row: the same test split is scored once, then read back."""
+    c = compared("sentiment")
+    capsys.readouterr()
+    again = compare("sentiment", ["rnn", str(tiny_llama)], "quick", c.output_dir, overrides=TINY, progress=True)
+    err = capsys.readouterr().err
+    assert "smollm2 zero-shot: reusing the scores" in err and "scoring the untrained" not in err
+    assert [r for r in again.rows if "zero-shot" in r.name] == [r for r in c.rows if "zero-shot" in r.name]
+    smaller = compare("sentiment", ["rnn"], "quick", c.output_dir, overrides=[*TINY, "task.max_test_examples=5"],
+                      progress=True)
+    assert "scoring the untrained" in capsys.readouterr().err  # another test split: scored again
+    assert next(r for r in smaller.rows if "zero-shot" in r.name).metrics["num_examples"] == 5
 
 
 def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys, monkeypatch):

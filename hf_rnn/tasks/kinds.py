@@ -496,17 +496,22 @@ class TranslationTask(_PromptedGenerationMixin, Task):
                 "example_index": batch["example_index"]}
 
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
-        import sacrebleu
-
         if tokenizer is None:
             raise ValueError("translation metrics need the tokenizer to decode generated ids")
         generated = np.concatenate(outputs["generated"])
         index = _cat(outputs, "example_index")
         hyps = [t.strip() for t in tokenizer.batch_decode(generated, skip_special_tokens=True)]
         refs = [self.dataset[split][int(i)]["target"] for i in index]
-        return {"bleu": float(sacrebleu.corpus_bleu(hyps, [refs]).score),
-                "chrf": float(sacrebleu.corpus_chrf(hyps, [refs]).score),
-                "num_examples": len(refs)}
+        return score_translations(hyps, refs)
+
+
+def score_translations(hypotheses: list[str], references: list[str]) -> dict:
+    """Corpus BLEU and chrF (sacrebleu's defaults) of ``hypotheses`` against one reference each."""
+    import sacrebleu
+
+    return {"bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
+            "chrf": float(sacrebleu.corpus_chrf(hypotheses, [references]).score),
+            "num_examples": len(references)}
 
 
 # =========================================================================== forecasting

@@ -1,0 +1,125 @@
+"""Reference rows: what either family must beat that is no trained model.
+
+Each reference answers the same test examples and is scored by the same metric as the models, so a
+comparison shows whether a model learned more than a rule of thumb:
+
+=====================  ==========================================================================
+task kind              reference
+=====================  ==========================================================================
+classification         the majority class of the training split
+token classification   each word's most frequent training tag (unseen words: the most frequent tag)
+translation            rule-based Apertium (``apertium eng-spa``), where Debian's packages are installed
+forecasting            the seasonal-naive forecast: the value one season earlier
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+APERTIUM_PAIRS = {("English", "Spanish"): "eng-spa"}
+
+
+@dataclass
+class Reference:
+    """One reference row: its name, its test metrics and a note on how it answers."""
+
+    name: str
+    metrics: dict[str, float]
+    note: str
+    answer: Callable[[str], str] | None = field(default=None, repr=False)  # a lecture example -> its answer
+
+
+def references(task) -> list[Reference]:
+    """The references that apply to ``task`` (scored on its test split); empty where none applies."""
+    kind = task.kind
+    if kind == "sequence-classification":
+        return [majority_class(task)]
+    if kind == "token-classification":
+        return [most_frequent_tag(task)]
+    if kind == "forecasting":
+        return [seasonal_naive(task)]
+    if kind == "translation":
+        found = apertium(task)
+        return [found] if found is not None else []
+    return []
+
+
+def majority_class(task) -> Reference:
+    train = task.dataset["train"]["label"]
+    gold = np.asarray(task.dataset["test"]["label"])
+    top = Counter(train).most_common(1)[0][0]
+    metrics = task.compute_metrics({"predictions": [np.full(len(gold), top)], "labels": [gold]})
+    label = task.label_names[top]
+    return Reference("majority class", metrics, f"always {label!r}, the most frequent training label",
+                     answer=lambda text: f"{label} (always)")
+
+
+def most_frequent_tag(task) -> Reference:
+    """Per-word accuracy of tagging each test word with its most frequent training tag."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    overall: Counter = Counter()
+    for words, tags in zip(task.dataset["train"]["tokens"], task.dataset["train"]["tags"]):
+        for w, t in zip(words, tags):
+            counts[w][t] += 1
+            overall[t] += 1
+    fallback = overall.most_common(1)[0][0]
+    best = {w: c.most_common(1)[0][0] for w, c in counts.items()}
+    pred, gold = [], []
+    for words, tags in zip(task.dataset["test"]["tokens"], task.dataset["test"]["tags"]):
+        pred += [best.get(w, fallback) for w in words]
+        gold += list(tags)
+    metrics = task.compute_metrics({"predictions": [np.asarray(pred)], "labels": [np.asarray(gold)]})
+    names = task.label_names
+
+    def answer(text: str) -> str:
+        from .app.service import split_words
+
+        return " ".join(f"{w}/{names[best.get(w, fallback)]}" for w in split_words(text))
+
+    return Reference("most frequent tag", metrics,
+                     f"each word's most frequent training tag; unseen words get {names[fallback]!r}", answer)
+
+
+def seasonal_naive(task) -> Reference:
+    """The value one season earlier, scored by the task's own forecasting metrics."""
+    windows = task.windows("test")
+    full = task._row("test")["values"]
+    season = task.season
+    pred = np.asarray([[full[t + h - season * (1 + h // season)] for h in range(task.horizon)]
+                       for _, _, t in windows])
+    metrics = task.compute_metrics({"prediction": [pred], "example_index": [np.arange(len(windows))]})
+    first = ", ".join(f"{v:.1f}" for v in pred[0])
+    return Reference("seasonal-naive", metrics, f"the value one season ({season} steps) earlier",
+                     answer=lambda _: first)
+
+
+def apertium(task) -> Reference | None:
+    """Rule-based translation of every test source with Apertium; None where it is not installed."""
+    from .tasks.kinds import score_translations
+
+    pair = APERTIUM_PAIRS.get((getattr(task, "source_language", None), getattr(task, "target_language", None)))
+    hyps = apertium_translate(list(task.dataset["test"]["source"]), pair) if pair else None
+    if hyps is None:
+        return None
+    metrics = score_translations(hyps, list(task.dataset["test"]["target"]))
+    return Reference("apertium", metrics, f"rule-based Apertium {pair} (Debian apertium-en-es), no training",
+                     answer=lambda text: (apertium_translate([text], pair) or ["—"])[0])
+
+
+def apertium_translate(texts: list[str], pair: str = "eng-spa") -> list[str] | None:
+    """Translate ``texts`` with Apertium, one line each (``-u``: unknown words unmarked); None where the
+    ``apertium`` program or the language pair is missing."""
+    if shutil.which("apertium") is None:
+        return None
+    lines = [" ".join(t.split()) for t in texts]
+    done = subprocess.run(["apertium", "-u", pair], input="\n".join(lines) + "\n", capture_output=True, text=True,
+                          timeout=600)
+    out = done.stdout.split("\n")[: len(lines)]
+    return [o.strip() for o in out] if done.returncode == 0 and len(out) == len(lines) else None
