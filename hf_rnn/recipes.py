@@ -67,7 +67,8 @@ class TokenizerSection:
 
     name_or_path: str | None = None  # None: the built-in SmolLM2 tokenizer, shared with the LLM
     word_level: bool = False  # train a word-level vocabulary on the training split instead
-    vocab_size: int = field(default=20_000, metadata={"min": 10})  # word-level only
+    char_level: bool = False  # or a character-level one (the classic char-RNN language model)
+    vocab_size: int = field(default=20_000, metadata={"min": 10})  # word- or character-level
     lowercase: bool = True  # word-level only; false keeps case (scores against cased references)
 
 
@@ -366,11 +367,13 @@ def _check_consistency(recipe: Recipe) -> None:
     except DataError as e:
         raise ConfigError(f"task.options: {e}") from None
     kind = TASKS[recipe.task.name].kind
+    tok = recipe.tokenizer
     if recipe.family == "llm":
-        tok = recipe.tokenizer
-        if tok.word_level or tok.name_or_path is not None:
+        if tok.word_level or tok.char_level or tok.name_or_path is not None:
             raise ConfigError("an LLM uses its own tokenizer: leave tokenizer.name_or_path null and "
-                              "tokenizer.word_level false")
+                              "tokenizer.word_level and tokenizer.char_level false")
+    elif tok.word_level and tok.char_level:
+        raise ConfigError("tokenizer.word_level and tokenizer.char_level are two vocabularies: choose one")
     elif kind == "causal-lm" and recipe.model.bidirectional:
         raise ConfigError("a bidirectional language model would see the token it predicts: set "
                           "model.bidirectional=false (or --model lstm/gru)")

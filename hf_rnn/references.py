@@ -7,6 +7,7 @@ comparison shows whether a model learned more than a rule of thumb:
 task kind              reference
 =====================  ==========================================================================
 classification         the majority class of the training split
+text generation        a character 5-gram model of the training text (Witten-Bell smoothing), in bits per char
 token classification   each word's most frequent training tag (unseen words: the most frequent tag)
 translation            rule-based Apertium (``apertium eng-spa``), where Debian's packages are installed
 forecasting            the seasonal-naive forecast: the value one season earlier
@@ -15,6 +16,7 @@ forecasting            the seasonal-naive forecast: the value one season earlier
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from collections import Counter, defaultdict
@@ -48,6 +50,8 @@ def references(task) -> list[Reference]:
     if kind == "translation":
         found = apertium(task)
         return [found] if found is not None else []
+    if kind == "causal-lm":
+        return [char_ngram(task)]
     return []
 
 
@@ -123,3 +127,59 @@ def apertium_translate(texts: list[str], pair: str = "eng-spa") -> list[str] | N
                           timeout=600)
     out = done.stdout.split("\n")[: len(lines)]
     return [o.strip() for o in out] if done.returncode == 0 and len(out) == len(lines) else None
+
+
+class CharNGram:
+    """A character n-gram language model with Witten-Bell interpolation (each order backs off to the one below,
+    down to a uniform distribution over the training characters plus one unseen character).
+
+    P(c | h) = (C(hc) + N(h) P(c | h')) / (C(h) + N(h)), with C(h) the count of context h, N(h) the number of
+    distinct characters seen after it, and h' the context one character shorter.
+    """
+
+    def __init__(self, text: str, order: int = 5) -> None:
+        self.order = order
+        self.vocab = sorted(set(text))
+        self.grams: Counter = Counter()
+        self.context: Counter = Counter()
+        self.distinct: Counter = Counter()
+        for n in range(1, order + 1):
+            grams = Counter(text[i:i + n] for i in range(len(text) - n + 1))
+            self.grams.update(grams)
+            for gram, count in grams.items():
+                self.context[gram[:-1]] += count
+                self.distinct[gram[:-1]] += 1
+
+    def prob(self, history: str, char: str) -> float:
+        p = 1.0 / (len(self.vocab) + 1)
+        for k in range(self.order):  # contexts of 0 .. order-1 characters
+            if k > len(history):
+                break
+            h = history[len(history) - k:] if k else ""
+            total = self.context.get(h, 0)
+            if total:
+                n = self.distinct[h]
+                p = (self.grams.get(h + char, 0) + n * p) / (total + n)
+        return p
+
+    def bits(self, text: str) -> float:
+        """Total -log2 P of every character of ``text`` given the ones before it."""
+        return -sum(math.log2(self.prob(text[max(0, i - self.order + 1):i], c)) for i, c in enumerate(text))
+
+    def continue_text(self, prompt: str, n: int = 40) -> str:
+        """The most probable next character, ``n`` times (greedy)."""
+        out = prompt
+        for _ in range(n):
+            history = out[max(0, len(out) - self.order + 1):]
+            out += max(self.vocab, key=lambda c: self.prob(history, c))
+        return out[len(prompt):]
+
+
+def char_ngram(task, order: int = 5) -> Reference:
+    """Bits per character of a character ``order``-gram model on the test passages (joined as the models see
+    them: a passage break counts as one character, like the models' eos)."""
+    model = CharNGram("".join(p + "\n" for p in task.dataset["train"]["text"]), order)
+    test = "".join(p + "\n" for p in task.dataset["test"]["text"])
+    metrics = {"bpc": model.bits(test) / max(len(test), 1), "num_characters": len(test)}
+    return Reference(f"char {order}-gram", metrics, f"character {order}-gram of the training text, Witten-Bell "
+                     "interpolation, no neural network", answer=lambda text: " ".join(model.continue_text(text).split()))

@@ -100,8 +100,8 @@ def find_runs(root: str | Path, task: str | None = None) -> list[Run]:
 
 
 # Metrics counted per token of the model's own tokenizer: only comparable with one tokenizer.
-# Accuracy (per sentence or per word), chrF/BLEU (on text) and MAE are not.
-TOKENIZER_DEPENDENT_KINDS = ("causal-lm",)
+# Accuracy (per sentence or per word), chrF/BLEU (on text), bits per character and MAE are not.
+PER_TOKEN_METRICS = ("perplexity", "loss")
 
 
 def check_comparable(runs: list[Run], allow_different_tokenizers: bool = False) -> None:
@@ -120,7 +120,8 @@ def check_comparable(runs: list[Run], allow_different_tokenizers: bool = False) 
                            f"(sizes {first.metrics['task']['sizes']['test']} and {run.metrics['task']['sizes']['test']}):"
                            " use the same data source and task.max_test_examples")
         ta, tb = first.metrics.get("tokenizer"), run.metrics.get("tokenizer")
-        per_token = first.metrics["task"].get("kind") in TOKENIZER_DEPENDENT_KINDS
+        # runs of text generation before bits per character were scored by perplexity: per token
+        per_token = first.metrics["task"].get("primary_metric") in PER_TOKEN_METRICS
         # the vocabulary decides the token ids; where a copy of it is saved does not
         if per_token and not allow_different_tokenizers and ta and tb and ta.get("hash") != tb.get("hash"):
             raise RunError(f"{run.path} and {first.path} use different tokenizers ({_tok_name(tb)} vs "

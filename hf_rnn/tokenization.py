@@ -118,3 +118,25 @@ def train_word_tokenizer(
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", bos_token="[BOS]", eos_token="[EOS]"
     )
+
+
+def train_char_tokenizer(texts: Iterable[str], vocab_size: int = 512, min_frequency: int = 1) -> PreTrainedTokenizerFast:
+    """Train a character-level tokenizer (the classic char-RNN vocabulary) with ``tokenizers``.
+
+    Every character, spaces and line breaks included, is one token; characters rarer than ``min_frequency`` (or
+    beyond the ``vocab_size`` most frequent) map to ``[UNK]``. Decoding joins the characters back exactly.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from tokenizers.processors import TemplateProcessing
+    from tokenizers.trainers import WordLevelTrainer
+
+    specials = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
+    tok = Tokenizer(WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")  # one piece per character
+    tok.decoder = decoders.Fuse()  # join pieces without spaces
+    trainer = WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials)
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.post_processor = TemplateProcessing(single="$A", pair="$A $B")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", bos_token="[BOS]",
+                                   eos_token="[EOS]", clean_up_tokenization_spaces=False)

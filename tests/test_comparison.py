@@ -53,7 +53,7 @@ def test_every_task_can_be_compared(task, compared):
     trained = [r for r in c.rows if r.run_dir]
     assert [r.family for r in trained] == ["rnn", "llm"]
     # the reference row each task kind has, scored on the same test examples by the same metric
-    wanted_refs = {"sentiment": ["majority class"], "pos": ["most frequent tag"], "textgen": [],
+    wanted_refs = {"sentiment": ["majority class"], "pos": ["most frequent tag"], "textgen": ["char 5-gram"],
                    "translation": ["apertium"], "timeseries": ["seasonal-naive"]}[task]
     refs = [r for r in c.rows if r.family == "reference"]
     assert [r.name for r in refs] == wanted_refs
@@ -211,8 +211,15 @@ def test_runs_of_different_tasks_splits_or_tokenizers_are_refused(compared, tmp_
         return folder
 
     assert len(compare_runs([pos[0], with_other_tokenizer(pos[1], "pos-words")], tmp_path / "p").rows) == 2
+    # text generation is scored in bits per character: any tokenizers compare
     textgen = [r.run_dir for r in compared("textgen").rows if r.run_dir]
     other_tok = with_other_tokenizer(textgen[1], "textgen-words")
+    assert compare_runs([textgen[0], other_tok], tmp_path / "t").rows[0].metrics["bpc"] > 0
+    # a run scored by perplexity alone (per token) still needs one tokenizer, unless asked for
+    for folder in (Path(textgen[0]), other_tok):
+        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics["task"]["primary_metric"] = "perplexity"
+        (folder / "metrics.json").write_text(json.dumps(metrics))
     with pytest.raises(RunError, match="different tokenizers .*word-level.*scored per token"):
         compare_runs([textgen[0], other_tok], tmp_path / "x")
     assert compare_runs([textgen[0], other_tok], tmp_path / "y", allow_different_tokenizers=True).rows

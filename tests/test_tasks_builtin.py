@@ -75,7 +75,7 @@ def test_timeseries_windows_are_chronological():
 
 
 def test_metrics_per_task():
-    expected = {"sentiment": ("accuracy", "macro_f1"), "pos": ("accuracy",), "textgen": ("perplexity", "loss"),
+    expected = {"sentiment": ("accuracy", "macro_f1"), "pos": ("accuracy",), "textgen": ("bpc", "perplexity", "loss"),
                 "translation": ("bleu", "chrf"), "timeseries": ("mae", "rmse", "naive_mae", "naive_rmse")}
     for name, metrics in expected.items():
         assert load_task(name).metric_names == metrics

@@ -181,6 +181,9 @@ def test_cli_trains_every_task_from_its_recipe(task, family, tmp_path, tiny_llam
         assert metrics["tokenizer"] is None  # numbers in, numbers out
     elif task == "translation" and family == "rnn":  # the recipe's word-level vocabulary of the 48 pairs
         assert 20 < metrics["tokenizer"]["vocab_size"] < 1000
+    elif task == "textgen" and family == "rnn":  # the recipe's characters of the training text
+        assert 30 < metrics["tokenizer"]["vocab_size"] < 200
+        assert metrics["test"]["num_characters"] == metrics["test"]["num_tokens"]  # one character a token
     else:
         assert metrics["tokenizer"]["vocab_size"] > 1000
 

@@ -46,6 +46,10 @@ def build_tokenizer(task, model_cfg, tokenizer_cfg):
 
         return train_word_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size,
                                     lowercase=tokenizer_cfg.lowercase)
+    if tokenizer_cfg.char_level:
+        from ..tokenization import train_char_tokenizer
+
+        return train_char_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size)
     from ..tokenization import load_tokenizer
 
     return load_tokenizer(tokenizer_cfg.name_or_path)

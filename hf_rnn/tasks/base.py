@@ -227,7 +227,7 @@ class Task:
 
     def model_inputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The keys of ``batch`` that the model's forward takes (drops bookkeeping columns)."""
-        return {k: v for k, v in batch.items() if k not in ("example_index", "word_ids")}
+        return {k: v for k, v in batch.items() if k not in ("example_index", "word_ids", "n_chars")}
 
     def prediction_step(self, model, batch, tokenizer=None, **generate_kwargs) -> dict[str, torch.Tensor]:
         """Run the model on one batch; return tensors with batch size as first dim."""

@@ -294,13 +294,19 @@ def _features_tokens_tags(names: list[str]):
 
 class LanguageModelingTask(Task):
     """Text → next token. Column: ``text``. Passages are joined with eos and cut into
-    blocks of ``max_length`` tokens (default 128); perplexity is exp(mean token loss)."""
+    blocks of ``max_length`` tokens (default 128).
+
+    The primary metric is **bits per character** (``bpc``): the summed negative log-likelihood of the predicted
+    tokens, in bits, divided by the characters those tokens spell (eos counts as one, the passage break). It does
+    not depend on the tokenizer, so a character-level RNN and a 49k-token LLM are scored on the same scale.
+    Perplexity (exp of the mean token loss) is per token of each model's own vocabulary: comparable only
+    between models that share a tokenizer."""
 
     kind = "causal-lm"
     columns = ("text",)
     option_specs = {"text_column": Option(str, "the column of passages")}
-    metric_names = ("perplexity", "loss")
-    primary_metric = "perplexity"
+    metric_names = ("bpc", "perplexity", "loss")
+    primary_metric = "bpc"
     greater_is_better = False
     default_block_size = 128
 
@@ -315,6 +321,7 @@ class LanguageModelingTask(Task):
     def encode(self, tokenizer, family="rnn", splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         block = max_length or self.default_block_size
         eos = tokenizer.eos_token_id
+        chars = token_char_lengths(tokenizer)
 
         def blocks(batch):
             ids: list[int] = []
@@ -322,7 +329,9 @@ class LanguageModelingTask(Task):
                 ids.extend(t + [eos])
             n = len(ids) // block
             chunks = [ids[i * block : (i + 1) * block] for i in range(n)]
-            return {"input_ids": chunks, "attention_mask": [[1] * block] * n, "labels": chunks}
+            # the characters that the predicted tokens (all but each block's first) spell: bpc's denominator
+            n_chars = [int(chars[np.asarray(c[1:])].sum()) for c in chunks]
+            return {"input_ids": chunks, "attention_mask": [[1] * block] * n, "labels": chunks, "n_chars": n_chars}
 
         out = DatasetDict()
         for s in splits:
@@ -342,13 +351,32 @@ class LanguageModelingTask(Task):
         loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=IGNORE_INDEX,
                                                  reduction="none")
         counted = (target != IGNORE_INDEX)
-        return {"loss_sum": (loss * counted).sum(1), "n_tokens": counted.sum(1)}
+        out = {"loss_sum": (loss * counted).sum(1), "n_tokens": counted.sum(1)}
+        if "n_chars" in batch:
+            out["n_chars"] = batch["n_chars"]
+        return out
 
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
         total = float(np.sum(_cat(outputs, "loss_sum")))
         n = float(np.sum(_cat(outputs, "n_tokens")))
         loss = total / max(n, 1.0)
-        return {"perplexity": float(math.exp(min(loss, 50.0))), "loss": loss, "num_tokens": int(n)}
+        out = {"perplexity": float(math.exp(min(loss, 50.0))), "loss": loss, "num_tokens": int(n)}
+        if "n_chars" in outputs:
+            n_chars = float(np.sum(_cat(outputs, "n_chars")))
+            out = {"bpc": total / math.log(2) / max(n_chars, 1.0), **out, "num_characters": int(n_chars)}
+        return out
+
+
+def token_char_lengths(tokenizer) -> np.ndarray:
+    """How many characters each token id spells ([vocab]); special tokens (eos: a passage break) count one.
+
+    A byte-level BPE token that holds part of a multi-byte character decodes to one replacement character, so
+    such characters count once per piece: rare in English text, and the same for every model on a vocabulary.
+    """
+    special = set(tokenizer.all_special_ids)
+    ids = range(len(tokenizer))
+    texts = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    return np.asarray([1 if i in special else len(t) for i, t in zip(ids, texts)], dtype=np.int64)
 
 
 # =========================================================================== prompted generation

