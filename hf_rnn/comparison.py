@@ -37,7 +37,7 @@ DEFAULT_MODELS = {
     "sentiment": ["bilstm", "smollm2"],
     "pos": ["lstm", "bilstm", "smollm2", "smollm2-twice"],  # left-to-right vs both sides, in each family
     "textgen": ["lstm", "smollm2"],
-    "translation": ["rnn", "smollm2"],
+    "translation": ["rnn", "rnn-noattention", "smollm2"],  # the same encoder-decoder with and without attention
     "timeseries": ["lstm", "smollm2"],
 }
 
@@ -374,10 +374,10 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
 
 
 def _is_llm_name(name: str) -> bool:
-    from .recipes import LLM_NAMES, RNN_VARIANTS
+    from .recipes import LLM_NAMES, RNN_ABLATIONS, RNN_VARIANTS
 
     key = name.lower()
-    return key in LLM_NAMES or (key != "rnn" and key not in RNN_VARIANTS)
+    return key in LLM_NAMES or (key != "rnn" and key not in RNN_VARIANTS and key not in RNN_ABLATIONS)
 
 
 def _llm_layers(recipe) -> int:

@@ -41,6 +41,8 @@ RNN_VARIANTS = {
     "gru": ("gru", False), "bigru": ("gru", True),
     "simplernn": ("rnn", False), "bisimplernn": ("rnn", True),
 }
+# the task's recipe RNN with one part taken out: name -> model settings it changes
+RNN_ABLATIONS = {"rnn-noattention": {"attention": "none"}}  # the lecture's claim that attention helps, measured
 LLM_NAMES = ("llm", "smollm2")
 # the built-in LLM with another way of reading the task: name -> task options it sets
 LLM_VARIANTS = {"smollm2-twice": {"repeat_input": True}}  # tagging: the sentence twice, the second copy tagged
@@ -255,11 +257,13 @@ def builtin_recipe(task: str, model: str) -> dict:
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
     key = model.lower()
-    if key == "rnn" or key in RNN_VARIANTS:
+    if key == "rnn" or key in RNN_VARIANTS or key in RNN_ABLATIONS:
         data = read_yaml(recipe_path(task, "rnn"))
         if key in RNN_VARIANTS:
             cell, bidirectional = RNN_VARIANTS[key]
             data.setdefault("model", {}).update(name=key, cell=cell, bidirectional=bidirectional)
+        elif key in RNN_ABLATIONS:
+            data.setdefault("model", {}).update(name=key, **RNN_ABLATIONS[key])
     elif key in LLM_NAMES:
         data = read_yaml(recipe_path(task, "llm"))
     elif key in LLM_VARIANTS:
@@ -270,8 +274,8 @@ def builtin_recipe(task: str, model: str) -> dict:
         data = read_yaml(recipe_path(task, "llm"))
         data.setdefault("model", {}).update(name=Path(model.rstrip("/")).name, name_or_path=model)
     else:
-        raise ConfigError(f"unknown model {model!r}; use rnn, {', '.join(RNN_VARIANTS)}, llm, smollm2, "
-                          f"{', '.join(LLM_VARIANTS)}, or an LLM Hub id or folder")
+        raise ConfigError(f"unknown model {model!r}; use rnn, {', '.join(RNN_VARIANTS)}, {', '.join(RNN_ABLATIONS)}, "
+                          f"llm, smollm2, {', '.join(LLM_VARIANTS)}, or an LLM Hub id or folder")
     data.setdefault("output_dir", f"runs/{task}-{data.get('model', {}).get('name', key)}")
     return data
 

@@ -66,7 +66,8 @@ GOALS: dict[str, list[Goal]] = {
             Goal("bilstm", "accuracy", ">=", "lstm"), Goal("smollm2-twice", "accuracy", ">=", "smollm2")],
     "textgen": [Goal("rnn", "bpc", "<=", "char 5-gram"), Goal("llm", "bpc", "<=", "zero-shot")],
     "translation": [Goal("rnn", "chrf", ">=", "zero-shot", margin=10.0, profiles=("full",)),
-                    Goal("llm", "chrf", ">=", "zero-shot", margin=10.0, profiles=("full",))],
+                    Goal("llm", "chrf", ">=", "zero-shot", margin=10.0, profiles=("full",)),
+                    Goal("bigru", "chrf", ">=", "rnn-noattention", margin=5.0)],
     "timeseries": [Goal("rnn", "mae", "<=", "seasonal-naive"), Goal("llm", "mae", "<=", "seasonal-naive")],
 }
 

@@ -337,3 +337,19 @@ def test_lora_run_saves_a_plain_merged_model(tmp_path, tiny_llama):
     assert not (out / "adapter_config.json").exists()
     model = AutoModelForSequenceClassification.from_pretrained(out)
     assert model.config.num_labels == 2
+
+
+def test_named_variants_change_one_thing_of_the_task_recipe():
+    """rnn-noattention (the ablation the lecture's attention claim needs) and smollm2-twice (tagging)."""
+    base, ablated = load_recipe("translation", "rnn"), load_recipe("translation", "rnn-noattention")
+    assert base.model.attention == "additive" and ablated.model.attention == "none"
+    assert (ablated.model.cell, ablated.model.bidirectional, ablated.model.hidden_size) == \
+        (base.model.cell, base.model.bidirectional, base.model.hidden_size)
+    assert ablated.training == base.training and ablated.model.name == "rnn-noattention"
+    twice = load_recipe("pos", "smollm2-twice")
+    assert twice.family == "llm" and twice.task.options == {"repeat_input": True}
+    assert twice.training == load_recipe("pos", "smollm2").training
+    with pytest.raises(ConfigError, match="repeat_input"):
+        load_recipe("sentiment", "smollm2-twice")
+    with pytest.raises(ConfigError, match="rnn-noattention"):
+        load_recipe("sentiment", "rnn-noattenton")
