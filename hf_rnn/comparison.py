@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .assets import BUILTIN_LLM_LABEL
 from .errors import ConfigError, HfRnnError
 from .references import references
 from .runs import Run, RunError, check_comparable, load_run_model, read_run
@@ -727,6 +728,8 @@ def write_report(c: Comparison, task) -> None:
         f"- Task: **{c.task}** ({task.kind}); test split of {len(task.dataset['test']):,} examples, the same "
         f"for every model. Primary metric: **{metric}** ({better} is better).",
         f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
+        *([f"- Models: `smollm2` is the built-in {BUILTIN_LLM_LABEL} (not the Hub's original weights)."]
+          if any(r.name.startswith("smollm2") for r in c.rows) else []),
         f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s"
         f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test example at a time (batch 1) after a warm-up; translation and forecasting include "

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .assets import BUILTIN_LLM_LABEL
 from .errors import HfRnnError
 
 RESULTS_DIR = "results"
@@ -204,6 +205,8 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
                 f"{doc['budget']}. Measured on {hw.get('device_name', '?')}{cpus}, "
                 f"{hw.get('torch_threads', '?')} torch threads, precision {hw.get('mixed_precision', 'no')}, "
                 f"{(doc.get('date') or '?')[:10]}; the whole comparison took {doc.get('seconds', 0):,.0f} s.", ""]
+        if any(r["name"].startswith("smollm2") for r in doc["rows"]):
+            out += [f"`smollm2` is the built-in {BUILTIN_LLM_LABEL}.", ""]
         if doc.get("curve_summary"):
             out += [f"Across the learning curves: {doc['curve_summary']}", ""]
         out += ["| model | family | " + metric + " | parameters (trained) | optimizer steps | examples seen | "

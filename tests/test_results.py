@@ -99,6 +99,7 @@ def test_publish_copies_the_report_not_the_weights_and_the_readme_follows(tmp_pa
     assert "old table" not in text and text.endswith(f"{END}\n\n## After\n")
     assert "| smollm2 | llm | 0.9 |" in text and "llm accuracy ≥ 0.905: **missed by 0.005**" in text
     assert "Test CPU, 2 logical CPUs, 1 torch threads" in text
+    assert "`smollm2` is the built-in SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized to float32)" in text
     update_readme(readme, tmp_path / "results", check=True)  # now in step
     assert update_readme(readme, tmp_path / "results") is False
     # the CLI: --check exits 2 with one line once a committed number changes
