@@ -419,13 +419,69 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
     cmd = [sys.executable, "-m", "hf_rnn.cli", "train", "--config", str(recipe_file), "--output-dir", str(folder),
            "--resume" if resume else "--overwrite"]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    returncode, tail = _run_with_progress(cmd, name, folder, recipe, progress)
     recipe_file.unlink(missing_ok=True)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
-        raise HfRnnError(f"training {name} failed (exit {proc.returncode}); last lines:\n{tail}")
+    if returncode != 0:
+        raise HfRnnError(f"training {name} failed (exit {returncode}); last lines:\n" + "\n".join(tail))
     _say(progress, f"[compare] {name}: done in {time.perf_counter() - started:.0f} s")
     return read_run(folder)
+
+
+PROGRESS_SECONDS = 15.0  # how often a training child's progress is printed
+
+
+def _run_with_progress(cmd: list[str], name: str, folder: Path, recipe, progress: bool) -> tuple[int, list[str]]:
+    """Run one training child; every ``PROGRESS_SECONDS`` print its step, metric and time left, read from the
+    run's own event stream (``metrics.jsonl``). Returns the exit status and the child's last 15 output lines."""
+    import collections
+    import threading
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: collections.deque[str] = collections.deque(maxlen=15)
+    reader = threading.Thread(target=lambda: [tail.append(line.rstrip()) for line in proc.stdout], daemon=True)
+    reader.start()
+    log, last = folder / "metrics.jsonl", time.monotonic()
+    while proc.poll() is None:
+        time.sleep(0.2)
+        if progress and time.monotonic() - last >= PROGRESS_SECONDS:
+            last = time.monotonic()
+            line = progress_line(log, recipe)
+            if line:
+                _say(progress, f"[compare] {name}: {line}")
+    reader.join(timeout=5)
+    return proc.returncode, list(tail)
+
+
+def progress_line(log: Path, recipe) -> str:
+    """Where a run stands, from its ``metrics.jsonl``: step, loss, latest validation metric, time left."""
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    train = evaluation = None
+    for raw in lines:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue  # a line being written
+        if event.get("event") == "train":
+            train = event
+        elif event.get("event") == "eval" and event.get("split", "validation") == "validation":
+            evaluation = event
+    if train is None:
+        return ""
+    seconds = float(train.get("train_seconds", 0.0))
+    parts = [f"step {train['step']}", f"epoch {train.get('epoch', 0):.2f}", f"loss {train.get('loss', 0):.3g}"]
+    metric = TASKS[recipe.task.name].primary_metric
+    if evaluation is not None and metric in evaluation:
+        parts.append(f"validation {metric} {evaluation[metric]:.4g}")
+    budget = recipe.training
+    if budget.max_seconds:
+        parts.append(f"{seconds:.0f} of {budget.max_seconds:g} s trained")
+    elif budget.epochs and train.get("epoch"):
+        left = seconds * (budget.epochs - train["epoch"]) / train["epoch"]
+        parts.append(f"{seconds:.0f} s trained, about {left / 60:.0f} min left (at most {budget.epochs:g} epochs)")
+    return ", ".join(parts)
 
 
 def _same_recipe(saved: Path, recipe) -> bool:

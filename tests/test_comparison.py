@@ -8,12 +8,13 @@ zero-shot reference row uses the real built-in model on a few test examples.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from hf_rnn import compare
+from hf_rnn import compare, comparison
 from hf_rnn.cli import main as cli
 from hf_rnn.comparison import DEFAULT_MODELS, PROFILES, ZERO_SHOT_TASKS, compare_runs
 from hf_rnn.errors import ConfigError
@@ -140,7 +141,7 @@ def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys
     assert other.rows[0].steps == 4
 
 
-def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys):
+def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch):
     """A comparison killed mid-run picks up where the run stopped (same recipe), not from step 0."""
     keep = [*TINY, "training.max_steps=4", "training.keep_checkpoints=true"]
     first = compare("pos", ["rnn"], "quick", tmp_path, overrides=keep, progress=False)
@@ -148,8 +149,13 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys):
     (run_dir / "metrics.json").unlink()  # as if killed after the step-2 checkpoint
     for step in sorted((run_dir / "checkpoints").iterdir())[1:]:
         shutil.rmtree(step)
+    monkeypatch.setattr(comparison, "PROGRESS_SECONDS", 0.0)  # print every poll: a tiny run is over in seconds
     again = compare("pos", ["rnn"], "quick", tmp_path, overrides=keep, progress=True)
-    assert "rnn: resuming from step-0000002" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "rnn: resuming from step-0000002" in err
+    # live progress from the child's event stream: step, loss, the validation metric, the clock budget
+    assert re.search(r"\[compare\] rnn: step \d, epoch [\d.]+, loss [\d.e+-]+, validation accuracy [\d.]+, "
+                     r"\d+ of 120 s trained", err), err
     assert again.rows[0].steps == 4
     for key, value in first.rows[0].metrics.items():
         assert again.rows[0].metrics[key] == pytest.approx(value, abs=1e-6), key
