@@ -11,6 +11,7 @@ Usage::
     python benchmarks/rnn_throughput.py            # defaults: batch 32, seq len <= 64, vocab 49152
     python benchmarks/rnn_throughput.py --steps 40 --threads 2
     python benchmarks/rnn_throughput.py --clock cpu --threads 1   # steadier on a busy shared machine
+    python benchmarks/rnn_throughput.py --device cuda --json out.json   # cuDNN on a GPU (both models alike)
 
 The ratio printed last is hf_rnn tokens/s divided by bare tokens/s (goal: >= 0.95). Tokens are real
 (non-padding) tokens.
@@ -96,8 +97,12 @@ def bare_step(model, optimizer, batch) -> None:
 
 
 def timed_step(step, model, optimizer, batch, clock=time.perf_counter) -> float:
+    if batch["input_ids"].is_cuda:
+        torch.cuda.synchronize()  # kernels are asynchronous: time the work, not its launch
     began = clock()
     step(model, optimizer, batch)
+    if batch["input_ids"].is_cuda:
+        torch.cuda.synchronize()
     return clock() - began
 
 
@@ -124,7 +129,11 @@ def main() -> None:
         default="wall",
         help="wall time (default) or this process's CPU time, steadier when other jobs share the CPUs",
     )
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--json", help="also write the numbers to this JSON file")
     args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device here")
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -143,6 +152,8 @@ def main() -> None:
         args.vocab_size, args.embedding_size, args.hidden_size, args.num_layers, num_labels=2
     ).train()
     copy_weights(hf_model, bare_model)
+    hf_model.to(args.device)
+    bare_model.to(args.device)
     count = sum(p.numel() for p in hf_model.parameters())
     assert count == sum(p.numel() for p in bare_model.parameters()), "the two models must have the same shape"
 
@@ -150,7 +161,8 @@ def main() -> None:
         "hf_rnn": (hf_rnn_step, hf_model, torch.optim.Adam(hf_model.parameters(), lr=1e-3)),
         "bare": (bare_step, bare_model, torch.optim.Adam(bare_model.parameters(), lr=1e-3)),
     }
-    batches = make_batches(args)
+    # lengths stay on the CPU: pack_padded_sequence wants them there
+    batches = [{k: (v if k == "lengths" else v.to(args.device)) for k, v in b.items()} for b in make_batches(args)]
     print(
         f"BiLSTM classifier: vocab {args.vocab_size}, embedding {args.embedding_size}, hidden {args.hidden_size} x "
         f"{args.num_layers} layers x 2 directions, {count:,} parameters; batch {args.batch_size}, lengths "
@@ -189,6 +201,13 @@ def main() -> None:
         f"steps; overall {overall:.3f}); goal >= 0.95"
     )
     print(f"  load average at the end: {os.getloadavg()[0]:.1f} (other processes slow both models alike)")
+    if args.json:
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"device": args.device, "ratio_median": statistics.median(pair_ratios), "ratio_overall": overall,
+                       "tokens_per_second": {n: sum(step_tokens) / sum(step_seconds[n]) for n in runners},
+                       "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len}, f, indent=1)
 
 
 if __name__ == "__main__":
