@@ -31,6 +31,7 @@ import numpy as np
 from .assets import BUILTIN_LLM_LABEL
 from .errors import ConfigError, HfRnnError
 from .references import references
+from .results import format_number
 from .runs import Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import TASKS
 
@@ -716,15 +717,6 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
 # =========================================================================== the report
 
 
-def _fmt(value, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
 
 def results_table(c: Comparison) -> str:
     metric_names = [k for k in c.rows[0].metrics if not k.startswith("num_")]
@@ -734,10 +726,10 @@ def results_table(c: Comparison) -> str:
             "tokens/s", "latency p50 ms", "p95 ms", "peak MB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in c.rows:
-        cells = [r.name, r.family, *[_fmt(r.metrics.get(k)) for k in metric_names],
-                 _fmt(r.parameters_total), _fmt(r.parameters_trainable), _fmt(r.steps), _fmt(r.examples),
-                 _fmt(r.train_seconds), _fmt(r.tokens_per_second), _fmt(r.latency_ms_p50), _fmt(r.latency_ms_p95),
-                 _fmt(r.peak_memory_mb)]
+        cells = [r.name, r.family, *[format_number(r.metrics.get(k)) for k in metric_names],
+                 format_number(r.parameters_total), format_number(r.parameters_trainable), format_number(r.steps), format_number(r.examples),
+                 format_number(r.train_seconds), format_number(r.tokens_per_second), format_number(r.latency_ms_p50), format_number(r.latency_ms_p95),
+                 format_number(r.peak_memory_mb)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

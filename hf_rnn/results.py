@@ -176,14 +176,16 @@ def collect(results_root: str | os.PathLike = RESULTS_DIR) -> list[dict[str, Any
 # =========================================================================== the README's table
 
 
-def _num(value: Any) -> str:
+def format_number(value: Any, digits: int = 4) -> str:
+    """A table cell: 4 significant digits, thousands separated, a dash for nothing (reports and the README)."""
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
 
 
 def primary_metric(doc: dict[str, Any]) -> str:
@@ -212,9 +214,9 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
         out += ["| model | family | " + metric + " | parameters (trained) | optimizer steps | examples seen | "
                 "train s | latency p50 ms |", "|---|---|---|---|---|---|---|---|"]
         for r in doc["rows"]:
-            out.append(f"| {r['name']} | {r['family']} | {_num(r['metrics'].get(metric))} | "
-                       f"{_num(r['parameters_total'])} ({_num(r['parameters_trainable'])}) | {_num(r.get('steps'))} | "
-                       f"{_num(r.get('examples'))} | {_num(r.get('train_seconds'))} | {_num(r.get('latency_ms_p50'))} |")
+            out.append(f"| {r['name']} | {r['family']} | {format_number(r['metrics'].get(metric))} | "
+                       f"{format_number(r['parameters_total'])} ({format_number(r['parameters_trainable'])}) | {format_number(r.get('steps'))} | "
+                       f"{format_number(r.get('examples'))} | {format_number(r.get('train_seconds'))} | {format_number(r.get('latency_ms_p50'))} |")
         goals = [g for g in GOALS.get(doc["task"], []) if doc["profile"] in g.profiles]
         if goals:
             out += ["", "Goals: " + "; ".join(f"{g.describe()}: **{check_goal(g, doc)}**" for g in goals) + "."]
