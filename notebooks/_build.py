@@ -1332,6 +1332,9 @@ def nb06():
 
         display(Markdown(comparison.table_markdown()))
         for row in comparison.rows:
+            if row.run_dir is None:  # a reference row (majority class, zero-shot): nothing was trained
+                print(f"{row.name} ({row.family}): {row.note}")
+                continue
             model = yaml.safe_load(open(os.path.join(row.run_dir, "config.yaml")))["model"]  # the run's resolved recipe
             shown = {k: model[k] for k in ("cell", "bidirectional", "embedding_size", "init_embeddings",
                                            "freeze_embeddings", "hidden_size", "attention", "mode", "freeze_layers")
