@@ -69,6 +69,7 @@ def macro_f1(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
 
 
 _MISSING_TEXT = {"", "nan", "null", "n/a", "na"}
+MAX_CLASS_ID = 10_000
 
 
 def _is_missing(value: Any) -> bool:
@@ -101,6 +102,9 @@ def _class_label(values: list, column: str, where: str) -> tuple[ClassLabel, lis
         ints = [int(v) for v in values]
         if min(ints) < 0:
             raise DataError(f"{where}: column {column!r} has negative integer labels; use 0..K-1 or strings")
+        if max(ints) >= MAX_CLASS_ID:  # ids 0..max become classes: a stray 1e9 must not make a billion of them
+            raise DataError(f"{where}: column {column!r} has the label {max(ints)}, but integer labels are class ids "
+                            f"0..K-1 (K <= {MAX_CLASS_ID:,}); write labels as strings if they are values")
         names = [str(i) for i in range(max(ints) + 1)]
         return ClassLabel(names=names), ints
     example = next(v for v in values if not isinstance(v, (str, int, bool, np.integer)))
