@@ -486,15 +486,22 @@ def progress_line(log: Path, recipe) -> str:
 
 
 def _same_recipe(saved: Path, recipe) -> bool:
-    """Whether a run folder's ``config.yaml`` is ``recipe``, wherever the folder is (``output_dir`` aside)."""
+    """Whether a run folder's ``config.yaml`` is ``recipe``, wherever the folder is (``output_dir`` aside).
+
+    The saved recipe is rebuilt first, so a key added to the recipe format since (with its default) does not
+    count as a difference.
+    """
     import yaml
+
+    from .recipes import build_recipe
 
     try:
         data = yaml.safe_load(saved.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        rebuilt = build_recipe(data).to_dict()
+    except (OSError, yaml.YAMLError, HfRnnError, TypeError, AttributeError):
         return False
     wanted = recipe.to_dict()
-    return isinstance(data, dict) and {k: v for k, v in data.items() if k != "output_dir"} == \
+    return {k: v for k, v in rebuilt.items() if k != "output_dir"} == \
         {k: v for k, v in wanted.items() if k != "output_dir"}
 
 

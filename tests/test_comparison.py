@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hf_rnn import compare, comparison
 from hf_rnn.cli import main as cli
@@ -136,6 +137,12 @@ def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys
     monkeypatch.chdir(tmp_path.parent)
     relative = compare("pos", ["rnn"], "quick", tmp_path.name, overrides=TINY, progress=True)
     assert "reusing the finished run" in capsys.readouterr().err and relative.rows[0].steps == c.rows[0].steps
+    # a run saved before a recipe key existed (here tokenizer.char_level, default false) is still the same run
+    saved = yaml.safe_load((rnn_dir / "config.yaml").read_text())
+    del saved["tokenizer"]["char_level"]
+    (rnn_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    compare("pos", ["rnn"], "quick", tmp_path, overrides=TINY, progress=True)
+    assert "reusing the finished run" in capsys.readouterr().err
     # one more step is another recipe: trained again, not reused
     other = compare("pos", ["rnn"], "quick", tmp_path, overrides=[*TINY, "training.max_steps=4"], progress=False)
     assert other.rows[0].steps == 4
