@@ -163,6 +163,7 @@ class Comparison:
     budget_kind: str = "seconds"  # "seconds" (wall clock: machine-dependent), "epochs" or "as trained"
     curve_summary: str = ""  # what holds across the learning curves against training time
     examples: dict[str, dict[str, str]] = field(default_factory=dict)  # lecture input -> model -> its answer
+    primary_metric: str = ""  # the task's metric the verdict is read from
 
     def table_markdown(self) -> str:
         return results_table(self)
@@ -256,7 +257,7 @@ def compare(
         seconds=round(time.perf_counter() - start, 1), date=_now(),
         budget_kind="epochs" if prof.epochs is not None else "seconds",
         curve_summary=curve_summary(runs, eval_task.primary_metric, eval_task.greater_is_better),
-        examples=examples,
+        examples=examples, primary_metric=eval_task.primary_metric,
     )
     write_report(comparison, eval_task)
     return comparison
@@ -367,7 +368,8 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
                             rows=rows, output_dir=str(out), hardware=_hardware(runs),
                             figures=figures, seconds=round(time.perf_counter() - start, 1), date=_now(),
                             budget_kind="as trained",
-                            curve_summary=curve_summary(runs, task.primary_metric, task.greater_is_better))
+                            curve_summary=curve_summary(runs, task.primary_metric, task.greater_is_better),
+                            primary_metric=task.primary_metric)
     write_report(comparison, task)
     return comparison
 

@@ -189,8 +189,12 @@ def format_number(value: Any, digits: int = 4) -> str:
 
 
 def primary_metric(doc: dict[str, Any]) -> str:
-    """The first metric of the first row (the task's primary metric comes first in every row)."""
-    return next(iter(doc["rows"][0]["metrics"]))
+    """The comparison's primary metric (recorded in ``results.json``; older files: the task's)."""
+    if doc.get("primary_metric"):
+        return doc["primary_metric"]
+    from .tasks import TASKS
+
+    return TASKS[doc["task"]].primary_metric if doc["task"] in TASKS else next(iter(doc["rows"][0]["metrics"]))
 
 
 def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:

@@ -59,6 +59,7 @@ def _doc(task="sentiment", profile="full", rows=None, **extra):
          "train_seconds": 0.0, "latency_ms_p50": 120.0},
     ]
     return {"task": task, "profile": profile, "budget": "matched budget: 3 epochs", "rows": rows,
+            "primary_metric": "accuracy" if task != "timeseries" else "mae",
             "hardware": {"device_name": "Test CPU", "logical_cpus": 2, "torch_threads": 1}, "date": "2026-11-29",
             "seconds": 10.0, **extra}
 
