@@ -819,46 +819,30 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _html(c: Comparison, md_lines: list[str], out: Path) -> str:
-    """A self-contained page: the markdown's table as HTML, images inlined as base64."""
-    import base64
+    """A self-contained page: ``report.md`` rendered by markdown-it (CommonMark + tables), images inlined as base64.
 
-    body = []
-    in_table = False
-    for line in md_lines:
-        if line.startswith("|"):
-            cells = [html.escape(x.strip()) for x in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            tag = "th" if not in_table else "td"
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-            body.append("<tr>" + "".join(f"<{tag}>{x}</{tag}>" for x in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("!["):
-            name = line[line.index("(") + 1 : -1]
-            data = base64.b64encode((out / name).read_bytes()).decode("ascii")
-            body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
-        elif line.startswith("- "):
-            body.append(f"<p>• {_bold(html.escape(line[2:]))}</p>")
-        elif line:
-            body.append(f"<p>{_bold(html.escape(line))}</p>")
-    if in_table:
-        body.append("</table>")
+    Raw HTML in the markdown is escaped, not passed through: table cells hold the lecture's inputs and the
+    models' answers, which are text.
+    """
+    import base64
+    import mimetypes
+
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = md.parse("\n".join(md_lines))
+    for token in tokens:
+        for child in token.children or ():
+            src = child.attrGet("src") if child.type == "image" else None
+            # a figure written beside the report (a relative name): embed it, so the page travels alone
+            if src and "://" not in src and not src.startswith("data:"):
+                mime = mimetypes.guess_type(src)[0] or "application/octet-stream"
+                data = base64.b64encode((out / src).read_bytes()).decode("ascii")
+                child.attrSet("src", f"data:{mime};base64,{data}")
+    body = md.renderer.render(tokens, md.options, {})
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+             "code{background:#f3f3f3;padding:0 3px;border-radius:3px}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(c.task)}: RNN vs LLM</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
-
-
-def _bold(text: str) -> str:
-    parts = text.split("**")
-    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+            f"<style>{style}</style></head><body>{body}</body></html>")

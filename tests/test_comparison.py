@@ -280,3 +280,22 @@ def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
 
     quick = load_recipe("sentiment", "smollm2", overrides=profile_overrides(PROFILES["quick"]["sentiment"], "llm", 30))
     assert quick.model.freeze_layers == 22  # SmolLM2's 30 layers: the top 8 train
+
+
+def test_report_html_renders_markdown_code_links_and_tables_and_inlines_figures(tmp_path):
+    import base64
+    from types import SimpleNamespace
+
+    from hf_rnn.comparison import _html
+
+    (tmp_path / "curve.png").write_bytes(PNG_MAGIC + b"rest of a png")
+    lines = ["# pos: RNN vs LLM", "", "Run `hf-rnn compare pos` or see [the lecture](https://example.org/rnn).", "",
+             "| input | bilstm |", "|---|---|", "| <script>alert(1)</script> | a \\| b |", "",
+             "![learning curves](curve.png)"]
+    page = _html(SimpleNamespace(task="pos"), lines, tmp_path)
+    assert "<code>hf-rnn compare pos</code>" in page and "`" not in page
+    assert '<a href="https://example.org/rnn">the lecture</a>' in page
+    assert "<th>input</th>" in page and "<td>a | b</td>" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page  # a model's answer is text, never markup
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG_MAGIC + b"rest of a png").decode()}"' in page
+    assert "curve.png" not in page  # nothing left to fetch: the page travels alone
