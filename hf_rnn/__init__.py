@@ -4,6 +4,11 @@ The public API, imported lazily so that ``import hf_rnn`` (and ``hf-rnn --help``
 fast; the first use of a name imports its module::
 
     from hf_rnn import load_task, train, compare, attention_maps, load_llm, RNNConfig
+
+``import hf_rnn`` also registers the RNN family (``model_type="hf_rnn"``) with transformers' Auto classes, so
+``AutoConfig``, ``AutoModelFor...`` and ``transformers.pipeline`` load a saved RNN folder. The registration
+itself waits until transformers' Auto classes are imported (see ``hf_rnn._auto``): importing this package
+stays cheap.
 """
 
 from __future__ import annotations
@@ -58,3 +63,8 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+from . import _auto  # noqa: E402  (after __getattr__: registering may import hf_rnn.models)
+
+_auto.install()
