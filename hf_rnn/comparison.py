@@ -40,7 +40,7 @@ DEFAULT_MODELS = {
     "pos": ["lstm", "bilstm", "smollm2", "smollm2-twice"],  # left-to-right vs both sides, in each family
     "textgen": ["lstm", "smollm2"],
     "translation": ["rnn", "rnn-noattention", "smollm2"],  # the same encoder-decoder with and without attention
-    "timeseries": ["lstm", "smollm2"],
+    "timeseries": ["lstm", "smollm2-patch", "smollm2"],  # the LLM on patches of values, and on digit strings
 }
 
 # One example per task for the attention figures: the first of the task's lecture examples.
@@ -109,14 +109,15 @@ def profile_overrides(profile: Profile, family: str, llm_layers: int | None = No
     """The ``key=value`` overrides that put a recipe under ``profile``'s budget.
 
     ``llm_layers``: the LLM's number of decoder layers; the quick profile freezes all but the
-    top ``QUICK_LLM_TRAINED_LAYERS`` of them.
+    top ``QUICK_LLM_TRAINED_LAYERS`` of them. ``None`` for an LLM that is not fine-tuned as a whole
+    (a patch forecaster trains its own small set of weights): its recipe's settings stand.
     """
     if profile.epochs is not None:
         out = [f"training.epochs={profile.epochs:g}", "training.max_seconds=null", "training.max_steps=null"]
     else:
         out = [f"training.max_seconds={profile.seconds:g}", "training.epochs=1000"]  # the clock decides
     out.append("training.progress_bar=false")
-    if profile.name == "quick" and family == "llm":
+    if profile.name == "quick" and family == "llm" and llm_layers is not None:
         frozen = max(0, (llm_layers or 0) - QUICK_LLM_TRAINED_LAYERS)
         out += [f"model.freeze_layers={frozen}", *QUICK_LLM]
     for key, n in (("train", profile.train_examples), ("validation", profile.validation_examples),
@@ -217,8 +218,9 @@ def compare(
     # resolve every recipe first: a bad model name or override fails before any training or any folder
     recipes = {}
     for name in models:
-        family = "llm" if _is_llm_name(name) else "rnn"
-        layers = _llm_layers(load_recipe(task, name, overrides=list(overrides))) if family == "llm" else None
+        base = load_recipe(task, name, overrides=list(overrides))
+        family = base.family
+        layers = _llm_layers(base) if family == "llm" and base.model.mode != "patch" else None
         recipe = load_recipe(task, name, overrides=[*profile_overrides(prof, family, layers), *overrides])
         recipe.output_dir = str(out / _folder_name(name))
         recipes[name] = recipe
@@ -443,13 +445,14 @@ def _run_with_progress(cmd: list[str], name: str, folder: Path, recipe, progress
     tail: collections.deque[str] = collections.deque(maxlen=15)
     reader = threading.Thread(target=lambda: [tail.append(line.rstrip()) for line in proc.stdout], daemon=True)
     reader.start()
-    log, last = folder / "metrics.jsonl", time.monotonic()
+    log, last, said = folder / "metrics.jsonl", time.monotonic(), ""
     while proc.poll() is None:
         time.sleep(0.2)
         if progress and time.monotonic() - last >= PROGRESS_SECONDS:
             last = time.monotonic()
             line = progress_line(log, recipe)
-            if line:
+            if line and line != said:  # a new step or evaluation only: a slow step does not repeat the line
+                said = line
                 _say(progress, f"[compare] {name}: {line}")
     reader.join(timeout=5)
     return proc.returncode, list(tail)
@@ -577,9 +580,9 @@ def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float]:
     """p50 and p95 milliseconds to answer one test example (batch of 1, after a warm-up)."""
     import torch
 
-    from .tasks import family_of
+    from .tasks import input_family
 
-    family = family_of(model)
+    family = input_family(model)
     sub = task.subset({"test": n}) if task.kind != "forecasting" else task
     enc = sub.encode(tokenizer, family, splits=("test",), for_generation=True)["test"]
     collate = sub.collator(tokenizer, family, for_generation=True)

@@ -45,7 +45,15 @@ RNN_VARIANTS = {
 RNN_ABLATIONS = {"rnn-noattention": {"attention": "none"}}  # the lecture's claim that attention helps, measured
 LLM_NAMES = ("llm", "smollm2")
 # the built-in LLM with another way of reading the task: name -> task options it sets
-LLM_VARIANTS = {"smollm2-twice": {"repeat_input": True}}  # tagging: the sentence twice, the second copy tagged
+# tagging: the sentence twice, the second copy tagged
+LLM_VARIANTS = {"smollm2-twice": {"repeat_input": True}}
+# the built-in LLM used another way: name -> the recipe sections' keys it sets.
+# smollm2-patch (forecasting): patches of values in, values out, lower blocks frozen (GPT4TS); its ~17k
+# new weights train at a forecasting head's rate for many passes over the few hundred windows, like the LSTM
+LLM_MODES = {"smollm2-patch": {"model": {"mode": "patch"},
+                               "training": {"learning_rate": 1e-3, "batch_size": 16, "epochs": 60,
+                                            "warmup_steps": 20, "eval_steps": 70, "early_stopping_patience": 5,
+                                            "logging_steps": 20}}}
 
 
 # =========================================================================== sections
@@ -104,12 +112,17 @@ class LLMModelSection:
     family: str = field(default="llm", metadata={"choices": ("llm",)})
     name: str = "smollm2"
     name_or_path: str | None = None  # None: the built-in SmolLM2-135M-Instruct
-    mode: str = field(default="full", metadata={"choices": ("full", "lora", "freeze")})
+    # patch: a numeric forecaster on the lower blocks, frozen (models/patch_forecaster.py)
+    mode: str = field(default="full", metadata={"choices": ("full", "lora", "freeze", "patch")})
     lora_r: int = field(default=8, metadata={"min": 1})
     lora_alpha: int = field(default=16, metadata={"min": 1})
     lora_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
     lora_target_modules: list[str] | None = None
     freeze_layers: int = field(default=0, metadata={"min": 0})
+    # mode=patch only: the LLM blocks kept, and how the window is cut into patches
+    llm_layers: int = field(default=6, metadata={"min": 1})
+    patch_length: int = field(default=4, metadata={"min": 1})
+    patch_stride: int = field(default=2, metadata={"min": 1})
 
 
 @dataclass
@@ -270,12 +283,17 @@ def builtin_recipe(task: str, model: str) -> dict:
         data = read_yaml(recipe_path(task, "llm"))
         data.setdefault("model", {})["name"] = key
         data.setdefault("task", {}).setdefault("options", {}).update(LLM_VARIANTS[key])
+    elif key in LLM_MODES:
+        data = read_yaml(recipe_path(task, "llm"))
+        data.setdefault("model", {})["name"] = key
+        for section, values in LLM_MODES[key].items():
+            data.setdefault(section, {}).update(values)
     elif "/" in model or os.sep in model or Path(model).expanduser().exists():
         data = read_yaml(recipe_path(task, "llm"))
         data.setdefault("model", {}).update(name=Path(model.rstrip("/")).name, name_or_path=model)
     else:
         raise ConfigError(f"unknown model {model!r}; use rnn, {', '.join(RNN_VARIANTS)}, {', '.join(RNN_ABLATIONS)}, "
-                          f"llm, smollm2, {', '.join(LLM_VARIANTS)}, or an LLM Hub id or folder")
+                          f"llm, smollm2, {', '.join([*LLM_VARIANTS, *LLM_MODES])}, or an LLM Hub id or folder")
     data.setdefault("output_dir", f"runs/{task}-{data.get('model', {}).get('name', key)}")
     return data
 
@@ -373,6 +391,9 @@ def _check_consistency(recipe: Recipe) -> None:
     kind = TASKS[recipe.task.name].kind
     tok = recipe.tokenizer
     if recipe.family == "llm":
+        if recipe.model.mode == "patch" and kind != "forecasting":
+            raise ConfigError(f"model.mode=patch is a numeric forecaster: it needs a forecasting task, not "
+                              f"{recipe.task.name} ({kind})")
         if tok.word_level or tok.char_level or tok.name_or_path is not None:
             raise ConfigError("an LLM uses its own tokenizer: leave tokenizer.name_or_path null and "
                               "tokenizer.word_level and tokenizer.char_level false")

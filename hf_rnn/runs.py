@@ -148,6 +148,12 @@ def load_run_model(run: Run | str | Path, output_attentions: bool = False):
             from .models import load_rnn
 
             model = load_rnn(path)
+        elif run.metrics["model"].get("mode") == "patch":  # a numeric forecaster on LLM blocks
+            from transformers import AutoModelForTimeSeriesPrediction
+
+            from . import models  # noqa: F401 - registers hf_rnn's model types with the Auto classes
+
+            model = AutoModelForTimeSeriesPrediction.from_pretrained(path)
         else:
             from transformers import (
                 AutoModelForCausalLM,

@@ -53,7 +53,7 @@ from torch.utils.data import DataLoader, Sampler
 from .cards import model_card
 from .errors import ConfigError
 from .memory import peak_rss_mb
-from .tasks import family_of
+from .tasks import family_of, input_family
 from .tokenization import IGNORE_INDEX
 
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
@@ -297,7 +297,7 @@ def train(
     """
     cfg = TrainConfig.from_any(config)
     out = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
-    if tokenizer is None and not (family_of(model) == "rnn" and task.kind == "forecasting"):
+    if tokenizer is None and not (input_family(model) == "rnn" and task.kind == "forecasting"):
         from .tokenization import load_tokenizer
 
         name = getattr(model, "name_or_path", "") if family_of(model) == "llm" else ""
@@ -318,6 +318,7 @@ class _Run:
 
         self.task, self.cfg, self.tokenizer, self.out = task, cfg, tokenizer, out
         self.family = family_of(model)
+        self.reads = input_family(model)  # the encoding the model reads (a patch forecaster: the RNN's)
         self.is_seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
         self.recipe = dict(recipe) if recipe is not None else None
         self.resume = resume
@@ -349,8 +350,8 @@ class _Run:
 
         # ---- data
         with acc.main_process_first():  # datasets writes map caches next to the data once
-            enc_train = task.encode(tokenizer, self.family, splits=("train",), max_length=cfg.max_length)["train"]
-            enc_eval = task.encode(tokenizer, self.family, splits=("validation", "test"), max_length=cfg.max_length,
+            enc_train = task.encode(tokenizer, self.reads, splits=("train",), max_length=cfg.max_length)["train"]
+            enc_eval = task.encode(tokenizer, self.reads, splits=("validation", "test"), max_length=cfg.max_length,
                                    for_generation=True)
         train_rows = enc_train.to_list()
         world = acc.num_processes
@@ -361,14 +362,14 @@ class _Run:
                                             cfg.mega_batch_mult, cfg.seed, cfg.group_by_length)
         pin = acc.device.type == "cuda"
         train_loader = DataLoader(train_rows, batch_size=cfg.batch_size, sampler=self.sampler,
-                                  collate_fn=task.collator(tokenizer, self.family, for_generation=False),
+                                  collate_fn=task.collator(tokenizer, self.reads, for_generation=False),
                                   num_workers=cfg.num_workers, pin_memory=pin, generator=torch.Generator())
         eval_loaders = {}
         for split in ("validation", "test"):
             rows = enc_eval[split].to_list()
             by_length = sorted(range(len(rows)), key=lambda i: -_row_length(rows[i]))  # least padding
             eval_loaders[split] = DataLoader(rows, batch_size=cfg.eval_batch_size, sampler=by_length,
-                                             collate_fn=task.collator(tokenizer, self.family, for_generation=True),
+                                             collate_fn=task.collator(tokenizer, self.reads, for_generation=True),
                                              num_workers=cfg.num_workers, pin_memory=pin, generator=torch.Generator())
         self.num_train_rows = len(train_rows)
         if not train_rows:  # no batch would ever come: max_steps and max_seconds could never be reached

@@ -444,6 +444,8 @@ class AppService:
             raise AppError(f"cannot load {run.path.name}: {_first_line(e)}") from None
         if run.family == "rnn":
             kind, context = "rnn", None
+        elif getattr(model, "main_input_name", None) == "past_values":  # an LLM forecaster that reads values
+            kind, context = "values", None
         else:
             import torch
 
@@ -766,12 +768,14 @@ class AppService:
                 pred.label = lm.name
             with lm.lock:
                 start = time.perf_counter()
-                if lm.kind == "rnn":
+                if lm.kind in ("rnn", "values"):
                     with torch.no_grad():
                         forecast = lm.model(past_values=torch.tensor([past])).prediction[0]
                     pred.output = [float(v) for v in forecast.reshape(-1).tolist()][:h]
                     pred.attention_note = ("An RNN forecaster carries the window in its hidden state; it has no "
-                                           "attention weights to show.")
+                                           "attention weights to show." if lm.kind == "rnn" else
+                                           "This LLM forecaster reads patches of values, not tokens; its "
+                                           "attention over patches is not drawn here.")
                 elif lm.kind == "llm-causal":
                     tok = lm.tokenizer
                     ids = task.prompt_ids(tok, task.prompt(past))

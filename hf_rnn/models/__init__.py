@@ -17,6 +17,8 @@ from .keras_stacks import (
     keras_stack_params,
 )
 from .loading_rnn import load_rnn
+from .patch_forecaster import PatchForecasterConfig, PatchLLMForTimeSeriesPrediction
+from .patch_forecaster import register_auto_classes as register_patch_forecaster
 from .modeling_rnn import (
     RNN_HEADS,
     RNNClassifierHead,
@@ -36,8 +38,11 @@ from .modeling_rnn import (
 )
 
 register_auto_classes()
+register_patch_forecaster()
 
 __all__ = [
+    "PatchForecasterConfig",
+    "PatchLLMForTimeSeriesPrediction",
     "ATTENTION_TYPES",
     "CELL_TYPES",
     "KERAS_STACKS",

@@ -9,7 +9,9 @@ sequence-classification  RNNForSequenceClassification     AutoModelForSequenceCl
 token-classification     RNNForTokenClassification        AutoModelForTokenClassification
 causal-lm                RNNForCausalLM                   AutoModelForCausalLM
 translation              RNNForSeq2SeqLM                  AutoModelForCausalLM (chat prompt)
-forecasting              RNNForTimeSeriesPrediction       AutoModelForCausalLM (digit strings)
+forecasting              RNNForTimeSeriesPrediction       AutoModelForCausalLM (digit strings), or
+                                                          PatchLLMForTimeSeriesPrediction
+                                                          (``mode=patch``: values, frozen blocks)
 =======================  ===============================  ===================================
 """
 
@@ -73,6 +75,8 @@ def build_model(task, model_cfg, tokenizer=None):
     Returns ``(model, tokenizer)``: an LLM brings its own tokenizer; an RNN keeps ``tokenizer``.
     Seed first (``accelerate.utils.set_seed``): an RNN's weights are drawn here.
     """
+    if model_cfg.family == "llm" and model_cfg.mode == "patch":
+        return build_patch_model(task, model_cfg), None  # reads values, no text: no tokenizer
     if model_cfg.family == "llm":
         from .llm import load_llm
 
@@ -87,6 +91,21 @@ def build_model(task, model_cfg, tokenizer=None):
             freeze_layers=model_cfg.freeze_layers,
         )
     return build_rnn(task, model_cfg, tokenizer), tokenizer
+
+
+def build_patch_model(task, model_cfg):
+    """A numeric forecaster on the recipe's LLM (``model.mode=patch``): see ``patch_forecaster``."""
+    from .llm import resolve_llm_source
+    from .patch_forecaster import build_patch_forecaster
+
+    if task.kind != "forecasting":
+        raise ConfigError(f"model.mode=patch forecasts values; {task.name} is a {task.kind} task")
+    source, local_only = resolve_llm_source(model_cfg.name_or_path)
+    try:
+        return build_patch_forecaster(source, local_only, task, llm_layers=model_cfg.llm_layers,
+                                      patch_length=model_cfg.patch_length, patch_stride=model_cfg.patch_stride)
+    except ValueError as e:  # the config names the setting that does not fit
+        raise ConfigError(f"model: {str(e).splitlines()[0]}") from None
 
 
 def build_rnn(task, model_cfg, tokenizer=None):

@@ -40,6 +40,7 @@ from .attention_rnn import RNNAttention
 from .cache_rnn import RNNStateCache
 from .configuration_rnn import RNNConfig
 from .loading_rnn import check_saved_architecture, reraise_weight_file_error
+from .window_scaling import scale_windows
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -1022,18 +1023,7 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
             raise ValueError(
                 f"past_values has {values.shape[-1]} features, the config says input_size={self.input_size}."
             )
-        observed = (
-            torch.ones_like(values)
-            if past_observed_mask is None
-            else past_observed_mask.reshape(values.shape)
-        )
-        observed = observed.to(values.dtype)
-
-        count = observed.sum(dim=1, keepdim=True).clamp(min=1.0)
-        loc = (values * observed).sum(dim=1, keepdim=True) / count  # [B, 1, F]
-        variance = (((values - loc) * observed) ** 2).sum(dim=1, keepdim=True) / count
-        scale = variance.sqrt().clamp(min=1e-5)  # a flat window would otherwise divide by zero
-        normalised = ((values - loc) / scale) * observed
+        normalised, observed, loc, scale = scale_windows(values, past_observed_mask)  # loc, scale [B, 1, F]
 
         rnn_inputs = torch.cat([normalised, observed], dim=-1)
         outputs, (hidden, _) = run_rnn(self.layers, rnn_inputs, return_sequences=bool(output_hidden_states))

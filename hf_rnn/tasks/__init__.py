@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DataError
-from .base import SPLITS, Task, family_of
+from .base import SPLITS, Task, family_of, input_family
 from .kinds import (
     ForecastingTask,
     LanguageModelingTask,
@@ -46,7 +46,7 @@ def load_task(name: str, source: str | None = None, **options: Any) -> Task:
 
 
 __all__ = [
-    "SPLITS", "TASKS", "Task", "family_of", "get_task_class", "load_task", "brown_to_universal",
+    "SPLITS", "TASKS", "Task", "family_of", "input_family", "get_task_class", "load_task", "brown_to_universal",
     "SequenceClassificationTask", "TokenClassificationTask", "LanguageModelingTask", "TranslationTask",
     "ForecastingTask", "SentimentTask", "POSTask", "TextGenerationTask", "EnglishSpanishTask", "TimeSeriesTask",
 ]

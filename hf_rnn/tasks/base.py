@@ -40,6 +40,15 @@ def family_of(model: Any) -> str:
     return "rnn" if getattr(config, "model_type", None) == "hf_rnn" else "llm"
 
 
+def input_family(model: Any) -> str:
+    """The family whose encoding of a task ``model`` reads (the ``family`` argument of
+    ``Task.encode`` / ``collator``): its own, except that a numeric forecaster built on an LLM
+    (main input ``past_values``) reads the windows of values that an RNN forecaster reads."""
+    if getattr(model, "main_input_name", None) == "past_values":
+        return "rnn"
+    return family_of(model)
+
+
 def seeded_splits(ds: Dataset, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS) -> DatasetDict:
     """Shuffle once with ``seed`` and cut into train / validation / test by ``fractions``."""
     if len(ds) < 3:
@@ -248,7 +257,7 @@ class Task:
         **generate_kwargs,
     ) -> dict[str, float]:
         """Score ``model`` on ``split`` in this process (no distribution): the task's metrics."""
-        family = family_of(model)
+        family = input_family(model)
         sub = self if max_examples is None else self.subset({split: max_examples})
         enc = sub.encode(tokenizer, family, splits=(split,), max_length=max_length, for_generation=True)[split]
         collate = sub.collator(tokenizer, family, for_generation=True)

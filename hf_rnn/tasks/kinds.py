@@ -36,7 +36,7 @@ from transformers import (
 
 from ..errors import DataError
 from ..tokenization import IGNORE_INDEX, encode_words
-from .base import SPLITS, Task, family_of
+from .base import SPLITS, Task, family_of, input_family
 from .options import Option
 from .sources import pick_column
 
@@ -677,7 +677,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
         return {k: v for k, v in batch.items() if k != "example_index"}
 
     def prediction_step(self, model, batch, tokenizer=None, **generate_kwargs) -> dict[str, torch.Tensor]:
-        if family_of(model) == "rnn":
+        if input_family(model) == "rnn":  # values in, values out: an RNN or a patch forecaster
             pred = model(past_values=batch["past_values"]).prediction
             return {"prediction": pred.float(), "example_index": batch["example_index"]}
         return {"generated": self.generate_ids(model, batch, tokenizer, **generate_kwargs),
