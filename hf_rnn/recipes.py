@@ -34,6 +34,7 @@ from .errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 FAMILIES = ("rnn", "llm")
+LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
 
 # --model shortcuts. "rnn" / "llm" take the recipe as written; the others change the cell.
 RNN_VARIANTS = {
@@ -119,6 +120,9 @@ class LLMModelSection:
     lora_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
     lora_target_modules: list[str] | None = None
     freeze_layers: int = field(default=0, metadata={"min": 0})
+    # the dtype the weights are loaded in and train in ("auto": the checkpoint's own); not
+    # training.mixed_precision, which autocasts the computation around weights kept in this dtype
+    dtype: str = field(default="float32", metadata={"choices": LLM_DTYPES})
     # mode=patch only: the LLM blocks kept, and how the window is cut into patches
     llm_layers: int = field(default=6, metadata={"min": 1})
     patch_length: int = field(default=4, metadata={"min": 1})
@@ -362,6 +366,9 @@ def build_recipe(data: Mapping[str, Any]) -> Recipe:
     family = model.get("family", "rnn")
     if family not in FAMILIES:
         raise ConfigError(f"model.family must be rnn or llm; got {family!r}")
+    if family == "rnn" and "dtype" in model:  # an unknown-key message would not say why
+        raise ConfigError("model.dtype is the LLM family's weight dtype; an RNN keeps float32 weights: "
+                          "drop model.dtype (training.mixed_precision=bf16 autocasts either family)")
     model_cls = RNNModelSection if family == "rnn" else LLMModelSection
     recipe = Recipe(
         task=from_mapping(TaskSection, data.get("task"), "task"),
@@ -397,11 +404,28 @@ def _check_consistency(recipe: Recipe) -> None:
         if tok.word_level or tok.char_level or tok.name_or_path is not None:
             raise ConfigError("an LLM uses its own tokenizer: leave tokenizer.name_or_path null and "
                               "tokenizer.word_level and tokenizer.char_level false")
-    elif tok.word_level and tok.char_level:
+        if recipe.model.dtype != "float32" and recipe.model.mode == "patch":
+            raise ConfigError("model.dtype applies to modes full, lora and freeze; a patch forecaster keeps "
+                              "float32: drop model.dtype")
+        if recipe.model.dtype == "float16" and recipe.training.mixed_precision == "fp16":
+            # fp16 autocast scales the loss and unscales float32 gradients; float16 weights give float16 ones
+            raise ConfigError("model.dtype=float16 with training.mixed_precision=fp16: fp16 loss scaling needs "
+                              "float32 weights; use model.dtype=float32, or training.mixed_precision=no")
+        if recipe.training.save_adapter and recipe.model.mode != "lora":
+            raise ConfigError(f"training.save_adapter saves a LoRA adapter; model.mode is {recipe.model.mode}: "
+                              "set model.mode=lora or training.save_adapter=false")
+        return
+    if tok.word_level and tok.char_level:
         raise ConfigError("tokenizer.word_level and tokenizer.char_level are two vocabularies: choose one")
-    elif kind == "causal-lm" and recipe.model.bidirectional:
+    if kind == "causal-lm" and recipe.model.bidirectional:
         raise ConfigError("a bidirectional language model would see the token it predicts: set "
                           "model.bidirectional=false (or --model lstm/gru)")
+    if recipe.training.gradient_checkpointing:
+        raise ConfigError("training.gradient_checkpointing is for the LLM family: an RNN's fused layers cannot "
+                          "recompute their activations; set training.gradient_checkpointing=false")
+    if recipe.training.save_adapter:
+        raise ConfigError("training.save_adapter saves a LoRA adapter of an LLM; an RNN has none: "
+                          "set training.save_adapter=false")
 
 
 def load_recipe(

@@ -25,8 +25,9 @@ The run folder::
     metrics.jsonl        one JSON line per logging, evaluation and test event
     metrics.json         test metrics, parameters, time, tokens/s, memory, hardware, identifiers
     README.md            a Hub model card
-    config.json, model.safetensors, tokenizer files    the model (``save_pretrained``)
-    tensorboard/         TensorBoard events (when tensorboard is installed)
+    config.json, model.safetensors, tokenizer files    the model (``save_pretrained``; LoRA merged in)
+    adapter/             a LoRA run's peft adapter (``training.save_adapter``)
+    tensorboard/         TensorBoard events (``training.log_with``; other trackers log where they log)
     checkpoints/         while training (``keep_checkpoints`` keeps them afterwards)
 """
 
@@ -60,6 +61,7 @@ SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constan
               "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay")
 _NEEDS_TOTAL = {"linear", "cosine", "cosine_with_restarts", "polynomial", "cosine_with_min_lr", "warmup_stable_decay"}
 CHECKPOINTS = "checkpoints"
+ADAPTER = "adapter"  # a LoRA run's peft adapter (training.save_adapter), beside the merged model
 
 
 # =========================================================================== configuration
@@ -86,9 +88,13 @@ class TrainConfig:
     max_grad_norm: float | None = field(default=1.0, metadata={"min": 0.0})  # null: no clipping
     lr_scheduler: str = field(default="linear", metadata={"choices": SCHEDULERS})
     warmup_steps: int = field(default=0, metadata={"min": 0})
+    # autocast around forward and loss, the weights stay in their dtype (an LLM's is model.dtype);
     # null: what the launcher says (accelerate config / --mixed_precision), else "no"
     mixed_precision: str | None = field(default=None, metadata={"choices": ("no", "fp16", "bf16")})
     seed: int = 42
+    # memory and speed
+    gradient_checkpointing: bool = False  # LLMs: keep fewer activations, recompute each layer in backward
+    torch_compile: bool = False  # torch.compile the model (inductor); false: what the launcher says, else not
     # evaluation, checkpoints, early stopping
     eval_steps: int | None = field(default=None, metadata={"min": 1})  # null: at the end of each epoch
     early_stopping_patience: int | None = field(default=None, metadata={"min": 1})  # evaluations without gain
@@ -97,10 +103,12 @@ class TrainConfig:
     max_new_tokens: int | None = field(default=None, metadata={"min": 1})  # generation tasks; null: the task's
     # logging and runtime
     logging_steps: int = field(default=10, metadata={"min": 1})
-    log_with: str | None = field(default="tensorboard", metadata={"choices": ("tensorboard",)})
+    # experiment trackers accelerate supports and that are installed: a name, a list, "all", or null / "none"
+    log_with: str | list[str] | None = "tensorboard"
     progress_bar: bool = True
     num_workers: int = field(default=0, metadata={"min": 0})
     cpu: bool = False  # train on the CPU even when a GPU is there
+    save_adapter: bool = False  # a LoRA run also saves peft's adapter in adapter/ (the merged model stays)
 
     @classmethod
     def from_any(cls, config: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
@@ -121,6 +129,61 @@ class TrainConfig:
         if self.lr_scheduler in _NEEDS_TOTAL and self.epochs is None and self.max_steps is None:
             raise ConfigError(f"training.lr_scheduler={self.lr_scheduler} needs a step count: set training.epochs "
                               "or training.max_steps, or use constant / constant_with_warmup with max_seconds")
+        resolve_trackers(self.log_with)
+
+
+def resolve_trackers(log_with: str | list[str] | None) -> list[str]:
+    """The experiment trackers ``training.log_with`` asks for, as accelerate names them.
+
+    ``None``, ``"none"`` or ``[]``: none (``metrics.jsonl`` only); ``"all"``: every tracker that
+    accelerate supports and that is installed; otherwise a name or a list of names. The known names
+    are accelerate's own table (``LOGGER_TYPE_TO_CLASS``, with trackers added by
+    ``register_tracker_class``) and the installed ones its ``get_available_trackers()``.
+
+    Raises:
+        ConfigError: an unknown tracker, or one that is not installed (one line naming it and
+            what is installed), before anything is loaded or trained.
+    """
+    from accelerate.tracking import LOGGER_TYPE_TO_CLASS, get_available_trackers
+    from accelerate.utils import LoggerType
+
+    builtin = {t.value for t in LoggerType}
+    # a tracker registered by register_tracker_class is an installed one by definition
+    installed = [t.value for t in get_available_trackers()] + sorted(set(LOGGER_TYPE_TO_CLASS) - builtin)
+    names = [] if log_with is None else [log_with] if isinstance(log_with, str) else list(log_with)
+    chosen: list[str] = []
+    for name in names:
+        if name == "none":
+            continue
+        if name == "all":
+            chosen += installed
+        elif name not in LOGGER_TYPE_TO_CLASS:
+            raise ConfigError(f"training.log_with: unknown tracker {name!r}; accelerate supports "
+                              f"{', '.join(sorted(LOGGER_TYPE_TO_CLASS))} (installed here: "
+                              f"{', '.join(installed) or 'none'}), or none")
+        elif name not in installed:
+            raise ConfigError(f"training.log_with: the {name} tracker is not installed (pip install {name}); "
+                              f"installed here: {', '.join(installed) or 'none'}")
+        else:
+            chosen.append(name)
+    return list(dict.fromkeys(chosen))
+
+
+def _enable_gradient_checkpointing(model, family: str) -> None:
+    """Turn on activation (gradient) checkpointing in a transformers model, or the one under a peft wrapper."""
+    from .models.llm import base_model_of
+
+    base = base_model_of(model)
+    if not getattr(base, "supports_gradient_checkpointing", False):
+        why = "the RNN family has no checkpointed layers" if family == "rnn" else "transformers has no support for it"
+        raise ConfigError(f"training.gradient_checkpointing: {type(base).__name__} cannot recompute its "
+                          f"activations ({why}); set training.gradient_checkpointing=false")
+    # non-reentrant checkpointing: needs no input that requires grad (frozen embeddings, LoRA), as PyTorch advises
+    kwargs = {"use_reentrant": False}
+    if hasattr(base, "activation_checkpointing_enable"):  # the name transformers 5 moved to
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 # =========================================================================== sampling
@@ -314,7 +377,8 @@ class _Run:
 
     def __init__(self, model, task, cfg: TrainConfig, tokenizer, out: Path, *, resume, overwrite, recipe):
         from accelerate import Accelerator
-        from accelerate.utils import is_tensorboard_available, set_seed
+        from accelerate.tracking import TensorBoardTracker
+        from accelerate.utils import set_seed
 
         self.task, self.cfg, self.tokenizer, self.out = task, cfg, tokenizer, out
         self.family = family_of(model)
@@ -322,17 +386,23 @@ class _Run:
         self.is_seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
         self.recipe = dict(recipe) if recipe is not None else None
         self.resume = resume
-        log_with = cfg.log_with
-        if log_with == "tensorboard" and not is_tensorboard_available():
-            log_with = None
-            print("hf-rnn train: tensorboard is not installed; logging to metrics.jsonl only")
+        if cfg.save_adapter and not hasattr(model, "merge_and_unload"):  # what _save_model takes for peft
+            raise ConfigError("training.save_adapter saves a LoRA run's peft adapter; this model has none "
+                              "(train with model.mode=lora, or set training.save_adapter=false)")
+        if cfg.gradient_checkpointing:
+            _enable_gradient_checkpointing(model, self.family)
+        # TensorBoard as its own tracker object: its events go to <run>/tensorboard whatever the project name
+        log_with = [TensorBoardTracker("tensorboard", str(out)) if name == "tensorboard" else name
+                    for name in resolve_trackers(cfg.log_with)]
         # several processes on a machine without CUDA (torchrun / accelerate's MULTI_GPU launcher on a
         # CPU box): gloo on the CPU, instead of N unrelated single-process runs
         cpu = cfg.cpu or (int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available())
         try:
             self.accelerator = Accelerator(
                 mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-                cpu=cpu, log_with=log_with, project_dir=str(out))
+                cpu=cpu, log_with=log_with or None, project_dir=str(out),
+                # accelerate compiles in prepare() and unwrap_model(..., keep_torch_compile=False) undoes it
+                dynamo_backend="inductor" if cfg.torch_compile else None)
         except ValueError as e:  # e.g. fp16 where the device has no fp16 support
             raise ConfigError(f"training.mixed_precision={cfg.mixed_precision}: {str(e).splitlines()[0]}") from None
         acc = self.accelerator
@@ -340,7 +410,7 @@ class _Run:
         if overwrite and not resume:
             acc.wait_for_everyone()  # every process has checked the folder before it changes
             if self.is_main:
-                for name in (CHECKPOINTS, "metrics.jsonl", "metrics.json", "tensorboard"):
+                for name in (CHECKPOINTS, "metrics.jsonl", "metrics.json", "tensorboard", ADAPTER):
                     target = out / name
                     shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
         acc.wait_for_everyone()
@@ -410,7 +480,7 @@ class _Run:
         if resume:
             self._load_checkpoint(latest_checkpoint(out))
         if log_with:
-            acc.init_trackers("tensorboard", config=_flat_hparams(dataclasses.asdict(cfg)))
+            acc.init_trackers("hf_rnn", config=_flat_hparams(dataclasses.asdict(cfg)))
         self.pbar = None
         self.stopped_because: str | None = None
         self._generate_kwargs = {"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {}
@@ -701,22 +771,27 @@ class _Run:
         state_dict = acc.get_state_dict(self.model) if acc.distributed_type == DistributedType.FSDP else None
         if not self.is_main:
             return
-        model = acc.unwrap_model(self.model)
+        model = acc.unwrap_model(self.model, keep_torch_compile=False)  # no "_orig_mod." in the saved names
         tmp = self.out / ".tmp-model"
         shutil.rmtree(tmp, ignore_errors=True)
         if hasattr(model, "merge_and_unload"):  # peft: save a plain model with the adapters merged in
             copy.deepcopy(model).merge_and_unload().save_pretrained(tmp)
+            if self.cfg.save_adapter:  # and peft's own format beside it, for PeftModel.from_pretrained
+                model.save_pretrained(tmp / ADAPTER)
         else:
             model.save_pretrained(tmp, state_dict=state_dict)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(tmp)
         for item in tmp.iterdir():
-            os.replace(item, self.out / item.name)
+            target = self.out / item.name
+            if target.is_dir():  # os.replace cannot put a folder over a non-empty one
+                shutil.rmtree(target)
+            os.replace(item, target)
         tmp.rmdir()
 
     def _metrics_document(self, test: dict, model_step: int) -> dict[str, Any]:
         acc, st, cfg, task = self.accelerator, self.state, self.cfg, self.task
-        model = acc.unwrap_model(self.model)
+        model = acc.unwrap_model(self.model, keep_torch_compile=False)
         params = list(model.parameters())  # tied weights count once
         total, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
         rss = torch.tensor([peak_rss_mb() or 0.0], device=acc.device)

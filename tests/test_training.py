@@ -296,15 +296,16 @@ def test_mixed_precision_bf16_on_the_cpu(tmp_path, tiny_llama):
     assert np.isfinite(metrics["training"]["final_loss"])
 
 
-def test_tensorboard_is_used_when_there_and_tolerated_when_missing(tmp_path, tokenizer, monkeypatch):
+def test_tensorboard_is_used_when_there_and_refused_when_missing(tmp_path, tokenizer, monkeypatch):
     out, _ = tiny_rnn_run(tmp_path, "tb", tokenizer, {"max_steps": 2, "batch_size": 8, "log_with": "tensorboard"})
     assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
-    import accelerate.utils
+    import accelerate.tracking
 
-    monkeypatch.setattr(accelerate.utils, "is_tensorboard_available", lambda: False)
-    out, metrics = tiny_rnn_run(tmp_path, "no-tb", tokenizer, {"max_steps": 2, "batch_size": 8,
-                                                              "log_with": "tensorboard"})
-    assert not (out / "tensorboard").exists() and metrics["training"]["steps"] == 2
+    # a tracker the recipe asks for and accelerate cannot find is an error before the run, not a silent skip
+    monkeypatch.setattr(accelerate.tracking, "_available_trackers", [])
+    with pytest.raises(ConfigError, match="the tensorboard tracker is not installed"):
+        tiny_rnn_run(tmp_path, "no-tb", tokenizer, {"max_steps": 2, "batch_size": 8, "log_with": "tensorboard"})
+    assert not (tmp_path / "no-tb").exists()
 
 
 def test_a_recipe_file_with_a_word_level_tokenizer(tmp_path, capsys):

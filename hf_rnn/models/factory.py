@@ -89,6 +89,7 @@ def build_model(task, model_cfg, tokenizer=None):
             lora_dropout=model_cfg.lora_dropout,
             lora_target_modules=model_cfg.lora_target_modules,
             freeze_layers=model_cfg.freeze_layers,
+            dtype=model_cfg.dtype,
         )
     return build_rnn(task, model_cfg, tokenizer), tokenizer
 

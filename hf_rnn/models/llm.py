@@ -257,7 +257,9 @@ def load_llm(
             layers; with ``"lora"``, put adapters only on the layers above N.
         output_attentions: load with eager attention so that ``forward`` and
             ``generate`` can return attention maps.
-        dtype: a torch dtype or its name; default float32.
+        dtype: the weights' dtype, a torch dtype or its name (``"bfloat16"``), or ``"auto"``
+            (the checkpoint's own); default float32. The weights train in it (a recipe's
+            ``model.dtype``), unlike mixed precision, which autocasts around float32 weights.
 
     Returns:
         ``(model, tokenizer)``: a transformers model (a ``peft.PeftModel`` with

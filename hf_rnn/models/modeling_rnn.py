@@ -273,11 +273,21 @@ class RNNPreTrainedModel(PreTrainedModel):
     config_class = RNNConfig
     base_model_prefix = "rnn"
     main_input_name = "input_ids"
+    # The blocks that stay whole: FSDP's transformer-based wrap makes each one shard unit (accelerate
+    # reads this list when the config names no layer class) and a device_map never splits them. The
+    # whole encoder or decoder rather than its nn.LSTM: the additive decoder calls its LSTM once per token.
     _no_split_modules = ["RNNModel", "RNNDecoder"]
 
     def __init__(self, config: RNNConfig, *inputs, **kwargs):
         config.check_rnn_settings()  # the config may have been edited since it was created
         super().__init__(config, *inputs, **kwargs)
+
+    def post_init(self) -> None:
+        super().post_init()
+        # only the blocks this head has (a classifier has no RNNDecoder, a forecaster neither block):
+        # accelerate's FSDP wrap fails on a listed class the model does not contain
+        present = {type(module).__name__ for module in self.modules()}
+        self._no_split_modules = {name for name in self._no_split_modules if name in present}
 
     def _init_weights(self, module: nn.Module) -> None:
         # PyTorch's own defaults (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for RNN and linear layers, N(0, 1) for
