@@ -165,6 +165,7 @@ class Comparison:
     curve_summary: str = ""  # what holds across the learning curves against training time
     examples: dict[str, dict[str, str]] = field(default_factory=dict)  # lecture input -> model -> its answer
     primary_metric: str = ""  # the task's metric the verdict is read from
+    variant: str | None = None  # other data than the task's usual (e.g. the CO2 series): see comparison_variant
 
     def table_markdown(self) -> str:
         return results_table(self)
@@ -212,7 +213,6 @@ def compare(
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is named twice in {models}")
     prof = PROFILES[profile][task]
-    out = Path(output_dir or f"runs/compare-{task}-{profile}").expanduser()
     start = time.perf_counter()
 
     # resolve every recipe first: a bad model name or override fails before any training or any folder
@@ -221,9 +221,12 @@ def compare(
         base = load_recipe(task, name, overrides=list(overrides))
         family = base.family
         layers = _llm_layers(base) if family == "llm" and base.model.mode != "patch" else None
-        recipe = load_recipe(task, name, overrides=[*profile_overrides(prof, family, layers), *overrides])
+        recipes[name] = load_recipe(task, name, overrides=[*profile_overrides(prof, family, layers), *overrides])
+    variant = comparison_variant(task, models[0], recipes[models[0]])
+    named = f"{task}-{variant}" if variant else task
+    out = Path(output_dir or f"runs/compare-{named}-{profile}").expanduser()
+    for name, recipe in recipes.items():
         recipe.output_dir = str(out / _folder_name(name))
-        recipes[name] = recipe
     from .training import check_output_dir
 
     check_output_dir(out, overwrite=True)  # writable; nothing is created yet
@@ -253,7 +256,7 @@ def compare(
     figures = _figures(task, runs, rows, eval_task, out, progress)
     examples = lecture_outputs(task, rows, out, progress, answers={r.name: r.answer for r in refs if r.answer})
     comparison = Comparison(
-        task=task, profile=profile,
+        task=task, profile=profile, variant=variant,
         budget=_budget_line(recipes.values()),
         rows=rows, output_dir=str(out), hardware=_hardware(runs), figures=figures,
         seconds=round(time.perf_counter() - start, 1), date=_now(),
@@ -263,6 +266,20 @@ def compare(
     )
     write_report(comparison, eval_task)
     return comparison
+
+
+def comparison_variant(task: str, model: str, recipe) -> str | None:
+    """The value of the task's ``variant_option`` (e.g. the forecast series) when the recipe changes it from
+    the built-in recipe's: such a comparison is kept apart (``runs/compare-TASK-VARIANT-PROFILE``,
+    ``results/TASK-VARIANT-PROFILE``). ``None`` for the usual data."""
+    from .recipes import load_recipe
+
+    option = getattr(TASKS[task], "variant_option", None)
+    if option is None:
+        return None
+    value = recipe.task.options.get(option)
+    usual = load_recipe(task, model).task.options.get(option)
+    return None if value is None or value == usual else str(value)
 
 
 def _now() -> str:
@@ -780,7 +797,7 @@ def write_report(c: Comparison, task) -> None:
     metric = task.primary_metric
     better = "higher" if task.greater_is_better else "lower"
     intro = [
-        f"# {c.task}: RNN vs LLM ({c.profile} profile)",
+        f"# {c.task}{f' ({c.variant})' if c.variant else ''}: RNN vs LLM ({c.profile} profile)",
         "",
         _BUDGET_WARNING.get(c.budget_kind, ""),
         "",

@@ -119,7 +119,7 @@ def publish(comparison_dir: str | os.PathLike, results_root: str | os.PathLike =
     """
     src = Path(comparison_dir)
     doc = read_results(src)
-    dest = Path(results_root) / f"{doc['task']}-{doc['profile']}"
+    dest = Path(results_root) / "-".join(p for p in (doc["task"], doc.get("variant"), doc["profile"]) if p)
     figures = sorted(src.glob("*.png"))
     for fig in figures:
         if fig.stat().st_size > MAX_FIGURE_BYTES:
@@ -168,7 +168,7 @@ def collect(results_root: str | os.PathLike = RESULTS_DIR) -> list[dict[str, Any
     def order(doc):
         task_i = TASK_ORDER.index(doc["task"]) if doc["task"] in TASK_ORDER else len(TASK_ORDER)
         prof_i = PROFILE_ORDER.index(doc["profile"]) if doc["profile"] in PROFILE_ORDER else len(PROFILE_ORDER)
-        return task_i, doc["task"], prof_i
+        return task_i, doc["task"], bool(doc.get("variant")), doc.get("variant") or "", prof_i
 
     return sorted(docs, key=order)
 
@@ -207,7 +207,8 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
         hw = doc.get("hardware", {})
         metric = primary_metric(doc)
         cpus = f", {hw['logical_cpus']} logical CPUs" if hw.get("logical_cpus") else ""
-        out += [f"#### {doc['task']} · `{doc['profile']}` ([report](results/{doc['folder']}/report.md))", "",
+        title = f"{doc['task']} ({doc['variant']})" if doc.get("variant") else doc["task"]
+        out += [f"#### {title} · `{doc['profile']}` ([report](results/{doc['folder']}/report.md))", "",
                 f"{doc['budget']}. Measured on {hw.get('device_name', '?')}{cpus}, "
                 f"{hw.get('torch_threads', '?')} torch threads, precision {hw.get('mixed_precision', 'no')}, "
                 f"{(doc.get('date') or '?')[:10]}; the whole comparison took {doc.get('seconds', 0):,.0f} s.", ""]
@@ -225,7 +226,7 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
         if goals:
             out += ["", "Goals: " + "; ".join(f"{g.describe()}: **{check_goal(g, doc)}**" for g in goals) + "."]
         out.append("")
-    have = {(d["task"], d["profile"]) for d in docs}
+    have = {(d["task"], d["profile"]) for d in docs if not d.get("variant")}
     missing = [f"{t} `{p}`" for t in TASK_ORDER for p in PROFILE_ORDER if (t, p) not in have]
     if missing:
         out += [f"Not committed yet: {', '.join(missing)}.", ""]

@@ -149,3 +149,25 @@ def test_curve_summary_says_whether_the_lead_holds_across_the_curves(tmp_path):
     text = curve_summary([rnn, slow], "accuracy", True)
     assert "The lead changes from 10 s to 30 s of training: bilstm from 10 s, then slow from 30 s." in text
     assert curve_summary([rnn], "accuracy", True) == ""  # one family: nothing to compare
+
+
+def test_a_comparison_on_other_data_is_published_and_listed_apart(tmp_path):
+    """The CO2 series beside sunspots: its own folder and heading; it does not stand in for the usual data."""
+    _write(tmp_path / "runs" / "a", _doc("timeseries", "quick"))
+    _write(tmp_path / "runs" / "b", _doc("timeseries", "quick", variant="co2"))
+    assert publish(tmp_path / "runs" / "a", tmp_path / "results").name == "timeseries-quick"
+    assert publish(tmp_path / "runs" / "b", tmp_path / "results").name == "timeseries-co2-quick"
+    text = readme_section(tmp_path / "results")
+    assert text.index("#### timeseries · `quick`") < text.index("#### timeseries (co2) · `quick`")
+    assert "timeseries `full`" in text  # the variant does not count as the usual full profile
+
+
+def test_the_variant_is_the_series_a_recipe_changes():
+    from hf_rnn.comparison import comparison_variant
+    from hf_rnn.recipes import load_recipe
+
+    usual = load_recipe("timeseries", "lstm")
+    co2 = load_recipe("timeseries", "lstm", overrides=["task.options.series=co2"])
+    assert comparison_variant("timeseries", "lstm", usual) is None
+    assert comparison_variant("timeseries", "smollm2", co2) == "co2"
+    assert comparison_variant("sentiment", "bilstm", load_recipe("sentiment", "bilstm")) is None

@@ -576,6 +576,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
                     "decimals": Option(int, "digits after the point in the LLM's number strings", minimum=0,
                                        maximum=6)}
     metric_names = ("mae", "rmse", "naive_mae", "naive_rmse")
+    variant_option = "series"  # a comparison on another series than the recipe's is reported apart
     primary_metric = "mae"
     greater_is_better = False
     max_new_tokens = 12
