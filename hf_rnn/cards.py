@@ -97,6 +97,8 @@ def card_data(metrics: dict[str, Any]) -> ModelCardData:
         source = model.get("name_or_path")
         if _is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the prose)
             base_model, license_ = BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE
+        elif str(source).lower() == BUILTIN_LLM_HUB_ID.lower():  # the original weights, from the Hub or its cache
+            base_model, license_ = BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE
         elif _looks_like_hub_id(source):
             base_model = source  # its license is the base model's, which is not known here
     name = _model_name(metrics)

@@ -100,8 +100,11 @@ def test_an_llm_run_card_is_a_transformers_model_and_names_its_base(llm_run, tmp
     assert (card.data.base_model, card.data.license) == (BUILTIN_LLM_HUB_ID, "apache-2.0")
     assert BUILTIN_LLM_LABEL in card.text and "GGUF" in card.text and "not the original weights" in card.text
 
-    builtin["model"]["name_or_path"] = BUILTIN_LLM_HUB_ID  # the built-in, named by its Hub id
-    assert BUILTIN_LLM_LABEL in card_of(builtin, tmp_path).text
+    original = copy.deepcopy(metrics)
+    original["model"]["name_or_path"] = BUILTIN_LLM_HUB_ID  # the Hub id means the original weights
+    card = card_of(original, tmp_path)
+    assert (card.data.base_model, card.data.license) == (BUILTIN_LLM_HUB_ID, "apache-2.0")
+    assert BUILTIN_LLM_LABEL not in card.text and "GGUF" not in card.text
 
     hub = copy.deepcopy(metrics)
     hub["model"]["name_or_path"] = "HuggingFaceTB/SmolLM2-360M-Instruct"

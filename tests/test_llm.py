@@ -286,8 +286,49 @@ def test_error_for_rnn_folder_and_folder_without_config(tmp_path):
 def test_builtin_aliases_resolve_to_the_asset_cache():
     from hf_rnn.assets import ensure_builtin_llm
 
-    for name in (None, "builtin", "HuggingFaceTB/SmolLM2-135M-Instruct", "smollm2-135m-instruct"):
+    for name in (None, "builtin", "smollm2", "SmolLM2-135M-Instruct", "smollm2-135m-instruct"):
         assert llm.resolve_llm_source(name) == (str(ensure_builtin_llm()), True)
+
+
+def _offline(monkeypatch, hub_cache):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub_cache))
+    llm.hub_reachable.cache_clear()
+
+
+def test_the_hub_id_means_the_original_weights_from_the_users_cache(monkeypatch, tmp_path, tiny_llama):
+    """The built-in's Hub id loads what the Hugging Face cache holds under that id (here a tiny Llama standing
+    in for the original weights), not the dequantized copy."""
+    import shutil
+
+    from hf_rnn.assets import BUILTIN_LLM_HUB_ID
+
+    snapshot = tmp_path / "hub" / f"models--{BUILTIN_LLM_HUB_ID.replace('/', '--')}" / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_llama, snapshot)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+    _offline(monkeypatch, tmp_path / "hub")
+    try:
+        assert llm.resolve_llm_source(BUILTIN_LLM_HUB_ID) == (BUILTIN_LLM_HUB_ID, True)
+        model, _ = load_llm(BUILTIN_LLM_HUB_ID, "causal-lm")
+        assert model.config.hidden_size == 16  # the stand-in, not the built-in's 576
+    finally:
+        llm.hub_reachable.cache_clear()
+
+
+def test_the_hub_id_without_its_weights_names_the_builtin_copy(monkeypatch, tmp_path):
+    from hf_rnn.assets import BUILTIN_LLM_HUB_ID
+
+    _offline(monkeypatch, tmp_path / "empty-hub")
+    try:
+        with pytest.raises(ModelLoadError) as error:
+            llm.resolve_llm_source(BUILTIN_LLM_HUB_ID)
+        text = _assert_one_line(error.value)
+        assert "original weights" in text and "Q4_1" in text and "name_or_path=smollm2" in text
+    finally:
+        llm.hub_reachable.cache_clear()
 
 
 def test_error_for_unknown_name_and_missing_path(monkeypatch, tmp_path):

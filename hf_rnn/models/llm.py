@@ -68,16 +68,17 @@ _HEAD_MODULE_NAMES = ("score", "classifier")
 
 
 def _builtin_names() -> set[str]:
-    """Names that mean the built-in model (compared in lower case)."""
-    from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_NAME
+    """Names that mean the built-in copy (compared in lower case). Not the Hub id: that one means the
+    original weights, from the Hugging Face cache or the Hub."""
+    from ..assets import BUILTIN_LLM_NAME
 
-    return {"builtin", BUILTIN_LLM_NAME.lower(), BUILTIN_LLM_HUB_ID.lower()}
+    return {"builtin", "smollm2", BUILTIN_LLM_NAME.lower()}
 
 
 def _default_hint() -> str:
-    from ..assets import BUILTIN_LLM_HUB_ID
+    from ..assets import BUILTIN_LLM_LABEL
 
-    return f"leave the name out (name_or_path=None) to use the built-in default {BUILTIN_LLM_HUB_ID}"
+    return f"leave the name out (name_or_path=None) to use the built-in {BUILTIN_LLM_LABEL}"
 
 
 # --------------------------------------------------------------------------- where a model comes from
@@ -109,9 +110,10 @@ def _looks_like_path(name: str) -> bool:
 def resolve_llm_source(name_or_path: str | os.PathLike | None = None) -> tuple[str, bool]:
     """Where to load from: ``(local folder or Hub id, local_files_only)``.
 
-    ``None`` (or ``"builtin"`` / the built-in's name or Hub id) is the built-in SmolLM2 in
-    the asset cache, converted on first use. A Hub id is used from the Hugging Face cache
-    when the Hub cannot be reached.
+    ``None`` (or ``"builtin"``, ``"smollm2"``, ``"SmolLM2-135M-Instruct"``) is the built-in copy in
+    the asset cache (dequantized from Q4_1 on first use). A Hub id, the built-in's own
+    (``HuggingFaceTB/SmolLM2-135M-Instruct``) included, means the original weights: from the
+    Hugging Face cache when they are there, else from the Hub.
 
     Raises:
         ModelLoadError: a missing folder, a folder without ``config.json``, or a Hub id
@@ -139,6 +141,13 @@ def resolve_llm_source(name_or_path: str | os.PathLike | None = None) -> tuple[s
     except OSError:
         pass
     if not hub_reachable():
+        from ..assets import BUILTIN_LLM_HUB_ID
+
+        if name.lower() == BUILTIN_LLM_HUB_ID.lower():
+            raise ModelLoadError(
+                f"{name}'s original weights are not in the Hugging Face cache and the Hub cannot be reached; "
+                f"{_default_hint()} (name_or_path=smollm2)"
+            )
         raise ModelLoadError(
             f"{name!r} is not a local folder, not in the Hugging Face cache, and the Hub "
             f"cannot be reached; {_default_hint()}"
