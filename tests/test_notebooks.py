@@ -1,23 +1,34 @@
-"""The lecture notebooks (``notebooks/NN_*.ipynb``) run top to bottom, and are committed without outputs.
+"""The lecture notebooks: pairs ``notebooks/NN_name.py`` (percent format) and ``NN_name.ipynb``, kept in sync by
+jupytext, linted, committed without outputs, and running top to bottom.
 
-Each notebook runs in a fresh kernel of *this* Python (the venv's, whatever ``python3`` kernelspecs the
-machine has), with its working directory and ``HF_RNN_NOTEBOOK_OUT`` in a temporary folder, so nothing is
-written into the repository. They use the real built-in model and data, hence ``e2e``: about 1 to 2 minutes
-each on a 2-core CPU (``pytest tests/test_notebooks.py --durations=0`` prints the times).
+The fast tests check the pairs (the same cells in both files), ruff on them, each notebook's settings cell and
+``hf_rnn.notebook.setup``. The ``e2e`` test runs each notebook in a fresh kernel of *this* Python (the venv's,
+whatever ``python3`` kernelspecs the machine has), with its working directory and ``HF_RNN_NOTEBOOK_OUT`` in a
+temporary folder, so nothing is written into the repository. They use the real built-in model and data: about 1
+to 2 minutes each on a 2-core CPU (``pytest tests/test_notebooks.py --durations=0`` prints the times).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+from hf_rnn.notebook import setup
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+SCRIPTS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))  # their percent-format twins, the files to edit and review
 KERNEL_NAME = "hf-rnn-notebook-tests"
 CELL_TIMEOUT = 900  # seconds per cell: generous, for a machine busy with other jobs
 
@@ -74,24 +85,115 @@ def test_committed_without_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_first_code_cell_holds_the_settings(path):
-    first = _code_cells(nbformat.read(path, as_version=4))[0].source
-    assert "Settings" in first and "OUT = " in first and "HF_RNN_NOTEBOOK_OUT" in first
+    cells = _code_cells(nbformat.read(path, as_version=4))
+    first = cells[0].source
+    assert "Settings" in first and "# ---- where files go" in first and "HF_RNN_NOTEBOOK_OUT" in first
+    # the shared set-up, with the notebook's own name for its output folder
+    assert re.search(rf'^OUT, THREADS = setup\("{path.stem}"\)$', first, re.MULTILINE), first
     # every setting says how to scale it up: a comment on each assignment line before the output folder
     settings = first.split("# ---- where files go")[0]
     for line in settings.splitlines():
         if "=" in line and not line.lstrip().startswith("#") and not line.startswith(" "):
             assert "#" in line, f"{path.name}: setting without a comment: {line!r}"
+    # torch is imported only after setup() has set OMP_NUM_THREADS
+    code = "\n".join(cell.source for cell in cells)
+    torch_imports = [m.start() for m in re.finditer(r"^(import|from) torch\b", code, re.MULTILINE)]
+    assert all(position > code.index("OUT, THREADS = setup(") for position in torch_imports), path.name
 
 
-def test_notebooks_match_their_generator():
-    sys.path.insert(0, str(NOTEBOOK_DIR))
+# ------------------------------------------------------------------------------------------ the pairs
+
+
+def _cells(path):
+    return [(cell.cell_type, cell.source) for cell in jupytext.read(path).cells]
+
+
+def test_every_notebook_has_its_pair():
+    assert [p.stem for p in SCRIPTS] == [p.stem for p in NOTEBOOKS], "every NN_name.ipynb needs its NN_name.py, and back"
+    assert not (NOTEBOOK_DIR / "_build.py").exists()  # the old generator, which overwrote edits made in Jupyter
+    config = (NOTEBOOK_DIR / "jupytext.toml").read_text(encoding="utf-8")
+    assert re.search(r'^formats = "ipynb,py:percent"$', config, re.MULTILINE), config
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_and_script_hold_the_same_cells(path):
+    script = path.with_suffix(".py")
+    text = script.read_text(encoding="utf-8")
+    assert "format_name: percent" in text and "# %% [markdown]" in text, f"{script.name}: not in percent format"
+    in_notebook, in_script = _cells(path), _cells(script)
+    assert sum(kind == "code" for kind, _ in in_script) >= 5
+    for index, (a, b) in enumerate(zip(in_notebook, in_script)):
+        assert a == b, (f"{path.stem}: cell {index} differs between the .ipynb and the .py; "
+                        "jupytext --sync notebooks/*.py copies the newer file onto the older")
+    assert len(in_notebook) == len(in_script), (
+        f"{path.stem}: {len(in_notebook)} cells in the .ipynb, {len(in_script)} in the .py")
+
+
+def test_the_pair_comparison_sees_a_one_sided_edit(tmp_path):
+    script = SCRIPTS[0]
+    text = script.read_text(encoding="utf-8")
+    assert "SEED = 0 " in text
+    edited = tmp_path / script.name
+    edited.write_text(text.replace("SEED = 0 ", "SEED = 1 ", 1), encoding="utf-8")
+    assert _cells(script) == _cells(NOTEBOOKS[0]) != _cells(edited)
+
+
+def test_ruff_passes_on_the_notebooks():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is a dev dependency: pip install -e '.[dev]'"
+    assert len(SCRIPTS) == 6
+    files = [str(p.relative_to(ROOT)) for p in SCRIPTS + NOTEBOOKS]
+    result = subprocess.run([ruff, "check", "--no-cache", *files], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All checks passed" in result.stdout
+
+
+def test_ruff_checks_the_notebooks_cells_as_code(tmp_path):
+    """What the test above relies on: a mistake in a cell of a percent-format .py is a ruff error."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    broken = tmp_path / SCRIPTS[0].name
+    broken.write_text(SCRIPTS[0].read_text(encoding="utf-8") + "\n# %%\nprint(undefined_name)\n", encoding="utf-8")
+    result = subprocess.run([ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(broken)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "F821" in result.stdout, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------------------------ hf_rnn.notebook
+
+
+@pytest.fixture
+def torch_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_setup_follows_the_environment(tmp_path, monkeypatch, torch_threads):
+    monkeypatch.setenv("HF_RNN_NOTEBOOK_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("HF_RNN_NOTEBOOK_THREADS", "2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    out, threads = setup("03_bidirectional")
+    assert out == str(tmp_path / "out" / "03_bidirectional") and os.path.isdir(out)
+    assert threads == 2 and torch_threads.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+
+
+def test_setup_defaults_to_a_temporary_folder_and_one_thread(monkeypatch, torch_threads):
+    monkeypatch.delenv("HF_RNN_NOTEBOOK_OUT", raising=False)
+    monkeypatch.delenv("HF_RNN_NOTEBOOK_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    out, threads = setup("01_rnn_forward")
     try:
-        import _build
+        assert os.path.isdir(out) and os.path.basename(out).startswith("hf_rnn_01_rnn_forward_")
+        assert not Path(out).resolve().is_relative_to(ROOT)
+        assert threads == 1 and torch_threads.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
     finally:
-        sys.path.remove(str(NOTEBOOK_DIR))
-    for name in _build.NOTEBOOKS:
-        assert (NOTEBOOK_DIR / name).read_text(encoding="utf-8") == _build.render(name), (
-            f"{name} differs from notebooks/_build.py: edit the generator and run python notebooks/_build.py")
+        os.rmdir(out)
+    monkeypatch.setenv("HF_RNN_NOTEBOOK_THREADS", "0")
+    with pytest.raises(ValueError, match="HF_RNN_NOTEBOOK_THREADS"):
+        setup("01_rnn_forward")
 
 
 # ------------------------------------------------------------------------------------------ execution
