@@ -119,7 +119,7 @@ def test_every_notebook_has_its_pair():
 def test_notebook_and_script_hold_the_same_cells(path):
     script = path.with_suffix(".py")
     text = script.read_text(encoding="utf-8")
-    assert "format_name: percent" in text and "# %% [markdown]" in text, f"{script.name}: not in percent format"
+    assert jupytext.formats.guess_format(text, ".py")[0] == "percent", f"{script.name}: not in percent format"
     in_notebook, in_script = _cells(path), _cells(script)
     assert sum(kind == "code" for kind, _ in in_script) >= 5
     for index, (a, b) in enumerate(zip(in_notebook, in_script)):
