@@ -23,7 +23,7 @@ _EXPORTS = {
     "load_task": "hf_rnn.tasks",
     "TASKS": "hf_rnn.tasks",
     "Task": "hf_rnn.tasks",
-    "fetch": "hf_rnn.assets",
+    "fetch": "hf_rnn.fetching",
     "load_tokenizer": "hf_rnn.tokenization",
     "train_word_tokenizer": "hf_rnn.tokenization",
     # the RNN family

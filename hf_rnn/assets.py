@@ -41,6 +41,12 @@ _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
+def builtin_llm_names() -> set[str]:
+    """Names that mean the built-in copy (compared in lower case). Not the Hub id: that one means the
+    original weights, from the Hugging Face cache or the Hub."""
+    return {"builtin", "smollm2", BUILTIN_LLM_NAME.lower()}
+
+
 def home() -> Path:
     """The cache root: ``$HF_RNN_HOME`` or ``~/.cache/hf_rnn``."""
     return Path(os.environ.get("HF_RNN_HOME", "~/.cache/hf_rnn")).expanduser()
@@ -394,46 +400,3 @@ def ensure_builtin_llm(progress: bool = True) -> Path:
 
 def dataset_path(task_name: str, version: int) -> Path:
     return home() / "datasets" / f"{task_name}-v{version}"
-
-
-def fetch(names: list[str] | None = None, progress: bool = True, verify: bool = False) -> dict[str, Path]:
-    """Fetch, verify and cache the built-in model and task data; return their folders.
-
-    ``names`` picks among ``"model"`` and the task names; default all. Idempotent: what
-    is already cached (and passes the size check of its manifest) is not touched;
-    ``verify=True`` also recomputes every cached file's sha256 and rebuilds what differs.
-    """
-    from .tasks import TASKS, get_task_class
-
-    wanted = names or ["model", *TASKS]
-    unknown = [n for n in wanted if n != "model" and n not in TASKS]
-    if unknown:
-        raise AssetError(f"nothing called {', '.join(map(repr, unknown))} to fetch; choose from: model, "
-                         f"{', '.join(TASKS)}")
-    clean_stale_temporaries()
-    if verify:
-        for name in wanted:
-            folder = builtin_llm_path() if name == "model" else get_task_class(name).builtin_path()
-            problem = check_cached(folder, full=True)
-            if problem not in (None, "missing"):
-                print(f"[hf_rnn] {name}: {problem}; rebuilding", file=sys.stderr)
-                shutil.rmtree(folder, ignore_errors=True)
-    out: dict[str, Path] = {}
-    for name in wanted:
-        if name == "model":
-            out[name] = ensure_builtin_llm(progress=progress)
-        else:
-            out[name] = get_task_class(name).ensure_builtin()
-    return out
-
-
-def cache_report() -> list[tuple[str, str, Path]]:
-    """``(name, state, path)`` for each built-in asset: 'cached', 'missing' or 'damaged' (fast check)."""
-    from .tasks import TASKS, get_task_class
-
-    rows = []
-    for name in ["model", *TASKS]:
-        p = builtin_llm_path() if name == "model" else get_task_class(name).builtin_path()
-        problem = check_cached(p)
-        rows.append((name, "cached" if problem is None else "missing" if problem == "missing" else "damaged", p))
-    return rows

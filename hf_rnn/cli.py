@@ -11,14 +11,13 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
 from .errors import HfRnnError
 
 COMMANDS = ("fetch", "tasks", "train", "compare", "results", "app")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog="hf-rnn",
         description="RNNs and a small LLM, side by side, on the same tasks.",

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from .assets import ensure_builtin_llm
+
 IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy skips
 
 
@@ -23,8 +25,6 @@ def load_tokenizer(name_or_path: str | None = None) -> PreTrainedTokenizerBase:
     padded positions are masked out of both attention and loss.
     """
     if name_or_path is None:
-        from .assets import ensure_builtin_llm
-
         name_or_path = str(ensure_builtin_llm())
     tok = AutoTokenizer.from_pretrained(name_or_path)
     if tok.pad_token is None:

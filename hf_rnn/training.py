@@ -51,11 +51,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from . import __version__
 from .cards import model_card
+from .config_schema import dump_yaml, from_mapping
 from .errors import ConfigError
 from .memory import peak_rss_mb
+from .models.llm import base_model_of
 from .tasks import family_of, input_family
-from .tokenization import IGNORE_INDEX
+from .tokenization import IGNORE_INDEX, load_tokenizer
 
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
               "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay")
@@ -113,8 +116,6 @@ class TrainConfig:
     @classmethod
     def from_any(cls, config: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
         """A checked ``TrainConfig`` from itself, a mapping (unknown keys and wrong types are errors) or None."""
-        from .recipes import from_mapping
-
         if isinstance(config, TrainConfig):
             config = dataclasses.asdict(config)
         config = from_mapping(cls, config, "training")
@@ -171,8 +172,6 @@ def resolve_trackers(log_with: str | list[str] | None) -> list[str]:
 
 def _enable_gradient_checkpointing(model, family: str) -> None:
     """Turn on activation (gradient) checkpointing in a transformers model, or the one under a peft wrapper."""
-    from .models.llm import base_model_of
-
     base = base_model_of(model)
     if not getattr(base, "supports_gradient_checkpointing", False):
         why = "the RNN family has no checkpointed layers" if family == "rnn" else "transformers has no support for it"
@@ -361,8 +360,6 @@ def train(
     cfg = TrainConfig.from_any(config)
     out = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
     if tokenizer is None and not (input_family(model) == "rnn" and task.kind == "forecasting"):
-        from .tokenization import load_tokenizer
-
         name = getattr(model, "name_or_path", "") if family_of(model) == "llm" else ""
         tokenizer = load_tokenizer(name or None)
     run = _Run(model, task, cfg, tokenizer, out, resume=resume, overwrite=overwrite, recipe=recipe)
@@ -474,8 +471,6 @@ class _Run:
         if self.is_main:
             out.mkdir(parents=True, exist_ok=True)  # the inputs are known good: now the run folder exists
             config_doc = self.recipe or {"training": dataclasses.asdict(cfg)}
-            from .recipes import dump_yaml
-
             _write_atomic(out / "config.yaml", dump_yaml(config_doc))
         if resume:
             self._load_checkpoint(latest_checkpoint(out))
@@ -806,8 +801,6 @@ class _Run:
                       else getattr(getattr(model, "config", None), "_name_or_path", None) or None)
         import accelerate
         import transformers
-
-        from . import __version__
 
         return {
             "task": {"name": task.name, "kind": task.kind, "source": task.source,

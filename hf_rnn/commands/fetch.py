@@ -16,7 +16,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..assets import cache_report, fetch, home
+    from ..assets import home
+    from ..fetching import cache_report, fetch
 
     if args.no_progress:
         import datasets

@@ -20,7 +20,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..assets import ensure_builtin_llm
 from ..errors import ConfigError
+from ..tokenization import load_tokenizer, train_char_tokenizer, train_word_tokenizer
+from .configuration_rnn import RNNConfig
+from .llm import load_llm, resolve_llm_source
+from .modeling_rnn import RNN_HEADS
+from .patch_forecaster import build_patch_forecaster
 
 RNN_HEAD_BY_KIND = {
     "sequence-classification": "RNNForSequenceClassification",
@@ -44,16 +50,10 @@ def build_tokenizer(task, model_cfg, tokenizer_cfg):
     if task.kind == "forecasting":
         return None
     if tokenizer_cfg.word_level:
-        from ..tokenization import train_word_tokenizer
-
         return train_word_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size,
                                     lowercase=tokenizer_cfg.lowercase)
     if tokenizer_cfg.char_level:
-        from ..tokenization import train_char_tokenizer
-
         return train_char_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size)
-    from ..tokenization import load_tokenizer
-
     return load_tokenizer(tokenizer_cfg.name_or_path)
 
 
@@ -78,8 +78,6 @@ def build_model(task, model_cfg, tokenizer=None):
     if model_cfg.family == "llm" and model_cfg.mode == "patch":
         return build_patch_model(task, model_cfg), None  # reads values, no text: no tokenizer
     if model_cfg.family == "llm":
-        from .llm import load_llm
-
         return load_llm(
             model_cfg.name_or_path,
             task,
@@ -96,9 +94,6 @@ def build_model(task, model_cfg, tokenizer=None):
 
 def build_patch_model(task, model_cfg):
     """A numeric forecaster on the recipe's LLM (``model.mode=patch``): see ``patch_forecaster``."""
-    from .llm import resolve_llm_source
-    from .patch_forecaster import build_patch_forecaster
-
     if task.kind != "forecasting":
         raise ConfigError(f"model.mode=patch forecasts values; {task.name} is a {task.kind} task")
     source, local_only = resolve_llm_source(model_cfg.name_or_path)
@@ -111,8 +106,6 @@ def build_patch_model(task, model_cfg):
 
 def build_rnn(task, model_cfg, tokenizer=None):
     """An ``RNNFor...`` head for ``task.kind``, sized by the recipe and the tokenizer."""
-    from . import RNN_HEADS, RNNConfig
-
     kind = task.kind
     settings: dict[str, Any] = {
         k: v for k, v in dataclasses.asdict(model_cfg).items() if k not in _NOT_CONFIG
@@ -159,8 +152,6 @@ def copy_llm_embeddings(model, tokenizer) -> None:
     """
     import torch
     from safetensors import safe_open
-
-    from ..assets import ensure_builtin_llm
 
     folder = ensure_builtin_llm()
     with safe_open(str(folder / "model.safetensors"), framework="pt") as f:

@@ -37,7 +37,9 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, ensure_builtin_llm
 from ..errors import ConfigError, ModelLoadError
+from .saved_folder import is_weight_file_error
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +69,7 @@ _LORA_TARGET_CANDIDATES = (
 _HEAD_MODULE_NAMES = ("score", "classifier")
 
 
-def _builtin_names() -> set[str]:
-    """Names that mean the built-in copy (compared in lower case). Not the Hub id: that one means the
-    original weights, from the Hugging Face cache or the Hub."""
-    from ..assets import BUILTIN_LLM_NAME
-
-    return {"builtin", "smollm2", BUILTIN_LLM_NAME.lower()}
-
-
 def _default_hint() -> str:
-    from ..assets import BUILTIN_LLM_LABEL
-
     return f"leave the name out (name_or_path=None) to use the built-in {BUILTIN_LLM_LABEL}"
 
 
@@ -119,9 +111,7 @@ def resolve_llm_source(name_or_path: str | os.PathLike | None = None) -> tuple[s
         ModelLoadError: a missing folder, a folder without ``config.json``, or a Hub id
             that is neither cached nor reachable.
     """
-    if name_or_path is None or str(name_or_path).lower() in _builtin_names():
-        from ..assets import ensure_builtin_llm
-
+    if name_or_path is None or str(name_or_path).lower() in builtin_llm_names():
         return str(ensure_builtin_llm()), True
     name = str(name_or_path)
     path = Path(name).expanduser()
@@ -141,8 +131,6 @@ def resolve_llm_source(name_or_path: str | os.PathLike | None = None) -> tuple[s
     except OSError:
         pass
     if not hub_reachable():
-        from ..assets import BUILTIN_LLM_HUB_ID
-
         if name.lower() == BUILTIN_LLM_HUB_ID.lower():
             raise ModelLoadError(
                 f"{name}'s original weights are not in the Hugging Face cache and the Hub cannot be reached; "
@@ -314,9 +302,7 @@ def load_llm(
             **head_kwargs,
         )
     except Exception as e:  # noqa: BLE001 - load errors become one line; anything else is re-raised
-        from .loading_rnn import _is_weight_file_error
-
-        if _is_weight_file_error(e):
+        if is_weight_file_error(e):
             raise ModelLoadError(f"cannot load {source}: its weight file is truncated or corrupt ({_first_line(e)}); "
                                  "save or download the model again") from None
         if not isinstance(e, (OSError, ValueError)):

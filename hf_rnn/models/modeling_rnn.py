@@ -39,7 +39,7 @@ from transformers.utils.deprecation import deprecate_kwarg
 from .attention_rnn import RNNAttention
 from .cache_rnn import RNNStateCache
 from .configuration_rnn import RNNConfig
-from .loading_rnn import check_saved_architecture, reraise_weight_file_error
+from .saved_folder import check_saved_architecture, reraise_weight_file_error
 from .window_scaling import scale_windows
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
