@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hf_rnn.models.llm import (
-    forward_with_attentions,
-    generate_with_attentions,
-    load_llm,
-    prepare_llm_inputs,
-)
+from hf_rnn.models.llm import generate_with_attentions, load_llm, prepare_llm_inputs
 from hf_rnn.models.llm_zero_shot import zero_shot
 from hf_rnn.tasks import load_task
 
@@ -36,7 +31,8 @@ def test_forward_and_generation_with_attentions(smollm2):
     model, tok = smollm2
     inputs = prepare_llm_inputs(tok, "The quick brown fox jumps over the lazy dog.", model=model)
     T = inputs["input_ids"].shape[1]
-    out = forward_with_attentions(model, inputs)
+    with torch.no_grad():
+        out = model(**inputs, output_attentions=True)
     assert len(out.attentions) == 30
     assert all(a.shape == (1, 9, T, T) for a in out.attentions)
     assert torch.allclose(out.attentions[-1].sum(-1), torch.ones(1, 9, T), atol=1e-4)

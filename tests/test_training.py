@@ -341,6 +341,34 @@ def test_lora_run_saves_a_plain_merged_model(tmp_path, tiny_llama):
     assert model.config.num_labels == 2
 
 
+def test_a_lora_run_saves_the_trained_model_merged(tmp_path, tiny_llama, tokenizer):
+    """The run folder holds a plain transformers model with the adapters merged in that computes what the trained
+    LoRA model computes; the LoRA model itself stays a LoRA model (the merge works on a copy)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    from hf_rnn.models.llm import load_llm
+
+    task = load_task("sentiment").subset({"train": 48, "validation": 6, "test": 7})
+    model, tok = load_llm(str(tiny_llama), task, mode="lora", lora_r=2)
+    out = tmp_path / "lora-api"
+    train(model, task, {"max_steps": 3, "batch_size": 8, "eval_batch_size": 8, "eval_steps": 3, "learning_rate": 1e-2,
+                        "keep_best": False, "progress_bar": False, "log_with": None}, tok, out)
+    assert isinstance(model, PeftModel)
+    assert any("lora_B" in n and p.abs().sum() > 0 for n, p in model.named_parameters())  # the adapters trained
+    reloaded = AutoModelForSequenceClassification.from_pretrained(out).eval()
+    assert type(reloaded).__name__ == "LlamaForSequenceClassification"
+    assert not any("lora" in n for n, _ in reloaded.named_parameters())
+    assert reloaded.config.id2label == {0: "negative", 1: "positive"}
+    batch = tokenizer(["a fine, warm film", "dull and far too long for what it says"], return_tensors="pt",
+                      padding=True)
+    model.eval()
+    with torch.no_grad():
+        expected, got = model(**batch).logits, reloaded(**batch).logits
+    assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
+
+
 def test_named_variants_change_one_thing_of_the_task_recipe():
     """rnn-noattention (the ablation the lecture's attention claim needs) and smollm2-twice (tagging)."""
     base, ablated = load_recipe("translation", "rnn"), load_recipe("translation", "rnn-noattention")

@@ -24,7 +24,6 @@ softmax matrix): ``load_llm(..., output_attentions=True)`` loads eager, and
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import os
@@ -464,23 +463,6 @@ def apply_lora(
     return get_peft_model(model, config)
 
 
-def merge_and_save(model: nn.Module, tokenizer, folder: str | os.PathLike, *, inplace: bool = False) -> Path:
-    """Save ``model`` as a plain transformers model that ``AutoModelFor*.from_pretrained`` loads.
-
-    A LoRA model has its adapters merged into the base weights first (on a copy unless
-    ``inplace``, since merging unwraps the peft model); other models are saved as they
-    are. The tokenizer is saved beside it. Returns the folder.
-    """
-    from peft import PeftModel
-
-    folder = Path(folder)
-    if isinstance(model, PeftModel):
-        model = (model if inplace else copy.deepcopy(model)).merge_and_unload()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def base_model_of(model: nn.Module) -> nn.Module:
     """The transformers model under a peft wrapper (or ``model`` itself)."""
     get_base = getattr(model, "get_base_model", None)
@@ -574,18 +556,6 @@ def prepare_llm_inputs(
     return {"input_ids": input_ids.to(device), "attention_mask": torch.ones_like(input_ids).to(device)}
 
 
-def forward_with_attentions(model: nn.Module, inputs: dict[str, torch.Tensor]):
-    """One forward pass returning attention maps (eager attention, no gradients).
-
-    Returns:
-        The model output; ``.attentions`` is a tuple with one tensor per layer of shape
-        ``[B, heads, T, T]`` (rows: query positions, columns: key positions).
-    """
-    use_eager_attention(model)
-    with torch.no_grad():
-        return model(**inputs, output_attentions=True)
-
-
 def generate_with_attentions(
     model: nn.Module,
     tokenizer,
@@ -629,7 +599,6 @@ __all__ = [
     "count_parameters",
     "decoder_layers",
     "default_lora_targets",
-    "forward_with_attentions",
     "freeze_body",
     "freeze_lower_layers",
     "generate_with_attentions",
@@ -637,7 +606,6 @@ __all__ = [
     "hub_reachable",
     "load_llm",
     "load_llm_config",
-    "merge_and_save",
     "prepare_llm_inputs",
     "resolve_llm_source",
     "use_eager_attention",
