@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,73 +31,14 @@ import numpy as np
 
 from .assets import BUILTIN_LLM_LABEL
 from .errors import ConfigError, HfRnnError
+from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .results import format_number
 from .runs import Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import TASKS
 
-DEFAULT_MODELS = {
-    "sentiment": ["bilstm", "smollm2"],
-    "pos": ["lstm", "bilstm", "smollm2", "smollm2-twice"],  # left-to-right vs both sides, in each family
-    "textgen": ["lstm", "smollm2"],
-    "translation": ["rnn", "rnn-noattention", "smollm2"],  # the same encoder-decoder with and without attention
-    "timeseries": ["lstm", "smollm2-patch", "smollm2"],  # the LLM on patches of values, and on digit strings
-}
-
-# One example per task for the attention figures: the first of the task's lecture examples.
-ATTENTION_EXAMPLES = {name: task.lecture_examples[0] for name, task in TASKS.items() if task.lecture_examples}
-
-# Tasks the untrained instruct model can be scored on as it is (POS needs a trained head).
-ZERO_SHOT_TASKS = ("sentiment", "translation", "textgen", "timeseries")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How long each model trains and on how much data; the same for every model.
-
-    The budget is either wall-clock ``seconds`` or, when ``epochs`` is set, passes over the
-    training data (then the learning-rate schedule decays over the whole run).
-    """
-
-    name: str
-    seconds: float | None  # matched wall-clock training budget per model (None: ``epochs``)
-    train_examples: int | None = None
-    validation_examples: int | None = None
-    test_examples: int | None = None
-    eval_steps: int | None = None  # evaluations during training (learning curves); None: recipe's
-    latency_examples: int = 30
-    extra: dict[str, list[str]] = field(default_factory=dict)  # family -> more overrides
-    epochs: float | None = None  # matched epochs instead of seconds
-
-
-PROFILES: dict[str, dict[str, Profile]] = {
-    "quick": {
-        "sentiment": Profile("quick", 120, None, 300, None, 40,
-                             extra={"llm": ["training.eval_steps=40"], "rnn": ["training.eval_steps=60"]}),
-        "pos": Profile("quick", 120, 8000, 300, 1000, 50),
-        "textgen": Profile("quick", 120, 4000, 300, 400, 50, extra={"rnn": ["training.warmup_steps=10"]}),
-        "translation": Profile("quick", 150, 6000, 100, 200, 60),
-        # the LSTM converges in seconds; the LLM needs minutes just to learn the answer format
-        # (60 s: 17 steps, MAE 64; 180 s: 64 steps, MAE 55; the seasonal-naive forecast: 26)
-        "timeseries": Profile("quick", 180, None, None, None, 40),
-    },
-    "full": {
-        # three epochs with linear decay; the LLM at transformers.Trainer's usual 2e-5 (the recipe's 5e-5
-        # suits its one-epoch default)
-        "sentiment": Profile("full", None, None, None, None, 100, epochs=3,
-                             extra={"rnn": ["training.early_stopping_patience=5"],
-                                    "llm": ["training.early_stopping_patience=5", "training.learning_rate=2e-5"]}),
-        # matched epochs on 16,000 sentences, each model stopping early on validation: the verdict does not
-        # depend on the machine (a 2-core CPU needs hours for the two fully fine-tuned LLM taggers)
-        "pos": Profile("full", None, 16000, 1000, None, 200, epochs=2,
-                       extra={f: ["training.early_stopping_patience=5"] for f in ("rnn", "llm")}),
-        # one pass over every training passage for both (about 1,000 steps of 32 x 128 characters for the LSTM)
-        "textgen": Profile("full", None, None, 1000, None, 200, epochs=1),
-        "translation": Profile("full", 1800, None, 300, 500, 200),
-        "timeseries": Profile("full", 600, None, None, None, 50),
-    },
-}
-
+# What a comparison trains and how long lives with each task (``Task.default_models``, ``Task.profiles``,
+# ``Task.zero_shot``, ``Task.lecture_examples``): a new task brings its own.
 
 # In a few CPU minutes a fully fine-tuned 135M-parameter model takes too few steps to
 # learn anything (sentiment: 28 steps, 0.63 accuracy); training its top 8 of 30 layers and
@@ -190,7 +132,7 @@ def compare(
     Args:
         task: a task name (``hf_rnn.tasks.TASKS``).
         models: recipe model names (``bilstm``, ``gru``, ``lstm``, ``rnn``, ``smollm2``, an LLM id
-            or folder); default: the task's usual pair or trio (``DEFAULT_MODELS``).
+            or folder); default: the task's usual set (``Task.default_models``).
         profile: ``quick`` (a few minutes a model on a laptop CPU) or ``full``.
         output_dir: the report folder; each model's run goes to ``output_dir/<model>``.
         zero_shot: add the untrained instruct LLM as a reference row (every task but POS).
@@ -205,14 +147,15 @@ def compare(
 
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose quick or full")
-    models = list(DEFAULT_MODELS[task] if models is None else models)
+    task_class = TASKS[task]
+    if profile not in task_class.profiles:
+        raise ConfigError(f"unknown profile {profile!r}; choose {' or '.join(task_class.profiles or PROFILE_NAMES)}")
+    models = list(task_class.default_models if models is None else models)
     if not models:
         raise ConfigError("the model list is empty: name at least one model (e.g. --models bilstm,smollm2)")
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is named twice in {models}")
-    prof = PROFILES[profile][task]
+    prof = task_class.profiles[profile]
     start = time.perf_counter()
 
     # resolve every recipe first: a bad model name or override fails before any training or any folder
@@ -248,7 +191,7 @@ def compare(
     eval_task = base_task.subset({"test": test_size}) if test_size else base_task
 
     rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
-    if zero_shot and task in ZERO_SHOT_TASKS and not any(r.family == "llm" and "zero" in r.name for r in rows):
+    if zero_shot and task_class.zero_shot and not any(r.family == "llm" and "zero" in r.name for r in rows):
         rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
 
     refs = references(eval_task)
@@ -527,6 +470,18 @@ def _same_recipe(saved: Path, recipe) -> bool:
         {k: v for k, v in wanted.items() if k != "output_dir"}
 
 
+def _every(seconds: float, report: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """``report(done, total)`` at most once every ``seconds``, and for the last batch."""
+    last = [time.monotonic()]
+
+    def call(done: int, total: int) -> None:
+        if done >= total or time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            report(done, total)
+
+    return call
+
+
 def _say(progress: bool, text: str) -> None:
     if progress:
         print(text, file=sys.stderr, flush=True)
@@ -561,7 +516,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     """
     from .memory import peak_rss_mb
     from .models.llm import count_parameters, load_llm
-    from .models.llm_zero_shot import ZeroShotClassifier, zero_shot
+    from .models.llm_zero_shot import ZeroShotClassifier, default_prompt, zero_shot
     from .training import _data_hash
 
     key = {"task": task.name, "options": {k: v for k, v in sorted(task.options.items())},
@@ -577,9 +532,14 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     _say(progress, "[compare] smollm2 zero-shot: scoring the untrained instruct model ...")
     model, tokenizer = load_llm(None, task="causal-lm")
     model.eval()
-    scored = ZeroShotClassifier(model, tokenizer, task.label_names) if task.kind == "sequence-classification" \
-        else model
-    metrics = zero_shot(task, model=model, tokenizer=tokenizer)
+    if task.kind == "sequence-classification":  # timed with the question it is scored with
+        instruction, answer_prefix = default_prompt(task)
+        scored = ZeroShotClassifier(model, tokenizer, task.label_names, instruction, answer_prefix)
+    else:
+        scored = model
+    metrics = zero_shot(task, model=model, tokenizer=tokenizer,
+                        progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
+                            progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples scored")))
     p50, p95 = measure_latency(scored, tokenizer, task, latency_examples)
     total, _ = count_parameters(model)
     row = ModelResult(
@@ -639,7 +599,8 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
     """
     from .app.service import RUN_PREFIX, ZERO_SHOT, AppService
 
-    examples = TASKS[task_name].lecture_examples if task_name != "timeseries" else ("first test window",)
+    forecasting = TASKS[task_name].kind == "forecasting"
+    examples = ("first test window",) if forecasting else TASKS[task_name].lecture_examples
     if not examples:
         return {}
     _say(progress, f"[compare] the lecture's examples: {', '.join(examples)}")
@@ -655,7 +616,7 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
             value = ZERO_SHOT if row.run_dir is None else \
                 RUN_PREFIX + Path(row.run_dir).resolve().relative_to(out.resolve()).as_posix()
             for example in examples:
-                if task_name == "timeseries":
+                if forecasting:
                     r = service.compare(task_name, value, None, window=0)
                     truth = r.series["truth"] if r.series else None
                 else:
@@ -718,7 +679,8 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
     from .attention import attention_maps
     from .plots import plot_side_by_side, save_attention
 
-    text = ATTENTION_EXAMPLES.get(task_name)
+    examples = TASKS[task_name].lecture_examples
+    text = examples[0] if examples else None  # the one that makes the task's point
     if text is None:
         return {}
     figures, maps_by_family = {}, {}
@@ -728,8 +690,8 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
         if run.family == "llm" and hasattr(task, "prompt_ids"):
             shown = tokenizer.decode(task.prompt_ids(tokenizer, task.prompt(text)))
         try:
-            maps = attention_maps(model, tokenizer, shown, generate=task_name in ("textgen", "translation"),
-                                  max_new_tokens=12)
+            generates = TASKS[task_name].kind in ("causal-lm", "translation")
+            maps = attention_maps(model, tokenizer, shown, generate=generates, max_new_tokens=12)
         except ValueError as e:  # an RNN head without attention: say so in the report
             _say(progress, f"[compare] {run.name}: no attention map ({str(e).splitlines()[0]})")
             continue

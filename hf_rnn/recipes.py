@@ -8,7 +8,8 @@ A recipe has five parts::
     training:   a ``hf_rnn.training.TrainConfig``
     output_dir: the run folder
 
-``configs/<task>_<family>.yaml`` are the built-in recipes. Any key can be overridden on the
+``hf_rnn/configs/<task>_<family>.yaml`` are the built-in recipes (package data, installed with the package;
+``hf_rnn/configs/accelerate/`` holds ``accelerate launch --config_file`` files). Any key can be overridden on the
 command line as ``section.key=value`` (the value is read as YAML: ``3``, ``1e-3``, ``true``,
 ``null``, ``[64, 32]``); a key that exists in exactly one section may drop the section.
 Every key and type is checked before anything is loaded or trained, and a problem is a
@@ -18,11 +19,8 @@ one-line ``ConfigError``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
+import importlib.resources
 import os
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +28,13 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .config_schema import coerce, did_you_mean, from_mapping
+from .config_schema import dump_yaml as dump_yaml  # re-exported: recipes.dump_yaml writes a recipe
+from .errors import ConfigError, DataError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# the built-in recipes and accelerate configs: package data, found through the package wherever it is installed
+CONFIG_DIR = Path(str(importlib.resources.files(__package__) / "configs"))
+ACCELERATE_CONFIG_DIR = CONFIG_DIR / "accelerate"
 FAMILIES = ("rnn", "llm")
 LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
 
@@ -145,106 +147,16 @@ class Recipe:
         return self.model.family
 
 
-# =========================================================================== checking
-
-
-def _type_name(tp) -> str:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return " or ".join(_type_name(a) for a in args) + " or null"
-    if origin is list:
-        (inner,) = typing.get_args(tp) or (Any,)
-        return f"a list of {_type_name(inner)}"
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}.get(
-        tp, getattr(tp, "__name__", str(tp)))
-
-
-def _coerce(value: Any, tp, where: str) -> Any:
-    """``value`` checked against the annotation ``tp`` (YAML reads ``1e-3`` as a string: fixed here)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
-    if origin is list:
-        (inner,) = typing.get_args(tp) or (Any,)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
-        return [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
-    ok = True
-    if tp is bool:
-        ok = isinstance(value, bool)
-    elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif tp is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                ok = False
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            ok = False
-        else:
-            value = float(value)
-    elif tp is str:
-        ok = isinstance(value, str)
-    elif tp is dict:
-        ok = isinstance(value, dict)
-    if not ok:
-        raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def from_mapping(cls, data: Mapping[str, Any] | None, where: str):
-    """Build dataclass ``cls`` from ``data``: unknown keys, wrong types, choices and ranges are ``ConfigError``."""
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping of keys to values, got {data!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    for key in data:
-        if key not in fields:
-            raise ConfigError(f"unknown key {_join(where, key)!r}{_did_you_mean(key, fields, where)}")
-    values = {}
-    for name, value in data.items():
-        f, key = fields[name], _join(where, name)
-        value = _coerce(value, hints[name], key)
-        meta = f.metadata
-        if value is not None and "choices" in meta and value not in meta["choices"]:
-            raise ConfigError(f"{key} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):  # NaN passes every range test; inf is no budget or rate either
-                raise ConfigError(f"{key} must be a finite number; got {value!r}")
-            if "min" in meta and value < meta["min"]:
-                raise ConfigError(f"{key} must be >= {meta['min']}; got {value!r}")
-            if "max" in meta and value > meta["max"]:
-                raise ConfigError(f"{key} must be <= {meta['max']}; got {value!r}")
-        values[name] = value
-    return cls(**values)
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _did_you_mean(key: str, choices, where: str = "") -> str:
-    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {_join(where, close[0])!r}?)" if close else f"; known keys: {', '.join(choices)}"
-
-
 # =========================================================================== recipes
 
 
 def recipe_path(task: str, family: str) -> Path:
-    return CONFIG_DIR / f"{task}_{family}.yaml"
+    """The built-in recipe of ``task`` for ``family``: in the task's own ``recipe_dir`` when it has one
+    (a task defined outside this package brings its recipes), else in the package's."""
+    from .tasks import TASKS
+
+    folder = getattr(TASKS.get(task), "recipe_dir", None) or CONFIG_DIR
+    return Path(folder) / f"{task}_{family}.yaml"
 
 
 def read_yaml(path: str | os.PathLike) -> dict:
@@ -359,7 +271,7 @@ def build_recipe(data: Mapping[str, Any]) -> Recipe:
     known = {f.name for f in dataclasses.fields(Recipe)}
     for key in data:
         if key not in known:
-            raise ConfigError(f"unknown key {key!r}{_did_you_mean(key, known)}")
+            raise ConfigError(f"unknown key {key!r}{did_you_mean(key, known)}")
     model = data.get("model") or {}
     if not isinstance(model, Mapping):
         raise ConfigError("model must be a mapping (family: rnn|llm, ...)")
@@ -375,7 +287,7 @@ def build_recipe(data: Mapping[str, Any]) -> Recipe:
         model=from_mapping(model_cls, model, "model"),
         tokenizer=from_mapping(TokenizerSection, data.get("tokenizer"), "tokenizer"),
         training=TrainConfig.from_any(data.get("training")),
-        output_dir=_coerce(data.get("output_dir"), str | None, "output_dir"),
+        output_dir=coerce(data.get("output_dir"), str | None, "output_dir"),
     )
     _check_consistency(recipe)
     return recipe
@@ -386,7 +298,6 @@ def _check_consistency(recipe: Recipe) -> None:
 
     if recipe.task.name not in TASKS:
         raise ConfigError(f"task.name {recipe.task.name!r} is not a task; choose one of: {', '.join(TASKS)}")
-    from .errors import DataError
     from .tasks.options import check_options
 
     if not isinstance(recipe.task.options, Mapping):
@@ -449,7 +360,3 @@ def load_recipe(
     if (saved is not None or config is not None) and task and task != recipe.task.name:
         raise ConfigError(f"--task {task} does not match the recipe's task.name {recipe.task.name!r}")
     return recipe
-
-
-def dump_yaml(data: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)

@@ -1,25 +1,11 @@
-# ---
-# jupyter:
-#   jupytext:
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # 6 · The comparison: a BiLSTM against SmolLM2 on sentiment
 #
 # *What does a transformer buy me over a well-built RNN, on my task?* `hf_rnn.compare` answers it the same
 # way for every task:
 #
-# - each model trains from its built-in recipe (`configs/sentiment_rnn.yaml` with the `bilstm` variant,
-#   `configs/sentiment_llm.yaml`) under the **same wall-clock budget**, in its own process;
+# - each model trains from its built-in recipe (`hf_rnn/configs/sentiment_rnn.yaml` with the `bilstm` variant,
+#   `hf_rnn/configs/sentiment_llm.yaml`) under the **same wall-clock budget**, in its own process;
 # - both read the **same token ids** (the RNN uses SmolLM2's tokenizer), and are scored on the **same test
 #   sentences**;
 # - the report lists quality, size, training speed, latency per example and memory, with plots:

@@ -25,7 +25,6 @@ from hf_rnn.app.render import heatmap_html, note_html  # noqa: E402
 from hf_rnn.app.service import (  # noqa: E402
     LECTURE_EXAMPLES,
     MAX_CHARS,
-    QUICK_TRAIN,
     ZERO_SHOT,
     AppError,
     AppService,
@@ -35,6 +34,7 @@ from hf_rnn.app.service import (  # noqa: E402
     split_words,
 )
 from hf_rnn.app.testing import free_port, make_tiny_llm, make_tiny_runs, serve, wait_for_http  # noqa: E402
+from hf_rnn.tasks import TASKS as TASK_CLASSES  # noqa: E402
 
 # gradio's queue (not this package) trips pandas 3 deprecations on every event
 pytestmark = [pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting'"),
@@ -182,7 +182,7 @@ def test_quick_training_command_is_a_valid_recipe(task, service):
     argv, out = service.quick_train_argv(task)
     assert argv[1:4] == ["-m", "hf_rnn.cli", "train"] and argv[-2:] == ["--output-dir", str(out)]
     overrides = [a for a in argv if "=" in a]
-    recipe = load_recipe(task, QUICK_TRAIN[task][0], None, overrides)
+    recipe = load_recipe(task, TASK_CLASSES[task].app_quick_train[0], None, overrides)
     assert recipe.training.max_seconds == service.train_seconds
     assert recipe.model.family == "rnn"
     if task in ("sentiment", "translation"):

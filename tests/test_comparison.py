@@ -17,7 +17,7 @@ import yaml
 
 from hf_rnn import compare, comparison
 from hf_rnn.cli import main as cli
-from hf_rnn.comparison import DEFAULT_MODELS, PROFILES, ZERO_SHOT_TASKS, compare_runs
+from hf_rnn.comparison import compare_runs
 from hf_rnn.errors import ConfigError
 from hf_rnn.runs import RunError, read_run
 from hf_rnn.tasks import TASKS
@@ -75,7 +75,7 @@ def test_every_task_can_be_compared(task, compared):
 
     results = json.loads((out / "results.json").read_text())
     assert results["task"] == task and len(results["rows"]) == len(c.rows)
-    seconds = PROFILES["quick"][task].seconds
+    seconds = TASKS[task].profiles["quick"].seconds
     assert results["budget"] == f"matched wall-clock budget: {seconds:g} s of training per model" + (
         "" if task == "timeseries" else ", on 40 training examples")
     report = (out / "report.md").read_text()
@@ -102,7 +102,7 @@ def test_every_task_can_be_compared(task, compared):
 def test_the_sentiment_report_has_attention_from_both_families_and_the_zero_shot_row(compared):
     c = compared("sentiment")
     names = [r.name for r in c.rows]
-    assert names[-2:] == ["smollm2 zero-shot", "majority class"] and "sentiment" in ZERO_SHOT_TASKS
+    assert names[-2:] == ["smollm2 zero-shot", "majority class"] and TASKS["sentiment"].zero_shot
     zero = c.rows[-2]
     assert zero.parameters_trainable == 0 and zero.parameters_total > 100_000_000
     assert 0.0 <= zero.metrics["accuracy"] <= 1.0 and zero.metrics["num_examples"] == 7
@@ -257,7 +257,7 @@ def test_every_task_has_a_default_model_set_with_both_families():
     from hf_rnn.comparison import _is_llm_name
 
     for task in TASKS:
-        families = {_is_llm_name(m) for m in DEFAULT_MODELS[task]}
+        families = {_is_llm_name(m) for m in TASKS[task].default_models}
         assert families == {True, False}, task
 
 
@@ -278,7 +278,7 @@ def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
     assert {(r.training.epochs, r.training.max_seconds, r.training.max_steps) for r in recipes} == {(2, None, None)}
     assert _budget_line(recipes).startswith("matched budget: 2 epochs of training per model")
 
-    quick = load_recipe("sentiment", "smollm2", overrides=profile_overrides(PROFILES["quick"]["sentiment"], "llm", 30))
+    quick = load_recipe("sentiment", "smollm2", overrides=profile_overrides(TASKS["sentiment"].profiles["quick"], "llm", 30))
     assert quick.model.freeze_layers == 22  # SmolLM2's 30 layers: the top 8 train
 
 

@@ -14,13 +14,13 @@ import json
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from hf_rnn.cli import main as cli
+from hf_rnn.recipes import ACCELERATE_CONFIG_DIR
 
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "accelerate" / "cpu_2proc.yaml"
+CONFIG = ACCELERATE_CONFIG_DIR / "cpu_2proc.yaml"
 LOSS_TOLERANCE = 1e-4
 ARGS = ["train", "--task", "sentiment", "--model", "bilstm",
         "model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.classifier_hidden_sizes=[]",

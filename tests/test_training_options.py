@@ -15,7 +15,7 @@ import yaml
 
 from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError
-from hf_rnn.recipes import CONFIG_DIR, load_recipe
+from hf_rnn.recipes import ACCELERATE_CONFIG_DIR, load_recipe
 from hf_rnn.tasks import load_task
 from hf_rnn.training import TrainConfig, resolve_trackers, train
 
@@ -250,7 +250,7 @@ def test_fsdp_config_names_no_layer_class_and_wraps_each_models_own_blocks(monke
 
     from hf_rnn.models import RNN_HEADS, RNNConfig
 
-    path = CONFIG_DIR / "accelerate" / "fsdp_multi_gpu.yaml"
+    path = ACCELERATE_CONFIG_DIR / "fsdp_multi_gpu.yaml"
     fsdp = yaml.safe_load(path.read_text())["fsdp_config"]
     assert fsdp["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
     assert "fsdp_transformer_layer_cls_to_wrap" not in fsdp

@@ -43,21 +43,8 @@ logger = logging.getLogger(__name__)
 ZERO_SHOT = "zero-shot"
 RUN_PREFIX = "run:"
 
-TASK_TITLES = {
-    "sentiment": "Sentiment",
-    "pos": "Word labels (POS)",
-    "textgen": "Text generation",
-    "translation": "Translation",
-    "timeseries": "Time series",
-}
-TASK_KINDS = {
-    "sentiment": "sequence-classification",
-    "pos": "token-classification",
-    "textgen": "causal-lm",
-    "translation": "translation",
-    "timeseries": "forecasting",
-}
-ZERO_SHOT_TASKS = ("sentiment", "textgen", "translation", "timeseries")
+# A task's title, kind, zero-shot answerability and one-minute model are the task's own (``hf_rnn.tasks``):
+# the app reads them from the task class and branches on the kind, so a new task needs no edit here.
 
 LECTURE_EXAMPLES = (
     "I like red apples",
@@ -69,16 +56,6 @@ LECTURE_EXAMPLES = (
     "Roses are red",
 )
 
-# A minute of training that gives a usable model for the app: (recipe model, overrides). The test and
-# validation sets are capped so that scoring after training takes seconds, not minutes.
-QUICK_TRAIN = {
-    "sentiment": ("bilstm", ["model.attention=additive", "task.max_validation_examples=300",
-                             "task.max_test_examples=300"]),
-    "pos": ("bilstm", ["task.max_validation_examples=200", "task.max_test_examples=200"]),
-    "textgen": ("rnn", ["task.max_validation_examples=100", "task.max_test_examples=100"]),
-    "translation": ("rnn", ["task.max_validation_examples=40", "task.max_test_examples=40"]),
-    "timeseries": ("rnn", []),
-}
 
 MAX_CHARS = 50_000  # read at most this much of an input (a 20,000-character paste is fine)
 HEATMAP_NOTE_NO_MODEL = "Pick a model to see its attention."
@@ -327,7 +304,7 @@ class AppService:
         runs = find_runs(self.runs_dir, task) if self.runs_dir.exists() else []
         out = [self._run_choice(r) for r in runs]
         out.sort(key=lambda c: (c.family != "rnn", not c.has_attention, -_mtime(c.run.path)))
-        if task in ZERO_SHOT_TASKS:
+        if _task_class(task).zero_shot:
             out.append(ModelChoice(ZERO_SHOT, f"{self.llm_name} zero-shot (no training)", "llm", True))
         return out
 
@@ -367,11 +344,11 @@ class AppService:
         """How to get a trained RNN for ``task`` (Markdown), or an empty string when one exists."""
         if any(c.family == "rnn" for c in self.choices(task)):
             return ""
-        model, overrides = QUICK_TRAIN[task]
+        model, overrides = _task_class(task).app_quick_train
         command = " ".join(["hf-rnn train", f"--task {task}", f"--model {model}", *overrides,
                             f"training.max_seconds={self.train_seconds:g}",
                             f"--output-dir {self._quick_dir(task, model, unique=False)}"])
-        return (f"No trained RNN for {TASK_TITLES[task].lower()} under `{self.runs_dir}` yet. Train one in about a "
+        return (f"No trained RNN for {_task_class(task).title.lower() or task} under `{self.runs_dir}` yet. Train one in about a "
                 f"minute with the button, or in a terminal:\n\n```\n{command}\n```\n\nthen press ↻.")
 
     @property
@@ -389,7 +366,7 @@ class AppService:
             raise AppError("no model picked: choose one in the list")
         value = str(value).strip()
         if value == ZERO_SHOT:
-            if task not in ZERO_SHOT_TASKS:
+            if not _task_class(task).zero_shot:
                 raise AppError(f"{self.llm_name} cannot label words zero-shot here; pick a trained run "
                                f"(hf-rnn train --task {task} --model smollm2 fine-tunes one)")
             return ModelChoice(ZERO_SHOT, f"{self.llm_name} zero-shot", "llm", True)
@@ -481,7 +458,7 @@ class AppService:
                 self._load(task, choice)
             except Exception:  # warming up is best effort; a real request reports the problem
                 logger.exception("warm-up of %s failed", value)
-        if task in ("sentiment", "pos", "translation", "timeseries"):
+        if _task_class(task).kind != "causal-lm":  # the others read labels, prompts or windows from it
             try:
                 self.task(task, self._task_options(task, *self.defaults(task)))
             except Exception:
@@ -496,14 +473,15 @@ class AppService:
         _check_task(task)
         empty_a, empty_b = Prediction("A", model_a, _short(model_a)), Prediction("B", model_b, _short(model_b))
         n_new = self.max_new_tokens if max_new_tokens is None else max(1, min(int(max_new_tokens), 200))
-        if task == "timeseries":
-            return self._compare_series(model_a, model_b, window)
+        kind = _task_class(task).kind
+        if kind == "forecasting":
+            return self._compare_series(model_a, model_b, window, task)
         cleaned, notices = clean_text(text)
         if not cleaned:
             message = "The input is empty" + (" after removing control characters" if notices else "") + \
                       ": type a sentence or click one of the lecture's examples."
             return Comparison(task, empty_a, empty_b, notices, error=message)
-        if task == "pos" and not split_words(cleaned):
+        if kind == "token-classification" and not split_words(cleaned):
             return Comparison(task, empty_a, empty_b, notices, error="No words to label in the input.")
         a = self._predict(task, "A", model_a, cleaned, n_new)
         b = self._predict(task, "B", model_b, cleaned, n_new)
@@ -519,14 +497,17 @@ class AppService:
             pred.label = lm.name if choice.value == ZERO_SHOT else choice.label
             with lm.lock:
                 start = time.perf_counter()  # time the answer, not the wait for the lock or the load
-                if task == "sentiment":
-                    self._classify(lm, choice, text, pred)
-                elif task == "pos":
+                kind = _task_class(task).kind
+                if kind == "sequence-classification":
+                    self._classify(lm, choice, text, pred, task)
+                elif kind == "token-classification":
                     self._tag(lm, text, pred)
-                elif task == "textgen":
+                elif kind == "causal-lm":
                     self._continue(lm, text, n_new, pred)
-                elif task == "translation":
-                    self._translate(lm, choice, text, n_new, pred)
+                elif kind == "translation":
+                    self._translate(lm, choice, text, n_new, pred, task)
+                else:
+                    raise AppError(f"the app has no view for {kind} tasks yet")
         except AppError as e:
             pred.error = str(e)
         except HfRnnError as e:
@@ -567,14 +548,15 @@ class AppService:
 
     # ------------------------------------------------------------------ sentiment
 
-    def _classify(self, lm: LoadedModel, choice: ModelChoice, text: str, pred: Prediction) -> None:
+    def _classify(self, lm: LoadedModel, choice: ModelChoice, text: str, pred: Prediction,
+                  task_name: str) -> None:
         import torch
 
         tok = lm.tokenizer
         if choice.value == ZERO_SHOT:
-            zs = lm.extra.get("zero-shot sentiment")
+            zs = lm.extra.get(f"zero-shot {task_name}")
             if zs is None:
-                zs = lm.extra["zero-shot sentiment"] = _zero_shot_classifier(lm, self.task("sentiment"))
+                zs = lm.extra[f"zero-shot {task_name}"] = _zero_shot_classifier(lm, self.task(task_name))
             labels = zs.label_names
             template = zs.prompt_ids("")
             limit, reason = self._limit(lm, overhead=len(template), reserve=1)
@@ -658,7 +640,8 @@ class AppService:
 
     # ------------------------------------------------------------------ translation
 
-    def _translate(self, lm: LoadedModel, choice: ModelChoice, text: str, n_new: int, pred: Prediction) -> None:
+    def _translate(self, lm: LoadedModel, choice: ModelChoice, text: str, n_new: int, pred: Prediction,
+                   task_name: str) -> None:
         import torch
 
         tok = lm.tokenizer
@@ -692,7 +675,7 @@ class AppService:
             return
         if lm.kind == "llm-head":
             raise AppError("this run has a classification head, not a language-model head")
-        task = self.task("translation")
+        task = self.task(task_name)
         template = task.prompt_ids(tok, task.prompt(""))
         limit, reason = self._limit(lm, overhead=len(template), reserve=n_new)
         text = self._cut_text(tok, text, limit, reason, pred)
@@ -715,22 +698,24 @@ class AppService:
                 return dict(choice.run.metrics.get("task", {}).get("options") or {})
         return {}
 
-    def windows(self, model_a: str | None = None, model_b: str | None = None) -> tuple[Any, list]:
-        """The timeseries task (with the options of the first run picked) and its test windows."""
-        task = self.task("timeseries", self._task_options("timeseries", model_a, model_b))
+    def windows(self, model_a: str | None = None, model_b: str | None = None,
+                task_name: str = "timeseries") -> tuple[Any, list]:
+        """A forecasting task (with the options of the first run picked) and its test windows."""
+        task = self.task(task_name, self._task_options(task_name, model_a, model_b))
         return task, task.windows("test")
 
-    def _compare_series(self, model_a: str | None, model_b: str | None, window: Any) -> Comparison:
+    def _compare_series(self, model_a: str | None, model_b: str | None, window: Any,
+                        task_name: str) -> Comparison:
         empty_a, empty_b = Prediction("A", model_a, _short(model_a)), Prediction("B", model_b, _short(model_b))
         try:
-            task, windows = self.windows(model_a, model_b)
+            task, windows = self.windows(model_a, model_b, task_name)
         except HfRnnError as e:
-            return Comparison("timeseries", empty_a, empty_b, error=_first_line(e))
+            return Comparison(task_name, empty_a, empty_b, error=_first_line(e))
         notices = []
         try:
             index = int(float(window)) if window is not None and str(window).strip() != "" else 0
         except (TypeError, ValueError):
-            return Comparison("timeseries", empty_a, empty_b,
+            return Comparison(task_name, empty_a, empty_b,
                               error=f"the window must be a number from 0 to {len(windows) - 1}")
         if not 0 <= index < len(windows):
             clipped = min(max(index, 0), len(windows) - 1)
@@ -741,29 +726,30 @@ class AppService:
         values = list(ds[list(ds["series"]).index(task.series)]["values"])
         preds = []
         for side, value in (("A", model_a), ("B", model_b)):
-            preds.append(self._forecast(side, value, task, values, t))
+            preds.append(self._forecast(side, value, task, values, t, task_name))
         history_from = max(0, t - 4 * task.context_length)
         series = {"series": task.series, "t": t, "index": index, "history_start": history_from,
                   "history": values[history_from:t], "truth": list(future), "context_length": task.context_length}
-        return Comparison("timeseries", preds[0], preds[1], notices, series=series)
+        return Comparison(task_name, preds[0], preds[1], notices, series=series)
 
-    def _forecast(self, side: str, value: str | None, ref_task, values: list[float], t: int) -> Prediction:
+    def _forecast(self, side: str, value: str | None, ref_task, values: list[float], t: int,
+                  task_name: str) -> Prediction:
         import torch
 
         pred = Prediction(side, value, _short(value))
         start = time.perf_counter()
         try:
-            choice = self.resolve("timeseries", value)
+            choice = self.resolve(task_name, value)
             pred.label, pred.family = choice.label, choice.family
             options = dict(choice.run.metrics["task"].get("options") or {}) if choice.run is not None else {}
-            task = self.task("timeseries", options) if options else ref_task
+            task = self.task(task_name, options) if options else ref_task
             if task.series != ref_task.series:
                 raise AppError(f"{choice.label} forecasts {task.series}, the window is from {ref_task.series}")
             c, h = task.context_length, task.horizon
             if t - c < 0:
                 raise AppError(f"the window needs {c} past values; pick a later window")
             past = [float(v) for v in values[t - c:t]]
-            lm = self._load("timeseries", choice)
+            lm = self._load(task_name, choice)
             if choice.value == ZERO_SHOT:
                 pred.label = lm.name
             with lm.lock:
@@ -833,7 +819,7 @@ class AppService:
     def quick_train_argv(self, task: str) -> tuple[list[str], Path]:
         """The ``hf-rnn train`` command line of "train a quick one" and the run folder it writes."""
         _check_task(task)
-        model, overrides = QUICK_TRAIN[task]
+        model, overrides = _task_class(task).app_quick_train
         out = self._quick_dir(task, model)
         argv = [sys.executable, "-m", "hf_rnn.cli", "train", "--task", task, "--model", model, *overrides,
                 f"training.max_seconds={self.train_seconds:g}", "training.logging_steps=5",
@@ -886,8 +872,18 @@ class AppService:
 
 
 def _check_task(task: str) -> None:
-    if task not in TASK_KINDS:
-        raise AppError(f"unknown task {task!r}; choose one of: {', '.join(TASK_KINDS)}")
+    from ..tasks import TASKS
+
+    if task not in TASKS:
+        raise AppError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+
+
+def _task_class(task: str):
+    """The task's class: its kind, title, zero-shot answerability and one-minute model."""
+    from ..tasks import TASKS
+
+    _check_task(task)
+    return TASKS[task]
 
 
 def _short(value: str | None) -> str:
@@ -1064,8 +1060,6 @@ __all__ = [
     "ModelCache",
     "ModelChoice",
     "Prediction",
-    "QUICK_TRAIN",
-    "TASK_TITLES",
     "ZERO_SHOT",
     "clean_text",
     "focus",

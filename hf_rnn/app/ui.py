@@ -34,8 +34,6 @@ from .render import forecast_figure, heatmap_html, note_html
 from .service import (
     HEATMAP_NOTE_NO_MODEL,
     LECTURE_EXAMPLES,
-    TASK_TITLES,
-    ZERO_SHOT_TASKS,
     AppService,
     Comparison,
     Prediction,
@@ -108,21 +106,27 @@ def _state(pred: Prediction) -> dict:
     return {"side": pred.side, "maps": pred.maps, "note": note}
 
 
+def _kind(task: str) -> str:
+    """What the page shows follows the task's kind (a new task of a known kind needs no edit here)."""
+    return TASKS[task].kind
+
+
 def _main_output(task: str, pred: Prediction, series: dict | None = None) -> dict:
     label = f"{pred.side} · {pred.label}"
     if not pred.ok or pred.output is None:
         return gr.update(value=None, label=f"{label} (no answer)")
     out = pred.output
-    if task == "sentiment":
+    kind = _kind(task)
+    if kind == "sequence-classification":
         return gr.update(value=dict(out), label=label)
-    if task == "pos":
+    if kind == "token-classification":
         spans: list[tuple[str, str | None]] = []
         for i, (word, tag) in enumerate(out):
             if i:
                 spans.append((" ", None))
             spans.append((word, tag))
         return gr.update(value=spans, label=label)
-    if task == "timeseries":
+    if kind == "forecasting":
         truth = (series or {}).get("truth") or []
         parts = []
         for k, v in enumerate(out):
@@ -143,12 +147,12 @@ def _comparison_outputs(task: str, result: Comparison, text: str | None = None) 
         if pred.error and pred.value:  # an empty slot is said in the status and the heatmap's place, no toast
             gr.Warning(f"{pred.side}: {pred.error}")
     a, b = result.a, result.b
-    if task == "textgen" and text is not None:
+    if _kind(task) == "causal-lm" and text is not None:
         for pred in (a, b):
             if pred.ok and pred.output is not None:
                 pred.output = text.strip() + pred.output
     outputs: list[Any] = [_main_output(task, a, result.series), _main_output(task, b, result.series)]
-    if task == "timeseries":
+    if _kind(task) == "forecasting":
         outputs.append(forecast_figure(result.series, [(f"A · {a.label}", a.output if a.ok else None),
                                                        (f"B · {b.label}", b.output if b.ok else None)]))
     state_a, state_b = _state(a), _state(b)
@@ -187,11 +191,12 @@ def _safe(fn: Callable, n_outputs: int, status_index: int) -> Callable:
 def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
     choices = [(c.label, c.value) for c in service.choices(task)]
     default_a, default_b = service.defaults(task)
-    series = task == "timeseries"
-    zero_shot_note = "" if task in ZERO_SHOT_TASKS else \
-        " (the LLM cannot label words zero-shot: fine-tune one with `hf-rnn train --task pos --model smollm2`)"
+    kind = _kind(task)
+    series = kind == "forecasting"
+    zero_shot_note = "" if TASKS[task].zero_shot else \
+        f" (the LLM cannot answer this task zero-shot: fine-tune one with `hf-rnn train --task {task} --model smollm2`)"
 
-    with gr.Tab(TASK_TITLES[task], id=task, elem_id=f"tab-{task}"):
+    with gr.Tab(TASKS[task].title or task, id=task, elem_id=f"tab-{task}"):
         with gr.Row(equal_height=True):
             model_a = gr.Dropdown(choices, value=default_a, label="Model A", allow_custom_value=True, scale=6,
                                   elem_id=f"{task}-model-a")
@@ -205,18 +210,16 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
         extra_inputs: list[gr.Component] = []
         if series:
             try:
-                _, windows = service.windows(default_a, default_b)
+                _, windows = service.windows(default_a, default_b, task)
                 n_windows = len(windows)
             except Exception:  # the data is checked again (with a message) when a comparison runs
                 n_windows = 1
             source = gr.Slider(0, max(n_windows - 1, 1), value=0, step=1, label="Test window (which step to forecast)",
                                elem_id=f"{task}-window")
         else:
-            placeholder = {"sentiment": "a review, e.g. Good, cheap food!", "pos": "a sentence to label",
-                           "textgen": "the start of a text", "translation": "an English sentence"}[task]
-            source = gr.Textbox(label="Input", placeholder=placeholder, lines=2, max_lines=8,
+            source = gr.Textbox(label="Input", placeholder=TASKS[task].input_hint, lines=2, max_lines=8,
                                 elem_id=f"{task}-input")
-            if task == "textgen":
+            if kind == "causal-lm":
                 extra_inputs.append(gr.Slider(5, 80, value=30, step=1, label="New tokens",
                                               elem_id=f"{task}-new-tokens"))
         go = gr.Button("Compare", variant="primary", elem_id=f"{task}-compare")
@@ -237,7 +240,7 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
 
         gr.Markdown("### Attention")
         whole = gr.Checkbox(False, label="Show the whole prompt (the chat template's system message and "
-                                         "instruction) in the LLM's map", visible=task != "pos",
+                                         "instruction) in the LLM's map", visible=kind != "token-classification",
                             elem_id=f"{task}-whole")
         with gr.Row(equal_height=False):
             with gr.Column(elem_classes="hfr-side"):
@@ -272,7 +275,7 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
     if series:
         def compare(window: float, model_a: str, model_b: str):
             return _comparison_outputs(task, service.compare(task, model_a, model_b, window=window))
-    elif task == "textgen":
+    elif kind == "causal-lm":
         def compare(text: str, model_a: str, model_b: str, max_new_tokens: float = 30):
             return _comparison_outputs(task, service.compare(task, model_a, model_b, text,
                                                              max_new_tokens=int(max_new_tokens)), text)
@@ -319,7 +322,7 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
         b = model_b if model_b in values else db
         out = [gr.update(choices=listed, value=a), gr.update(choices=listed, value=b), service.train_hint(task)]
         if series:
-            _, windows = service.windows(a, b)
+            _, windows = service.windows(a, b, task)
             out.append(gr.update(maximum=max(len(windows) - 1, 1)))
         return tuple(out)
 
@@ -341,12 +344,13 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
 
 def _output_component(task: str, side: str, elem_id: str):
     label = f"Model {side}"
-    if task == "sentiment":
+    kind = _kind(task)
+    if kind == "sequence-classification":
         return gr.Label(label=label, num_top_classes=5, elem_id=elem_id)
-    if task == "pos":
+    if kind == "token-classification":
         return gr.HighlightedText(label=label, color_map=TAG_COLOURS, show_legend=False, combine_adjacent=False,
                                   elem_id=elem_id)
-    if task == "timeseries":
+    if kind == "forecasting":
         return gr.Textbox(label=label, lines=1, interactive=False, elem_id=elem_id)
     return gr.Textbox(label=label, lines=4, interactive=False, elem_id=elem_id)
 
@@ -361,7 +365,7 @@ def build_app(service: AppService) -> gr.Blocks:
     with gr.Blocks(title="hf_rnn · RNN vs LLM", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
-            for task in TASK_TITLES:
+            for task in TASKS:
                 _task_tab(demo, service, task)
     demo.queue(default_concurrency_limit=4)
     return demo

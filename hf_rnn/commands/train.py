@@ -17,7 +17,7 @@ models: rnn (the task's recipe RNN), lstm, bilstm, gru, bigru, simplernn, bisimp
         llm / smollm2 (the built-in SmolLM2-135M-Instruct), or an LLM Hub id / folder.
 overrides: section.key=value, e.g. training.max_steps=100 model.hidden_size=64
            task.max_train_examples=500 training.mixed_precision=bf16 (YAML values).
-recipes: configs/<task>_<rnn|llm>.yaml; --print-config shows the resolved one.
+recipes: hf_rnn/configs/<task>_<rnn|llm>.yaml; --print-config shows the resolved one.
 """
 
 
@@ -43,7 +43,7 @@ class _TrainParser(argparse.ArgumentParser):
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model on a task (one Accelerate loop for RNNs and LLMs)",
-                       description="Train a model on a task from a YAML recipe (see configs/).", epilog=EPILOG,
+                       description="Train a model on a task from a YAML recipe (see hf_rnn/configs/).", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.__class__ = _TrainParser
     p.add_argument("--task", help="task name (sentiment, pos, textgen, translation, timeseries)")

@@ -17,8 +17,6 @@ from .keras_stacks import (
     keras_stack_params,
 )
 from .loading_rnn import load_rnn
-from .patch_forecaster import PatchForecasterConfig, PatchLLMForTimeSeriesPrediction
-from .patch_forecaster import register_auto_classes as register_patch_forecaster
 from .modeling_rnn import (
     RNN_HEADS,
     RNNClassifierHead,
@@ -36,6 +34,8 @@ from .modeling_rnn import (
     run_rnn,
     shift_tokens_right,
 )
+from .patch_forecaster import PatchForecasterConfig, PatchLLMForTimeSeriesPrediction
+from .patch_forecaster import register_auto_classes as register_patch_forecaster
 
 register_auto_classes()
 register_patch_forecaster()

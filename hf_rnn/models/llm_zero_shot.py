@@ -11,7 +11,7 @@ encode them as prompted causal LM for the LLM family.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -19,24 +19,15 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..errors import ConfigError
-
-# Prompts were chosen on 320 validation sentences of the built-in sentiment task (SmolLM2-135M-
-# Instruct): opening the answer with "Sentiment:" and reading " positive" / " negative" gave
-# 0.81 accuracy, the same question without the opened answer 0.71, "Classify the text as ..."
-# 0.63 (0.74 with contextual calibration), and summing over spellings ("Positive") lowered all.
-SENTIMENT_PROMPT = (
-    "Is the sentiment of this movie review {labels}? Answer with one word.\n\nReview: {text}",
-    "Sentiment:",
-)
-GENERIC_PROMPT = ("Classify the text as {labels}. Answer with one word.\n\nText: {text}", "Answer:")
+from ..tasks.kinds import GENERIC_PROMPT
+from ..tasks.sentiment import SENTIMENT_PROMPT
 
 
 def default_prompt(task: Any) -> tuple[str, str]:
-    """``(instruction, answer_prefix)`` for a classification task: the tuned sentiment prompt
-    for the built-in sentiment data, a generic one otherwise."""
-    if getattr(task, "name", None) == "sentiment" and getattr(task, "source", None) == "builtin":
-        return SENTIMENT_PROMPT
-    return GENERIC_PROMPT
+    """``(instruction, answer_prefix)`` for a classification task: the task's own
+    (``task.zero_shot_prompt()``; the tuned one for the built-in sentiment data), else a generic one."""
+    own = getattr(task, "zero_shot_prompt", None)
+    return own() if callable(own) else GENERIC_PROMPT
 
 
 class ZeroShotClassifier(nn.Module):
@@ -160,6 +151,7 @@ def zero_shot(
     split: str = "test",
     max_examples: int | None = None,
     batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> dict[str, float]:
     """Score an instruct LLM on ``task`` without training, with the task's own metric.
@@ -171,6 +163,7 @@ def zero_shot(
         split: the split to score.
         max_examples: score a seeded subset of this size.
         batch_size: texts per forward pass.
+        progress: called as ``progress(done, total)`` after each batch.
         options: for classification, ``ZeroShotClassifier`` settings (``instruction``,
             ``answer_prefix``, ``label_words``; default: ``default_prompt(task)``);
             otherwise generation settings passed to ``task.evaluate``.
@@ -186,7 +179,7 @@ def zero_shot(
 
     if isinstance(task, str):
         task = load_task(task)
-    if task.kind == "token-classification":
+    if not task.zero_shot:
         raise ConfigError(
             f"zero-shot scoring covers classification, translation, forecasting and text "
             f"generation; {task.name} is token classification: fine-tune instead"
@@ -201,7 +194,7 @@ def zero_shot(
         model = ZeroShotClassifier(model, tokenizer, task.label_names, **options)
         options = {}
     return task.evaluate(
-        model, tokenizer, split=split, batch_size=batch_size, max_examples=max_examples, **options
+        model, tokenizer, split=split, batch_size=batch_size, max_examples=max_examples, progress=progress, **options
     )
 
 

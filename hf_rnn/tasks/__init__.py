@@ -28,6 +28,42 @@ TASKS: dict[str, type[Task]] = {
 }
 
 
+KINDS = (SequenceClassificationTask, TokenClassificationTask, LanguageModelingTask, TranslationTask, ForecastingTask)
+# modules that define more tasks, imported with this package (comma-separated); child processes such as
+# `hf-rnn compare`'s training runs inherit it, so a task defined outside hf_rnn trains there too
+TASK_MODULES_ENV = "HF_RNN_TASK_MODULES"
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Add a task (a subclass of one of the five kinds) under its ``name``; returns it, so it can decorate.
+
+    A task brings what makes it a task: its data (``prepare_builtin``), ``title``, ``lecture_examples``,
+    ``default_models``, ``profiles`` and its recipes (``recipe_dir``); the comparison, the app and the CLI
+    read them from the class. Import its module in every process that uses it: put the module's name in
+    the ``HF_RNN_TASK_MODULES`` environment variable.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, KINDS)):
+        raise DataError(f"{cls!r} is not a task: subclass one of {', '.join(k.__name__ for k in KINDS)}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise DataError(f"{cls.__name__}.name must be an identifier-like string; got {name!r}")
+    if TASKS.get(name, cls) is not cls:
+        raise DataError(f"a task named {name!r} is already registered ({TASKS[name].__name__})")
+    TASKS[name] = cls
+    return cls
+
+
+def _import_task_modules() -> None:
+    import importlib
+    import os
+
+    for module in filter(None, (m.strip() for m in os.environ.get(TASK_MODULES_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise DataError(f"{TASK_MODULES_ENV}: cannot import {module!r} ({e})") from None
+
+
 def get_task_class(name: str) -> type[Task]:
     try:
         return TASKS[name]
@@ -46,7 +82,10 @@ def load_task(name: str, source: str | None = None, **options: Any) -> Task:
 
 
 __all__ = [
-    "SPLITS", "TASKS", "Task", "family_of", "input_family", "get_task_class", "load_task", "brown_to_universal",
+    "KINDS", "SPLITS", "TASKS", "TASK_MODULES_ENV", "Task", "register_task", "family_of", "input_family",
+    "get_task_class", "load_task", "brown_to_universal",
     "SequenceClassificationTask", "TokenClassificationTask", "LanguageModelingTask", "TranslationTask",
     "ForecastingTask", "SentimentTask", "POSTask", "TextGenerationTask", "EnglishSpanishTask", "TimeSeriesTask",
 ]
+
+_import_task_modules()

@@ -18,7 +18,7 @@ The five kinds of the lecture are the subclasses in ``kinds.py``; the concrete t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +27,7 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from ..errors import DataError
+from ..profiles import Profile
 from .options import Option
 
 SPLITS = ("train", "validation", "test")
@@ -83,6 +84,18 @@ class Task:
     builtin_version: ClassVar[int] = 1
     # the lecture's own inputs for this task, the first one the one that makes its point (reports, the app)
     lecture_examples: ClassVar[tuple[str, ...]] = ()
+    # the app: the tab's title and the input box's hint
+    title: ClassVar[str] = ""
+    input_hint: ClassVar[str] = "an input"
+    # the comparison: the models it trains by default (recipe names) and its profiles by name
+    default_models: ClassVar[tuple[str, ...]] = ()
+    profiles: ClassVar[dict[str, Profile]] = {}
+    # whether the untrained instruct LLM can answer the task as it is (a reference row, the app's default)
+    zero_shot: ClassVar[bool] = True
+    # the app's one-minute model: (recipe model name, overrides); the splits it scores on are capped
+    app_quick_train: ClassVar[tuple[str, tuple[str, ...]]] = ("rnn", ())
+    # where the task's built-in recipes are (``<name>_rnn.yaml``, ``<name>_llm.yaml``); None: the package's
+    recipe_dir: ClassVar[Path | None] = None
     # canonical column names that the kind needs; ``standardize`` maps user columns onto them
     columns: ClassVar[tuple[str, ...]]
 
@@ -254,9 +267,13 @@ class Task:
         batch_size: int = 32,
         max_examples: int | None = None,
         max_length: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
         **generate_kwargs,
     ) -> dict[str, float]:
-        """Score ``model`` on ``split`` in this process (no distribution): the task's metrics."""
+        """Score ``model`` on ``split`` in this process (no distribution): the task's metrics.
+
+        ``progress(done, total)`` is called after each batch with the examples scored so far.
+        """
         family = input_family(model)
         sub = self if max_examples is None else self.subset({split: max_examples})
         enc = sub.encode(tokenizer, family, splits=(split,), max_length=max_length, for_generation=True)[split]
@@ -273,6 +290,8 @@ class Task:
                 for k, v in sub.prediction_step(model, batch, tokenizer, **generate_kwargs).items():
                     outputs.setdefault(k, []).append(v.detach().float().cpu().numpy() if v.is_floating_point()
                                                      else v.detach().cpu().numpy())
+                if progress is not None:
+                    progress(start + len(rows), len(enc))
         model.train(was_training)
         return sub.compute_metrics(outputs, tokenizer=tokenizer, split=split)
 

