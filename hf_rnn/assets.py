@@ -95,6 +95,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """``atomic_write_bytes`` of ``text`` in UTF-8: a reader sees the old file or the new one, never half."""
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
+
+
 def clean_stale_temporaries(root: Path | None = None) -> int:
     """Remove ``.*.tmp-*`` leftovers of killed fetches under ``root``; return how many."""
     root = root or home()

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from .assets import BUILTIN_LLM_LABEL
+from .assets import BUILTIN_LLM_LABEL, atomic_write_text
 from .errors import ConfigError, HfRnnError
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .results import format_number
-from .runs import Run, RunError, check_comparable, load_run_model, read_run
+from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import TASKS
 
 # What a comparison trains and how long lives with each task (``Task.default_models``, ``Task.profiles``,
@@ -418,8 +418,17 @@ def _run_with_progress(cmd: list[str], name: str, folder: Path, recipe, progress
     return proc.returncode, list(tail)
 
 
+def _read_json_quiet(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def progress_line(log: Path, recipe) -> str:
-    """Where a run stands, from its ``metrics.jsonl``: step, loss, latest validation metric, time left."""
+    """Where a run stands, from its ``metrics.jsonl``: step, loss, latest validation metric, time left; and
+    the evaluation under way, if one is (``training.EVAL_PROGRESS``)."""
     try:
         lines = log.read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -441,6 +450,10 @@ def progress_line(log: Path, recipe) -> str:
     metric = TASKS[recipe.task.name].primary_metric
     if evaluation is not None and metric in evaluation:
         parts.append(f"validation {metric} {evaluation[metric]:.4g}")
+    evaluating = _read_json_quiet(log.parent / EVAL_PROGRESS)
+    if evaluating.get("of"):
+        parts.append(f"scoring {evaluating.get('split', '?')}: batch {evaluating.get('batches', 0)} of "
+                     f"{evaluating['of']}")
     budget = recipe.training
     if budget.max_seconds:
         parts.append(f"{seconds:.0f} of {budget.max_seconds:g} s trained")
@@ -549,7 +562,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
         note="no training: a prompt asks the instruct model (reference)",
     )
     if cache is not None:
-        _write_atomic(cache, json.dumps({"key": key, "row": asdict(row)}, indent=1))
+        atomic_write_text(cache, json.dumps({"key": key, "row": asdict(row)}, indent=1))
     return row
 
 
@@ -755,7 +768,7 @@ _BUDGET_WARNING = {
 def write_report(c: Comparison, task) -> None:
     """``results.json``, ``report.md`` and a self-contained ``report.html`` in ``c.output_dir``."""
     out = Path(c.output_dir)
-    _write_atomic(out / "results.json", json.dumps(results_document(c), indent=2))
+    atomic_write_text(out / "results.json", json.dumps(results_document(c), indent=2))
     metric = task.primary_metric
     better = "higher" if task.greater_is_better else "lower"
     intro = [
@@ -789,15 +802,8 @@ def write_report(c: Comparison, task) -> None:
         md.append("")
     for title, name in c.figures.items():
         md += [f"## {title.replace('_', ' ').capitalize()}", "", f"![{title}]({name})", ""]
-    _write_atomic(out / "report.md", "\n".join(md))
-    _write_atomic(out / "report.html", _html(c, md, out))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(out / "report.md", "\n".join(md))
+    atomic_write_text(out / "report.html", _html(c, md, out))
 
 
 def _html(c: Comparison, md_lines: list[str], out: Path) -> str:

@@ -14,6 +14,11 @@ from typing import Any
 
 from .errors import HfRnnError
 
+# where an evaluation of a run under way stands (split, step, batches done and of how many): rewritten every
+# few seconds while it runs and removed after it, for whoever watches the run (``hf-rnn compare`` prints it),
+# so that metrics.jsonl stays a log of finished events
+EVAL_PROGRESS = ".evaluating.json"
+
 
 class RunError(HfRnnError):
     """A run folder is missing, incomplete, or does not match the others."""

@@ -52,11 +52,13 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from . import __version__
+from .assets import atomic_write_text
 from .cards import model_card
 from .config_schema import dump_yaml, from_mapping
 from .errors import ConfigError
 from .memory import peak_rss_mb
 from .models.llm import base_model_of
+from .runs import EVAL_PROGRESS
 from .tasks import family_of, input_family
 from .tokenization import IGNORE_INDEX, load_tokenizer
 
@@ -64,6 +66,7 @@ SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constan
               "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay")
 _NEEDS_TOTAL = {"linear", "cosine", "cosine_with_restarts", "polynomial", "cosine_with_min_lr", "warmup_stable_decay"}
 CHECKPOINTS = "checkpoints"
+EVAL_PROGRESS_SECONDS = 5.0  # how often a running evaluation rewrites runs.EVAL_PROGRESS
 ADAPTER = "adapter"  # a LoRA run's peft adapter (training.save_adapter), beside the merged model
 
 
@@ -321,12 +324,6 @@ def _event_step(line: str) -> float:
         return math.inf
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # =========================================================================== entry point
 
 
@@ -471,7 +468,7 @@ class _Run:
         if self.is_main:
             out.mkdir(parents=True, exist_ok=True)  # the inputs are known good: now the run folder exists
             config_doc = self.recipe or {"training": dataclasses.asdict(cfg)}
-            _write_atomic(out / "config.yaml", dump_yaml(config_doc))
+            atomic_write_text(out / "config.yaml", dump_yaml(config_doc))
         if resume:
             self._load_checkpoint(latest_checkpoint(out))
         if log_with:
@@ -608,14 +605,21 @@ class _Run:
         was_training = model.training
         model.eval()
         outputs: dict[str, list[np.ndarray]] = {}
+        progress, said = self.out / EVAL_PROGRESS, time.monotonic()
         with torch.no_grad():
-            for batch in loader:
+            for done, batch in enumerate(loader, 1):
                 with acc.autocast():
                     pred = self.task.prediction_step(model, batch, self.tokenizer, **self._generate_kwargs)
                 pred = {k: self._pad_across(k, v) for k, v in pred.items()}
                 for k, v in acc.gather_for_metrics(pred).items():
                     v = v.detach().cpu()
                     outputs.setdefault(k, []).append(v.float().numpy() if v.is_floating_point() else v.numpy())
+                if self.is_main and time.monotonic() - said >= EVAL_PROGRESS_SECONDS:
+                    said = time.monotonic()
+                    atomic_write_text(progress, json.dumps({"split": split, "step": self.state.step,
+                                                            "batches": done, "of": len(loader)}))
+        if self.is_main:
+            progress.unlink(missing_ok=True)
         model.train(was_training)
         return self.task.compute_metrics(outputs, tokenizer=self.tokenizer, split=split)
 
@@ -684,7 +688,7 @@ class _Run:
             log = self.out / "metrics.jsonl"
             if log.exists():
                 kept = [line for line in log.read_text().splitlines() if _event_step(line) <= self.state.step]
-                _write_atomic(log, "".join(line + "\n" for line in kept))
+                atomic_write_text(log, "".join(line + "\n" for line in kept))
         self._event({"event": "resume", "step": self.state.step, "checkpoint": folder.name})
 
     # ------------------------------------------------------------------ logging
@@ -751,8 +755,8 @@ class _Run:
         self._save_model()
         metrics = self._metrics_document(test, model_step)
         if self.is_main:
-            _write_atomic(self.out / "metrics.json", json.dumps(metrics, indent=2))
-            _write_atomic(self.out / "README.md", model_card(metrics, self.cfg, self.out))
+            atomic_write_text(self.out / "metrics.json", json.dumps(metrics, indent=2))
+            atomic_write_text(self.out / "README.md", model_card(metrics, self.cfg, self.out))
             if not cfg.keep_checkpoints:
                 shutil.rmtree(self.out / CHECKPOINTS, ignore_errors=True)
         acc.wait_for_everyone()

@@ -19,7 +19,7 @@ from hf_rnn import compare, comparison
 from hf_rnn.cli import main as cli
 from hf_rnn.comparison import compare_runs
 from hf_rnn.errors import ConfigError
-from hf_rnn.runs import RunError, read_run
+from hf_rnn.runs import EVAL_PROGRESS, RunError, read_run
 from hf_rnn.tasks import TASKS
 
 # overrides every recipe accepts (RNN and LLM alike): tiny data, 3 steps, 2 evaluations
@@ -170,6 +170,22 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["rows"][0]["run_dir"] == "rnn" and "output_dir" not in doc
     assert doc["date"] and doc["budget_kind"] == "seconds" and doc["rows"][0]["examples"] == 4 * 8
+    assert not (run_dir / EVAL_PROGRESS).exists()  # the evaluation's progress file goes with the evaluation
+
+
+def test_the_progress_line_says_which_evaluation_is_under_way(tmp_path):
+    from hf_rnn.comparison import progress_line
+    from hf_rnn.recipes import load_recipe
+
+    recipe = load_recipe("sentiment", "bilstm", overrides=["training.max_seconds=60"])
+    log = tmp_path / "metrics.jsonl"
+    log.write_text(json.dumps({"event": "train", "step": 7, "epoch": 0.5, "loss": 0.61, "train_seconds": 20.0})
+                   + "\n{\"event\": \"tra")  # a line being written is skipped
+    assert progress_line(log, recipe) == "step 7, epoch 0.50, loss 0.61, 20 of 60 s trained"
+    (tmp_path / EVAL_PROGRESS).write_text(json.dumps({"split": "test", "step": 7, "batches": 3, "of": 34}))
+    assert "scoring test: batch 3 of 34" in progress_line(log, recipe)
+    (tmp_path / EVAL_PROGRESS).write_text("{half")  # being rewritten: ignored, not an error
+    assert "scoring" not in progress_line(log, recipe)
 
 
 def test_cli_compare_and_compare_runs(compared, tmp_path, capsys):
