@@ -16,24 +16,20 @@ from .keras_stacks import (
     keras_stack_config,
     keras_stack_params,
 )
+from .layers_rnn import RNNClassifierHead, RNNDecoder, run_rnn, shift_tokens_right
 from .loading_rnn import load_rnn
 from .modeling_rnn import (
     RNN_HEADS,
-    RNNClassifierHead,
-    RNNDecoder,
     RNNForCausalLM,
     RNNForSeq2SeqLM,
     RNNForSequenceClassification,
     RNNForTimeSeriesPrediction,
     RNNForTokenClassification,
     RNNModel,
-    RNNModelOutput,
     RNNPreTrainedModel,
-    RNNTimeSeriesPredictionOutput,
     register_auto_classes,
-    run_rnn,
-    shift_tokens_right,
 )
+from .outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
 from .patch_forecaster import PatchForecasterConfig, PatchLLMForTimeSeriesPrediction
 from .patch_forecaster import register_auto_classes as register_patch_forecaster
 

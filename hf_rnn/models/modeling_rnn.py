@@ -12,179 +12,51 @@ Heads:
 - [`RNNForCausalLM`]: unidirectional LM; `generate()` carries the recurrent state as its cache.
 - [`RNNForSeq2SeqLM`]: (bi)RNN encoder + unidirectional decoder with none/additive/dot/general attention.
 - [`RNNForTimeSeriesPrediction`]: RNN over a normalised numeric window -> `prediction_length` future values.
+
+The building blocks (`run_rnn`, `build_fused_rnn`, [`RNNClassifierHead`], [`RNNDecoder`], ...) live in
+`layers_rnn.py` and the output dataclasses in `outputs_rnn.py`; both are importable from here as well.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.activations import ACT2FN
 from transformers.modeling_outputs import (
     CausalLMOutputWithPast,
     Seq2SeqLMOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.utils import ModelOutput
+from transformers.utils import can_return_tuple
 from transformers.utils.deprecation import deprecate_kwarg
 
 from .attention_rnn import RNNAttention
 from .cache_rnn import RNNStateCache
 from .configuration_rnn import RNNConfig
+from .layers_rnn import (  # noqa: F401 - RNN_CLASSES, RNNState, use_single_bias: importable from here too
+    RNN_CLASSES,
+    RNNClassifierHead,
+    RNNDecoder,
+    RNNLMHeadMixin,
+    RNNState,
+    average_loss,
+    build_fused_rnn,
+    last_layer_features,
+    loss_kwargs,
+    optional_dropout,
+    run_rnn,
+    shift_tokens_right,
+    use_single_bias,
+)
+from .outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
 from .saved_folder import check_saved_architecture, reraise_weight_file_error
 from .window_scaling import scale_windows
-
-RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-
-# (hidden, cell) in PyTorch's layout, each (num_layers * num_directions, batch_size, hidden_size); cell is None
-# unless the cell type is LSTM.
-RNNState = tuple[torch.Tensor, torch.Tensor | None]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Building blocks
-# --------------------------------------------------------------------------------------------------------------
-
-
-def build_fused_rnn(config: RNNConfig, input_size: int, bidirectional: bool | None = None) -> nn.RNNBase:
-    """Create the fused recurrent stack described by `config` (batch-first, tanh for the plain RNN cell)."""
-    bidirectional = config.bidirectional if bidirectional is None else bidirectional
-    rnn = RNN_CLASSES[config.cell](
-        input_size=input_size,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        batch_first=True,
-        bidirectional=bidirectional,
-        # PyTorch only applies this between layers (and warns if there is a single layer).
-        dropout=config.dropout if config.num_layers > 1 else 0.0,
-    )
-    if config.keras_bias and config.cell != "gru":
-        use_single_bias(rnn)
-    return rnn
-
-
-def use_single_bias(rnn: nn.RNNBase) -> None:
-    """Turn every `bias_hh_*` of `rnn` into a zero buffer, leaving one trainable bias per gate like Keras.
-
-    For the RNN and LSTM cells `b_ih` and `b_hh` are only ever added together, so dropping one loses nothing;
-    it just makes `sum(p.numel() for p in model.parameters())` equal Keras' count. (GRU is left alone: its
-    `b_hn` sits inside the reset gate product, and Keras' default GRU has two biases as well.)
-    """
-    for name in list(rnn._flat_weights_names):
-        if name.startswith("bias_hh"):
-            bias = rnn._parameters.pop(name)
-            rnn.register_buffer(name, bias.detach().new_zeros(bias.shape))
-    rnn._init_flat_weights()  # the fused kernel reads this list of tensors, refresh it
-
-
-def run_rnn(
-    rnn: nn.RNNBase,
-    inputs: torch.Tensor,
-    attention_mask: torch.Tensor | None = None,
-    initial_state: RNNState | None = None,
-    return_sequences: bool = True,
-) -> tuple[torch.Tensor | None, RNNState]:
-    """Run a fused RNN over a padded batch so that padding has no effect.
-
-    Args:
-        rnn (`nn.RNNBase`): a batch-first `nn.RNN`, `nn.GRU` or `nn.LSTM`.
-        inputs (`torch.Tensor` of shape `(batch_size, seq_len, input_size)`)
-        attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`, *optional*): 1 for tokens, 0 for padding.
-            Right padding is packed directly; any other layout (e.g. left padding) is first reordered so that
-            the real tokens come first, and the outputs are put back at their original positions.
-        initial_state (`RNNState`, *optional*): `(h_0, c_0)` in PyTorch's layout; zeros when omitted.
-        return_sequences (`bool`, *optional*, defaults to `True`): like Keras' flag; `False` skips unpacking the
-            per-position outputs (returned as `None`) when only the final state is needed.
-
-    Returns:
-        `(outputs, (h_n, c_n))`: `outputs` of shape `(batch_size, seq_len, num_directions * hidden_size)`, zero at
-        padded positions (or `None`); `h_n`/`c_n` of shape `(num_layers * num_directions, batch_size, hidden_size)` taken after
-        the last real token of each sequence (`c_n` is `None` unless LSTM). A row without any real token is run
-        over one (padding) token, since packing needs lengths >= 1.
-    """
-    hx = None
-    if initial_state is not None:
-        hx = initial_state if isinstance(rnn, nn.LSTM) else initial_state[0]
-
-    mask = None if attention_mask is None else attention_mask.bool()
-    if mask is None or bool(mask.all()):
-        outputs, final = rnn(inputs, hx)
-    else:
-        batch_size, seq_len, _ = inputs.shape
-        # A 0 followed by a 1 means the real tokens are not a prefix (left padding or holes).
-        needs_reorder = bool((mask[:, 1:] & ~mask[:, :-1]).any())
-        if needs_reorder:
-            # Stable sort of "is padding" puts the real tokens first, in their original order.
-            order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
-            inputs = inputs.gather(1, order[..., None].expand(-1, -1, inputs.shape[-1]))
-        lengths = mask.sum(dim=1).clamp(min=1).cpu()  # pack_padded_sequence wants CPU lengths
-        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
-        packed_outputs, final = rnn(packed, hx)
-        if not return_sequences:
-            return None, (final if isinstance(final, tuple) else (final, None))
-        outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=seq_len)
-        if needs_reorder:
-            index = order[..., None].expand(-1, -1, outputs.shape[-1])
-            outputs = torch.zeros_like(outputs).scatter(1, index, outputs)
-
-    hidden, cell = final if isinstance(final, tuple) else (final, None)
-    return outputs, (hidden, cell)
-
-
-def last_layer_features(final_hidden_state: torch.Tensor, num_directions: int) -> torch.Tensor:
-    """Concatenate the top layer's final state of each direction.
-
-    Args:
-        final_hidden_state (`torch.Tensor` of shape `(batch_size, num_layers * num_directions, hidden_size)`)
-
-    Returns:
-        `torch.Tensor` of shape `(batch_size, num_directions * hidden_size)`: `[forward, backward]`, where the
-        forward state is taken after the last real token and the backward one after the first.
-    """
-    top = final_hidden_state[:, -num_directions:]
-    return top.reshape(top.shape[0], -1)
-
-
-def shift_tokens_right(
-    labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int
-) -> torch.Tensor:
-    """Build teacher-forcing decoder inputs from labels: `[start, y_1, ..., y_{T-1}]`, with -100 turned into pad."""
-    shifted = labels.new_full(labels.shape, decoder_start_token_id)
-    shifted[:, 1:] = labels[:, :-1]
-    return shifted.masked_fill(shifted == -100, 0 if pad_token_id is None else pad_token_id)
-
-
-class RNNClassifierHead(nn.Module):
-    """Dense classifier: `[Dropout -> Linear -> activation] * len(classifier_hidden_sizes) -> Dropout -> Linear`.
-
-    Input `(..., input_size)` -> output `(..., num_outputs)` (logits: softmax/sigmoid live in the loss).
-    """
-
-    def __init__(self, config: RNNConfig, input_size: int, num_outputs: int):
-        super().__init__()
-        layers: list[nn.Module] = []
-        for size in config.classifier_hidden_sizes:
-            layers += [_dropout(config.classifier_dropout), nn.Linear(input_size, size)]
-            layers.append(ACT2FN[config.classifier_activation])
-            input_size = size
-        layers += [_dropout(config.classifier_dropout), nn.Linear(input_size, num_outputs)]
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.layers(features)
-
-
-def _dropout(probability: float) -> nn.Module:
-    # nn.Identity when disabled keeps the training step free of no-op dropout kernels.
-    return nn.Dropout(probability) if probability > 0 else nn.Identity()
 
 
 def _with_encoder_decoder_flag(config: RNNConfig, is_encoder_decoder: bool) -> RNNConfig:
@@ -195,54 +67,6 @@ def _with_encoder_decoder_flag(config: RNNConfig, is_encoder_decoder: bool) -> R
     config = copy.deepcopy(config)
     config.is_encoder_decoder = is_encoder_decoder
     return config
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Outputs
-# --------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RNNModelOutput(ModelOutput):
-    """Output of [`RNNModel`] (and of `RNNForSeq2SeqLM.get_encoder()`).
-
-    Args:
-        last_hidden_state (`torch.Tensor` of shape `(batch_size, seq_len, num_directions * hidden_size)`):
-            Top-layer outputs at every position (zeros at padded positions); `None` with `return_sequences=False`.
-        final_hidden_state (`torch.Tensor` of shape `(batch_size, num_layers * num_directions, hidden_size)`):
-            `h_n` of every layer and direction after the last real token. Batch-first (unlike PyTorch's `h_n`)
-            so that `generate()` can expand encoder outputs for beam search along dimension 0.
-        final_cell_state (`torch.Tensor` of the same shape, *optional*): `c_n` for an LSTM.
-        cache (`RNNStateCache`, *optional*): the state to continue from, when `use_cache=True`.
-        hidden_states (`tuple(torch.Tensor)`, *optional*): `(embeddings, last_hidden_state)` when
-            `output_hidden_states=True`. The fused kernel does not expose the intermediate layers.
-    """
-
-    last_hidden_state: torch.Tensor | None = None
-    final_hidden_state: torch.Tensor | None = None
-    final_cell_state: torch.Tensor | None = None
-    cache: RNNStateCache | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-
-
-@dataclass
-class RNNTimeSeriesPredictionOutput(ModelOutput):
-    """Output of [`RNNForTimeSeriesPrediction`].
-
-    Args:
-        loss (`torch.Tensor` of shape `()`, *optional*): MSE on the normalised scale, when `future_values` is given.
-        prediction (`torch.Tensor` of shape `(batch_size, prediction_length)` or
-            `(batch_size, prediction_length, input_size)`): forecast on the original scale of `past_values`.
-        loc (`torch.Tensor` of shape `(batch_size, 1, input_size)`): per-window mean used for normalisation.
-        scale (`torch.Tensor` of shape `(batch_size, 1, input_size)`): per-window standard deviation.
-        hidden_states (`tuple(torch.Tensor)`, *optional*): `(inputs, rnn_outputs)` when `output_hidden_states=True`.
-    """
-
-    loss: torch.Tensor | None = None
-    prediction: torch.Tensor | None = None
-    loc: torch.Tensor | None = None
-    scale: torch.Tensor | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -338,7 +162,7 @@ class RNNModel(RNNPreTrainedModel):
     def __init__(self, config: RNNConfig):
         super().__init__(config)
         self.embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.embedding_dropout = _dropout(config.dropout)
+        self.embedding_dropout = optional_dropout(config.dropout)
         self.layers = build_fused_rnn(config, config.embedding_size)
         self.post_init()
 
@@ -348,6 +172,7 @@ class RNNModel(RNNPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings = value
 
+    @can_return_tuple
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
@@ -357,7 +182,6 @@ class RNNModel(RNNPreTrainedModel):
         cache: RNNStateCache | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         return_sequences: bool = True,
         **kwargs,
     ) -> RNNModelOutput | tuple:
@@ -382,7 +206,6 @@ class RNNModel(RNNPreTrainedModel):
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("RNNModel needs exactly one of `input_ids` or `inputs_embeds`.")
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
@@ -415,14 +238,13 @@ class RNNModel(RNNPreTrainedModel):
             cache = cache if cache is not None else RNNStateCache(self.config.num_layers)
             cache.update_state(hidden, cell, num_new_tokens=seq_len)
 
-        result = RNNModelOutput(
+        return RNNModelOutput(
             last_hidden_state=outputs,
             final_hidden_state=hidden.transpose(0, 1),
             final_cell_state=None if cell is None else cell.transpose(0, 1),
             cache=cache if use_cache else None,
             hidden_states=(inputs_embeds, outputs) if output_hidden_states else None,
         )
-        return result if return_dict else result.to_tuple()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -459,6 +281,7 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.rnn.embeddings = value
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -467,7 +290,6 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput | tuple:
         r"""
@@ -484,7 +306,6 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
             `output_attentions`, `attentions=(weights,)` where `weights` has shape `(batch_size, 1, 1, seq_len)`
             (one head, one query, one weight per position; zeros on padding).
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_attentions = (
             output_attentions if output_attentions is not None else self.config.output_attentions
         )
@@ -511,10 +332,9 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
 
-        result = SequenceClassifierOutput(
+        return SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=encoded.hidden_states, attentions=attentions
         )
-        return result if return_dict else result.to_tuple()
 
 
 class RNNForTokenClassification(RNNPreTrainedModel):
@@ -540,6 +360,7 @@ class RNNForTokenClassification(RNNPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.rnn.embeddings = value
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -547,7 +368,6 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         labels: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ) -> TokenClassifierOutput | tuple:
         r"""
@@ -561,7 +381,6 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         Returns:
             `TokenClassifierOutput` with `logits` of shape `(batch_size, seq_len, num_labels)`.
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         encoded = self.rnn(
             input_ids,
             attention_mask=attention_mask,
@@ -580,25 +399,11 @@ class RNNForTokenClassification(RNNPreTrainedModel):
                 losses = F.binary_cross_entropy_with_logits(
                     logits[..., 0][kept].float(), labels[kept].float(), reduction="none"
                 )
-                loss = _average(losses, kwargs.get("num_items_in_batch"))
+                loss = average_loss(losses, kwargs.get("num_items_in_batch"))
             else:
-                loss = self.loss_function(logits, labels, self.config, **_loss_kwargs(kwargs))
+                loss = self.loss_function(logits, labels, self.config, **loss_kwargs(kwargs))
 
-        result = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
-        return result if return_dict else result.to_tuple()
-
-
-def _loss_kwargs(kwargs: dict) -> dict:
-    # The Trainer passes `num_items_in_batch` (a forward with **kwargs tells it to), so that with gradient
-    # accumulation the loss is averaged over all tokens of all micro-batches rather than per micro-batch.
-    return {"num_items_in_batch": kwargs["num_items_in_batch"]} if "num_items_in_batch" in kwargs else {}
-
-
-def _average(losses: torch.Tensor, num_items_in_batch: int | torch.Tensor | None) -> torch.Tensor:
-    """Mean of per-token `losses`, or their sum over `num_items_in_batch` when the Trainer provides it."""
-    if num_items_in_batch is None:
-        return losses.mean()
-    return losses.sum() / num_items_in_batch
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -606,7 +411,7 @@ def _average(losses: torch.Tensor, num_items_in_batch: int | torch.Tensor | None
 # --------------------------------------------------------------------------------------------------------------
 
 
-class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
+class RNNForCausalLM(RNNLMHeadMixin, RNNPreTrainedModel, GenerationMixin):
     """Unidirectional RNN language model (text generation in the lecture).
 
     `generate()` works with greedy search, sampling (`top_k`, `top_p`, `temperature`) and beam search. The cache is
@@ -614,8 +419,6 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     """
 
     _tied_weights_keys = {"lm_head.weight": "rnn.embeddings.weight"}
-    # The state cannot be rolled back to an earlier token, so assisted decoding is refused by `generate()`.
-    _is_stateful = True
 
     def __init__(self, config: RNNConfig):
         if config.bidirectional:
@@ -628,19 +431,8 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         super().__init__(_with_encoder_decoder_flag(config, False))
         config = self.config
         self.rnn = RNNModel(config)
-        tied_with_other_size = config.tie_word_embeddings and config.hidden_size != config.embedding_size
-        # A tied output layer has the embedding's shape (vocab, embedding_size), so project the states to it first.
-        self.output_projection = (
-            nn.Linear(config.hidden_size, config.embedding_size, bias=False) if tied_with_other_size else None
-        )
-        lm_input_size = config.embedding_size if tied_with_other_size else config.hidden_size
-        self.lm_head = nn.Linear(lm_input_size, config.vocab_size, bias=False)
+        self._add_lm_head(config)
         self.post_init()
-
-    @classmethod
-    def _supports_default_dynamic_cache(cls) -> bool:
-        # generate() must not create a key/value DynamicCache; the model creates its RNNStateCache itself.
-        return False
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.rnn.embeddings
@@ -648,12 +440,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.rnn.embeddings = value
 
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Linear) -> None:
-        self.lm_head = value
-
+    @can_return_tuple
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
@@ -664,7 +451,6 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         logits_to_keep: int = 0,
         **kwargs,
     ) -> CausalLMOutputWithPast | tuple:
@@ -687,7 +473,6 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         Returns:
             `CausalLMOutputWithPast` with `logits` of shape `(batch_size, seq_len, vocab_size)` and `cache`.
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         if labels is not None:
             use_cache = False
         elif use_cache is None:
@@ -704,9 +489,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         hidden = encoded.last_hidden_state
         if logits_to_keep and labels is None:
             hidden = hidden[:, -logits_to_keep:]
-        if self.output_projection is not None:
-            hidden = self.output_projection(hidden)
-        logits = self.lm_head(hidden)
+        logits = self._logits(hidden)
 
         loss = None
         if labels is not None:
@@ -722,13 +505,12 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
                 labels=labels,
                 shift_labels=shift_labels,
                 vocab_size=self.config.vocab_size,
-                **_loss_kwargs(kwargs),
+                **loss_kwargs(kwargs),
             )
 
-        result = CausalLMOutputWithPast(
+        return CausalLMOutputWithPast(
             loss=loss, logits=logits, cache=encoded.cache, hidden_states=encoded.hidden_states
         )
-        return result if return_dict else result.to_tuple()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -736,91 +518,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
 # --------------------------------------------------------------------------------------------------------------
 
 
-class RNNDecoder(nn.Module):
-    """Unidirectional RNN decoder reading the encoder states through attention.
-
-    - `attention="none"`: the encoder's final state (through `bridge_*`) is all the decoder sees (Sutskever et al.).
-    - `"dot"` / `"general"` (Luong): the RNN runs over the targets first; each output `s_t` then attends over the
-      encoder states and `h~_t = tanh(W_c [s_t; c_t])` feeds the LM head. Runs fused over all steps in training.
-    - `"additive"` (Bahdanau): the previous top-layer state `s_{t-1}` attends first and the context `c_t` is fed
-      into the RNN with the token embedding, so the decoder steps one token at a time (a Python loop).
-    """
-
-    def __init__(self, config: RNNConfig):
-        super().__init__()
-        self.attention_type = config.attention
-        self.num_layers = config.num_layers
-        memory_size = config.num_directions * config.hidden_size
-        self.embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.embedding_dropout = _dropout(config.dropout)
-        # Maps the encoder's final state of each layer (both directions concatenated) to the decoder's h_0 / c_0.
-        self.bridge_hidden = nn.Linear(memory_size, config.hidden_size)
-        self.bridge_cell = nn.Linear(memory_size, config.hidden_size) if config.cell == "lstm" else None
-        rnn_input_size = config.embedding_size + (memory_size if config.attention == "additive" else 0)
-        self.layers = build_fused_rnn(config, rnn_input_size, bidirectional=False)
-        if config.attention != "none":
-            self.attention = RNNAttention(
-                config.attention, config.hidden_size, memory_size, config.hidden_size
-            )
-            self.attention_combine = nn.Linear(config.hidden_size + memory_size, config.hidden_size)
-
-    def initial_state(
-        self, final_hidden_state: torch.Tensor, final_cell_state: torch.Tensor | None
-    ) -> RNNState:
-        """Decoder `(h_0, c_0)` of shape `(num_layers, batch_size, hidden_size)` from the encoder's final states
-        of shape `(batch_size, num_layers * num_directions, hidden_size)`."""
-        batch_size = final_hidden_state.shape[0]
-        per_layer = final_hidden_state.reshape(batch_size, self.num_layers, -1)
-        hidden = torch.tanh(self.bridge_hidden(per_layer)).transpose(0, 1).contiguous()
-        cell = None
-        if self.bridge_cell is not None:
-            cell_per_layer = final_cell_state.reshape(batch_size, self.num_layers, -1)
-            cell = self.bridge_cell(cell_per_layer).transpose(0, 1).contiguous()
-        return hidden, cell
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor,
-        memory: torch.Tensor,
-        memory_mask: torch.Tensor | None,
-        initial_state: RNNState,
-    ) -> tuple[torch.Tensor, RNNState, torch.Tensor | None]:
-        """
-        Args:
-            input_ids (`torch.LongTensor` of shape `(batch_size, tgt_len)`): decoder inputs (right-padded; a
-                unidirectional decoder never looks right, so padding cannot change earlier positions).
-            memory (`torch.Tensor` of shape `(batch_size, src_len, num_directions * hidden_size)`): encoder states.
-            memory_mask (`torch.Tensor` of shape `(batch_size, src_len)`, *optional*): encoder padding mask.
-            initial_state (`RNNState`): `(h, c)` of shape `(num_layers, batch_size, hidden_size)`.
-
-        Returns:
-            `(outputs, final_state, cross_attention)`: `outputs` of shape `(batch_size, tgt_len, hidden_size)`,
-            the state after the last input, and alignment weights of shape `(batch_size, tgt_len, src_len)`
-            (`None` without attention).
-        """
-        embedded = self.embedding_dropout(self.embeddings(input_ids))
-        if self.attention_type == "additive":
-            return self._bahdanau(embedded, memory, memory_mask, initial_state)
-        states, final_state = run_rnn(self.layers, embedded, None, initial_state)
-        if self.attention_type == "none":
-            return states, final_state, None
-        context, weights = self.attention(states, memory, memory_mask)
-        outputs = torch.tanh(self.attention_combine(torch.cat([states, context], dim=-1)))
-        return outputs, final_state, weights
-
-    def _bahdanau(self, embedded, memory, memory_mask, state):
-        outputs, alignments = [], []
-        for step in range(embedded.shape[1]):
-            query = state[0][-1][:, None, :]  # top layer's previous state s_{t-1}: [B, 1, H]
-            context, weights = self.attention(query, memory, memory_mask)
-            step_input = torch.cat([embedded[:, step : step + 1], context], dim=-1)
-            step_output, state = run_rnn(self.layers, step_input, None, state)
-            outputs.append(torch.tanh(self.attention_combine(torch.cat([step_output, context], dim=-1))))
-            alignments.append(weights)
-        return torch.cat(outputs, dim=1), state, torch.cat(alignments, dim=1)
-
-
-class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
+class RNNForSeq2SeqLM(RNNLMHeadMixin, RNNPreTrainedModel, GenerationMixin):
     """Encoder-decoder RNN (machine translation in the lecture).
 
     The encoder is an [`RNNModel`] (may be bidirectional); the decoder an [`RNNDecoder`] (always unidirectional)
@@ -830,24 +528,14 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
     """
 
     _tied_weights_keys = {"lm_head.weight": "decoder.embeddings.weight"}
-    _is_stateful = True
 
     def __init__(self, config: RNNConfig):
         super().__init__(_with_encoder_decoder_flag(config, True))
         config = self.config
         self.encoder = RNNModel(config)
         self.decoder = RNNDecoder(config)
-        tied_with_other_size = config.tie_word_embeddings and config.hidden_size != config.embedding_size
-        self.output_projection = (
-            nn.Linear(config.hidden_size, config.embedding_size, bias=False) if tied_with_other_size else None
-        )
-        lm_input_size = config.embedding_size if tied_with_other_size else config.hidden_size
-        self.lm_head = nn.Linear(lm_input_size, config.vocab_size, bias=False)
+        self._add_lm_head(config)
         self.post_init()
-
-    @classmethod
-    def _supports_default_dynamic_cache(cls) -> bool:
-        return False  # the model creates its own RNNStateCache
 
     def get_encoder(self) -> RNNModel:
         return self.encoder
@@ -860,12 +548,6 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.encoder.embeddings = value
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Linear) -> None:
-        self.lm_head = value
 
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         return shift_tokens_right(labels, self.config.pad_token_id, self._decoder_start_token_id())
@@ -880,6 +562,7 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
             )
         return start
 
+    @can_return_tuple
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
@@ -894,7 +577,6 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ) -> Seq2SeqLMOutput | tuple:
         r"""
@@ -917,7 +599,6 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
             attention and `output_attentions`) `cross_attentions = (weights,)`, `weights` of shape
             `(batch_size, 1, tgt_len, src_len)` (one layer, one head).
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_attentions = (
             output_attentions if output_attentions is not None else self.config.output_attentions
         )
@@ -954,18 +635,16 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
             cache = cache if cache is not None else RNNStateCache(self.config.num_layers)
             cache.update_state(hidden, cell, num_new_tokens=decoder_input_ids.shape[1])
 
-        if self.output_projection is not None:
-            decoder_outputs = self.output_projection(decoder_outputs)
-        logits = self.lm_head(decoder_outputs)
+        logits = self._logits(decoder_outputs)
 
         loss = None
         if labels is not None:
             losses = F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), reduction="none"
             )
-            loss = _average(losses[labels.reshape(-1) != -100], kwargs.get("num_items_in_batch"))
+            loss = average_loss(losses[labels.reshape(-1) != -100], kwargs.get("num_items_in_batch"))
 
-        result = Seq2SeqLMOutput(
+        return Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
             cache=cache,
@@ -973,7 +652,6 @@ class RNNForSeq2SeqLM(RNNPreTrainedModel, GenerationMixin):
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
             encoder_hidden_states=encoder_outputs.hidden_states,
         )
-        return result if return_dict else result.to_tuple()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1006,13 +684,13 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
         )
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         past_values: torch.Tensor,
         past_observed_mask: torch.Tensor | None = None,
         future_values: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ) -> RNNTimeSeriesPredictionOutput | tuple:
         r"""
@@ -1026,7 +704,6 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
         Returns:
             [`RNNTimeSeriesPredictionOutput`] with `prediction` shaped like `future_values`.
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         univariate = past_values.dim() == 2
         values = past_values[..., None] if univariate else past_values  # [B, T, F]
         if values.shape[-1] != self.input_size:
@@ -1048,14 +725,13 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
         if univariate:
             prediction = prediction[..., 0]
 
-        result = RNNTimeSeriesPredictionOutput(
+        return RNNTimeSeriesPredictionOutput(
             loss=loss,
             prediction=prediction,
             loc=loc,
             scale=scale,
             hidden_states=(rnn_inputs, outputs) if output_hidden_states else None,
         )
-        return result if return_dict else result.to_tuple()
 
 
 RNN_HEADS: dict[str, type[RNNPreTrainedModel]] = {
