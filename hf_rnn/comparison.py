@@ -170,7 +170,7 @@ def compare(
     out = Path(output_dir or f"runs/compare-{named}-{profile}").expanduser()
     for name, recipe in recipes.items():
         recipe.output_dir = str(out / _folder_name(name))
-    from .training import check_output_dir
+    from .run_folder import check_output_dir
 
     check_output_dir(out, overwrite=True)  # writable; nothing is created yet
     out.mkdir(parents=True, exist_ok=True)
@@ -371,7 +371,7 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
                 return run
             except RunError:
                 pass
-    from .training import latest_checkpoint
+    from .run_folder import latest_checkpoint
 
     # A run of the same recipe that was stopped (killed, machine restarted) continues from its last checkpoint.
     resume = (reuse and not (folder / "metrics.json").exists() and latest_checkpoint(folder) is not None
@@ -530,7 +530,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     from .memory import peak_rss_mb
     from .models.llm import count_parameters, load_llm
     from .models.llm_zero_shot import ZeroShotClassifier, default_prompt, zero_shot
-    from .training import _data_hash
+    from .run_metrics import data_hash as _data_hash
 
     key = {"task": task.name, "options": {k: v for k, v in sorted(task.options.items())},
            "test": _data_hash(task.dataset["test"]), "latency_examples": latency_examples}

@@ -3,7 +3,7 @@
 ``from_mapping(cls, data, where)`` builds dataclass ``cls`` from ``data``; an unknown key (with a "did you mean"),
 a wrong type, a value outside a field's ``metadata`` ``choices`` or ``min``/``max`` is a one-line
 ``ConfigError`` that names the key as ``where.key``. The recipe sections (``hf_rnn.recipes``) and
-``hf_rnn.training.TrainConfig`` are both checked this way; this module imports neither.
+``hf_rnn.train_config.TrainConfig`` are both checked this way; this module imports neither.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def run(args) -> int:
         print(dump_yaml(recipe.to_dict()), end="")
         return 0
 
-    from ..training import check_output_dir
+    from ..run_folder import check_output_dir
 
     check_output_dir(output_dir, resume=args.resume, overwrite=args.overwrite)  # fail before loading anything
 
