@@ -83,7 +83,7 @@ def most_frequent_tag(task) -> Reference:
     names = task.label_names
 
     def answer(text: str) -> str:
-        from .app.service import split_words
+        from .app.text import split_words
 
         return " ".join(f"{w}/{names[best.get(w, fallback)]}" for w in split_words(text))
 

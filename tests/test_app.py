@@ -20,7 +20,7 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from hf_rnn.app import service as service_module  # noqa: E402
+from hf_rnn.app.predict import zero_shot_classifier  # noqa: E402
 from hf_rnn.app.render import heatmap_html, note_html  # noqa: E402
 from hf_rnn.app.service import (  # noqa: E402
     LECTURE_EXAMPLES,
@@ -258,7 +258,7 @@ def test_zero_shot_answer_matches_the_library_zero_shot_classifier(service, tiny
 
     r = service.compare("sentiment", ZERO_SHOT, ZERO_SHOT, "Neat plot. Great acting.")
     lm = service._load("sentiment", service.resolve("sentiment", ZERO_SHOT))
-    zs = service_module._zero_shot_classifier(lm, service.task("sentiment"))
+    zs = zero_shot_classifier(lm, service.task("sentiment"))
     ids = lm.tokenizer("Neat plot. Great acting.", return_tensors="pt")
     with torch.no_grad():
         logits = zs(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"]).logits[0]

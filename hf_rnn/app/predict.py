@@ -1,0 +1,281 @@
+"""One loaded model's answer to one input, by kind of task: a label's probabilities, a tag per word, a
+continuation, a translation or a forecast, each with its attention maps or a note saying why there are none.
+
+Each function fills a :class:`~hf_rnn.app.results.Prediction` (output, maps, notices) and raises
+:class:`~hf_rnn.app.results.AppError` for what the person can fix. The caller holds the model's lock. Inputs are
+cut to what the model takes (``max_tokens``, or less where its context is smaller), with a notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .cache import LoadedModel
+from .maps import rnn_maps, self_attention
+from .results import AppError, Prediction
+from .text import split_words
+
+# ------------------------------------------------------------------ limits
+
+
+def limit(lm: LoadedModel, max_tokens: int, overhead: int = 0, reserve: int = 0) -> tuple[int, str]:
+    """How many input tokens fit, and why: the app's limit, or the model's context."""
+    if lm.context is not None and lm.context - overhead - reserve < max_tokens:
+        room = lm.context - overhead - reserve
+        if room < 1:
+            raise AppError(f"{lm.name}'s context of {lm.context} tokens has no room for the input "
+                           f"(the prompt takes {overhead} and the answer {reserve})")
+        return room, f"{lm.name}'s context is {lm.context} tokens" + \
+            (f", of which the prompt takes {overhead} and the answer {reserve}" if overhead or reserve else "")
+    return max_tokens, f"the app reads at most {max_tokens} tokens, to answer quickly"
+
+
+def cut_text(tokenizer, text: str, limit: int, reason: str, pred: Prediction) -> str:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= limit:
+        return text
+    pred.notices.append(f"The input has {len(ids):,} tokens; the first {limit} were used ({reason}).")
+    return tokenizer.decode(ids[:limit], skip_special_tokens=True)
+
+
+def cut_ids(ids: list[int], limit: int, reason: str, pred: Prediction, what: str = "input") -> list[int]:
+    if len(ids) <= limit:
+        return ids
+    pred.notices.append(f"The {what} has {len(ids):,} tokens; the first {limit} were used ({reason}).")
+    return ids[:limit]
+
+
+# ------------------------------------------------------------------ sentiment
+
+
+def zero_shot_classifier(lm: LoadedModel, task):
+    """The zero-shot classifier with the prompt ``hf_rnn.models.llm_zero_shot.zero_shot`` scores the task with."""
+    from ..models import llm_zero_shot
+
+    options = {}
+    default_prompt = getattr(llm_zero_shot, "default_prompt", None)
+    if default_prompt is not None:
+        instruction, answer_prefix = default_prompt(task)
+        options = {"instruction": instruction, "answer_prefix": answer_prefix}
+    return llm_zero_shot.ZeroShotClassifier(lm.model, lm.tokenizer, task.label_names, **options)
+
+
+def classify(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int, zero_shot=None) -> None:
+    """Label probabilities of a classifier run, or of the zero-shot LLM with ``zero_shot`` (its
+    :func:`zero_shot_classifier`): one forward pass, with attention, scores the label words."""
+    import torch
+
+    tok = lm.tokenizer
+    if zero_shot is not None:
+        labels = zero_shot.label_names
+        template = zero_shot.prompt_ids("")
+        room, reason = limit(lm, max_tokens, overhead=len(template), reserve=1)
+        text = cut_text(tok, text, room, reason, pred)
+        ids = zero_shot.prompt_ids(text)
+        out, pred.maps = self_attention(lm, ids, text, input_start=common_prefix(template, ids), logits_to_keep=1)
+        log_probs = out.logits[0, -1].float().log_softmax(-1)
+        scores = torch.stack([log_probs[torch.as_tensor(i).reshape(-1)].logsumexp(0)
+                              for i in zero_shot.label_token_ids])
+        probs = scores.softmax(-1).tolist()
+        pred.output = dict(zip(labels, probs))
+        pred.notices.append(f"zero-shot: {_mass(scores)} of the next-token probability is on the label words")
+        return
+    config = lm.model.config
+    labels = [config.id2label[i] for i in range(config.num_labels)]
+    room, reason = limit(lm, max_tokens)
+    ids = cut_ids(list(tok(text)["input_ids"]), room, reason, pred)
+    if not ids:
+        raise AppError("the input has no tokens for this model")
+    if lm.kind == "rnn":
+        with torch.no_grad():
+            logits = lm.model(input_ids=torch.tensor([ids])).logits[0]
+        pred.maps, pred.attention_note = rnn_maps(lm, text, room)
+    else:
+        out, pred.maps = self_attention(lm, ids, text)
+        logits = out.logits[0]
+    pred.output = dict(zip(labels, logits.float().softmax(-1).tolist()))
+
+
+def _mass(scores) -> str:
+    share = float(scores.exp().sum())
+    return f"{100 * share:.0f}%" if share >= 0.01 else "under 1%"
+
+
+# ------------------------------------------------------------------ word labels
+
+
+def tag(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int) -> None:
+    """A tag per word (``[(word, tag), ...]``), read at each word's first token."""
+    import torch
+
+    from ..tokenization import encode_words
+
+    if lm.kind == "llm-causal":
+        raise AppError("a causal LM cannot label words here; pick a tagging run")
+    words = split_words(text)
+    enc = encode_words(lm.tokenizer, words, repeat=lm.extra.get("repeat_input", False))
+    room, reason = limit(lm, max_tokens)
+    ids = enc["input_ids"]
+    if len(ids) > room:
+        ids = ids[:room]
+        kept = len({w for w in enc["word_ids"][:room] if w >= 0})
+        pred.notices.append(f"The input has {len(enc['input_ids']):,} tokens; the first {room} were used "
+                            f"({reason}): {kept} of {len(words)} words are labelled.")
+        words = words[:kept]
+    with torch.no_grad():
+        if lm.kind == "rnn":
+            logits = lm.model(input_ids=torch.tensor([ids])).logits[0]
+            pred.attention_note = ("An RNN tagger carries the sentence in its hidden states (both directions "
+                                   "for a BiLSTM); it has no attention weights to show.")
+        else:
+            out, pred.maps = self_attention(lm, ids, " ".join(words))
+            logits = out.logits[0]
+    best = logits.argmax(-1).tolist()
+    id2label = lm.model.config.id2label
+    first: dict[int, int] = {}
+    for position, word in enumerate(enc["word_ids"][: len(ids)]):
+        if word >= 0 and word not in first:
+            first[word] = position
+    pred.output = [(w, id2label[best[first[i]]] if i in first else "?") for i, w in enumerate(words)]
+
+
+# ------------------------------------------------------------------ text generation
+
+
+def generate(lm: LoadedModel, ids: list[int], n_new: int, **options) -> list[int]:
+    """Greedy continuation of ``ids``: the new token ids (without the final eos)."""
+    import torch
+
+    tok = lm.tokenizer
+    inputs = torch.tensor([ids])
+    eos = tok.eos_token_id
+    kwargs = dict(max_new_tokens=n_new, do_sample=False, num_beams=1, pad_token_id=tok.pad_token_id,
+                  eos_token_id=eos, **options)
+    if lm.kind != "rnn":
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    with torch.no_grad():
+        out = lm.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), **kwargs)
+    new = getattr(out, "sequences", out)[0].tolist()[len(ids):]
+    while new and new[-1] in (eos, tok.pad_token_id):
+        new.pop()
+    return new
+
+
+def continue_text(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_tokens: int) -> None:
+    """The text's greedy continuation (``n_new`` tokens at most)."""
+    if lm.kind == "llm-head":
+        raise AppError("this run has a classification head, not a language-model head")
+    tok = lm.tokenizer
+    room, reason = limit(lm, max_tokens, reserve=n_new)
+    ids = cut_ids(list(tok(text, add_special_tokens=False)["input_ids"]), room, reason, pred)
+    if not ids:
+        raise AppError("the input has no tokens for this model")
+    new = generate(lm, ids, n_new, no_repeat_ngram_size=3)
+    pred.output = tok.decode(new, skip_special_tokens=True)
+    if lm.kind == "rnn":
+        pred.attention_note = ("An RNN language model carries the text so far in its hidden state; it has no "
+                               "attention weights to show.")
+    else:
+        _, pred.maps = self_attention(lm, ids + new, text, prompt_length=len(ids))
+
+
+# ------------------------------------------------------------------ translation
+
+
+def translate(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_tokens: int,
+              task: Callable[[], Any]) -> None:
+    """The translation: an RNN encoder-decoder with its alignment, or an LLM prompted by the task (``task()``
+    gives it; called only for an LLM)."""
+    import torch
+
+    tok = lm.tokenizer
+    n_new = max(n_new, 16)
+    if lm.kind == "rnn":
+        from ..attention import attention_maps
+
+        config = lm.model.config
+        eos = tok.eos_token_id
+        room, reason = limit(lm, max_tokens, reserve=1)
+        src = cut_ids(list(tok(text, add_special_tokens=False)["input_ids"]), room, reason, pred)
+        if not src:
+            raise AppError("the input has no tokens for this model")
+        source = torch.tensor([src + [eos]])
+        with torch.no_grad():
+            out = lm.model.generate(input_ids=source, attention_mask=torch.ones_like(source),
+                                    max_new_tokens=n_new, do_sample=False, num_beams=1,
+                                    decoder_start_token_id=config.decoder_start_token_id,
+                                    pad_token_id=tok.pad_token_id, eos_token_id=eos)
+        seq = getattr(out, "sequences", out)[0].tolist()[1:]
+        translation = tok.decode([i for i in seq if i != eos], skip_special_tokens=True).strip()
+        pred.output = translation
+        if config.attention == "none":
+            pred.attention_note = ("This encoder-decoder was trained without attention (RNNConfig attention="
+                                   "'none'): the decoder reads only the encoder's last state.")
+        else:
+            source_text = tok.decode(src) if len(src) < len(tok(text, add_special_tokens=False)["input_ids"]) \
+                else text
+            pred.maps = attention_maps(lm.model, tok, source_text, target_text=translation)
+            pred.maps.model_name = lm.name
+        return
+    if lm.kind == "llm-head":
+        raise AppError("this run has a classification head, not a language-model head")
+    prompts = task()
+    template = prompts.prompt_ids(tok, prompts.prompt(""))
+    room, reason = limit(lm, max_tokens, overhead=len(template), reserve=n_new)
+    text = cut_text(tok, text, room, reason, pred)
+    ids = prompts.prompt_ids(tok, prompts.prompt(text))
+    new = generate(lm, ids, n_new)
+    pred.output = tok.decode(new, skip_special_tokens=True).strip()
+    _, pred.maps = self_attention(lm, ids + new, text, prompt_length=len(ids),
+                                  input_start=common_prefix(template, ids))
+
+
+# ------------------------------------------------------------------ time series
+
+
+def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None:
+    """The forecast of the ``task.horizon`` values after ``past`` (the window the model reads)."""
+    import torch
+
+    h = task.horizon
+    if lm.kind in ("rnn", "values"):
+        with torch.no_grad():
+            out = lm.model(past_values=torch.tensor([past])).prediction[0]
+        pred.output = [float(v) for v in out.reshape(-1).tolist()][:h]
+        pred.attention_note = ("An RNN forecaster carries the window in its hidden state; it has no "
+                               "attention weights to show." if lm.kind == "rnn" else
+                               "This LLM forecaster reads patches of values, not tokens; its "
+                               "attention over patches is not drawn here.")
+    elif lm.kind == "llm-causal":
+        tok = lm.tokenizer
+        ids = task.prompt_ids(tok, task.prompt(past))
+        n_new = task.max_new_tokens
+        if lm.context is not None and len(ids) + n_new > lm.context:
+            raise AppError(f"the window's prompt ({len(ids)} tokens) does not fit {lm.name}'s context "
+                           f"of {lm.context} tokens")
+        new = generate(lm, ids, n_new)
+        answer = tok.decode(new, skip_special_tokens=True)
+        pred.output, ok = task.parse(answer, fallback=past[-1])
+        if not ok:
+            pred.notices.append(f"no number in the answer {answer.strip()[:40]!r}: the last value "
+                                "is used as the forecast")
+        template = task.prompt_ids(tok, f"Continue the series {task.series}:")
+        _, pred.maps = self_attention(lm, ids + new, task.prompt(past), prompt_length=len(ids),
+                                      input_start=common_prefix(template, ids))
+    else:
+        raise AppError("this run has a classification head, not a forecaster")
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many tokens ``a`` and ``b`` share from the start (where the input begins in a prompt)."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+__all__ = ["classify", "continue_text", "forecast", "generate", "limit", "tag", "translate",
+           "zero_shot_classifier"]
