@@ -23,6 +23,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, builtin_llm_path
+from .run_folder import ADAPTER
 
 # pyproject.toml's license: the RNN runs' weights are this project's
 PROJECT_LICENSE = "apache-2.0"
@@ -57,7 +58,6 @@ _TESTED_RNN_PIPELINES = ("text-classification", "token-classification", "text-ge
 _BUILTIN_LANGUAGE = {"sentiment": ["en"], "pos": ["en"], "textgen": ["en"], "translation": ["en", "es"]}
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_ADAPTER_DIR = "adapter"  # where training saves a LoRA run's peft adapter (training.save_adapter)
 
 
 def model_card(metrics: dict[str, Any], cfg: Any, run_dir: str | os.PathLike | None = None) -> str:
@@ -186,9 +186,9 @@ def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
         code = [f"from transformers import {auto}", "", f'model = {auto}.from_pretrained("PATH")']
         intro = "A plain `transformers` model (LoRA adapters, if any, are merged into the weights)."
     text = f"{intro}\n\n```python\n" + "\n".join(code) + "\n```\n"
-    if run_dir is not None and (Path(run_dir) / _ADAPTER_DIR / "adapter_config.json").exists():
-        text += (f"\n`{_ADAPTER_DIR}/` also holds the LoRA adapter alone, in `peft`'s format: "
-                 f"`peft.PeftModel.from_pretrained(base_model, \"PATH/{_ADAPTER_DIR}\")` on the base model.\n")
+    if run_dir is not None and (Path(run_dir) / ADAPTER / "adapter_config.json").exists():
+        text += (f"\n`{ADAPTER}/` also holds the LoRA adapter alone, in `peft`'s format: "
+                 f"`peft.PeftModel.from_pretrained(base_model, \"PATH/{ADAPTER}\")` on the base model.\n")
     return text
 
 

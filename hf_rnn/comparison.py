@@ -428,7 +428,7 @@ def _read_json_quiet(path: Path) -> dict:
 
 def progress_line(log: Path, recipe) -> str:
     """Where a run stands, from its ``metrics.jsonl``: step, loss, latest validation metric, time left; and
-    the evaluation under way, if one is (``training.EVAL_PROGRESS``)."""
+    the evaluation under way, if one is (``runs.EVAL_PROGRESS``)."""
     try:
         lines = log.read_text(encoding="utf-8").splitlines()
     except OSError:

@@ -5,7 +5,7 @@ A recipe has five parts::
     task:       which data (name, source, options, subset sizes)
     model:      family "rnn" (architecture sizes) or "llm" (which model, how it trains)
     tokenizer:  for an RNN: the built-in LLM's tokenizer (default), another one, or word-level
-    training:   a ``hf_rnn.training.TrainConfig``
+    training:   a ``hf_rnn.train_config.TrainConfig``
     output_dir: the run folder
 
 ``hf_rnn/configs/<task>_<family>.yaml`` are the built-in recipes (package data, installed with the package;
@@ -31,6 +31,7 @@ import yaml
 from .config_schema import coerce, did_you_mean, from_mapping
 from .config_schema import dump_yaml as dump_yaml  # re-exported: recipes.dump_yaml writes a recipe
 from .errors import ConfigError, DataError
+from .train_config import TrainConfig
 
 # the built-in recipes and accelerate configs: package data, found through the package wherever it is installed
 CONFIG_DIR = Path(str(importlib.resources.files(__package__) / "configs"))
@@ -136,7 +137,7 @@ class Recipe:
     task: TaskSection
     model: RNNModelSection | LLMModelSection
     tokenizer: TokenizerSection
-    training: Any  # hf_rnn.training.TrainConfig (imported lazily: it pulls in torch)
+    training: TrainConfig
     output_dir: str | None = None
 
     def to_dict(self) -> dict:
@@ -227,7 +228,6 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def _section_fields() -> dict[str, set[str]]:
-    from .training import TrainConfig
 
     return {
         "task": {f.name for f in dataclasses.fields(TaskSection)},
@@ -266,7 +266,6 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 def build_recipe(data: Mapping[str, Any]) -> Recipe:
     """Check a raw recipe mapping and turn it into a ``Recipe``."""
-    from .training import TrainConfig
 
     known = {f.name for f in dataclasses.fields(Recipe)}
     for key in data:

@@ -441,6 +441,12 @@ def test_quick_train_failure_and_one_at_a_time(service, tiny, monkeypatch):
         service._train_lock.release()
 
 
+def test_quick_train_that_writes_no_run_folder_says_so(service, tmp_path):
+    argv = [sys.executable, "-c", "pass"]  # exits 0 and writes nothing
+    value, message = service.quick_train("sentiment", argv=argv, out=tmp_path / "never-written")
+    assert value is None and "wrote no run folder" in message
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The API (gradio_client against the served page)
 # --------------------------------------------------------------------------------------------------------------

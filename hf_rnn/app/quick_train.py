@@ -64,7 +64,8 @@ def train_in_subprocess(runs_dir: Path, argv: Sequence[str], out: Path | None, l
         tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
         reason = tail[-1] if tail else f"exit status {proc.returncode}"
         return None, f"Training failed after {seconds:.0f} s: {reason[:300]}"
-    choice = run_choice(runs_dir, read_run_quiet(out)) if out is not None else None
+    run = read_run_quiet(out) if out is not None else None
+    choice = run_choice(runs_dir, run) if run is not None else None
     if choice is None:
         return None, f"Training finished but wrote no run folder at {out}."
     if progress is not None:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, can_return_tuple
 
 from .window_scaling import scale_windows
 
@@ -154,9 +154,10 @@ class PatchLLMForTimeSeriesPrediction(PreTrainedModel):
         padded = torch.cat([scaled, scaled[:, -1:].expand(-1, stride)], dim=1)  # repeat the last value
         return padded.unfold(1, self.config.patch_length, stride)
 
+    @can_return_tuple
     def forward(self, past_values: torch.Tensor, past_observed_mask: torch.Tensor | None = None,
                 future_values: torch.Tensor | None = None, output_attentions: bool | None = None,
-                return_dict: bool | None = None, **kwargs) -> PatchForecastOutput | tuple:
+                **kwargs) -> PatchForecastOutput:
         r"""
         Args:
             past_values (`torch.FloatTensor` of shape `(batch_size, context_length)`): the window, on its own scale.
@@ -164,9 +165,8 @@ class PatchLLMForTimeSeriesPrediction(PreTrainedModel):
             future_values (`torch.FloatTensor` of shape `(batch_size, prediction_length)`, *optional*): targets.
 
         Returns:
-            [`PatchForecastOutput`].
+            [`PatchForecastOutput`] (a tuple with ``return_dict=False``).
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         if past_values.dim() != 2 or past_values.shape[1] != self.config.context_length:
             raise ValueError(f"past_values must be [batch, {self.config.context_length}]; got "
                              f"{list(past_values.shape)}")
@@ -180,9 +180,8 @@ class PatchLLMForTimeSeriesPrediction(PreTrainedModel):
         if future_values is not None:
             loss = F.mse_loss(forecast, (future_values.float() - loc[..., 0]) / scale[..., 0])
         prediction = forecast * scale[..., 0] + loc[..., 0]
-        result = PatchForecastOutput(loss=loss, prediction=prediction, loc=loc, scale=scale,
-                                     attentions=getattr(out, "attentions", None))
-        return result if return_dict else result.to_tuple()
+        return PatchForecastOutput(loss=loss, prediction=prediction, loc=loc, scale=scale,
+                                   attentions=getattr(out, "attentions", None))
 
 
 def build_patch_forecaster(source: str, local_files_only: bool, task, *, llm_layers: int = 6,
