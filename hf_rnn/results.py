@@ -222,6 +222,9 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
             out.append(f"| {r['name']} | {r['family']} | {format_number(r['metrics'].get(metric))} | "
                        f"{format_number(r['parameters_total'])} ({format_number(r['parameters_trainable'])}) | {format_number(r.get('steps'))} | "
                        f"{format_number(r.get('examples'))} | {format_number(r.get('train_seconds'))} | {format_number(r.get('latency_ms_p50'))} |")
+        notes = [f"{r['name']}: {r['note']}" for r in doc["rows"] if r.get("note") and r.get("run_dir")]
+        if notes:  # how each trained run ended: a missed goal reads differently after an early stop
+            out += ["", "Runs: " + "; ".join(notes) + "."]
         goals = [g for g in GOALS.get(doc["task"], []) if doc["profile"] in g.profiles]
         if goals:
             out += ["", "Goals: " + "; ".join(f"{g.describe()}: **{check_goal(g, doc)}**" for g in goals) + "."]

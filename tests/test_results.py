@@ -53,7 +53,7 @@ def _doc(task="sentiment", profile="full", rows=None, **extra):
          "latency_ms_p50": 2.5},
         {"name": "smollm2", "family": "llm", "run_dir": "smollm2", "metrics": {"accuracy": 0.9}, "steps": 1500,
          "examples": 24000, "parameters_total": 100, "parameters_trainable": 100, "train_seconds": 3000.0,
-         "latency_ms_p50": 60.0},
+         "latency_ms_p50": 60.0, "note": "stopped by early_stopping, best at step 500"},
         {"name": "smollm2 zero-shot", "family": "llm", "run_dir": None, "metrics": {"accuracy": 0.75},
          "steps": None, "examples": None, "parameters_total": 100, "parameters_trainable": 0,
          "train_seconds": 0.0, "latency_ms_p50": 120.0},
@@ -100,6 +100,7 @@ def test_publish_copies_the_report_not_the_weights_and_the_readme_follows(tmp_pa
     assert "old table" not in text and text.endswith(f"{END}\n\n## After\n")
     assert "| smollm2 | llm | 0.9 |" in text and "llm accuracy ≥ 0.905: **missed by 0.005**" in text
     assert "Test CPU, 2 logical CPUs, 1 torch threads" in text
+    assert "Runs: smollm2: stopped by early_stopping, best at step 500." in text  # how the run ended
     assert "`smollm2` is the built-in SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized to float32)" in text
     update_readme(readme, tmp_path / "results", check=True)  # now in step
     assert update_readme(readme, tmp_path / "results") is False
