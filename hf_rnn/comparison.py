@@ -16,24 +16,23 @@ crash in one run does not take the comparison down.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .assets import BUILTIN_LLM_LABEL, atomic_write_text
+from .assets import atomic_write_text
 from .errors import ConfigError, HfRnnError
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
-from .results import format_number
+from .report import Comparison, ModelResult, write_report
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import TASKS
 
@@ -69,48 +68,6 @@ def profile_overrides(profile: Profile, family: str, llm_layers: int | None = No
     if profile.eval_steps is not None:
         out.append(f"training.eval_steps={profile.eval_steps}")
     return out + profile.extra.get(family, [])
-
-
-@dataclass
-class ModelResult:
-    """One row of the comparison table."""
-
-    name: str
-    family: str
-    run_dir: str | None
-    metrics: dict[str, float]
-    parameters_total: int
-    parameters_trainable: int
-    train_seconds: float | None
-    tokens_per_second: float | None
-    latency_ms_p50: float | None
-    latency_ms_p95: float | None
-    peak_memory_mb: float | None
-    steps: int | None = None  # optimizer steps
-    examples: int | None = None  # training examples seen (with repeats across epochs)
-    epochs: float | None = None
-    note: str = ""
-
-
-@dataclass
-class Comparison:
-    task: str
-    profile: str
-    budget: str
-    rows: list[ModelResult]
-    output_dir: str
-    hardware: dict[str, Any]
-    figures: dict[str, str]
-    seconds: float
-    date: str = ""  # when the comparison was written (UTC, ISO 8601)
-    budget_kind: str = "seconds"  # "seconds" (wall clock: machine-dependent), "epochs" or "as trained"
-    curve_summary: str = ""  # what holds across the learning curves against training time
-    examples: dict[str, dict[str, str]] = field(default_factory=dict)  # lecture input -> model -> its answer
-    primary_metric: str = ""  # the task's metric the verdict is read from
-    variant: str | None = None  # other data than the task's usual (e.g. the CO2 series): see comparison_variant
-
-    def table_markdown(self) -> str:
-        return results_table(self)
 
 
 # =========================================================================== the entry point
@@ -716,121 +673,3 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
         plot_side_by_side(maps_by_family["rnn"], maps_by_family["llm"], out / "attention_side_by_side.png")
         figures["attention side by side"] = "attention_side_by_side.png"
     return figures
-
-
-# =========================================================================== the report
-
-
-
-def results_table(c: Comparison) -> str:
-    metric_names = [k for k in c.rows[0].metrics if not k.startswith("num_")]
-    for r in c.rows[1:]:
-        metric_names += [k for k in r.metrics if k not in metric_names and not k.startswith("num_")]
-    head = ["model", "family", *metric_names, "parameters", "trained", "steps", "examples seen", "train s",
-            "tokens/s", "latency p50 ms", "p95 ms", "peak MB"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in c.rows:
-        cells = [r.name, r.family, *[format_number(r.metrics.get(k)) for k in metric_names],
-                 format_number(r.parameters_total), format_number(r.parameters_trainable), format_number(r.steps), format_number(r.examples),
-                 format_number(r.train_seconds), format_number(r.tokens_per_second), format_number(r.latency_ms_p50), format_number(r.latency_ms_p95),
-                 format_number(r.peak_memory_mb)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _hardware_line(hw: dict) -> str:
-    cpus = f", {hw['logical_cpus']} logical CPUs" if hw.get("logical_cpus") else ""
-    return (f"{hw.get('device_name', '?')} ({hw.get('device', '?')}{cpus}, {hw.get('num_processes', 1)} process(es), "
-            f"precision {hw.get('mixed_precision', 'no')}, {hw.get('torch_threads', '?')} torch threads)")
-
-
-def results_document(c: Comparison) -> dict[str, Any]:
-    """``results.json``'s content: the comparison with paths relative to its folder (it can be moved)."""
-    doc = asdict(c)
-    out = Path(c.output_dir)
-    doc.pop("output_dir")
-    for row in doc["rows"]:
-        if row["run_dir"] is not None:
-            row["run_dir"] = os.path.relpath(row["run_dir"], out)
-    return doc
-
-
-_BUDGET_WARNING = {
-    "seconds": ("**Budget: matched wall-clock seconds.** Every model gets the same training time on this machine, "
-                "so a faster or busier machine gives each model a different number of steps and can change the "
-                "verdict: read the steps and examples columns, and the learning curves against seconds below."),
-    "epochs": "**Budget: matched epochs** (passes over the same training data): the verdict does not depend on "
-              "the machine's speed; only the seconds do.",
-    "as trained": "**Budget: as each run was trained** (compared from finished run folders).",
-}
-
-
-def write_report(c: Comparison, task) -> None:
-    """``results.json``, ``report.md`` and a self-contained ``report.html`` in ``c.output_dir``."""
-    out = Path(c.output_dir)
-    atomic_write_text(out / "results.json", json.dumps(results_document(c), indent=2))
-    metric = task.primary_metric
-    better = "higher" if task.greater_is_better else "lower"
-    intro = [
-        f"# {c.task}{f' ({c.variant})' if c.variant else ''}: RNN vs LLM ({c.profile} profile)",
-        "",
-        _BUDGET_WARNING.get(c.budget_kind, ""),
-        "",
-        *([f"What holds across the learning curves: {c.curve_summary}", ""] if c.curve_summary else []),
-        f"- Task: **{c.task}** ({task.kind}); test split of {len(task.dataset['test']):,} examples, the same "
-        f"for every model. Primary metric: **{metric}** ({better} is better).",
-        f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
-        *([f"- Models: `smollm2` is the built-in {BUILTIN_LLM_LABEL} (not the Hub's original weights)."]
-          if any(r.name.startswith("smollm2") for r in c.rows) else []),
-        f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s"
-        f"{', written ' + c.date if c.date else ''}.",
-        "- Latency: one test example at a time (batch 1) after a warm-up; translation and forecasting include "
-        "generating the answer, text generation scores one block (its bits per character are what is compared).",
-        "",
-        c.table_markdown(),
-        "",
-    ]
-    notes = [f"- **{r.name}**: {r.note}" for r in c.rows if r.note]
-    md = intro + (["Notes:", *notes, ""] if notes else [])
-    if c.examples:
-        names = [r.name for r in c.rows]
-        md += ["## The lecture's examples", "", "| input | " + " | ".join(names) + " |",
-               "|" + "---|" * (len(names) + 1)]
-        for example, by_model in c.examples.items():
-            cells = [by_model.get(n, "—").replace("|", "\\|") for n in names]
-            md.append(f"| {example} | " + " | ".join(cells) + " |")
-        md.append("")
-    for title, name in c.figures.items():
-        md += [f"## {title.replace('_', ' ').capitalize()}", "", f"![{title}]({name})", ""]
-    atomic_write_text(out / "report.md", "\n".join(md))
-    atomic_write_text(out / "report.html", _html(c, md, out))
-
-
-def _html(c: Comparison, md_lines: list[str], out: Path) -> str:
-    """A self-contained page: ``report.md`` rendered by markdown-it (CommonMark + tables), images inlined as base64.
-
-    Raw HTML in the markdown is escaped, not passed through: table cells hold the lecture's inputs and the
-    models' answers, which are text.
-    """
-    import base64
-    import mimetypes
-
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    tokens = md.parse("\n".join(md_lines))
-    for token in tokens:
-        for child in token.children or ():
-            src = child.attrGet("src") if child.type == "image" else None
-            # a figure written beside the report (a relative name): embed it, so the page travels alone
-            if src and "://" not in src and not src.startswith("data:"):
-                mime = mimetypes.guess_type(src)[0] or "application/octet-stream"
-                data = base64.b64encode((out / src).read_bytes()).decode("ascii")
-                child.attrSet("src", f"data:{mime};base64,{data}")
-    body = md.renderer.render(tokens, md.options, {})
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-             "code{background:#f3f3f3;padding:0 3px;border-radius:3px}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(c.task)}: RNN vs LLM</title>"
-            f"<style>{style}</style></head><body>{body}</body></html>")

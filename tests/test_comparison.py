@@ -302,7 +302,7 @@ def test_report_html_renders_markdown_code_links_and_tables_and_inlines_figures(
     import base64
     from types import SimpleNamespace
 
-    from hf_rnn.comparison import _html
+    from hf_rnn.report import _html
 
     (tmp_path / "curve.png").write_bytes(PNG_MAGIC + b"rest of a png")
     lines = ["# pos: RNN vs LLM", "", "Run `hf-rnn compare pos` or see [the lecture](https://example.org/rnn).", "",
