@@ -576,6 +576,8 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
     _say(progress, f"[compare] the lecture's examples: {', '.join(examples)}")
     service = AppService(out, max_new_tokens=max_new_tokens)
     table: dict[str, dict[str, str]] = {example: {} for example in examples}
+    trained = [RUN_PREFIX + Path(r.run_dir).resolve().relative_to(out.resolve()).as_posix()
+               for r in rows if r.run_dir is not None]
     try:
         for row in rows:
             if row.family == "reference":
@@ -587,7 +589,10 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
                 RUN_PREFIX + Path(row.run_dir).resolve().relative_to(out.resolve()).as_posix()
             for example in examples:
                 if forecasting:
-                    r = service.compare(task_name, value, None, window=0)
+                    # the series and window come from the first run picked: the zero-shot LLM, which has no run
+                    # options, forecasts beside a trained run, so that it reads the same series (e.g. CO2)
+                    beside = trained[0] if value == ZERO_SHOT and trained else None
+                    r = service.compare(task_name, value, beside, window=0)
                     truth = r.series["truth"] if r.series else None
                 else:
                     r = service.compare(task_name, value, None, example)

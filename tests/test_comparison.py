@@ -315,3 +315,20 @@ def test_report_html_renders_markdown_code_links_and_tables_and_inlines_figures(
     assert "<script>" not in page and "&lt;script&gt;" in page  # a model's answer is text, never markup
     assert f'src="data:image/png;base64,{base64.b64encode(PNG_MAGIC + b"rest of a png").decode()}"' in page
     assert "curve.png" not in page  # nothing left to fetch: the page travels alone
+
+
+def test_the_zero_shot_forecast_in_the_report_reads_the_compared_series(tmp_path):
+    """On the CO2 series the zero-shot LLM (which has no run to say which series) forecasts CO2's first test
+    window, beside the trained run, not the default series' window."""
+    from hf_rnn.comparison import ModelResult, lecture_outputs
+
+    out = tmp_path / "cmp"
+    assert cli(["train", "--task", "timeseries", "--model", "lstm", "--output-dir", str(out / "lstm"),
+                "task.options.series=co2", "task.options.context_length=52", "training.max_steps=2",
+                "training.progress_bar=false", "model.num_layers=1", "model.hidden_size=8"]) == 0
+    rows = [ModelResult("lstm", "rnn", str(out / "lstm"), {}, 1, 1, None, None, None, None, None),
+            ModelResult("smollm2 zero-shot", "llm", None, {}, 1, 0, None, None, None, None, None)]
+    answers = lecture_outputs("timeseries", rows, out)["first test window"]
+    truths = {name: answer.rsplit("(truth ", 1)[-1] for name, answer in answers.items()}
+    assert truths["smollm2 zero-shot"] == truths["lstm"], answers  # the same CO2 window (values near 360)
+    assert float(truths["lstm"].rstrip(")")) > 300
