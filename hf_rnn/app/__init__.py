@@ -16,14 +16,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .service import AppService, Comparison, Prediction
+    from .service import AppService, Prediction, SideBySide
 
-__all__ = ["AppService", "Comparison", "Prediction", "build_app", "launch"]
+__all__ = ["AppService", "SideBySide", "Prediction", "build_app", "launch"]
 
 
 def __getattr__(name: str) -> Any:
     # lazy: ``hf_rnn.app.AppService`` must not import gradio, ``build_app`` must not load torch models
-    if name in ("AppService", "Comparison", "Prediction"):
+    if name in ("AppService", "SideBySide", "Prediction"):
         from . import service
 
         return getattr(service, name)

@@ -1,4 +1,4 @@
-"""What a comparison answers: each side's :class:`Prediction`, both sides in a :class:`Comparison`, and
+"""What the app answers for one input: each side's :class:`Prediction`, both in a :class:`SideBySide`, and
 :class:`AppError`, the one-line problem the person using the app can fix."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Prediction:
 
 
 @dataclass
-class Comparison:
+class SideBySide:
     """Both sides on one input; ``error`` is set when the input itself was refused (both sides empty)."""
 
     task: str
@@ -77,4 +77,4 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
-__all__ = ["AppError", "Comparison", "Prediction", "first_line"]
+__all__ = ["AppError", "SideBySide", "Prediction", "first_line"]

@@ -52,7 +52,7 @@ from .choices import (
 )
 from .maps import focus
 from .quick_train import quick_train_argv, train_command, train_in_subprocess
-from .results import AppError, Comparison, Prediction, first_line
+from .results import AppError, Prediction, SideBySide, first_line
 from .text import MAX_CHARS, clean_text, split_words
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class AppService:
     # ------------------------------------------------------------------ comparing
 
     def compare(self, task: str, model_a: str | None, model_b: str | None, text: str | None = None, *,
-                window: int | None = None, max_new_tokens: int | None = None) -> Comparison:
+                window: int | None = None, max_new_tokens: int | None = None) -> SideBySide:
         """Both models on one input. ``text`` for the text tasks, ``window`` (a test-window index) for
         timeseries. Never raises for bad input: problems are in ``error`` / each side's ``error``."""
         check_task(task)
@@ -191,12 +191,12 @@ class AppService:
         if not cleaned:
             message = "The input is empty" + (" after removing control characters" if notices else "") + \
                       ": type a sentence or click one of the lecture's examples."
-            return Comparison(task, empty_a, empty_b, notices, error=message)
+            return SideBySide(task, empty_a, empty_b, notices, error=message)
         if kind == "token-classification" and not split_words(cleaned):
-            return Comparison(task, empty_a, empty_b, notices, error="No words to label in the input.")
+            return SideBySide(task, empty_a, empty_b, notices, error="No words to label in the input.")
         a = self._predict(task, "A", model_a, cleaned, n_new)
         b = self._predict(task, "B", model_b, cleaned, n_new)
-        return Comparison(task, a, b, notices)
+        return SideBySide(task, a, b, notices)
 
     def _predict(self, task: str, side: str, value: str | None, text: str, n_new: int) -> Prediction:
         pred = _empty(side, value)
@@ -259,17 +259,17 @@ class AppService:
         return task, task.windows("test")
 
     def _compare_series(self, model_a: str | None, model_b: str | None, window: Any,
-                        task_name: str) -> Comparison:
+                        task_name: str) -> SideBySide:
         empty_a, empty_b = _empty("A", model_a), _empty("B", model_b)
         try:
             task, windows = self.windows(model_a, model_b, task_name)
         except HfRnnError as e:
-            return Comparison(task_name, empty_a, empty_b, error=first_line(e))
+            return SideBySide(task_name, empty_a, empty_b, error=first_line(e))
         notices = []
         try:
             index = int(float(window)) if window is not None and str(window).strip() != "" else 0
         except (TypeError, ValueError):
-            return Comparison(task_name, empty_a, empty_b,
+            return SideBySide(task_name, empty_a, empty_b,
                               error=f"the window must be a number from 0 to {len(windows) - 1}")
         if not 0 <= index < len(windows):
             clipped = min(max(index, 0), len(windows) - 1)
@@ -284,7 +284,7 @@ class AppService:
         history_from = max(0, t - 4 * task.context_length)
         series = {"series": task.series, "t": t, "index": index, "history_start": history_from,
                   "history": values[history_from:t], "truth": list(future), "context_length": task.context_length}
-        return Comparison(task_name, preds[0], preds[1], notices, series=series)
+        return SideBySide(task_name, preds[0], preds[1], notices, series=series)
 
     def _forecast(self, side: str, value: str | None, ref_task, values: list[float], t: int,
                   task_name: str) -> Prediction:
@@ -380,7 +380,7 @@ __all__ = [
     "ZERO_SHOT",
     "AppError",
     "AppService",
-    "Comparison",
+    "SideBySide",
     "LoadedModel",
     "ModelCache",
     "ModelChoice",

@@ -35,8 +35,8 @@ from .service import (
     HEATMAP_NOTE_NO_MODEL,
     LECTURE_EXAMPLES,
     AppService,
-    Comparison,
     Prediction,
+    SideBySide,
     focus,
 )
 
@@ -138,7 +138,7 @@ def _main_output(task: str, pred: Prediction, series: dict | None = None) -> dic
     return gr.update(value=str(out), label=label)
 
 
-def _comparison_outputs(task: str, result: Comparison, text: str | None = None) -> list:
+def _comparison_outputs(task: str, result: SideBySide, text: str | None = None) -> list:
     """The compare endpoint's outputs: out_a, out_b, [plot], heat_a, heat_b, layer_a, head_a, layer_b, head_b,
     status, file_a, file_b, state_a, state_b."""
     if result.error:
