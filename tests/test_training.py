@@ -383,3 +383,27 @@ def test_named_variants_change_one_thing_of_the_task_recipe():
         load_recipe("sentiment", "smollm2-twice")
     with pytest.raises(ConfigError, match="rnn-noattention"):
         load_recipe("sentiment", "rnn-noattenton")
+
+
+def test_an_evaluation_under_way_says_where_it_stands_and_leaves_nothing_behind(tmp_path, tokenizer, monkeypatch):
+    """While scoring, the loop rewrites runs.EVAL_PROGRESS (what hf-rnn compare prints); the file goes after."""
+    import hf_rnn.training as training
+    from hf_rnn.runs import EVAL_PROGRESS
+
+    seen = []
+    real = training.atomic_write_text
+
+    def spy(path, text):
+        if path.name == EVAL_PROGRESS:
+            assert path.exists() is False or json.loads(path.read_text())  # never half a file
+            seen.append(json.loads(text))
+        real(path, text)
+
+    monkeypatch.setattr(training, "EVAL_PROGRESS_SECONDS", 0.0)  # every batch
+    monkeypatch.setattr(training, "atomic_write_text", spy)
+    out, _ = tiny_rnn_run(tmp_path, "progress", tokenizer,
+                          {"max_steps": 2, "batch_size": 8, "eval_batch_size": 4, "eval_steps": 2})
+    test = [e for e in seen if e["split"] == "test"]
+    assert [e["batches"] for e in test] == list(range(1, 6)) and {e["of"] for e in test} == {5}  # 20 / 4
+    assert {e["split"] for e in seen} == {"validation", "test"}
+    assert not (out / EVAL_PROGRESS).exists()
