@@ -33,7 +33,8 @@ def test_readme_results_block_matches_committed_results():
 def test_committed_results_are_complete_and_portable():
     for doc in collect(REPO / "results"):
         folder = REPO / "results" / doc["folder"]
-        assert doc["folder"] == f"{doc['task']}-{doc['profile']}"
+        # results/TASK-PROFILE, or results/TASK-VARIANT-PROFILE for other data (e.g. the CO2 series)
+        assert doc["folder"] == "-".join(p for p in (doc["task"], doc.get("variant"), doc["profile"]) if p)
         assert doc.get("date") and doc.get("hardware", {}).get("device_name"), folder
         assert "output_dir" not in doc, "absolute paths do not belong in committed results"
         for row in doc["rows"]:
