@@ -160,15 +160,11 @@ def load_run_model(run: Run | str | Path, output_attentions: bool = False):
 
             model = AutoModelForTimeSeriesPrediction.from_pretrained(path)
         else:
-            from transformers import (
-                AutoModelForCausalLM,
-                AutoModelForSequenceClassification,
-                AutoModelForTokenClassification,
-            )
+            import transformers
 
-            auto = {"sequence-classification": AutoModelForSequenceClassification,
-                    "token-classification": AutoModelForTokenClassification}.get(run.metrics["task"]["kind"],
-                                                                                  AutoModelForCausalLM)
+            from .models.llm import LLM_HEADS  # the head each task kind is trained with
+
+            auto = getattr(transformers, LLM_HEADS[run.metrics["task"]["kind"]][0])
             kwargs = {"attn_implementation": "eager"} if output_attentions else {}
             model = auto.from_pretrained(path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path) if (path / "tokenizer_config.json").exists() else None

@@ -53,7 +53,8 @@ def test_forecasts_follow_the_window_scale_and_round_trip(three_layer_llama, tas
     model.save_pretrained(tmp_path / "saved")
     again = AutoModelForTimeSeriesPrediction.from_pretrained(tmp_path / "saved").eval()
     with torch.no_grad():
-        torch.testing.assert_close(again(past_values=past).prediction, base, rtol=0, atol=1e-6)
+        # the same weights; kernels may differ with memory layout and CPU (forecasts are in the tens)
+        torch.testing.assert_close(again(past_values=past).prediction, base, rtol=1e-5, atol=1e-4)
     with pytest.raises(ValueError, match=r"past_values must be \[batch, 12\]"):
         model(past_values=torch.rand(2, 10))
 

@@ -157,8 +157,10 @@ def test_model_dtype_bfloat16_trains_saves_and_reloads(tmp_path, tiny_llama):
     assert next(reloaded.parameters()).dtype == torch.bfloat16
     batch = tok(["a fine film", "dull"], return_tensors="pt", padding=True)
     model.eval()
-    with torch.no_grad():
-        assert torch.equal(reloaded(**batch).logits, model(**batch).logits)
+    for name, tensor in reloaded.state_dict().items():  # the saved weights are the trained ones, bit for bit
+        assert torch.equal(tensor, model.state_dict()[name]), name
+    with torch.no_grad():  # kernels may differ with memory layout and CPU: bf16's own resolution
+        torch.testing.assert_close(reloaded(**batch).logits, model(**batch).logits, rtol=1.6e-2, atol=1e-2)
 
 
 @pytest.mark.parametrize("overrides, message", [

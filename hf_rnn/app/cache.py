@@ -108,6 +108,7 @@ def load_zero_shot(key: tuple, llm: str | None, llm_name: str, llm_dtype: str) -
 def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
     """A trained run's model and tokenizer; an LLM run in ``llm_dtype``."""
     from ..runs import RunError, load_run_model
+    from ..tasks import input_family
 
     try:
         model, tokenizer = load_run_model(run, output_attentions=True)
@@ -117,7 +118,7 @@ def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
         raise AppError(f"cannot load {run.path.name}: {first_line(e)}") from None
     if run.family == "rnn":
         kind, context = "rnn", None
-    elif getattr(model, "main_input_name", None) == "past_values":  # an LLM forecaster that reads values
+    elif input_family(model) == "rnn":  # an LLM forecaster that reads values, as an RNN forecaster does
         kind, context = "values", None
     else:
         import torch

@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 
 MODES = ("full", "lora", "freeze")
 
-# kind -> (AutoModel class name, peft task type)
-_HEADS = {
+# task kind -> (the Auto class an LLM of that kind is loaded and saved with, peft task type)
+LLM_HEADS = {
     "sequence-classification": ("AutoModelForSequenceClassification", "SEQ_CLS"),
     "token-classification": ("AutoModelForTokenClassification", "TOKEN_CLS"),
     "causal-lm": ("AutoModelForCausalLM", "CAUSAL_LM"),
@@ -194,17 +194,17 @@ def _kind_of(task: Any) -> str:
     if task is None:
         return "causal-lm"
     if isinstance(task, str):
-        if task in _HEADS:
+        if task in LLM_HEADS:
             return task
         from ..tasks import TASKS
 
         if task in TASKS:
             return TASKS[task].kind
         raise ConfigError(
-            f"unknown task or kind {task!r}; kinds: {', '.join(_HEADS)}; tasks: {', '.join(TASKS)}"
+            f"unknown task or kind {task!r}; kinds: {', '.join(LLM_HEADS)}; tasks: {', '.join(TASKS)}"
         )
     kind = getattr(task, "kind", None)
-    if kind not in _HEADS:
+    if kind not in LLM_HEADS:
         raise ConfigError(f"task {task!r} has kind {kind!r}, which the LLM family does not know")
     return kind
 
@@ -285,7 +285,7 @@ def load_llm(
             "id2label": dict(enumerate(labels)),
             "label2id": {name: i for i, name in enumerate(labels)},
         }
-    auto_name, _ = _HEADS[kind]
+    auto_name, _ = LLM_HEADS[kind]
     auto_class = getattr(transformers, auto_name)
     if type(config) not in auto_class._model_mapping:
         raise ModelLoadError(
@@ -456,7 +456,7 @@ def apply_lora(
         lora_dropout=dropout,
         target_modules=targets,
         fan_in_fan_out=fan_in_fan_out,
-        task_type=_HEADS[kind][1],
+        task_type=LLM_HEADS[kind][1],
         modules_to_save=head_module_names(model) or None,
         layers_to_transform=layers_to_transform,
     )
