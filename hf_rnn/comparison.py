@@ -254,6 +254,11 @@ def _budget_line(recipes) -> str:
     elif seconds == {None} and len(epochs) == 1 and None not in epochs:
         line = (f"matched budget: {epochs.pop():g} epochs of training per model (early stopping on the "
                 "validation metric may end a run sooner)")
+    elif seconds == {None} and None not in epochs:
+        # each family at its own schedule over the same data (e.g. an LLM fine-tuned for about one epoch)
+        line = ("budget in epochs over the same training data, each model at its own schedule: " + ", ".join(
+            f"{r.model.name} {r.training.epochs:g}" for r in recipes)
+            + " (early stopping on the validation metric may end a run sooner)")
     else:
         line = "training budgets differ: " + ", ".join(
             f"{r.model.name} {r.training.max_seconds or 'no'} s" for r in recipes)

@@ -96,8 +96,8 @@ _BUDGET_WARNING = {
     "seconds": ("**Budget: matched wall-clock seconds.** Every model gets the same training time on this machine, "
                 "so a faster or busier machine gives each model a different number of steps and can change the "
                 "verdict: read the steps and examples columns, and the learning curves against seconds below."),
-    "epochs": "**Budget: matched epochs** (passes over the same training data): the verdict does not depend on "
-              "the machine's speed; only the seconds do.",
+    "epochs": "**Budget: epochs** (passes over the same training data, counted below per model): the verdict "
+              "does not depend on the machine's speed; only the seconds do.",
     "as trained": "**Budget: as each run was trained** (compared from finished run folders).",
 }
 

@@ -294,6 +294,13 @@ def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
     assert {(r.training.epochs, r.training.max_seconds, r.training.max_steps) for r in recipes} == {(2, None, None)}
     assert _budget_line(recipes).startswith("matched budget: 2 epochs of training per model")
 
+    # each family at its own schedule (the sentiment LLM decays over 1.25 epochs): the line names each count
+    own = Profile("e", None, epochs=3, extra={"llm": ["training.epochs=1.25"]})
+    recipes = [load_recipe("sentiment", m, overrides=profile_overrides(own, f, 30))
+               for m, f in (("bilstm", "rnn"), ("smollm2", "llm"))]
+    assert _budget_line(recipes).startswith(
+        "budget in epochs over the same training data, each model at its own schedule: bilstm 3, smollm2 1.25")
+
     quick = load_recipe("sentiment", "smollm2", overrides=profile_overrides(TASKS["sentiment"].profiles["quick"], "llm", 30))
     assert quick.model.freeze_layers == 22  # SmolLM2's 30 layers: the top 8 train
 
