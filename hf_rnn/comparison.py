@@ -33,6 +33,7 @@ from .errors import ConfigError, HfRnnError
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .report import Comparison, ModelResult, write_report
+from .results import BUSY_CORES
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import TASKS
 
@@ -147,6 +148,7 @@ def compare(
     test_size = t.max_test_examples
     eval_task = base_task.subset({"test": test_size}) if test_size else base_task
 
+    _use_free_cores()
     rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
     if zero_shot and task_class.zero_shot and not any(r.family == "llm" and "zero" in r.name for r in rows):
         rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
@@ -342,11 +344,13 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
     recipe_file = folder.parent / f".{folder.name}.recipe.yaml"
     recipe_file.write_text(wanted, encoding="utf-8")
     verb = f"resuming from {latest_checkpoint(folder).name}" if resume else "training"
-    _say(progress, f"[compare] {name}: {verb} ({recipe.model.family}) in {folder} ...")
+    env, threads = _child_environment()
+    on = f", {threads} torch thread(s): the cores other work leaves free" if threads else ""
+    _say(progress, f"[compare] {name}: {verb} ({recipe.model.family}) in {folder}{on} ...")
     cmd = [sys.executable, "-m", "hf_rnn.cli", "train", "--config", str(recipe_file), "--output-dir", str(folder),
            "--resume" if resume else "--overwrite"]
     started = time.perf_counter()
-    returncode, tail = _run_with_progress(cmd, name, folder, recipe, progress)
+    returncode, tail = _run_with_progress(cmd, name, folder, recipe, progress, env=env)
     recipe_file.unlink(missing_ok=True)
     if returncode != 0:
         raise HfRnnError(f"training {name} failed (exit {returncode}); last lines:\n" + "\n".join(tail))
@@ -357,13 +361,36 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
 PROGRESS_SECONDS = 15.0  # how often a training child's progress is printed
 
 
-def _run_with_progress(cmd: list[str], name: str, folder: Path, recipe, progress: bool) -> tuple[int, list[str]]:
+def _child_environment() -> tuple[dict[str, str] | None, int | None]:
+    """The environment of a training child and its torch threads: the cores other processes leave free now
+    (``cpu_load.threads_to_use``), unless the user set ``OMP_NUM_THREADS`` (then ``(None, None)``)."""
+    from .cpu_load import threads_to_use
+
+    threads = threads_to_use()
+    if threads is None:
+        return None, None
+    return {**os.environ, "OMP_NUM_THREADS": str(threads)}, threads
+
+
+def _use_free_cores() -> None:
+    """This process's torch threads for scoring: the cores other work leaves free (the user's setting stands)."""
+    import torch
+
+    from .cpu_load import threads_to_use
+
+    threads = threads_to_use()
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+def _run_with_progress(cmd: list[str], name: str, folder: Path, recipe, progress: bool,
+                       env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Run one training child; every ``PROGRESS_SECONDS`` print its step, metric and time left, read from the
     run's own event stream (``metrics.jsonl``). Returns the exit status and the child's last 15 output lines."""
     import collections
     import threading
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     tail: collections.deque[str] = collections.deque(maxlen=15)
     reader = threading.Thread(target=lambda: [tail.append(line.rstrip()) for line in proc.stdout], daemon=True)
     reader.start()
@@ -468,13 +495,13 @@ def _say(progress: bool, text: str) -> None:
 def _row_from_run(run: Run, task, latency_examples: int, progress: bool) -> ModelResult:
     m = run.metrics
     model, tokenizer = load_run_model(run)
-    p50, p95 = measure_latency(model, tokenizer, task, latency_examples)
-    _say(progress, f"[compare] {run.name}: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    p50, p95, other = measure_latency(model, tokenizer, task, latency_examples)
+    _say(progress, f"[compare] {run.name}: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     return ModelResult(
         name=run.name, family=run.family, run_dir=str(run.path), metrics=_numbers(m["test"]),
         parameters_total=m["parameters"]["total"], parameters_trainable=m["parameters"]["trainable"],
         train_seconds=m["training"]["train_seconds"], tokens_per_second=m["training"]["tokens_per_second"],
-        latency_ms_p50=p50, latency_ms_p95=p95, peak_memory_mb=m["memory"]["cpu_peak_rss_mb"],
+        latency_ms_p50=p50, latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=m["memory"]["cpu_peak_rss_mb"],
         steps=m["training"]["steps"], examples=m["training"].get("examples"), epochs=m["training"].get("epochs"),
         note=f"stopped by {m['training']['stopped_because']}, best at step {m['best']['step']}",
     )
@@ -515,12 +542,13 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     metrics = zero_shot(task, model=model, tokenizer=tokenizer,
                         progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
                             progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples scored")))
-    p50, p95 = measure_latency(scored, tokenizer, task, latency_examples)
+    p50, p95, other = measure_latency(scored, tokenizer, task, latency_examples)
+    _say(progress, f"[compare] smollm2 zero-shot: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     total, _ = count_parameters(model)
     row = ModelResult(
         name="smollm2 zero-shot", family="llm", run_dir=None, metrics=_numbers(metrics), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
-        latency_ms_p95=p95, peak_memory_mb=peak_rss_mb(),
+        latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
     )
     if cache is not None:
@@ -528,9 +556,17 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     return row
 
 
-def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float]:
-    """p50 and p95 milliseconds to answer one test example (batch of 1, after a warm-up)."""
+def _busy_note(other_cores: float) -> str:
+    return (f" (other processes kept {other_cores:.1f} cores busy meanwhile: a busy machine's times)"
+            if other_cores >= BUSY_CORES else "")
+
+
+def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float, float]:
+    """p50 and p95 milliseconds to answer one test example (batch of 1, after a warm-up), and the cores' worth of
+    other processes' work meanwhile (``cpu_load.OtherLoad``: above about 0.25 the times are a busy machine's)."""
     import torch
+
+    from .cpu_load import OtherLoad
 
     from .tasks import input_family
 
@@ -540,14 +576,15 @@ def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float]:
     collate = sub.collator(tokenizer, family, for_generation=True)
     rows = [enc[i] for i in range(min(n, len(enc)))]
     times = []
-    with torch.no_grad():
+    with torch.no_grad(), OtherLoad() as load:
         for i, row in enumerate([rows[0], *rows]):
             batch = collate([row])
             start = time.perf_counter()
             sub.prediction_step(model, batch, tokenizer)
             if i:  # the first call warms up allocations and kernels
                 times.append(1000 * (time.perf_counter() - start))
-    return round(float(np.percentile(times, 50)), 2), round(float(np.percentile(times, 95)), 2)
+    return (round(float(np.percentile(times, 50)), 2), round(float(np.percentile(times, 95)), 2),
+            round(load.cores, 2))
 
 
 def _numbers(metrics: dict) -> dict[str, float]:

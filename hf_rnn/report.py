@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL, atomic_write_text
-from .results import format_number
+from .results import busy_latency_note, format_number
 
 
 @dataclass
@@ -36,6 +36,7 @@ class ModelResult:
     examples: int | None = None  # training examples seen (with repeats across epochs)
     epochs: float | None = None
     note: str = ""
+    latency_other_load: float | None = None  # cores' worth of other processes' work while latency was measured
 
 
 @dataclass
@@ -122,7 +123,8 @@ def write_report(c: Comparison, task) -> None:
         f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s"
         f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test example at a time (batch 1) after a warm-up; translation and forecasting include "
-        "generating the answer, text generation scores one block (its bits per character are what is compared).",
+        "generating the answer, text generation scores one block (its bits per character are what is compared)."
+        + busy_latency_note(c.rows),
         "",
         c.table_markdown(),
         "",

@@ -197,6 +197,24 @@ def primary_metric(doc: dict[str, Any]) -> str:
     return TASKS[doc["task"]].primary_metric if doc["task"] in TASKS else next(iter(doc["rows"][0]["metrics"]))
 
 
+BUSY_CORES = 0.25  # other processes' work (cores) during a latency measurement above which it is flagged
+
+
+def busy_latency_note(rows) -> str:
+    """A warning naming the rows whose latency was measured while other processes kept the CPU busy ("" if none).
+
+    ``rows``: ``ModelResult``s or their ``results.json`` dicts."""
+    busy = []
+    for r in rows:
+        name, load = (r.get("name"), r.get("latency_other_load")) if isinstance(r, dict) else (r.name, r.latency_other_load)
+        if load is not None and load >= BUSY_CORES:
+            busy.append(f"{name} ({load:.1f})")
+    if not busy:
+        return ""
+    return (" **Measured on a busy machine:** other processes kept CPU cores busy during the latency of "
+            + ", ".join(busy) + " (cores' worth of their work): those times are slower than a quiet machine's.")
+
+
 def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
     """The README's results block: one table per committed comparison, its budget, machine, date and goals."""
     docs = collect(results_root)
@@ -225,6 +243,8 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
         notes = [f"{r['name']}: {r['note']}" for r in doc["rows"] if r.get("note") and r.get("run_dir")]
         if notes:  # how each trained run ended: a missed goal reads differently after an early stop
             out += ["", "Runs: " + "; ".join(notes) + "."]
+        if busy_latency_note(doc["rows"]):
+            out += ["", busy_latency_note(doc["rows"]).strip()]
         goals = [g for g in GOALS.get(doc["task"], []) if doc["profile"] in g.profiles]
         if goals:
             out += ["", "Goals: " + "; ".join(f"{g.describe()}: **{check_goal(g, doc)}**" for g in goals) + "."]

@@ -403,6 +403,31 @@ def test_zero_shot_classifier_is_a_sequence_classifier(tasks, tiny_llama_dir):
     assert zero_shot(task, lm, tok, max_examples=4)["num_examples"] == 4
 
 
+def test_zero_shot_reads_the_shared_prompt_prefix_once_with_the_same_scores(tasks, tokenizer, tiny_llama_dir):
+    """Scoring reads the prompts' shared head (system message and question) once, as a key/value cache, and
+    pads each batch on the left: the label scores equal each prompt read alone, unpadded, within float32
+    rounding; with gradients on (no cache) too."""
+    lm, _ = load_llm(tiny_llama_dir, "causal-lm")
+    clf = ZeroShotClassifier(lm, tokenizer, ["negative", "positive"], *SENTIMENT_PROMPT).eval()
+    batch = _fixed_batch(tasks["sentiment"], tokenizer, n=4)
+    with torch.no_grad():
+        alone = []
+        for text in clf.texts_from_ids(batch["input_ids"], batch["attention_mask"]):
+            logits = lm(input_ids=torch.tensor([clf.prompt_ids(text)])).logits[0, -1].float()
+            alone.append(logits.log_softmax(-1)[clf.label_token_ids])
+        alone = torch.stack(alone)
+        cached = clf(**batch).logits
+        again = clf(**batch).logits  # a batch leaves the cache of the head as it was
+    assert len({len(clf.prompt_ids(t)) for t in clf.texts_from_ids(batch["input_ids"], batch["attention_mask"])}) > 1
+    ids, _, _ = clf._prefix
+    assert len(ids) >= 8 and all(p[: len(ids)] == ids for p in
+                                 (clf.prompt_ids("Great film."), clf.prompt_ids("?! odd start")))
+    torch.testing.assert_close(cached, alone, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(again, cached, atol=1e-6, rtol=0)
+    with torch.enable_grad():
+        torch.testing.assert_close(clf(**batch).logits.detach(), alone, atol=1e-4, rtol=1e-4)
+
+
 def test_zero_shot_sentiment_prompt_opens_the_answer(tasks, tokenizer, tiny_llama_dir):
     assert default_prompt(tasks["sentiment"]) == SENTIMENT_PROMPT
     instruction, prefix = SENTIMENT_PROMPT

@@ -11,6 +11,7 @@ encode them as prompted causal LM for the LLM family.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -66,7 +67,6 @@ class ZeroShotClassifier(nn.Module):
         # family_of() reads config.model_type: the LM's ("llama"), so tasks treat this as an LLM
         self.config = model.config
         self.tokenizer = copy.copy(tokenizer)
-        self.tokenizer.padding_side = "right"  # the answer position is each row's last real token
         self.label_names = list(label_names)
         self.label_words = list(label_words or label_names)
         if len(self.label_words) != len(self.label_names):
@@ -75,6 +75,7 @@ class ZeroShotClassifier(nn.Module):
         self.answer_prefix = answer_prefix
         self.max_text_tokens = max_text_tokens
         self.label_token_ids = self._label_token_ids()
+        self._prefix: tuple[list[int], Any, torch.device] | None = None  # (ids, key/value cache, device)
 
     def _label_token_ids(self) -> list[int]:
         """The first token of each label word as it follows the answer prefix.
@@ -105,6 +106,35 @@ class ZeroShotClassifier(nn.Module):
             head = message + "\n"
         return self.tokenizer(head + self.answer_prefix, add_special_tokens=False)["input_ids"]
 
+    def _shared_prefix(self, device: torch.device) -> tuple[list[int], Any] | None:
+        """The token ids every prompt starts with and the LM's key/value cache of them (computed once per
+        device), or ``None`` when the model keeps no cache or the prompts share too little to gain."""
+        if self._prefix is not None and self._prefix[2] == device:
+            return self._prefix[:2]
+        if not getattr(self.lm.config, "use_cache", True):
+            return None
+        a, b = self.prompt_ids("a"), self.prompt_ids("Zebra 9")
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        # the last shared token may merge with a text's first characters in other prompts: leave it out
+        ids = a[: max(n - 1, 0)]
+        if len(ids) < 8:
+            return None
+        with torch.no_grad():
+            out = self.lm(input_ids=torch.tensor([ids], device=device), use_cache=True)
+        cache = getattr(out, "cache", None)  # transformers >= 5.24 names it ``cache``, earlier ``past_key_values``
+        cache = getattr(out, "past_key_values", None) if cache is None else cache
+        if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+            return None
+        self._prefix = (ids, cache, device)
+        return ids, cache
+
+    def _cache_argument(self) -> str:
+        """The forward argument that takes a key/value cache: ``cache`` (transformers >= 5.24), else
+        ``past_key_values``."""
+        return "cache" if "cache" in inspect.signature(self.lm.forward).parameters else "past_key_values"
+
     def texts_from_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> list[str]:
         """Decode a padded batch back to text. ``input_ids``: [B, T]."""
         texts = []
@@ -133,10 +163,31 @@ class ZeroShotClassifier(nn.Module):
             next-token log-probability of its word's first token.
         """
         prompts = [self.prompt_ids(t) for t in self.texts_from_ids(input_ids, attention_mask)]
-        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(input_ids.device)
-        out = self.lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        last = batch["attention_mask"].sum(1) - 1  # right padding: each row's last real position
-        next_logits = out.logits[torch.arange(len(prompts), device=last.device), last].float()  # [B, V]
+        device = input_ids.device
+        head = None if torch.is_grad_enabled() else self._shared_prefix(device)
+        if head is not None and not all(p[: len(head[0])] == head[0] and len(p) > len(head[0]) for p in prompts):
+            head = None
+        # every prompt starts with the same system message and question: with a cache of that head (read once,
+        # repeated over the batch) only each row's own text and answer opening is run
+        start = 0 if head is None else len(head[0])
+        rest = [p[start:] for p in prompts]
+        width = max(len(r) for r in rest)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        # left padding: every row's answer position is the last column, so only its logits are computed
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rest], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rest], device=device)
+        positions = (start + mask.cumsum(1) - 1).clamp(min=start)  # as if unpadded
+        options: dict[str, Any] = {}
+        if head is not None:
+            cache = copy.deepcopy(head[1])
+            cache.batch_repeat_interleave(len(rest))
+            options[self._cache_argument()] = cache
+            mask = torch.cat([torch.ones(len(rest), start, dtype=mask.dtype, device=device), mask], 1)
+        if "logits_to_keep" in inspect.signature(self.lm.forward).parameters:
+            options["logits_to_keep"] = 1
+        out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=head is not None,
+                      **options)
+        next_logits = out.logits[:, -1].float()  # [B, V]
         logits = next_logits.log_softmax(-1)[:, self.label_token_ids]  # [B, num_labels]
         loss = None
         if labels is not None:

@@ -28,6 +28,7 @@ from datasets import Dataset, DatasetDict
 
 from ..errors import DataError
 from ..profiles import Profile
+from ..sampling import row_length
 from .options import Option
 
 SPLITS = ("train", "validation", "test")
@@ -282,16 +283,20 @@ class Task:
         was_training = model.training
         model.eval()
         outputs: dict[str, list[np.ndarray]] = {}
+        # longest first, as the training loop's evaluation: the least padding (every kind's metrics read
+        # predictions with their labels or their example_index, not by position)
+        all_rows = enc.to_list()
+        all_rows = [all_rows[i] for i in sorted(range(len(all_rows)), key=lambda i: -row_length(all_rows[i]))]
         with torch.no_grad():
-            for start in range(0, len(enc), batch_size):
-                rows = [enc[i] for i in range(start, min(start + batch_size, len(enc)))]
+            for start in range(0, len(all_rows), batch_size):
+                rows = all_rows[start:start + batch_size]
                 # DataCollatorForSeq2Seq returns labels=None for prompt-only rows (LLM generation inputs)
                 batch = {k: v.to(device) for k, v in collate(rows).items() if v is not None}
                 for k, v in sub.prediction_step(model, batch, tokenizer, **generate_kwargs).items():
                     outputs.setdefault(k, []).append(v.detach().float().cpu().numpy() if v.is_floating_point()
                                                      else v.detach().cpu().numpy())
                 if progress is not None:
-                    progress(start + len(rows), len(enc))
+                    progress(start + len(rows), len(all_rows))
         model.train(was_training)
         return sub.compute_metrics(outputs, tokenizer=tokenizer, split=split)
 

@@ -1,0 +1,98 @@
+"""How busy this machine's CPU cores are with other work, and how many torch threads that leaves.
+
+PyTorch starts one thread per physical core. On a 2-core machine with another busy process, two torch threads
+share the cores with it: every parallel region waits for its slower thread, and the threads spin in the
+kernel waiting for each other, so two threads can run slower than one. ``threads_to_use`` counts the cores
+this process may run on that other processes leave free, so a comparison trains and scores on those only;
+``OtherLoad`` measures the same thing over a stretch of work, so a report can flag latencies measured on a
+busy machine. Linux counts per-core times; elsewhere psutil's system-wide numbers stand in.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+
+__all__ = ["OtherLoad", "allowed_cores", "other_busy_cores", "threads_to_use"]
+
+THREADS_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def allowed_cores() -> list[int] | None:
+    """The logical CPUs this process may run on (``taskset``, cgroups), or ``None`` where unknown."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def _busy_seconds(cores: list[int] | None) -> float:
+    """CPU seconds spent not idle since boot, on ``cores`` (all cores when ``None``)."""
+    if cores is None:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+    per_cpu = psutil.cpu_times(percpu=True)
+    return sum(sum(t) - t.idle - getattr(t, "iowait", 0.0) for i, t in enumerate(per_cpu) if i in cores)
+
+
+def _own_seconds() -> float:
+    """CPU seconds of this process and its children, living and waited for."""
+    me = psutil.Process()
+    t = me.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in me.children(recursive=True):
+        try:
+            c = child.cpu_times()
+            total += c.user + c.system
+        except psutil.Error:
+            pass
+    return total
+
+
+class OtherLoad:
+    """Cores kept busy by other processes while a block runs, on the cores this process may use.
+
+    Example::
+
+        with OtherLoad() as load:
+            measure()
+        load.cores  # e.g. 0.97: about one core's worth of other work ran meanwhile
+    """
+
+    def __init__(self) -> None:
+        self.cores_allowed = allowed_cores()
+        self.cores = 0.0
+
+    def __enter__(self) -> OtherLoad:
+        self._start = (time.monotonic(), _busy_seconds(self.cores_allowed), _own_seconds())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall, busy, own = self._start
+        elapsed = time.monotonic() - wall
+        if elapsed > 0:
+            other = (_busy_seconds(self.cores_allowed) - busy) - (_own_seconds() - own)
+            self.cores = max(0.0, other / elapsed)
+
+
+def other_busy_cores(interval: float = 0.5) -> float:
+    """Cores' worth of work other processes did over ``interval`` seconds, on the cores this process may use."""
+    with OtherLoad() as load:
+        time.sleep(interval)
+    return load.cores
+
+
+def threads_to_use(interval: float = 0.5) -> int | None:
+    """Torch threads for the next piece of work: the allowed cores that other processes leave free (at least 1).
+
+    ``None`` when the user chose a thread count (``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` set): theirs stands.
+    """
+    if any(os.environ.get(name) for name in THREADS_ENV):
+        return None
+    cores = allowed_cores()
+    n = len(cores) if cores is not None else (psutil.cpu_count(logical=True) or 1)
+    n = min(n, psutil.cpu_count(logical=False) or n)  # torch's own default: one thread per physical core
+    # a core counts as taken when other work used more than half of it
+    return max(1, n - int(other_busy_cores(interval) + 0.5))
