@@ -1,6 +1,8 @@
-"""Attention maps of either model family, in one structure (the lecture's "Heatmap of Attention Weights").
+"""Attention maps of any model family, in one structure (the lecture's "Heatmap of Attention Weights").
 
-``attention_maps(model, tokenizer, text)`` returns an :class:`AttentionMaps` whatever the model is:
+``attention_maps(model, tokenizer, text)`` asks the model's family (``hf_rnn.families``), which builds the maps
+with one of the builders here (``rnn_attention_maps``, ``self_attention_maps``), and returns an
+:class:`AttentionMaps` whatever the model is:
 
 - an RNN classifier with attention pooling (``RNNConfig(attention="additive"|"dot"|"general")``):
   kind ``"pooling"``, one query (``"[pooled]"``) over the input tokens;

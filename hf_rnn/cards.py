@@ -157,7 +157,10 @@ not meant for use beyond that comparison.
 
 def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
     kind, model = metrics["task"]["kind"], metrics["model"]
-    if _is_hf_rnn_class(model):
+    own = family_named(model["family"]).card_usage(kind, model)  # a plug-in family's classes: its own words
+    if own is not None:
+        intro, code = own
+    elif _is_hf_rnn_class(model):
         auto = _HF_RNN_AUTO[kind]
         pipe = family_named(model["family"]).card_pipeline(data.pipeline_tag)
         code = ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",

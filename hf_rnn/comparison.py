@@ -30,7 +30,7 @@ import numpy as np
 
 from .assets import atomic_write_text
 from .errors import ConfigError, HfRnnError
-from .families import FAMILIES, attention_maps, family_for_model_name, family_named
+from .families import FAMILIES, LLM, attention_maps, family_for_model_name, family_named
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .report import Comparison, ModelResult, write_report
@@ -510,7 +510,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     p50, p95 = measure_latency(scored, tokenizer, task, latency_examples)
     total, _ = count_parameters(model)
     row = ModelResult(
-        name="smollm2 zero-shot", family="llm", run_dir=None, metrics=_numbers(metrics), parameters_total=total,
+        name="smollm2 zero-shot", family=LLM.name, run_dir=None, metrics=_numbers(metrics), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
         latency_ms_p95=p95, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",

@@ -179,6 +179,7 @@ def test_a_family_defined_outside_hf_rnn_trains_compares_and_shows_in_the_app(ba
     run = read_run(tmp_path / "runs" / "one")
     assert run.family == "bag" and run.metrics["model"]["class"] == "BagOfEmbeddingsClassifier"
     assert 0.0 <= run.metrics["test"]["accuracy"] <= 1.0
+    assert "BagOfEmbeddingsClassifier.from_pretrained" in (run.path / "README.md").read_text()  # its card says how
 
     # compares beside an RNN: each trained in a child process, which imports the family from the environment
     result = compare("bagtoy", profile="quick", output_dir=tmp_path / "runs" / "cmp")

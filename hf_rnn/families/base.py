@@ -176,6 +176,13 @@ class ModelFamily:
         """Whether the saved model's classes come with ``hf_rnn`` (``import hf_rnn`` registers them)."""
         return False
 
+    def card_usage(self, kind: str, model_doc: dict) -> tuple[str, list[str]] | None:
+        """The card's "Use" section: ``(intro, code lines)``, or ``None`` for the card's own (a plain
+        transformers model, or one of hf_rnn's classes). A family defined outside hf_rnn brings its classes."""
+        return (f"The model's class (`{model_doc['class']}`) comes with the module that defines the `{self.name}` "
+                "model family, not with `transformers` or `hf_rnn`: import that module, then load the folder with "
+                "the class's `from_pretrained`.", [f'model = {model_doc["class"]}.from_pretrained("PATH")'])
+
     def card_pipeline(self, pipeline_tag: str) -> str | None:
         """The ``transformers.pipeline`` the card shows for ``pipeline_tag`` (``None``: none is shown)."""
         return None

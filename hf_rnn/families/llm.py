@@ -227,6 +227,9 @@ class LLMFamily(ModelFamily):
         return (f"\nBase model: a local folder, `{Path(str(source)).name}`; its license applies to this model, "
                 "and none is named here.\n")
 
+    def card_usage(self, kind: str, model_doc: dict) -> tuple[str, list[str]] | None:
+        return None  # the card's own: hf_rnn's classes, or a plain transformers model
+
     def card_loads_with_hf_rnn(self, model_doc: dict) -> bool:
         # the LLM-backed forecaster on patches of values (mode=patch) has its own head, one of hf_rnn's classes
         return model_doc.get("mode") == "patch"

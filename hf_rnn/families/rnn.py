@@ -156,6 +156,9 @@ class RNNFamily(ModelFamily):
 
     # ------------------------------------------------------------------ model cards
 
+    def card_usage(self, kind: str, model_doc: dict) -> tuple[str, list[str]] | None:
+        return None  # the card's own: hf_rnn's classes, or a plain transformers model
+
     def card_loads_with_hf_rnn(self, model_doc: dict) -> bool:
         return True
 
