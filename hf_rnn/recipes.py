@@ -3,7 +3,8 @@
 A recipe has five parts::
 
     task:       which data (name, source, options, subset sizes)
-    model:      family "rnn" (architecture sizes) or "llm" (which model, how it trains)
+    model:      its family (``hf_rnn.families``): "rnn" (architecture sizes), "llm" (which model, how it
+                trains) or a plug-in family; the family checks its section
     tokenizer:  for an RNN: the built-in LLM's tokenizer (default), another one, or word-level
     training:   a ``hf_rnn.train_config.TrainConfig``
     output_dir: the run folder
@@ -31,33 +32,24 @@ import yaml
 from .config_schema import coerce, did_you_mean, from_mapping
 from .config_schema import dump_yaml as dump_yaml  # re-exported: recipes.dump_yaml writes a recipe
 from .errors import ConfigError, DataError
+from .families import DEFAULT_FAMILY, family_for_model_name, family_named
+from .families import FAMILIES as REGISTERED_FAMILIES
+from .families.llm import LLM, LLM_DTYPES, LLM_MODES, LLM_NAMES, LLM_VARIANTS, LLMModelSection
+from .families.rnn import RNN, RNN_ABLATIONS, RNN_VARIANTS, RNNModelSection
 from .train_config import TrainConfig
+
+# the built-in families' sections and --model names, defined with their families, stay importable from here
+__all__ = ["BUILTIN_FAMILIES", "FAMILIES", "LLM_DTYPES", "LLM_MODES", "LLM_NAMES", "LLM_VARIANTS", "LLMModelSection",
+           "RNN_ABLATIONS", "RNN_VARIANTS", "RNNModelSection", "Recipe", "TaskSection", "TokenizerSection",
+           "apply_overrides", "build_recipe", "builtin_recipe", "dump_yaml", "load_recipe", "parse_override",
+           "read_yaml", "recipe_path"]
 
 # the built-in recipes and accelerate configs: package data, found through the package wherever it is installed
 CONFIG_DIR = Path(str(importlib.resources.files(__package__) / "configs"))
 ACCELERATE_CONFIG_DIR = CONFIG_DIR / "accelerate"
-FAMILIES = ("rnn", "llm")
-LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
-
-# --model shortcuts. "rnn" / "llm" take the recipe as written; the others change the cell.
-RNN_VARIANTS = {
-    "lstm": ("lstm", False), "bilstm": ("lstm", True),
-    "gru": ("gru", False), "bigru": ("gru", True),
-    "simplernn": ("rnn", False), "bisimplernn": ("rnn", True),
-}
-# the task's recipe RNN with one part taken out: name -> model settings it changes
-RNN_ABLATIONS = {"rnn-noattention": {"attention": "none"}}  # the lecture's claim that attention helps, measured
-LLM_NAMES = ("llm", "smollm2")
-# the built-in LLM with another way of reading the task: name -> task options it sets
-# tagging: the sentence twice, the second copy tagged
-LLM_VARIANTS = {"smollm2-twice": {"repeat_input": True}}
-# the built-in LLM used another way: name -> the recipe sections' keys it sets.
-# smollm2-patch (forecasting): patches of values in, values out, lower blocks frozen (GPT4TS); its ~17k
-# new weights train at a forecasting head's rate for many passes over the few hundred windows, like the LSTM
-LLM_MODES = {"smollm2-patch": {"model": {"mode": "patch"},
-                               "training": {"learning_rate": 1e-3, "batch_size": 16, "epochs": 60,
-                                            "warmup_steps": 20, "eval_steps": 70, "early_stopping_patience": 5,
-                                            "logging_steps": 20}}}
+# the families whose recipes ship with the package (``configs/<task>_<family>.yaml``); every registered family
+# (``hf_rnn.families.FAMILIES``, plug-ins included) can be a recipe's model.family
+FAMILIES = BUILTIN_FAMILIES = (RNN.name, LLM.name)
 
 
 # =========================================================================== sections
@@ -87,55 +79,9 @@ class TokenizerSection:
 
 
 @dataclass
-class RNNModelSection:
-    """An ``RNNConfig``; the head follows from the task's kind."""
-
-    family: str = field(default="rnn", metadata={"choices": ("rnn",)})
-    name: str = "bilstm"
-    cell: str = field(default="lstm", metadata={"choices": ("rnn", "gru", "lstm")})
-    bidirectional: bool = False
-    embedding_size: int = field(default=128, metadata={"min": 1})
-    hidden_size: int = field(default=128, metadata={"min": 1})
-    num_layers: int = field(default=1, metadata={"min": 1})
-    dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
-    attention: str = field(default="none", metadata={"choices": ("none", "additive", "dot", "general")})
-    classifier_hidden_sizes: list[int] = field(default_factory=list)
-    classifier_activation: str = "relu"
-    classifier_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
-    tie_word_embeddings: bool = False
-    # "llm": start the embedding table from the built-in LLM's input embeddings (same
-    # tokenizer, so row i is token i in both); embedding_size must be the LLM's width (576)
-    init_embeddings: str | None = field(default=None, metadata={"choices": (None, "llm")})
-    freeze_embeddings: bool = False  # keep the embedding table fixed (e.g. the LLM's): far fewer updates
-
-
-@dataclass
-class LLMModelSection:
-    """``hf_rnn.models.llm.load_llm`` arguments."""
-
-    family: str = field(default="llm", metadata={"choices": ("llm",)})
-    name: str = "smollm2"
-    name_or_path: str | None = None  # None: the built-in SmolLM2-135M-Instruct
-    # patch: a numeric forecaster on the lower blocks, frozen (models/patch_forecaster.py)
-    mode: str = field(default="full", metadata={"choices": ("full", "lora", "freeze", "patch")})
-    lora_r: int = field(default=8, metadata={"min": 1})
-    lora_alpha: int = field(default=16, metadata={"min": 1})
-    lora_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
-    lora_target_modules: list[str] | None = None
-    freeze_layers: int = field(default=0, metadata={"min": 0})
-    # the dtype the weights are loaded in and train in ("auto": the checkpoint's own); not
-    # training.mixed_precision, which autocasts the computation around weights kept in this dtype
-    dtype: str = field(default="float32", metadata={"choices": LLM_DTYPES})
-    # mode=patch only: the LLM blocks kept, and how the window is cut into patches
-    llm_layers: int = field(default=6, metadata={"min": 1})
-    patch_length: int = field(default=4, metadata={"min": 1})
-    patch_stride: int = field(default=2, metadata={"min": 1})
-
-
-@dataclass
 class Recipe:
     task: TaskSection
-    model: RNNModelSection | LLMModelSection
+    model: Any  # the family's model section: RNNModelSection, LLMModelSection or a plug-in family's
     tokenizer: TokenizerSection
     training: TrainConfig
     output_dir: str | None = None
@@ -180,37 +126,20 @@ def builtin_recipe(task: str, model: str) -> dict:
 
     ``model``: ``rnn`` / ``llm`` / ``smollm2`` (the task's recipes as written), an RNN
     variant (``lstm``, ``bilstm``, ``gru``, ``bigru``, ``simplernn``, ``bisimplernn``: the RNN
-    recipe with that cell), or an LLM Hub id / folder (the LLM recipe with that model).
+    recipe with that cell), an LLM Hub id / folder (the LLM recipe with that model), or a name a
+    plug-in family answers to: the family whose ``--model`` names include it writes the recipe.
     """
     from .tasks import TASKS
 
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
     key = model.lower()
-    if key == "rnn" or key in RNN_VARIANTS or key in RNN_ABLATIONS:
-        data = read_yaml(recipe_path(task, "rnn"))
-        if key in RNN_VARIANTS:
-            cell, bidirectional = RNN_VARIANTS[key]
-            data.setdefault("model", {}).update(name=key, cell=cell, bidirectional=bidirectional)
-        elif key in RNN_ABLATIONS:
-            data.setdefault("model", {}).update(name=key, **RNN_ABLATIONS[key])
-    elif key in LLM_NAMES:
-        data = read_yaml(recipe_path(task, "llm"))
-    elif key in LLM_VARIANTS:
-        data = read_yaml(recipe_path(task, "llm"))
-        data.setdefault("model", {})["name"] = key
-        data.setdefault("task", {}).setdefault("options", {}).update(LLM_VARIANTS[key])
-    elif key in LLM_MODES:
-        data = read_yaml(recipe_path(task, "llm"))
-        data.setdefault("model", {})["name"] = key
-        for section, values in LLM_MODES[key].items():
-            data.setdefault(section, {}).update(values)
-    elif "/" in model or os.sep in model or Path(model).expanduser().exists():
-        data = read_yaml(recipe_path(task, "llm"))
-        data.setdefault("model", {}).update(name=Path(model.rstrip("/")).name, name_or_path=model)
-    else:
+    family = family_for_model_name(model)
+    if family is None:
+        others = [n for f in REGISTERED_FAMILIES.values() if f not in (RNN, LLM) for n in f.model_names()]
         raise ConfigError(f"unknown model {model!r}; use rnn, {', '.join(RNN_VARIANTS)}, {', '.join(RNN_ABLATIONS)}, "
-                          f"llm, smollm2, {', '.join([*LLM_VARIANTS, *LLM_MODES])}, or an LLM Hub id or folder")
+                          f"llm, smollm2, {', '.join([*LLM_VARIANTS, *LLM_MODES, *others])}, or an LLM Hub id or folder")
+    data = family.builtin_recipe(model, lambda name: read_yaml(recipe_path(task, name)))
     data.setdefault("output_dir", f"runs/{task}-{data.get('model', {}).get('name', key)}")
     return data
 
@@ -231,7 +160,7 @@ def _section_fields() -> dict[str, set[str]]:
 
     return {
         "task": {f.name for f in dataclasses.fields(TaskSection)},
-        "model": {f.name for f in dataclasses.fields(RNNModelSection)} | {f.name for f in dataclasses.fields(LLMModelSection)},
+        "model": set().union(*(family.section_fields() for family in REGISTERED_FAMILIES.values())),
         "tokenizer": {f.name for f in dataclasses.fields(TokenizerSection)},
         "training": {f.name for f in dataclasses.fields(TrainConfig)},
     }
@@ -273,17 +202,14 @@ def build_recipe(data: Mapping[str, Any]) -> Recipe:
             raise ConfigError(f"unknown key {key!r}{did_you_mean(key, known)}")
     model = data.get("model") or {}
     if not isinstance(model, Mapping):
-        raise ConfigError("model must be a mapping (family: rnn|llm, ...)")
-    family = model.get("family", "rnn")
-    if family not in FAMILIES:
-        raise ConfigError(f"model.family must be rnn or llm; got {family!r}")
-    if family == "rnn" and "dtype" in model:  # an unknown-key message would not say why
-        raise ConfigError("model.dtype is the LLM family's weight dtype; an RNN keeps float32 weights: "
-                          "drop model.dtype (training.mixed_precision=bf16 autocasts either family)")
-    model_cls = RNNModelSection if family == "rnn" else LLMModelSection
+        raise ConfigError(f"model must be a mapping (family: {'|'.join(REGISTERED_FAMILIES)}, ...)")
+    family = family_named(model.get("family", DEFAULT_FAMILY))
+    check_section = getattr(family, "check_section", None)
+    if check_section is not None:  # a key whose message must say why it does not belong
+        check_section(model)
     recipe = Recipe(
         task=from_mapping(TaskSection, data.get("task"), "task"),
-        model=from_mapping(model_cls, model, "model"),
+        model=from_mapping(family.section, model, "model"),
         tokenizer=from_mapping(TokenizerSection, data.get("tokenizer"), "tokenizer"),
         training=TrainConfig.from_any(data.get("training")),
         output_dir=coerce(data.get("output_dir"), str | None, "output_dir"),
@@ -305,37 +231,7 @@ def _check_consistency(recipe: Recipe) -> None:
         check_options(TASKS[recipe.task.name], dict(recipe.task.options))
     except DataError as e:
         raise ConfigError(f"task.options: {e}") from None
-    kind = TASKS[recipe.task.name].kind
-    tok = recipe.tokenizer
-    if recipe.family == "llm":
-        if recipe.model.mode == "patch" and kind != "forecasting":
-            raise ConfigError(f"model.mode=patch is a numeric forecaster: it needs a forecasting task, not "
-                              f"{recipe.task.name} ({kind})")
-        if tok.word_level or tok.char_level or tok.name_or_path is not None:
-            raise ConfigError("an LLM uses its own tokenizer: leave tokenizer.name_or_path null and "
-                              "tokenizer.word_level and tokenizer.char_level false")
-        if recipe.model.dtype != "float32" and recipe.model.mode == "patch":
-            raise ConfigError("model.dtype applies to modes full, lora and freeze; a patch forecaster keeps "
-                              "float32: drop model.dtype")
-        if recipe.model.dtype == "float16" and recipe.training.mixed_precision == "fp16":
-            # fp16 autocast scales the loss and unscales float32 gradients; float16 weights give float16 ones
-            raise ConfigError("model.dtype=float16 with training.mixed_precision=fp16: fp16 loss scaling needs "
-                              "float32 weights; use model.dtype=float32, or training.mixed_precision=no")
-        if recipe.training.save_adapter and recipe.model.mode != "lora":
-            raise ConfigError(f"training.save_adapter saves a LoRA adapter; model.mode is {recipe.model.mode}: "
-                              "set model.mode=lora or training.save_adapter=false")
-        return
-    if tok.word_level and tok.char_level:
-        raise ConfigError("tokenizer.word_level and tokenizer.char_level are two vocabularies: choose one")
-    if kind == "causal-lm" and recipe.model.bidirectional:
-        raise ConfigError("a bidirectional language model would see the token it predicts: set "
-                          "model.bidirectional=false (or --model lstm/gru)")
-    if recipe.training.gradient_checkpointing:
-        raise ConfigError("training.gradient_checkpointing is for the LLM family: an RNN's fused layers cannot "
-                          "recompute their activations; set training.gradient_checkpointing=false")
-    if recipe.training.save_adapter:
-        raise ConfigError("training.save_adapter saves a LoRA adapter of an LLM; an RNN has none: "
-                          "set training.save_adapter=false")
+    family_named(recipe.family).check_recipe(recipe, TASKS[recipe.task.name].kind)
 
 
 def load_recipe(

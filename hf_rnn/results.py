@@ -75,7 +75,9 @@ GOALS: dict[str, list[Goal]] = {
 
 def _row_for(role: str, rows: list[dict], metric: str, greater_is_better: bool) -> dict | None:
     """The row a goal's role names (the best of a family when several rows belong to it)."""
-    if role in ("rnn", "llm"):
+    from .families import FAMILIES
+
+    if role in FAMILIES:  # a family's name: its best trained row
         cands = [r for r in rows if r["family"] == role and r.get("run_dir") is not None]
     elif role == "zero-shot":
         cands = [r for r in rows if "zero-shot" in r["name"]]

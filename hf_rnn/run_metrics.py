@@ -22,12 +22,12 @@ from .memory import peak_rss_mb
 __all__ = ["data_hash", "device_name", "metrics_document", "tokenizer_identity"]
 
 
-def metrics_document(*, accelerator, model, task, tokenizer, family: str, recipe: dict | None, cfg, state,
+def metrics_document(*, accelerator, model, task, tokenizer, family, recipe: dict | None, cfg, state,
                      test: dict, model_step: int, epochs: float, wall_start: float, stopped_because: str | None,
                      resumed: bool) -> dict[str, Any]:
     """The ``metrics.json`` of a run; every process calls it (the memory peaks are gathered).
 
-    ``model`` is the prepared model, ``cfg`` the ``TrainConfig``, ``state`` the loop's counters, ``test``
+    ``model`` is the prepared model, ``family`` its ``ModelFamily`` (``hf_rnn.families``), ``cfg`` the ``TrainConfig``, ``state`` the loop's counters, ``test``
     the test metrics of the model saved (``model_step``'s), ``wall_start`` this session's
     ``time.perf_counter()`` at the start.
     """
@@ -55,10 +55,9 @@ def metrics_document(*, accelerator, model, task, tokenizer, family: str, recipe
                  "sizes": {s: len(task.dataset[s]) for s in ("train", "validation", "test")},
                  "data_hash": {s: data_hash(task.dataset[s]) for s in ("train", "validation", "test")}},
         "tokenizer": tokenizer_identity(tokenizer),
-        "model": {"family": family, "name": recipe_model.get("name") or type(model).__name__,
+        "model": {"family": family.name, "name": recipe_model.get("name") or type(model).__name__,
                   "class": type(model).__name__,
-                  "name_or_path": llm_source if family == "llm" else None,
-                  "mode": recipe_model.get("mode") if family == "llm" else None},
+                  **family.metrics_fields(model, recipe_model, llm_source)},  # name_or_path, mode
         "parameters": {"total": total, "trainable": trainable},
         "test": test,
         "best": {"metric": task.primary_metric, "value": st.best_metric, "step": st.best_step,

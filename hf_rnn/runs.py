@@ -141,32 +141,22 @@ def _tok_name(identity: dict) -> str:
 def load_run_model(run: Run | str | Path, output_attentions: bool = False):
     """``(model, tokenizer)`` of a run, in eval mode; eager attention when maps are wanted.
 
-    The head follows the run's task kind, so a sentiment LLM run loads as
-    ``AutoModelForSequenceClassification`` and an RNN run with the head it was saved with.
+    The run's family (``metrics.json``'s ``model.family``) loads it: the head follows the run's task kind, so a
+    sentiment LLM run loads as ``AutoModelForSequenceClassification`` and an RNN run with the head it was
+    saved with.
     """
     from transformers import AutoTokenizer
 
+    from .families import FAMILIES, FAMILY_MODULES_ENV
+
     run = run if isinstance(run, Run) else read_run(run)
     path = run.path
+    family = FAMILIES.get(run.family)
+    if family is None:
+        raise RunError(f"run {path} is of the {run.family!r} model family, which is not registered here: name the "
+                       f"module that registers it in {FAMILY_MODULES_ENV}")
     try:
-        if run.family == "rnn":
-            from .models import load_rnn
-
-            model = load_rnn(path)
-        elif run.metrics["model"].get("mode") == "patch":  # a numeric forecaster on LLM blocks
-            from transformers import AutoModelForTimeSeriesPrediction
-
-            from . import models  # noqa: F401 - registers hf_rnn's model types with the Auto classes
-
-            model = AutoModelForTimeSeriesPrediction.from_pretrained(path)
-        else:
-            import transformers
-
-            from .models.llm import LLM_HEADS  # the head each task kind is trained with
-
-            auto = getattr(transformers, LLM_HEADS[run.metrics["task"]["kind"]][0])
-            kwargs = {"attn_implementation": "eager"} if output_attentions else {}
-            model = auto.from_pretrained(path, **kwargs)
+        model = family.load_model(run, output_attentions=output_attentions)
         tokenizer = AutoTokenizer.from_pretrained(path) if (path / "tokenizer_config.json").exists() else None
     except (OSError, ValueError) as e:
         if isinstance(e, HfRnnError):

@@ -57,11 +57,12 @@ def make_optimizer(model, cfg: TrainConfig, accelerator) -> torch.optim.AdamW:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate, fused=fused or None)
 
 
-def enable_gradient_checkpointing(model, family: str) -> None:
-    """Turn on activation (gradient) checkpointing in a transformers model, or the one under a peft wrapper."""
+def enable_gradient_checkpointing(model, why_not: str = "transformers has no support for it") -> None:
+    """Turn on activation (gradient) checkpointing in a transformers model, or the one under a peft wrapper.
+    ``why_not``: why a model that cannot says so (its family's ``no_checkpointing_reason``)."""
     base = base_model_of(model)
     if not getattr(base, "supports_gradient_checkpointing", False):
-        why = "the RNN family has no checkpointed layers" if family == "rnn" else "transformers has no support for it"
+        why = why_not
         raise ConfigError(f"training.gradient_checkpointing: {type(base).__name__} cannot recompute its "
                           f"activations ({why}); set training.gradient_checkpointing=false")
     # non-reentrant checkpointing: needs no input that requires grad (frozen embeddings, LoRA), as PyTorch advises

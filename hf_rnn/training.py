@@ -44,12 +44,13 @@ from .assets import atomic_write_text
 from .cards import model_card
 from .config_schema import dump_yaml
 from .errors import ConfigError
+from .families import family_of
 from .run_folder import check_output_dir, latest_checkpoint
 from .run_metrics import metrics_document
 from .runs import EVAL_PROGRESS
 from .sampling import LengthGroupedSampler, evaluation_loader, training_loader
-from .tasks import family_of, input_family
-from .tokenization import IGNORE_INDEX, load_tokenizer
+from .tasks import input_family
+from .tokenization import IGNORE_INDEX
 from .train_config import TrainConfig, resolve_trackers
 from .train_setup import enable_gradient_checkpointing, make_accelerator, make_optimizer, tracker_config
 
@@ -111,9 +112,8 @@ def train(
     """
     cfg = TrainConfig.from_any(config)
     out = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
-    if tokenizer is None and not (input_family(model) == "rnn" and task.kind == "forecasting"):
-        name = getattr(model, "name_or_path", "") if family_of(model) == "llm" else ""
-        tokenizer = load_tokenizer(name or None)
+    if tokenizer is None:  # the family's default: the LLM's own, the built-in one, none for values
+        tokenizer = family_of(model).default_tokenizer(model, task)
     run = TrainingRun(model, task, cfg, tokenizer, out, resume=resume, overwrite=overwrite, recipe=recipe)
     try:
         return run.run()
@@ -128,7 +128,7 @@ class TrainingRun:
         from accelerate.utils import set_seed
 
         self.task, self.cfg, self.tokenizer, self.out = task, cfg, tokenizer, out
-        self.family = family_of(model)
+        self.family = family_of(model)  # the ModelFamily: what metrics.json records, what it cannot do
         self.reads = input_family(model)  # the encoding the model reads (a patch forecaster: the RNN's)
         self.is_seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
         self.recipe = dict(recipe) if recipe is not None else None
@@ -137,7 +137,7 @@ class TrainingRun:
             raise ConfigError("training.save_adapter saves a LoRA run's peft adapter; this model has none "
                               "(train with model.mode=lora, or set training.save_adapter=false)")
         if cfg.gradient_checkpointing:
-            enable_gradient_checkpointing(model, self.family)
+            enable_gradient_checkpointing(model, self.family.no_checkpointing_reason)
         self.accelerator, trackers = make_accelerator(cfg, out)
         acc = self.accelerator
         self.is_main = acc.is_main_process

@@ -23,9 +23,12 @@ class LoadedModel:
     key: tuple
     model: Any
     tokenizer: Any
-    kind: str  # "rnn", "llm-head" (a classification/tagging head) or "llm-causal"
+    # how the app asks it: "direct" (the task's own inputs: an RNN, a forecaster on values, a plug-in family's
+    # model), "head" (a classification/tagging head on an LLM) or "causal" (a prompted causal LM)
+    kind: str
     name: str
     context: int | None = None
+    family: Any = None  # its hf_rnn.families.ModelFamily: the forward pass with attention maps (app_forward)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -97,18 +100,19 @@ def load_choice(cache: ModelCache, choice: ModelChoice, llm: str | None, llm_nam
 
 def load_zero_shot(key: tuple, llm: str | None, llm_name: str, llm_dtype: str) -> LoadedModel:
     """The zero-shot causal LLM (``None``: the built-in one), with attention weights on."""
+    from ..families import LLM
     from ..models.llm import context_length, load_llm
 
     model, tokenizer = load_llm(llm, "causal-lm", output_attentions=True, dtype=llm_dtype)
     model.eval()
-    return LoadedModel(key, model, tokenizer, "llm-causal", f"{llm_name} (zero-shot)",
-                       context=context_length(model))
+    return LoadedModel(key, model, tokenizer, "causal", f"{llm_name} (zero-shot)",
+                       context=context_length(model), family=LLM)
 
 
 def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
     """A trained run's model and tokenizer; an LLM run in ``llm_dtype``."""
+    from ..families import family_named
     from ..runs import RunError, load_run_model
-    from ..tasks import input_family
 
     try:
         model, tokenizer = load_run_model(run, output_attentions=True)
@@ -116,23 +120,11 @@ def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
         raise
     except Exception as e:  # a damaged folder: torch/safetensors errors of every kind
         raise AppError(f"cannot load {run.path.name}: {first_line(e)}") from None
-    if run.family == "rnn":
-        kind, context = "rnn", None
-    elif input_family(model) == "rnn":  # an LLM forecaster that reads values, as an RNN forecaster does
-        kind, context = "values", None
-    else:
-        import torch
-
-        from ..models.llm import context_length
-
-        model.to(getattr(torch, llm_dtype))
-
-        kind = "llm-head" if run.metrics["task"]["kind"] in ("sequence-classification",
-                                                              "token-classification") else "llm-causal"
-        context = context_length(model)
+    family = family_named(run.family)
+    kind, context = family.app_kind(run, model, llm_dtype)  # an LLM run is cast to llm_dtype here
     # a tagger trained on each sentence twice (task option repeat_input) must read it twice here too
     extra = {"repeat_input": bool((run.metrics["task"].get("options") or {}).get("repeat_input"))}
-    return LoadedModel(key, model, tokenizer, kind, run.label, context=context, extra=extra)
+    return LoadedModel(key, model, tokenizer, kind, run.label, context=context, extra=extra, family=family)
 
 
 __all__ = ["LoadedModel", "ModelCache", "load_choice", "load_run", "load_zero_shot"]

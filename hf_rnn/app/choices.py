@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..families import FAMILIES, LLM, family_rank
 from .results import AppError
 
 ZERO_SHOT = "zero-shot"
@@ -54,16 +55,16 @@ def short_label(value: str | None) -> str:
 
 
 def list_choices(runs_dir: Path, task: str, llm_name: str) -> list[ModelChoice]:
-    """Trained runs of ``task`` under ``runs_dir`` (RNNs first, those with attention first, then newest first),
-    then the zero-shot LLM."""
+    """Trained runs of ``task`` under ``runs_dir`` (by family in registration order, so RNNs first; those with
+    attention first, then newest first), then the zero-shot LLM."""
     check_task(task)
     from ..runs import find_runs
 
     runs = find_runs(runs_dir, task) if runs_dir.exists() else []
     out = [run_choice(runs_dir, r) for r in runs]
-    out.sort(key=lambda c: (c.family != "rnn", not c.has_attention, -mtime(c.run.path)))
+    out.sort(key=lambda c: (family_rank(c.family), not c.has_attention, -mtime(c.run.path)))
     if task_class(task).zero_shot:
-        out.append(ModelChoice(ZERO_SHOT, f"{llm_name} zero-shot (no training)", "llm", True))
+        out.append(ModelChoice(ZERO_SHOT, f"{llm_name} zero-shot (no training)", LLM.name, True))
     return out
 
 
@@ -74,27 +75,22 @@ def run_choice(runs_dir: Path, run) -> ModelChoice:
         rel = run.path.resolve().relative_to(root).as_posix()
     except ValueError:
         rel = run.path.as_posix()
-    config = read_json(run.path / "config.json")
-    attention = config.get("attention", "none") if run.family == "rnn" else "self"
-    has_attention = run.family != "rnn" or (attention != "none" and config.get("architectures", [""])[0] in
-                                           ("RNNForSequenceClassification", "RNNForSeq2SeqLM"))
+    family = FAMILIES.get(run.family)  # a run of a family not registered here is listed, and fails to load
+    has_attention, attention = family.run_attention(read_json(run.path / "config.json")) if family else (False, "")
     metric = run.metrics.get("task", {}).get("primary_metric")
     score = (run.metrics.get("test") or {}).get(metric)
-    parts = [run.name]
-    if run.family == "rnn" and attention != "none":
-        parts.append(f"+ {attention} attention")
-    label = " ".join(parts) + f" · {rel}"
+    label = " ".join([run.name, *([attention] if attention else [])]) + f" · {rel}"
     if isinstance(score, (int, float)):
         label += f" · test {metric} {score:.3g}"
     return ModelChoice(RUN_PREFIX + rel, label, run.family, has_attention, run)
 
 
 def pick_defaults(choices: list[ModelChoice]) -> tuple[str | None, str | None]:
-    """The two models a page starts with: the newest RNN run (else any run) and the zero-shot LLM
-    (else a second run)."""
+    """The two models a page starts with: the newest run of the first family (an RNN; else any run) and the
+    zero-shot LLM (else a second run)."""
     runs = [c for c in choices if c.run is not None]
-    rnns = [c for c in runs if c.family == "rnn"]
-    a = (rnns or runs or [None])[0]
+    first = [c for c in runs if family_rank(c.family) == 0]
+    a = (first or runs or [None])[0]
     others = [c for c in choices if c is not a]
     zero = [c for c in others if c.value == ZERO_SHOT]
     b = (zero or others or [None])[0]
@@ -113,7 +109,7 @@ def resolve_choice(runs_dir: Path, task: str, value: str | None, llm_name: str,
         if not task_class(task).zero_shot:
             raise AppError(f"{llm_name} cannot label words zero-shot here; pick a trained run "
                            f"(hf-rnn train --task {task} --model smollm2 fine-tunes one)")
-        return ModelChoice(ZERO_SHOT, f"{llm_name} zero-shot", "llm", True)
+        return ModelChoice(ZERO_SHOT, f"{llm_name} zero-shot", LLM.name, True)
     if not value.startswith(RUN_PREFIX):
         raise AppError(f"unknown model {value!r}: use {ZERO_SHOT!r} or 'run:<folder under {runs_dir}>'")
     from ..runs import RunError, read_run

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..errors import InputError
 from .cache import LoadedModel
-from .maps import rnn_maps, self_attention
+from .maps import self_attention
 from .results import AppError, Prediction
 from .text import split_words
 
@@ -87,13 +88,8 @@ def classify(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int, zero
     ids = cut_ids(list(tok(text)["input_ids"]), room, reason, pred)
     if not ids:
         raise AppError("the input has no tokens for this model")
-    if lm.kind == "rnn":
-        with torch.no_grad():
-            logits = lm.model(input_ids=torch.tensor([ids])).logits[0]
-        pred.maps, pred.attention_note = rnn_maps(lm, text, room)
-    else:
-        out, pred.maps = self_attention(lm, ids, text)
-        logits = out.logits[0]
+    out, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, text, "sequence-classification")
+    logits = out.logits[0]
     pred.output = dict(zip(labels, logits.float().softmax(-1).tolist()))
 
 
@@ -107,11 +103,10 @@ def _mass(scores) -> str:
 
 def tag(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int) -> None:
     """A tag per word (``[(word, tag), ...]``), read at each word's first token."""
-    import torch
 
     from ..tokenization import encode_words
 
-    if lm.kind == "llm-causal":
+    if lm.kind == "causal":
         raise AppError("a causal LM cannot label words here; pick a tagging run")
     words = split_words(text)
     enc = encode_words(lm.tokenizer, words, repeat=lm.extra.get("repeat_input", False))
@@ -123,14 +118,8 @@ def tag(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int) -> None:
         pred.notices.append(f"The input has {len(enc['input_ids']):,} tokens; the first {room} were used "
                             f"({reason}): {kept} of {len(words)} words are labelled.")
         words = words[:kept]
-    with torch.no_grad():
-        if lm.kind == "rnn":
-            logits = lm.model(input_ids=torch.tensor([ids])).logits[0]
-            pred.attention_note = ("An RNN tagger carries the sentence in its hidden states (both directions "
-                                   "for a BiLSTM); it has no attention weights to show.")
-        else:
-            out, pred.maps = self_attention(lm, ids, " ".join(words))
-            logits = out.logits[0]
+    out, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, " ".join(words), "token-classification")
+    logits = out.logits[0]
     best = logits.argmax(-1).tolist()
     id2label = lm.model.config.id2label
     first: dict[int, int] = {}
@@ -152,7 +141,7 @@ def generate(lm: LoadedModel, ids: list[int], n_new: int, **options) -> list[int
     eos = tok.eos_token_id
     kwargs = dict(max_new_tokens=n_new, do_sample=False, num_beams=1, pad_token_id=tok.pad_token_id,
                   eos_token_id=eos, **options)
-    if lm.kind != "rnn":
+    if lm.kind != "direct":  # an LLM's generation config may ask for sampling: greedy here, without its settings
         kwargs.update(temperature=None, top_p=None, top_k=None)
     with torch.no_grad():
         out = lm.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), **kwargs)
@@ -164,7 +153,7 @@ def generate(lm: LoadedModel, ids: list[int], n_new: int, **options) -> list[int
 
 def continue_text(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_tokens: int) -> None:
     """The text's greedy continuation (``n_new`` tokens at most)."""
-    if lm.kind == "llm-head":
+    if lm.kind == "head":
         raise AppError("this run has a classification head, not a language-model head")
     tok = lm.tokenizer
     room, reason = limit(lm, max_tokens, reserve=n_new)
@@ -173,11 +162,8 @@ def continue_text(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_
         raise AppError("the input has no tokens for this model")
     new = generate(lm, ids, n_new, no_repeat_ngram_size=3)
     pred.output = tok.decode(new, skip_special_tokens=True)
-    if lm.kind == "rnn":
-        pred.attention_note = ("An RNN language model carries the text so far in its hidden state; it has no "
-                               "attention weights to show.")
-    else:
-        _, pred.maps = self_attention(lm, ids + new, text, prompt_length=len(ids))
+    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, text, "causal-lm",
+                                                              prompt_length=len(ids))
 
 
 # ------------------------------------------------------------------ translation
@@ -185,15 +171,13 @@ def continue_text(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_
 
 def translate(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_tokens: int,
               task: Callable[[], Any]) -> None:
-    """The translation: an RNN encoder-decoder with its alignment, or an LLM prompted by the task (``task()``
-    gives it; called only for an LLM)."""
+    """The translation: an encoder-decoder (an RNN) with its alignment, or an LLM prompted by the task
+    (``task()`` gives it; called only for a prompted model)."""
     import torch
 
     tok = lm.tokenizer
     n_new = max(n_new, 16)
-    if lm.kind == "rnn":
-        from ..attention import attention_maps
-
+    if lm.kind == "direct":  # an encoder-decoder: the source in, the target out
         config = lm.model.config
         eos = tok.eos_token_id
         room, reason = limit(lm, max_tokens, reserve=1)
@@ -209,16 +193,14 @@ def translate(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_toke
         seq = getattr(out, "sequences", out)[0].tolist()[1:]
         translation = tok.decode([i for i in seq if i != eos], skip_special_tokens=True).strip()
         pred.output = translation
-        if config.attention == "none":
-            pred.attention_note = ("This encoder-decoder was trained without attention (RNNConfig attention="
-                                   "'none'): the decoder reads only the encoder's last state.")
-        else:
-            source_text = tok.decode(src) if len(src) < len(tok(text, add_special_tokens=False)["input_ids"]) \
-                else text
-            pred.maps = attention_maps(lm.model, tok, source_text, target_text=translation)
+        source_text = tok.decode(src) if len(src) < len(tok(text, add_special_tokens=False)["input_ids"]) else text
+        try:  # the decoder-over-encoder alignment, where the model has attention
+            pred.maps = lm.family.attention_maps(lm.model, tok, source_text, target_text=translation)
             pred.maps.model_name = lm.name
+        except InputError:  # it has none: say why
+            pred.attention_note = lm.family.no_maps_note(lm, "translation")
         return
-    if lm.kind == "llm-head":
+    if lm.kind == "head":
         raise AppError("this run has a classification head, not a language-model head")
     prompts = task()
     template = prompts.prompt_ids(tok, prompts.prompt(""))
@@ -227,8 +209,9 @@ def translate(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_toke
     ids = prompts.prompt_ids(tok, prompts.prompt(text))
     new = generate(lm, ids, n_new)
     pred.output = tok.decode(new, skip_special_tokens=True).strip()
-    _, pred.maps = self_attention(lm, ids + new, text, prompt_length=len(ids),
-                                  input_start=common_prefix(template, ids))
+    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, text, "translation",
+                                                              prompt_length=len(ids),
+                                                              input_start=common_prefix(template, ids))
 
 
 # ------------------------------------------------------------------ time series
@@ -239,15 +222,12 @@ def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None
     import torch
 
     h = task.horizon
-    if lm.kind in ("rnn", "values"):
+    if lm.kind == "direct":  # a window of values in, values out
         with torch.no_grad():
             out = lm.model(past_values=torch.tensor([past])).prediction[0]
         pred.output = [float(v) for v in out.reshape(-1).tolist()][:h]
-        pred.attention_note = ("An RNN forecaster carries the window in its hidden state; it has no "
-                               "attention weights to show." if lm.kind == "rnn" else
-                               "This LLM forecaster reads patches of values, not tokens; its "
-                               "attention over patches is not drawn here.")
-    elif lm.kind == "llm-causal":
+        pred.attention_note = lm.family.no_maps_note(lm, "forecasting")
+    elif lm.kind == "causal":
         tok = lm.tokenizer
         ids = task.prompt_ids(tok, task.prompt(past))
         n_new = task.max_new_tokens
@@ -261,8 +241,9 @@ def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None
             pred.notices.append(f"no number in the answer {answer.strip()[:40]!r}: the last value "
                                 "is used as the forecast")
         template = task.prompt_ids(tok, f"Continue the series {task.series}:")
-        _, pred.maps = self_attention(lm, ids + new, task.prompt(past), prompt_length=len(ids),
-                                      input_start=common_prefix(template, ids))
+        _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, task.prompt(past), "forecasting",
+                                                                  prompt_length=len(ids),
+                                                                  input_start=common_prefix(template, ids))
     else:
         raise AppError("this run has a classification head, not a forecaster")
 

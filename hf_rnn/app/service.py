@@ -121,7 +121,10 @@ class AppService:
 
     def train_hint(self, task: str) -> str:
         """How to get a trained RNN for ``task`` (Markdown), or an empty string when one exists."""
-        if any(c.family == "rnn" for c in self.choices(task)):
+        from ..families import family_for_model_name
+
+        quick = family_for_model_name(task_class(task).app_quick_train[0])  # the one-minute model's family
+        if any(quick is not None and c.family == quick.name for c in self.choices(task)):
             return ""
         command = train_command(self.runs_dir, task, self.train_seconds)
         return (f"No trained RNN for {task_class(task).title.lower() or task} under `{self.runs_dir}` yet. Train one in about a "

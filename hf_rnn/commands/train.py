@@ -84,7 +84,7 @@ def run(args) -> int:
 
     from accelerate.utils import set_seed
 
-    from ..models.factory import build_model, build_tokenizer
+    from ..families import build_model, build_tokenizer
     from ..tasks import load_task
     from ..training import train
 
@@ -112,8 +112,9 @@ def run(args) -> int:
 def _check_same_model(recipe, model: str | None) -> None:
     """With --config or --resume the recipe file rules; a --model that names another model is a mistake."""
     from ..errors import ConfigError
+    from ..families import family_named
 
-    same = {recipe.model.name.lower(), recipe.model.family} | ({"smollm2"} if recipe.model.family == "llm" else set())
+    same = family_named(recipe.model.family).recipe_aliases(recipe.model)
     if model and model.lower() not in same:
         raise ConfigError(f"--model {model} does not match the recipe's model {recipe.model.name!r}; "
                           "drop --model or change model.name in the recipe")

@@ -1,4 +1,6 @@
-"""A recipe's ``model`` and ``tokenizer`` sections → a model and its tokenizer.
+"""The builders the two built-in families use (``hf_rnn.families``): a recipe's ``model`` and ``tokenizer``
+sections → a model and its tokenizer. ``build_model`` / ``build_tokenizer`` (by the recipe's family) are
+``hf_rnn.families``'; the names here stay for code that imported them from this module.
 
 The head follows from the task's kind, for both families:
 
@@ -40,15 +42,9 @@ RNN_HEAD_BY_KIND = {
 _NOT_CONFIG = ("family", "name", "init_embeddings", "freeze_embeddings")
 
 
-def build_tokenizer(task, model_cfg, tokenizer_cfg):
-    """The tokenizer of an RNN run (``None`` for a numeric forecaster, which reads no text).
-
-    An LLM's tokenizer comes with it from ``build_model``.
-    """
-    if model_cfg.family == "llm":
-        return None
-    if task.kind == "forecasting":
-        return None
+def tokenizer_from_section(task, tokenizer_cfg):
+    """The tokenizer a recipe's ``tokenizer:`` section names: the built-in LLM's (default), another one, or a
+    word- or character-level vocabulary trained on the task's training split."""
     if tokenizer_cfg.word_level:
         return train_word_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size,
                                     lowercase=tokenizer_cfg.lowercase)
@@ -69,27 +65,19 @@ def _training_texts(task):
             yield " ".join(value) if isinstance(value, list) else value
 
 
-def build_model(task, model_cfg, tokenizer=None):
-    """A fresh RNN for ``task`` from an ``RNNModelSection``, or an LLM from an ``LLMModelSection``.
-
-    Returns ``(model, tokenizer)``: an LLM brings its own tokenizer; an RNN keeps ``tokenizer``.
-    Seed first (``accelerate.utils.set_seed``): an RNN's weights are drawn here.
-    """
-    if model_cfg.family == "llm" and model_cfg.mode == "patch":
-        return build_patch_model(task, model_cfg), None  # reads values, no text: no tokenizer
-    if model_cfg.family == "llm":
-        return load_llm(
-            model_cfg.name_or_path,
-            task,
-            mode=model_cfg.mode,
-            lora_r=model_cfg.lora_r,
-            lora_alpha=model_cfg.lora_alpha,
-            lora_dropout=model_cfg.lora_dropout,
-            lora_target_modules=model_cfg.lora_target_modules,
-            freeze_layers=model_cfg.freeze_layers,
-            dtype=model_cfg.dtype,
-        )
-    return build_rnn(task, model_cfg, tokenizer), tokenizer
+def build_llm(task, model_cfg):
+    """``(model, tokenizer)``: the recipe's LLM (an ``LLMModelSection``) with the task's head and training mode."""
+    return load_llm(
+        model_cfg.name_or_path,
+        task,
+        mode=model_cfg.mode,
+        lora_r=model_cfg.lora_r,
+        lora_alpha=model_cfg.lora_alpha,
+        lora_dropout=model_cfg.lora_dropout,
+        lora_target_modules=model_cfg.lora_target_modules,
+        freeze_layers=model_cfg.freeze_layers,
+        dtype=model_cfg.dtype,
+    )
 
 
 def build_patch_model(task, model_cfg):
@@ -163,3 +151,12 @@ def copy_llm_embeddings(model, tokenizer) -> None:
                           f"(embedding table {tuple(table.shape)}; this model's is {shape})")
     with torch.no_grad():
         embeddings.weight.copy_(table)
+
+
+def __getattr__(name: str):
+    # build_model and build_tokenizer ask the recipe's family, which imports this module: found by name
+    if name in ("build_model", "build_tokenizer"):
+        import importlib
+
+        return getattr(importlib.import_module("hf_rnn.families"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -64,7 +64,7 @@ class ZeroShotClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.lm = model
-        # family_of() reads config.model_type: the LM's ("llama"), so tasks treat this as an LLM
+        # hf_rnn.families.family_of() reads config.model_type: the LM's ("llama"), so this is in the LLM family
         self.config = model.config
         self.tokenizer = copy.copy(tokenizer)
         self.label_names = list(label_names)

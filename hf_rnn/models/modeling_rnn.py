@@ -97,6 +97,7 @@ class RNNPreTrainedModel(PreTrainedModel):
     config_class = RNNConfig
     base_model_prefix = "rnn"
     main_input_name = "input_ids"
+    reads_task_inputs = True  # the task's own inputs, not an LLM's prompt (hf_rnn.tasks.input_family)
     # The blocks that stay whole: FSDP's transformer-based wrap makes each one shard unit (accelerate
     # reads this list when the config names no layer class) and a device_map never splits them. The
     # whole encoder or decoder rather than its nn.LSTM: the additive decoder calls its LSTM once per token.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DataError
-from .base import SPLITS, Task, family_of, input_family
+from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
 from .kinds import (
     ForecastingTask,
     LanguageModelingTask,
@@ -82,10 +82,21 @@ def load_task(name: str, source: str | None = None, **options: Any) -> Task:
 
 
 __all__ = [
-    "KINDS", "SPLITS", "TASKS", "TASK_MODULES_ENV", "Task", "register_task", "family_of", "input_family",
+    "DIRECT", "KINDS", "PROMPTED", "SPLITS", "TASKS", "TASK_MODULES_ENV", "Task", "register_task", "input_family",
     "get_task_class", "load_task", "brown_to_universal",
     "SequenceClassificationTask", "TokenClassificationTask", "LanguageModelingTask", "TranslationTask",
     "ForecastingTask", "SentimentTask", "POSTask", "TextGenerationTask", "EnglishSpanishTask", "TimeSeriesTask",
 ]
+
+
+def __getattr__(name: str):
+    # family_of(model) -> "rnn" / "llm" / a plug-in's name is the families' (hf_rnn.families.family_name), which
+    # import this package: kept here by name for code that imported it from hf_rnn.tasks
+    if name == "family_of":
+        import importlib
+
+        return importlib.import_module("hf_rnn.families").family_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _import_task_modules()

@@ -36,19 +36,19 @@ SPLIT_SEED = 1234
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
-def family_of(model: Any) -> str:
-    """``"rnn"`` for this package's RNN models, ``"llm"`` for any other transformers model."""
-    config = getattr(model, "config", None)
-    return "rnn" if getattr(config, "model_type", None) == "hf_rnn" else "llm"
+# The two encodings of a task (the ``encoding`` argument of ``Task.encode`` / ``collator``), named after the
+# family each was first written for; a model of any family reads one of them:
+DIRECT = "rnn"  # the task's own inputs: token ids of the text, source/target pairs, windows of values
+PROMPTED = "llm"  # a causal LM's prompt and answer: a chat prompt, digit strings
 
 
 def input_family(model: Any) -> str:
-    """The family whose encoding of a task ``model`` reads (the ``family`` argument of
-    ``Task.encode`` / ``collator``): its own, except that a numeric forecaster built on an LLM
-    (main input ``past_values``) reads the windows of values that an RNN forecaster reads."""
-    if getattr(model, "main_input_name", None) == "past_values":
-        return "rnn"
-    return family_of(model)
+    """The encoding ``model`` reads: ``DIRECT`` when its class says it reads the task's own inputs
+    (``reads_task_inputs``: hf_rnn's RNN heads, a plug-in family's models) or its main input is a window of
+    values (``past_values``: a numeric forecaster on an LLM, too); else ``PROMPTED`` (any transformers LM)."""
+    if getattr(model, "main_input_name", None) == "past_values" or getattr(model, "reads_task_inputs", False):
+        return DIRECT
+    return PROMPTED
 
 
 def seeded_splits(ds: Dataset, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS) -> DatasetDict:
@@ -232,19 +232,20 @@ class Task:
     def encode(
         self,
         tokenizer,
-        family: str = "rnn",
+        encoding: str = DIRECT,
         splits: tuple[str, ...] = SPLITS,
         max_length: int | None = None,
         for_generation: bool = False,
     ) -> DatasetDict:
-        """Tokenize splits for ``family`` ("rnn" or "llm"); every row keeps ``example_index``.
+        """Tokenize splits in ``encoding`` (``DIRECT``, "rnn", or ``PROMPTED``, "llm": what the model reads,
+        ``input_family(model)``); every row keeps ``example_index``.
 
         ``for_generation`` encodes evaluation inputs for tasks scored on generated output
         (translation, an LLM forecaster): the prompt only, no target.
         """
         raise NotImplementedError
 
-    def collator(self, tokenizer, family: str = "rnn", for_generation: bool = False):
+    def collator(self, tokenizer, encoding: str = DIRECT, for_generation: bool = False):
         """A callable that pads a list of encoded rows into a batch of tensors."""
         raise NotImplementedError
 
@@ -275,10 +276,10 @@ class Task:
 
         ``progress(done, total)`` is called after each batch with the examples scored so far.
         """
-        family = input_family(model)
+        encoding = input_family(model)
         sub = self if max_examples is None else self.subset({split: max_examples})
-        enc = sub.encode(tokenizer, family, splits=(split,), max_length=max_length, for_generation=True)[split]
-        collate = sub.collator(tokenizer, family, for_generation=True)
+        enc = sub.encode(tokenizer, encoding, splits=(split,), max_length=max_length, for_generation=True)[split]
+        collate = sub.collator(tokenizer, encoding, for_generation=True)
         device = next(model.parameters()).device
         was_training = model.training
         model.eval()

