@@ -90,6 +90,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--model", default=None, help="LLM id or folder (default: the built-in SmolLM2)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write results/performance/llm_mfu.json (the README's performance block)")
     args = parser.parse_args(argv)
 
     import torch
@@ -102,7 +104,7 @@ def main(argv=None) -> dict:
     per_token = training_flops_per_token(model, args.seq_len)
     results = {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
                else "cpu", "threads": torch.get_num_threads(), "batch_size": args.batch_size,
-               "seq_len": args.seq_len, "flops_per_token": per_token, "dtypes": {}}
+               "seq_len": args.seq_len, "matmul_size": args.matmul_size, "flops_per_token": per_token, "dtypes": {}}
     for name in args.dtypes.split(","):
         peak = matmul_peak(device, torch.bfloat16 if name == "bf16" else torch.float32, args.matmul_size)
         rate = tokens_per_second(model, device, name, args.batch_size, args.seq_len, args.steps, args.warmup)
@@ -119,6 +121,10 @@ def main(argv=None) -> dict:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
+    if args.publish:
+        from hf_rnn.performance import publish
+
+        print(f"published: {publish('llm_mfu', results)}")
     return results
 
 

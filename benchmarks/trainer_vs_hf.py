@@ -49,6 +49,9 @@ def parse_args(argv=None):
                    help="train each loop this many times, alternating which goes first; the fastest round of each "
                         "counts (the first run in a process, or on a VM's untouched memory, is several times slower)")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--publish", action="store_true",
+                   help="also write results/performance/trainer_vs_hf.json, which the README's performance block "
+                        "is generated from (`hf-rnn results`)")
     return p.parse_args(argv)
 
 
@@ -200,11 +203,15 @@ def main(argv=None):
           f"(median of steps {grouped_median:.2f})   [goal >= 1.1: {'met' if grouped_ratio >= 1.1 else 'not met'}; "
           f"padding <= 10%: {'met' if ours['padding_share'] <= 0.10 else 'not met'}]")
     print(f"total time {time.perf_counter() - started:.0f} s")
+    numbers = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+               "device": device, "threads": torch.get_num_threads(), "ratio": ratio, "median_step_ratio": median_ratio,
+               "ratio_vs_grouped": grouped_ratio, "median_step_ratio_vs_grouped": grouped_median, **results}
     if args.json:
-        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json)}, "device": device,
-                                         "ratio": ratio, "median_step_ratio": median_ratio,
-                                         "ratio_vs_grouped": grouped_ratio, "median_step_ratio_vs_grouped": grouped_median,
-                                         **results}, indent=2))
+        args.json.write_text(json.dumps(numbers, indent=2))
+    if args.publish:
+        from hf_rnn.performance import publish
+
+        print(f"published: {publish('trainer_vs_hf', numbers)}")
 
 
 if __name__ == "__main__":

@@ -260,21 +260,28 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
 
 def update_readme(readme: str | os.PathLike = "README.md", results_root: str | os.PathLike = RESULTS_DIR,
                   check: bool = False) -> bool:
-    """Rewrite the README's results block from ``results_root``; return whether it changed.
+    """Rewrite the README's results block and its performance block (``hf_rnn.performance``) from
+    ``results_root``; return whether anything changed.
 
-    With ``check=True`` nothing is written and a ``ResultsError`` says the README is stale.
+    With ``check=True`` nothing is written and a ``ResultsError`` says which block is stale.
     """
+    from . import performance
+
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise ResultsError(f"{path} has no results block: add the lines {BEGIN!r} and {END!r}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{readme_section(results_root)}{END}{tail}"
+    new = text
+    for begin, end, body in ((BEGIN, END, lambda: readme_section(results_root)),
+                             (performance.BEGIN, performance.END, lambda: performance.performance_section(results_root))):
+        if begin not in new or end not in new:
+            raise ResultsError(f"{path} has no block for it: add the lines {begin!r} and {end!r}")
+        head, rest = new.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        new = f"{head}{begin}\n{body()}{end}{tail}"
     if new == text:
         return False
     if check:
-        raise ResultsError(f"{path}'s results block does not match {results_root}/: run `hf-rnn results` and commit")
+        raise ResultsError(f"{path}'s generated blocks (results, performance) do not match {results_root}/: "
+                           "run `hf-rnn results` and commit")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(new, encoding="utf-8")
     os.replace(tmp, path)

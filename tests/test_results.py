@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hf_rnn import performance
 from hf_rnn.cli import main
 from hf_rnn.comparison import curve_summary
 from hf_rnn.results import (
@@ -93,12 +94,13 @@ def test_publish_copies_the_report_not_the_weights_and_the_readme_follows(tmp_pa
     assert dest == tmp_path / "results" / "sentiment-full"
     assert sorted(p.name for p in dest.iterdir()) == ["learning_curves.png", "report.md", "results.json"]
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{BEGIN}\nold table\n{END}\n\n## After\n")
-    with pytest.raises(ResultsError, match="does not match"):
+    readme.write_text(f"# x\n\n{BEGIN}\nold table\n{END}\n\n## After\n\n{performance.BEGIN}\nold\n{performance.END}\n")
+    with pytest.raises(ResultsError, match="do not match"):
         update_readme(readme, tmp_path / "results", check=True)
     assert update_readme(readme, tmp_path / "results") is True
     text = readme.read_text()
-    assert "old table" not in text and text.endswith(f"{END}\n\n## After\n")
+    assert "old table" not in text and f"{END}\n\n## After\n" in text
+    assert "Not measured yet" in text.split(performance.BEGIN)[1]  # no results/performance/ there
     assert "| smollm2 | llm | 0.9 |" in text and "llm accuracy ≥ 0.905: **missed by 0.005**" in text
     assert "Test CPU, 2 logical CPUs, 1 torch threads" in text
     assert "Runs: smollm2: stopped by early_stopping, best at step 500." in text  # how the run ended

@@ -1,0 +1,63 @@
+"""Committed performance files: benchmarks publish their numbers, the README's performance block is made from them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hf_rnn import performance
+
+
+def _loop(tps, median, padding, accuracy):
+    return {"tokens_per_second": tps, "median_step_tokens_per_second": median, "padding_share": padding,
+            "accuracy": accuracy}
+
+
+TRAINER = {"settings": {"max_steps": 24, "batch_size": 16, "precision": "no", "rounds": 2}, "threads": 2,
+           "ratio": 1.74, "median_step_ratio": 1.7, "ratio_vs_grouped": 1.04, "median_step_ratio_vs_grouped": 1.02,
+           "hf_rnn": _loop(250.0, 248.0, 0.025, 0.84), "Trainer": _loop(143.7, 145.9, 0.47, 0.83),
+           "Trainer grouped": _loop(240.4, 243.1, 0.032, 0.84)}
+MFU = {"batch_size": 8, "seq_len": 64, "threads": 2, "flops_per_token": 0.82e9, "bf16_over_fp32": 0.31,
+       "dtypes": {"fp32": {"tokens_per_second": 200.0, "model_flops_per_second": 164e9,
+                           "peak_flops_per_second": 197e9, "mfu": 0.83},
+                  "bf16": {"tokens_per_second": 62.0, "model_flops_per_second": 50.8e9,
+                           "peak_flops_per_second": 806e9, "mfu": 0.063}}}
+
+
+def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_path):
+    path = performance.publish("trainer_vs_hf", TRAINER, tmp_path)
+    doc = json.loads(path.read_text())
+    assert path == tmp_path / "performance" / "trainer_vs_hf.json"
+    assert doc["date"] and doc["machine"]["cpu"] and doc["command"]
+    performance.publish("llm_mfu", MFU, tmp_path)
+    text = performance.performance_section(tmp_path)
+    assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 3.2% | 0.840 |" in text
+    assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
+    assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
+    assert "Not measured yet: `quick_compare`, `gpu_check`." in text
+    assert text.index("Trainer") < text.index("FLOPs")  # the README's order, not the files'
+
+
+def test_unknown_or_incomplete_files_are_refused_with_their_name(tmp_path):
+    with pytest.raises(performance.PerformanceError, match="no README renderer"):
+        performance.publish("nonsense", {}, tmp_path)
+    performance.publish("llm_mfu", {"threads": 1}, tmp_path)
+    with pytest.raises(performance.PerformanceError, match="llm_mfu.json lacks"):
+        performance.performance_section(tmp_path)
+    (tmp_path / "performance" / "llm_mfu.json").write_text("{not json")
+    with pytest.raises(performance.PerformanceError, match="not valid JSON"):
+        performance.collect(tmp_path)
+
+
+def test_the_quick_comparison_line_names_time_goal_steps_and_busy_latencies(tmp_path):
+    performance.publish("quick_compare", {
+        "compare": "hf-rnn compare --task sentiment --profile quick", "seconds": 655.0, "primary_metric": "accuracy",
+        "background": "one nice-19 Python process kept one core busy",
+        "rows": [{"name": "bilstm", "metric": 0.8, "steps": 800, "latency_ms_p50": 3.1, "latency_other_load": 0.0},
+                 {"name": "smollm2 zero-shot", "metric": 0.757, "steps": None, "latency_ms_p50": 300.0,
+                  "latency_other_load": 0.9}]}, tmp_path)
+    text = performance.performance_section(tmp_path)
+    assert "**655 s** (goal ≤ 600 s: **missed by 55 s**)" in text
+    assert "bilstm accuracy 0.800 after 800 steps, latency p50 3.1 ms" in text
+    assert "smollm2 zero-shot accuracy 0.757, latency" in text and "latencies of smollm2 zero-shot are flagged" in text
