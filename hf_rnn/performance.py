@@ -139,7 +139,7 @@ def _quick_compare(doc: dict[str, Any]) -> list[str]:
 
 
 def _gpu_check(doc: dict[str, Any]) -> list[str]:
-    return [f"**GPU check** (`benchmarks/gpu_check.sh`): " + "; ".join(f"{k}: {v}" for k, v in doc["summary"].items())
+    return ["**GPU check** (`benchmarks/gpu_check.sh`): " + "; ".join(f"{k}: {v}" for k, v in doc["summary"].items())
             + f". {_where(doc)}."]
 
 
