@@ -15,7 +15,7 @@ import time
 
 import psutil
 
-__all__ = ["OtherLoad", "allowed_cores", "other_busy_cores", "threads_to_use"]
+__all__ = ["OtherLoad", "allowed_cores", "free_cores", "other_busy_cores", "threads_to_use"]
 
 THREADS_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -91,6 +91,11 @@ def threads_to_use(interval: float = 0.5) -> int | None:
     """
     if any(os.environ.get(name) for name in THREADS_ENV):
         return None
+    return free_cores(interval)
+
+
+def free_cores(interval: float = 0.5) -> int:
+    """The physical cores this process may use that other processes leave free now (at least 1)."""
     cores = allowed_cores()
     n = len(cores) if cores is not None else (psutil.cpu_count(logical=True) or 1)
     n = min(n, psutil.cpu_count(logical=False) or n)  # torch's own default: one thread per physical core

@@ -37,15 +37,21 @@ def setup(name: str) -> NotebookSetup:
     """Set up a notebook's kernel and return its output folder and thread count.
 
     - the output folder: :func:`output_folder` of ``name``;
-    - PyTorch's CPU threads: ``$HF_RNN_NOTEBOOK_THREADS``, default 1, the fastest on a shared, busy CPU
-      (threads waiting for each other can make every step many times slower); on a machine of your own, set
-      it to its number of cores. ``OMP_NUM_THREADS`` is set too, before ``torch`` is imported when the
-      notebook calls this first, and it reaches subprocesses (``hf_rnn.compare``'s training runs);
+    - PyTorch's CPU threads: ``$HF_RNN_NOTEBOOK_THREADS``, else the cores other processes leave free now
+      (``hf_rnn.cpu_load.free_cores``: all of them on an idle machine, fewer on a busy one, where threads
+      waiting for each other can make every step many times slower). ``OMP_NUM_THREADS`` is set too, before
+      ``torch`` is imported when the notebook calls this first, and it reaches subprocesses
+      (``hf_rnn.compare``'s training runs);
     - no progress bars from ``datasets`` and ``transformers``, and only ``transformers``' errors;
     - matplotlib's inline backend when running in IPython (the ``%matplotlib inline`` magic).
     """
     out = output_folder(name)
-    threads = int(os.environ.get(THREADS_VARIABLE, "1"))
+    if os.environ.get(THREADS_VARIABLE):
+        threads = int(os.environ[THREADS_VARIABLE])
+    else:
+        from .cpu_load import free_cores
+
+        threads = free_cores()
     if threads < 1:
         raise ValueError(f"{THREADS_VARIABLE} must be a positive number of threads, not {threads}")
     os.environ["OMP_NUM_THREADS"] = str(threads)

@@ -180,10 +180,15 @@ def test_setup_follows_the_environment(tmp_path, monkeypatch, torch_threads):
     assert threads == 2 and torch_threads.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
 
 
-def test_setup_defaults_to_a_temporary_folder_and_one_thread(monkeypatch, torch_threads):
+def test_setup_defaults_to_a_temporary_folder_and_the_free_cores(monkeypatch, torch_threads):
+    from hf_rnn import cpu_load
+
     monkeypatch.delenv("HF_RNN_NOTEBOOK_OUT", raising=False)
     monkeypatch.delenv("HF_RNN_NOTEBOOK_THREADS", raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # an inherited setting does not count: the free cores do
+    monkeypatch.setattr(cpu_load, "allowed_cores", lambda: [0, 1])
+    monkeypatch.setattr(cpu_load.psutil, "cpu_count", lambda logical=True: 2)
+    monkeypatch.setattr(cpu_load, "other_busy_cores", lambda interval=0.5: 0.9)  # one core busy elsewhere
     out, threads = setup("01_rnn_forward")
     try:
         assert os.path.isdir(out) and os.path.basename(out).startswith("hf_rnn_01_rnn_forward_")
@@ -191,6 +196,10 @@ def test_setup_defaults_to_a_temporary_folder_and_one_thread(monkeypatch, torch_
         assert threads == 1 and torch_threads.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
     finally:
         os.rmdir(out)
+    monkeypatch.setattr(cpu_load, "other_busy_cores", lambda interval=0.5: 0.0)  # an idle machine: both cores
+    out, threads = setup("01_rnn_forward")
+    os.rmdir(out)
+    assert threads == 2 and torch_threads.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
     monkeypatch.setenv("HF_RNN_NOTEBOOK_THREADS", "0")
     with pytest.raises(ValueError, match="HF_RNN_NOTEBOOK_THREADS"):
         setup("01_rnn_forward")
