@@ -2,7 +2,8 @@
 
 Runs ``hf-rnn compare --task sentiment --profile quick`` in a fresh folder (nothing reused: every model
 trains, the zero-shot row is scored) while one low-priority process (``nice 19``) keeps one core busy, as a
-user's machine with a build or a browser running would. Prints the wall time against the goal (600 s on a
+user's machine with a build or a browser running would; ``--background none`` starts none (for a machine that
+is busy already). Either way the other processes' work during the run is measured and reported. Prints the wall time against the goal (600 s on a
 2-core machine), each model's optimizer steps and score, and which latencies the report flagged as measured
 on a busy machine.
 
@@ -15,11 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from hf_rnn.cpu_load import OtherLoad
 
 GOAL_SECONDS = 600.0
 SPIN = "while True:\n    pass\n"
@@ -38,12 +42,24 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def start_background(kind: str) -> subprocess.Popen | None:
-    """One low-priority busy process, or none."""
+def start_background(kind: str) -> int | None:
+    """The process id of one low-priority busy process, or ``None``.
+
+    It is started detached (through a shell that exits), so it is not this process's child: the load measured
+    over the comparison (``cpu_load.OtherLoad``, which leaves out this process and its children) counts it.
+    """
     if kind == "none":
         return None
-    return subprocess.Popen([sys.executable, "-c", SPIN], preexec_fn=lambda: os.nice(19),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shell = f"nohup nice -n 19 {sys.executable} -c {SPIN!r} >/dev/null 2>&1 & echo $!"
+    return int(subprocess.check_output(["sh", "-c", shell], text=True).strip())
+
+
+def stop_background(pid: int | None) -> None:
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def main(argv=None) -> dict:
@@ -55,12 +71,11 @@ def main(argv=None) -> dict:
         started = time.perf_counter()
         try:
             cmd = [sys.executable, "-m", "hf_rnn.cli", *compare[1:], "--output-dir", str(out)]
-            returncode = subprocess.call(cmd)
+            with OtherLoad() as load:
+                returncode = subprocess.call(cmd)
         finally:
             seconds = time.perf_counter() - started
-            if background is not None:
-                background.kill()
-                background.wait()
+            stop_background(background)
         if returncode != 0:
             raise SystemExit(f"the comparison failed (exit {returncode})")
         doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -68,9 +83,11 @@ def main(argv=None) -> dict:
     rows = [{"name": r["name"], "metric": r["metrics"].get(metric), "steps": r.get("steps"),
              "latency_ms_p50": r.get("latency_ms_p50"), "latency_other_load": r.get("latency_other_load")}
             for r in doc["rows"] if r["family"] != "reference"]
-    background_words = ("one nice-19 Python process kept one core busy" if args.background == "spin"
-                        else "nothing else ran")
+    background_words = ("one nice-19 Python process spun on a core" if args.background == "spin"
+                        else "no process of this benchmark's ran beside it")
+    background_words += f" (other processes' work during the run, measured: {load.cores:.2f} cores on average)"
     numbers = {"compare": " ".join(compare), "background": background_words, "seconds": round(seconds, 1),
+               "other_cores": round(load.cores, 2),
                "goal_seconds": GOAL_SECONDS, "primary_metric": metric, "rows": rows,
                "hardware": doc.get("hardware", {})}
     print(f"\n{' '.join(compare)} with {background_words}: {seconds:,.0f} s "

@@ -5,7 +5,8 @@ share the cores with it: every parallel region waits for its slower thread, and 
 kernel waiting for each other, so two threads can run slower than one. ``threads_to_use`` counts the cores
 this process may run on that other processes leave free, so a comparison trains and scores on those only;
 ``OtherLoad`` measures the same thing over a stretch of work, so a report can flag latencies measured on a
-busy machine. Linux counts per-core times; elsewhere psutil's system-wide numbers stand in.
+busy machine. Low-priority (niced) processes do not count: they yield their core. Linux counts per-core times;
+elsewhere psutil's system-wide numbers stand in.
 """
 
 from __future__ import annotations
@@ -29,12 +30,26 @@ def allowed_cores() -> list[int] | None:
 
 
 def _busy_seconds(cores: list[int] | None) -> float:
-    """CPU seconds spent not idle since boot, on ``cores`` (all cores when ``None``)."""
+    """CPU seconds spent working since boot, on ``cores`` (all cores when ``None``).
+
+    Work of low-priority (positively niced) processes is left out unless this process is niced too: the
+    scheduler gives them a sliver of a core that a normal-priority thread wants, so they take no core from us.
+    """
+    niced_count = _niceness() > 0
+
+    def busy(t) -> float:
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - (0.0 if niced_count else getattr(t, "nice", 0.0))
+
     if cores is None:
-        t = psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
-    per_cpu = psutil.cpu_times(percpu=True)
-    return sum(sum(t) - t.idle - getattr(t, "iowait", 0.0) for i, t in enumerate(per_cpu) if i in cores)
+        return busy(psutil.cpu_times())
+    return sum(busy(t) for i, t in enumerate(psutil.cpu_times(percpu=True)) if i in cores)
+
+
+def _niceness() -> int:
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (AttributeError, OSError):
+        return 0
 
 
 def _own_seconds() -> float:

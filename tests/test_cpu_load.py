@@ -63,3 +63,15 @@ def test_a_latency_measured_on_a_busy_machine_is_flagged():
     note = busy_latency_note(rows)
     assert "busy machine" in note and "smollm2 (1.0)" in note and "bilstm" not in note
     assert busy_latency_note(rows[:1] + rows[2:]) == ""
+
+
+def test_low_priority_work_takes_no_core(monkeypatch):
+    """A niced process yields its core to a normal-priority thread: its time is not "other work" (unless this
+    process is niced as well)."""
+    kind = type(cpu_load.psutil.cpu_times())  # psutil's named tuple of this platform's fields
+    sample = kind(**{f: 0.0 for f in kind._fields} | {"user": 10.0, "nice": 30.0})
+    monkeypatch.setattr(cpu_load.psutil, "cpu_times", lambda percpu=False: [sample] if percpu else sample)
+    monkeypatch.setattr(cpu_load, "_niceness", lambda: 0)
+    assert cpu_load._busy_seconds([0]) == 10.0 and cpu_load._busy_seconds(None) == 10.0
+    monkeypatch.setattr(cpu_load, "_niceness", lambda: 19)
+    assert cpu_load._busy_seconds([0]) == 40.0
