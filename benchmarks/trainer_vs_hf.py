@@ -91,11 +91,11 @@ def run_hf_rnn(args, task, workdir):
     # the loop's own end-of-run evaluations run on 16 examples; both models are scored afterwards alike
     out = workdir / "hf_rnn"
     metrics = train(model, task.subset({"test": 16}), config, tok, out)
-    tr = metrics["training"]
+    tr = metrics.training
     steps = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     per_step = [e["tokens_per_second"] for e in steps if e["event"] == "train"]  # logging_steps=1
-    return model, tok, {"tokens_per_second": tr["tokens_per_second"], "padding_share": tr["padding_share"],
-                        "train_seconds": tr["train_seconds"], "tokens": tr["tokens"], "steps": tr["steps"],
+    return model, tok, {"tokens_per_second": tr.tokens_per_second, "padding_share": tr.padding_share,
+                        "train_seconds": tr.train_seconds, "tokens": tr.tokens, "steps": tr.steps,
                         "median_step_tokens_per_second": statistics.median(per_step)}
 
 

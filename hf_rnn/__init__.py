@@ -3,7 +3,7 @@
 The public API, imported lazily so that ``import hf_rnn`` (and ``hf-rnn --help``) stays
 fast; the first use of a name imports its module::
 
-    from hf_rnn import load_task, train, compare, attention_maps, load_llm, RNNConfig
+    from hf_rnn import load_task, train, train_recipe, compare, attention_maps, load_llm, RNNConfig
 
 ``import hf_rnn`` also registers the RNN family (``model_type="hf_rnn"``) with transformers' Auto classes, so
 ``AutoConfig``, ``AutoModelFor...`` and ``transformers.pipeline`` load a saved RNN folder. The registration
@@ -39,7 +39,12 @@ _EXPORTS = {
     "zero_shot": "hf_rnn.models.llm_zero_shot",
     # training, comparison, attention
     "train": "hf_rnn.training",
+    "train_recipe": "hf_rnn.recipe_training",
     "TrainConfig": "hf_rnn.training",
+    # run folders: reading them, and metrics.json's schema
+    "read_run": "hf_rnn.runs",
+    "Run": "hf_rnn.runs",
+    "RunMetrics": "hf_rnn.run_schema",
     "compare": "hf_rnn.comparison",
     "compare_runs": "hf_rnn.comparison",
     "Comparison": "hf_rnn.comparison",

@@ -1,6 +1,7 @@
 """The Hub model card (``README.md``) of a run folder, built with ``huggingface_hub``.
 
-``model_card(metrics, cfg)`` turns a run's ``metrics.json`` document and its ``TrainConfig`` into a
+``model_card(metrics, cfg)`` turns a run's ``metrics.json`` (a ``hf_rnn.run_schema.RunMetrics``) and its
+``TrainConfig`` into a
 ``huggingface_hub.ModelCard``: metadata from ``ModelCardData`` (the test metrics as ``EvalResult``\\ s, hence a
 ``model-index``; license, pipeline tag, library, base model, Hub datasets) and the prose of the card (results
 table, training, how to load it, limitations). What the metadata claims is kept true:
@@ -16,6 +17,7 @@ table, training, how to load it, limitations). What the metadata claims is kept 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from .families.llm import (
 )
 from .families.rnn import PROJECT_LICENSE as PROJECT_LICENSE  # the RNN runs' weights are this project's
 from .run_folder import ADAPTER
+from .run_schema import ModelInfo, RunMetrics, TaskInfo
 
 # task kind -> the Hub's pipeline tag of a model that does that task itself
 PIPELINE_TAG = {
@@ -55,41 +58,40 @@ _BUILTIN_LANGUAGE = {"sentiment": ["en"], "pos": ["en"], "textgen": ["en"], "tra
 
 
 
-def model_card(metrics: dict[str, Any], cfg: Any, run_dir: str | os.PathLike | None = None) -> str:
+def model_card(metrics: RunMetrics | Mapping[str, Any], cfg: Any, run_dir: str | os.PathLike | None = None) -> str:
     """The run folder's ``README.md``: YAML metadata, then the card's prose.
 
     Args:
-        metrics: the run's ``metrics.json`` document (what ``training`` writes: task, model, parameters, test,
-            best, training, memory, hardware).
+        metrics: the run's ``metrics.json``: the ``RunMetrics`` training builds, or the document as read from
+            the file (checked: a missing section is a ``RunError`` that names it).
         cfg: the run's ``TrainConfig`` (learning rate, schedule, warm-up, weight decay, clipping, seed).
         run_dir: the run folder, to mention what it holds besides the model (a LoRA run's ``adapter/``).
     """
     return str(build_model_card(metrics, cfg, run_dir))
 
 
-def build_model_card(metrics: dict[str, Any], cfg: Any, run_dir: str | os.PathLike | None = None) -> ModelCard:
+def build_model_card(metrics: RunMetrics | Mapping[str, Any], cfg: Any,
+                     run_dir: str | os.PathLike | None = None) -> ModelCard:
     """``model_card`` as a ``huggingface_hub.ModelCard`` (``card.data`` is its ``ModelCardData``)."""
-    missing = [k for k in ("task", "model", "parameters", "test", "best", "training", "memory", "hardware")
-               if k not in metrics]
-    if missing:
-        raise ValueError(f"metrics lacks {', '.join(missing)}: pass the run's metrics.json document")
+    if not isinstance(metrics, RunMetrics):
+        metrics = RunMetrics.from_dict(metrics, where="metrics")
     data = card_data(metrics)
     text = f"---\n{data.to_yaml()}\n---\n{_prose(metrics, cfg, data, run_dir)}"
     return ModelCard(text)
 
 
-def card_data(metrics: dict[str, Any]) -> ModelCardData:
+def card_data(metrics: RunMetrics) -> ModelCardData:
     """The card's metadata: license, library, pipeline tag, base model, datasets and the test results."""
-    task, model = metrics["task"], metrics["model"]
+    task, model = metrics.task, metrics.model
     own_class = _is_hf_rnn_class(model)
     data = _data_source(task)
-    scores = _scores(metrics["test"])
-    pipeline_tag = PIPELINE_TAG[task["kind"]]
-    if model["class"].endswith("ForCausalLM"):  # an LLM answers translation or forecasting by continuing a prompt
+    scores = _scores(metrics.test)
+    pipeline_tag = PIPELINE_TAG[task.kind]
+    if model.class_name.endswith("ForCausalLM"):  # an LLM answers translation or forecasting by continuing a prompt
         pipeline_tag = "text-generation"
-    base_model, license_, _ = family_named(model["family"]).card_base(model)  # only a Hub id, a known license
+    base_model, license_, _ = family_named(model.family).card_base(model)  # only a Hub id, a known license
     name = _model_name(metrics)
-    results = [EvalResult(task_type=pipeline_tag, task_name=task["kind"], dataset_type=data["type"],
+    results = [EvalResult(task_type=pipeline_tag, task_name=task.kind, dataset_type=data["type"],
                           dataset_name=data["name"], dataset_config=data.get("config"), dataset_split="test",
                           dataset_revision=data.get("revision"), metric_type=k, metric_value=round(v, 4),
                           metric_name=f"test {k}")
@@ -101,9 +103,9 @@ def card_data(metrics: dict[str, Any]) -> ModelCardData:
         pipeline_tag=pipeline_tag,
         base_model=base_model,
         datasets=[data["id"]] if data.get("id") else None,
-        language=_BUILTIN_LANGUAGE.get(task["name"]) if task["source"] in (None, "builtin") else None,
+        language=_BUILTIN_LANGUAGE.get(task.name) if task.source in (None, "builtin") else None,
         metrics=list(scores) or None,
-        tags=["hf_rnn", model["family"], task["kind"], task["name"]],
+        tags=["hf_rnn", model.family, task.kind, task.name],
         eval_results=results or None,
     )
 
@@ -111,18 +113,18 @@ def card_data(metrics: dict[str, Any]) -> ModelCardData:
 # =========================================================================== the prose
 
 
-def _prose(metrics: dict[str, Any], cfg: Any, data: ModelCardData, run_dir) -> str:
-    task, model, training, test = metrics["task"], metrics["model"], metrics["training"], metrics["test"]
-    hw, best, params = metrics["hardware"], metrics["best"], metrics["parameters"]
+def _prose(metrics: RunMetrics, cfg: Any, data: ModelCardData, run_dir) -> str:
+    task, model, training, test = metrics.task, metrics.model, metrics.training, metrics.test
+    hw, best, params = metrics.hardware, metrics.best, metrics.parameters
     source = _data_source(task)
-    sizes = task["sizes"]
+    sizes = task.sizes
     rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in _scores(test).items())
-    family = model["family"].upper()
+    family = model.family.upper()
     return f"""
 # {_model_name(metrics)}
 
-A `{model['class']}` ({family} family, {params['total']:,} parameters, {params['trainable']:,} trained)
-fine-tuned by `hf_rnn` on the **{task['name']}** task ({task['kind']}).
+A `{model.class_name}` ({family} family, {params.total:,} parameters, {params.trainable:,} trained)
+fine-tuned by `hf_rnn` on the **{task.name}** task ({task.kind}).
 Data: {source['prose']}; {sizes['train']:,} / {sizes['validation']:,} / {sizes['test']:,} train / validation / test
 examples.
 {_base_model_note(model)}
@@ -132,16 +134,16 @@ examples.
 |---|---|
 {rows}
 
-The saved model is the one of step {best['model_step']} (best validation {best['metric']}: {best['value']}).
+The saved model is the one of step {best.model_step} (best validation {best.metric}: {best.value}).
 
 ## Training
 
-- {training['steps']} optimizer steps ({training['epochs']} epochs), global batch {training['global_batch_size']},
+- {training.steps} optimizer steps ({training.epochs} epochs), global batch {training.global_batch_size},
   learning rate {cfg.learning_rate} ({cfg.lr_scheduler}, {cfg.warmup_steps} warm-up steps), weight decay
-  {cfg.weight_decay}, gradient clipping {cfg.max_grad_norm}, seed {cfg.seed}; stopped by {training['stopped_because']}.
-- {training['train_seconds']:.1f} s of training on {hw['num_processes']} x {hw['device_name']} ({hw['device']},
-  precision {hw['mixed_precision']}): {training['tokens_per_second']:,.0f} non-padding tokens/s,
-  {100 * training['padding_share']:.1f}% padding; peak memory {metrics['memory']['cpu_peak_rss_mb']:,.0f} MB RSS.
+  {cfg.weight_decay}, gradient clipping {cfg.max_grad_norm}, seed {cfg.seed}; stopped by {training.stopped_because}.
+- {training.train_seconds:.1f} s of training on {hw.num_processes} x {hw.device_name} ({hw.device},
+  precision {hw.mixed_precision}): {training.tokens_per_second:,.0f} non-padding tokens/s,
+  {100 * training.padding_share:.1f}% padding; peak memory {metrics.memory.cpu_peak_rss_mb:,.0f} MB RSS.
 - The full recipe is `config.yaml`; every logged step and evaluation is in `metrics.jsonl`.
 
 ## Use
@@ -155,14 +157,14 @@ not meant for use beyond that comparison.
 """
 
 
-def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
-    kind, model = metrics["task"]["kind"], metrics["model"]
-    own = family_named(model["family"]).card_usage(kind, model)  # a plug-in family's classes: its own words
+def _use(metrics: RunMetrics, data: ModelCardData, run_dir) -> str:
+    kind, model = metrics.task.kind, metrics.model
+    own = family_named(model.family).card_usage(kind, model)  # a plug-in family's classes: its own words
     if own is not None:
         intro, code = own
     elif _is_hf_rnn_class(model):
         auto = _HF_RNN_AUTO[kind]
-        pipe = family_named(model["family"]).card_pipeline(data.pipeline_tag)
+        pipe = family_named(model.family).card_pipeline(data.pipeline_tag)
         code = ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",
                 f"from transformers import {auto}" + (", pipeline" if pipe else ""),
                 "", f'model = {auto}.from_pretrained("PATH")']
@@ -182,36 +184,36 @@ def _use(metrics: dict[str, Any], data: ModelCardData, run_dir) -> str:
     return text
 
 
-def _base_model_note(model: dict[str, Any]) -> str:
-    return family_named(model["family"]).card_base(model)[2]
+def _base_model_note(model: ModelInfo) -> str:
+    return family_named(model.family).card_base(model)[2]
 
 
 # =========================================================================== helpers
 
 
-def _model_name(metrics: dict[str, Any]) -> str:
-    return f"{metrics['task']['name']}-{metrics['model']['name']}"
+def _model_name(metrics: RunMetrics) -> str:
+    return f"{metrics.task.name}-{metrics.model.name}"
 
 
-def _scores(test: dict[str, Any]) -> dict[str, float]:
+def _scores(test: Mapping[str, Any]) -> dict[str, float]:
     """The test metrics that are scores (floats), not counts."""
     return {k: v for k, v in test.items() if isinstance(v, float)}
 
 
-def _is_hf_rnn_class(model: dict[str, Any]) -> bool:
+def _is_hf_rnn_class(model: ModelInfo) -> bool:
     """Whether the saved model is one of this project's classes (loads only after ``import hf_rnn``): the RNN
     family's, and the LLM-backed forecaster on patches of values, which has its own head."""
-    return family_named(model["family"]).card_loads_with_hf_rnn(model)
+    return family_named(model.family).card_loads_with_hf_rnn(model)
 
 
-def _data_source(task: dict[str, Any]) -> dict[str, Any]:
+def _data_source(task: TaskInfo) -> dict[str, Any]:
     """Where the run's data came from: ``id`` (a Hub dataset id, else absent), ``type`` and ``name`` for the eval
     result, ``prose`` for the card's text.
 
     The model-index needs a dataset ``type``; for data that is not on the Hub it is a description with spaces,
     which no Hub id can be, so nothing links it to somebody else's dataset.
     """
-    name, source = task["name"], task["source"]
+    name, source = task.name, task.source
     if source in (None, "builtin"):
         from .tasks import TASKS
 
@@ -224,6 +226,6 @@ def _data_source(task: dict[str, Any]) -> dict[str, Any]:
         file = Path(source).name
         return {"type": f"{name} (local file)", "name": f"{name}: local file {file}",
                 "prose": f"the local file `{file}` (not a Hub dataset)"}
-    options = task.get("options") or {}
+    options = task.options or {}
     return {"id": source, "type": source, "name": f"{name}: {source}", "config": options.get("subset"),
             "revision": options.get("revision"), "prose": f"the Hub dataset `{source}`"}

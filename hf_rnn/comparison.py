@@ -10,8 +10,9 @@ reference row where the task has one, and writes to one folder::
     report.html    the same, self-contained (images inlined)
     learning_curves.png, quality_vs_parameters.png, attention_<model>.png, attention_side_by_side.png
 
-Each model trains in its own ``hf-rnn train`` process, so its peak memory is its own and a
-crash in one run does not take the comparison down.
+Each model trains in a process of its own, which runs ``hf_rnn.train_recipe`` on the resolved recipe
+(``python -m hf_rnn.recipe_training``), so its peak memory is its own and a crash in one run does not take the
+comparison down.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def _hardware(runs: list[Run]) -> dict[str, Any]:
     """The first run's device, precision and threads, plus the machine: CPU model, logical cores, OS."""
     import platform
 
-    hw = dict(runs[0].metrics.get("hardware", {}))
+    hw = runs[0].metrics.hardware.to_dict()
     hw.setdefault("cpu_count", os.cpu_count())
     hw["logical_cpus"] = os.cpu_count()
     hw["platform"] = f"{platform.system()} {platform.machine()}"
@@ -282,10 +283,10 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
         raise RunError("nothing to compare: the run list is empty")
     runs = [read_run(d) for d in run_dirs]
     check_comparable(runs, allow_different_tokenizers=allow_different_tokenizers)
-    meta = runs[0].metrics["task"]
-    task = load_task(meta["name"], None if meta["source"] == "builtin" else meta["source"], **meta.get("options", {}))
-    if meta["sizes"]["test"] < len(task.dataset["test"]):
-        task = task.subset({"test": meta["sizes"]["test"]})
+    meta = runs[0].metrics.task
+    task = load_task(meta.name, None if meta.source == "builtin" else meta.source, **meta.options)
+    if meta.sizes["test"] < len(task.dataset["test"]):
+        task = task.subset({"test": meta.sizes["test"]})
     out = Path(output_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -339,7 +340,8 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
     env, threads = _child_environment()
     on = f", {threads} torch thread(s): the cores other work leaves free" if threads else ""
     _say(progress, f"[compare] {name}: {verb} ({recipe.model.family}) in {folder}{on} ...")
-    cmd = [sys.executable, "-m", "hf_rnn.cli", "train", "--config", str(recipe_file), "--output-dir", str(folder),
+    # the same train_recipe as in-process callers, in a child: its memory peak is its own, its crash is not ours
+    cmd = [sys.executable, "-m", "hf_rnn.recipe_training", "--config", str(recipe_file), "--output-dir", str(folder),
            "--resume" if resume else "--overwrite"]
     started = time.perf_counter()
     returncode, tail = _run_with_progress(cmd, name, folder, recipe, progress, env=env)
@@ -490,12 +492,12 @@ def _row_from_run(run: Run, task, latency_examples: int, progress: bool) -> Mode
     p50, p95, other = measure_latency(model, tokenizer, task, latency_examples)
     _say(progress, f"[compare] {run.name}: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     return ModelResult(
-        name=run.name, family=run.family, run_dir=str(run.path), metrics=_numbers(m["test"]),
-        parameters_total=m["parameters"]["total"], parameters_trainable=m["parameters"]["trainable"],
-        train_seconds=m["training"]["train_seconds"], tokens_per_second=m["training"]["tokens_per_second"],
-        latency_ms_p50=p50, latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=m["memory"]["cpu_peak_rss_mb"],
-        steps=m["training"]["steps"], examples=m["training"].get("examples"), epochs=m["training"].get("epochs"),
-        note=f"stopped by {m['training']['stopped_because']}, best at step {m['best']['step']}",
+        name=run.name, family=run.family, run_dir=str(run.path), metrics=_numbers(m.test),
+        parameters_total=m.parameters.total, parameters_trainable=m.parameters.trainable,
+        train_seconds=m.training.train_seconds, tokens_per_second=m.training.tokens_per_second,
+        latency_ms_p50=p50, latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=m.memory.cpu_peak_rss_mb,
+        steps=m.training.steps, examples=m.training.examples, epochs=m.training.epochs,
+        note=f"stopped by {m.training.stopped_because}, best at step {m.best.step}",
     )
 
 

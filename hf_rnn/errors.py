@@ -27,3 +27,7 @@ class ModelLoadError(HfRnnError):
 
 class InputError(HfRnnError):
     """An argument of a library call is wrong: its type, its range, or its size (e.g. a text too long to map)."""
+
+
+class RunError(HfRnnError):
+    """A run folder is missing, incomplete, or does not match the others (its ``metrics.json`` included)."""

@@ -1,8 +1,9 @@
-"""``metrics.json``: what a finished run reports, and who it was (data, tokenizer, model, machine, versions).
+"""``metrics.json``: building the document a finished run reports, and its identifiers.
 
-``metrics_document`` builds the document ``hf_rnn.training`` writes at the end of a run (and the model card
-is made from); ``hf_rnn.runs`` and the comparison read it. The identifiers (``data_hash``,
-``tokenizer_identity``) let two runs be checked for the same examples and the same vocabulary.
+``metrics_document`` builds the ``hf_rnn.run_schema.RunMetrics`` that ``hf_rnn.training`` writes at the end of
+a run (and the model card is made from); the schema itself, and its reading, is ``hf_rnn.run_schema``. The
+identifiers (``data_hash``, ``tokenizer_identity``) let two runs be checked for the same examples and the same
+vocabulary.
 """
 
 from __future__ import annotations
@@ -12,19 +13,30 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from . import __version__
 from .memory import peak_rss_mb
+from .run_schema import (
+    SPLITS,
+    BestInfo,
+    HardwareInfo,
+    MemoryInfo,
+    ModelInfo,
+    ParametersInfo,
+    RunMetrics,
+    TaskInfo,
+    TokenizerInfo,
+    TrainingInfo,
+    VersionsInfo,
+)
 
-__all__ = ["data_hash", "device_name", "metrics_document", "tokenizer_identity"]
+__all__ = ["data_hash", "device_name", "jsonable", "metrics_document", "task_info", "tokenizer_identity"]
 
 
 def metrics_document(*, accelerator, model, task, tokenizer, family, recipe: dict | None, cfg, state,
                      test: dict, model_step: int, epochs: float, wall_start: float, stopped_because: str | None,
-                     resumed: bool) -> dict[str, Any]:
+                     resumed: bool) -> RunMetrics:
     """The ``metrics.json`` of a run; every process calls it (the memory peaks are gathered).
 
     ``model`` is the prepared model, ``family`` its ``ModelFamily`` (``hf_rnn.families``), ``cfg`` the ``TrainConfig``, ``state`` the loop's counters, ``test``
@@ -33,8 +45,6 @@ def metrics_document(*, accelerator, model, task, tokenizer, family, recipe: dic
     """
     acc, st = accelerator, state
     model = acc.unwrap_model(model, keep_torch_compile=False)
-    params = list(model.parameters())  # tied weights count once
-    total, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
     rss = torch.tensor([peak_rss_mb() or 0.0], device=acc.device)
     cuda = (torch.tensor([torch.cuda.max_memory_allocated() / 2**20], device=acc.device)
             if acc.device.type == "cuda" else None)
@@ -45,43 +55,42 @@ def metrics_document(*, accelerator, model, task, tokenizer, family, recipe: dic
     # weights were loaded from, so that the model card never takes another model for the built-in one
     llm_source = (recipe_model.get("name_or_path") if recipe
                   else getattr(getattr(model, "config", None), "_name_or_path", None) or None)
-    import accelerate
-    import transformers
-
-    return {
-        "task": {"name": task.name, "kind": task.kind, "source": task.source,
-                 "options": _jsonable(task.options), "primary_metric": task.primary_metric,
-                 "greater_is_better": task.greater_is_better,
-                 "sizes": {s: len(task.dataset[s]) for s in ("train", "validation", "test")},
-                 "data_hash": {s: data_hash(task.dataset[s]) for s in ("train", "validation", "test")}},
-        "tokenizer": tokenizer_identity(tokenizer),
-        "model": {"family": family.name, "name": recipe_model.get("name") or type(model).__name__,
-                  "class": type(model).__name__,
-                  **family.metrics_fields(model, recipe_model, llm_source)},  # name_or_path, mode
-        "parameters": {"total": total, "trainable": trainable},
-        "test": test,
-        "best": {"metric": task.primary_metric, "value": st.best_metric, "step": st.best_step,
-                 "model_step": model_step},
-        "training": {"steps": st.step, "epochs": epochs, "examples": st.examples,
-                     "train_seconds": round(st.train_seconds, 3),
-                     "wall_seconds_this_session": round(time.perf_counter() - wall_start, 3),
-                     "tokens": st.tokens,
-                     "tokens_per_second": round(st.tokens / st.train_seconds, 1) if st.train_seconds else 0.0,
-                     "padding_share": round(1 - st.tokens / st.positions, 4) if st.positions else 0.0,
-                     "final_loss": st.last_loss, "stopped_because": stopped_because,
-                     "global_batch_size": cfg.batch_size * acc.num_processes * cfg.gradient_accumulation_steps,
-                     "resumed": resumed},
-        "memory": {"cpu_peak_rss_mb": round(rss_peak, 1),
-                   "cuda_max_allocated_mb": round(cuda_peak, 1) if cuda_peak is not None else None},
-        "hardware": {"device": acc.device.type, "device_name": device_name(acc.device),
-                     "num_processes": acc.num_processes, "distributed_type": acc.distributed_type.value,
-                     "mixed_precision": acc.mixed_precision, "torch_threads": torch.get_num_threads()},
-        "versions": {"hf_rnn": __version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__, "accelerate": accelerate.__version__},
-    }
+    return RunMetrics(
+        task=task_info(task),
+        tokenizer=tokenizer_identity(tokenizer),
+        model=ModelInfo.of(family.name, recipe_model.get("name") or type(model).__name__, type(model).__name__,
+                           family.metrics_fields(model, recipe_model, llm_source)),  # name_or_path, mode
+        parameters=ParametersInfo.of(model),  # tied weights count once
+        test=test,
+        best=BestInfo(metric=task.primary_metric, value=st.best_metric, step=st.best_step, model_step=model_step),
+        training=TrainingInfo(
+            steps=st.step, epochs=epochs, examples=st.examples, train_seconds=round(st.train_seconds, 3),
+            wall_seconds_this_session=round(time.perf_counter() - wall_start, 3), tokens=st.tokens,
+            tokens_per_second=round(st.tokens / st.train_seconds, 1) if st.train_seconds else 0.0,
+            padding_share=round(1 - st.tokens / st.positions, 4) if st.positions else 0.0,
+            final_loss=st.last_loss, stopped_because=stopped_because,
+            global_batch_size=cfg.batch_size * acc.num_processes * cfg.gradient_accumulation_steps,
+            resumed=resumed),
+        memory=MemoryInfo(cpu_peak_rss_mb=round(rss_peak, 1),
+                          cuda_max_allocated_mb=round(cuda_peak, 1) if cuda_peak is not None else None),
+        hardware=HardwareInfo(device=acc.device.type, device_name=device_name(acc.device),
+                              num_processes=acc.num_processes, distributed_type=acc.distributed_type.value,
+                              mixed_precision=acc.mixed_precision, torch_threads=torch.get_num_threads()),
+        versions=VersionsInfo.current(),
+    )
 
 
-def _jsonable(value):
+def task_info(task, hashes: bool = True) -> TaskInfo:
+    """The ``task`` section of a ``hf_rnn.tasks.Task`` (``hashes=False``: no data hashes, which read every
+    example; the untrained runs of ``hf_rnn.app.testing`` skip them)."""
+    return TaskInfo(name=task.name, kind=task.kind, source=task.source, options=jsonable(task.options),
+                    primary_metric=task.primary_metric, greater_is_better=task.greater_is_better,
+                    sizes={s: len(task.dataset[s]) for s in SPLITS},
+                    data_hash={s: data_hash(task.dataset[s]) for s in SPLITS} if hashes else {})
+
+
+def jsonable(value):
+    """``value`` as JSON would give it back (tuples as lists, anything else as its ``str``)."""
     return json.loads(json.dumps(value, default=str))
 
 
@@ -93,15 +102,15 @@ def data_hash(ds) -> str:
     return h.hexdigest()[:16]
 
 
-def tokenizer_identity(tokenizer) -> dict | None:
+def tokenizer_identity(tokenizer) -> TokenizerInfo | None:
     """Which tokenizer: name, class, size and a hash of its vocabulary (None without one)."""
     if tokenizer is None:
         return None
     # the vocabulary decides which ids a model reads; the backend's serialisation would also
     # carry padding/truncation state, which differs between two loads of the same tokenizer
     text = json.dumps(tokenizer.get_vocab(), sort_keys=True)
-    return {"name_or_path": str(getattr(tokenizer, "name_or_path", "")), "class": type(tokenizer).__name__,
-            "vocab_size": len(tokenizer), "hash": hashlib.sha256(text.encode()).hexdigest()[:16]}
+    return TokenizerInfo(name_or_path=str(getattr(tokenizer, "name_or_path", "")), class_name=type(tokenizer).__name__,
+                         vocab_size=len(tokenizer), hash=hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
 def device_name(device: torch.device) -> str:

@@ -2,7 +2,8 @@
 
 A run folder is what ``hf_rnn.train`` writes: ``config.yaml`` (the recipe), ``metrics.json``,
 ``metrics.jsonl``, the model and tokenizer (``save_pretrained``) and a model card. The
-comparison and the app read runs only through this module.
+comparison and the app read runs only through this module; ``Run.metrics`` is ``metrics.json`` read through
+its schema (``hf_rnn.run_schema.RunMetrics``), so a malformed file is a ``RunError`` that names the key.
 """
 
 from __future__ import annotations
@@ -10,18 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .errors import HfRnnError
+from .errors import HfRnnError, RunError
+from .run_schema import RunMetrics, TokenizerInfo
 
 # where an evaluation of a run under way stands (split, step, batches done and of how many): rewritten every
 # few seconds while it runs and removed after it, for whoever watches the run (``hf-rnn compare`` prints it),
 # so that metrics.jsonl stays a log of finished events
 EVAL_PROGRESS = ".evaluating.json"
-
-
-class RunError(HfRnnError):
-    """A run folder is missing, incomplete, or does not match the others."""
 
 
 REQUIRED_FILES = ("config.json", "metrics.json")
@@ -32,19 +29,19 @@ class Run:
     """A finished training run, as read from its folder."""
 
     path: Path
-    metrics: dict[str, Any]
+    metrics: RunMetrics
 
     @property
     def task_name(self) -> str:
-        return self.metrics["task"]["name"]
+        return self.metrics.task.name
 
     @property
     def family(self) -> str:
-        return self.metrics["model"]["family"]
+        return self.metrics.model.family
 
     @property
     def name(self) -> str:
-        return self.metrics["model"]["name"]
+        return self.metrics.model.name
 
     @property
     def label(self) -> str:
@@ -53,7 +50,7 @@ class Run:
 
     def curve(self, split: str = "validation") -> list[tuple[int, float, float]]:
         """``(step, train_seconds, primary metric)`` of every evaluation on ``split``."""
-        metric = self.metrics["task"]["primary_metric"]
+        metric = self.metrics.task.primary_metric
         log = self.path / "metrics.jsonl"
         if not log.exists():
             return []
@@ -82,10 +79,10 @@ def read_run(folder: str | Path) -> Run:
         raise RunError(f"run folder {path} is missing {', '.join(missing)}: the run did not finish or files "
                        f"were removed; train it again (hf-rnn train ... --output-dir {path} --overwrite)")
     try:
-        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        document = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise RunError(f"{path / 'metrics.json'} cannot be read: {e}") from None
-    return Run(path, metrics)
+    return Run(path, RunMetrics.from_dict(document, where=str(path / "metrics.json")))
 
 
 def find_runs(root: str | Path, task: str | None = None) -> list[Run]:
@@ -119,23 +116,23 @@ def check_comparable(runs: list[Run], allow_different_tokenizers: bool = False) 
         if run.task_name != first.task_name:
             raise RunError(f"{run.path} was trained on task {run.task_name!r} but {first.path} on "
                            f"{first.task_name!r}: compare runs of one task")
-        a, b = first.metrics["task"].get("data_hash", {}), run.metrics["task"].get("data_hash", {})
-        if a.get("test") != b.get("test"):
+        a, b = first.metrics.task, run.metrics.task
+        if a.data_hash.get("test") != b.data_hash.get("test"):
             raise RunError(f"{run.path} and {first.path} were tested on different {first.task_name} test splits "
-                           f"(sizes {first.metrics['task']['sizes']['test']} and {run.metrics['task']['sizes']['test']}):"
+                           f"(sizes {a.sizes.get('test')} and {b.sizes.get('test')}):"
                            " use the same data source and task.max_test_examples")
-        ta, tb = first.metrics.get("tokenizer"), run.metrics.get("tokenizer")
+        ta, tb = first.metrics.tokenizer, run.metrics.tokenizer
         # runs of text generation before bits per character were scored by perplexity: per token
-        per_token = first.metrics["task"].get("primary_metric") in PER_TOKEN_METRICS
+        per_token = a.primary_metric in PER_TOKEN_METRICS
         # the vocabulary decides the token ids; where a copy of it is saved does not
-        if per_token and not allow_different_tokenizers and ta and tb and ta.get("hash") != tb.get("hash"):
+        if per_token and not allow_different_tokenizers and ta and tb and ta.hash != tb.hash:
             raise RunError(f"{run.path} and {first.path} use different tokenizers ({_tok_name(tb)} vs "
                            f"{_tok_name(ta)}): {first.task_name} is scored per token, so the numbers would not "
                            "compare; pass allow_different_tokenizers=True to compare anyway")
 
 
-def _tok_name(identity: dict) -> str:
-    return identity.get("name_or_path") or identity.get("class") or "?"
+def _tok_name(identity: TokenizerInfo) -> str:
+    return identity.name_or_path or identity.class_name or "?"
 
 
 def load_run_model(run: Run | str | Path, output_attentions: bool = False):

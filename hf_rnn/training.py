@@ -20,7 +20,9 @@ code runs on a CPU, one GPU, several GPUs or machines under ``accelerate launch`
   uninterrupted one would.
 
 The run folder it writes (``config.yaml``, ``metrics.jsonl``, ``metrics.json``, a model card, the model,
-checkpoints) is described in ``hf_rnn.run_folder``; ``metrics.json``'s content in ``hf_rnn.run_metrics``.
+checkpoints) is described in ``hf_rnn.run_folder``; ``metrics.json``'s schema in ``hf_rnn.run_schema``, how it
+is filled in ``hf_rnn.run_metrics``. ``hf_rnn.train_recipe`` trains from a recipe (building task, tokenizer and
+model first) and calls ``train``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from .errors import ConfigError
 from .families import family_of
 from .run_folder import check_output_dir, latest_checkpoint
 from .run_metrics import metrics_document
+from .run_schema import RunMetrics
 from .runs import EVAL_PROGRESS
 from .sampling import LengthGroupedSampler, evaluation_loader, training_loader
 from .tasks import input_family
@@ -93,8 +96,9 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     recipe: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train ``model`` on ``task`` and write the run folder; return ``metrics.json``'s content.
+) -> RunMetrics:
+    """Train ``model`` on ``task`` and write the run folder; return ``metrics.json``'s content, typed
+    (``hf_rnn.run_schema.RunMetrics``: ``metrics.test``, ``metrics.training.steps``...).
 
     Args:
         model: a transformers model whose forward returns ``.loss`` (RNN or LLM head).
@@ -199,7 +203,7 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ the loop
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> RunMetrics:
         from tqdm.auto import tqdm
 
         acc, cfg, st = self.accelerator, self.cfg, self.state
@@ -439,7 +443,7 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ the end
 
-    def _finish(self) -> dict[str, Any]:
+    def _finish(self) -> RunMetrics:
         acc, st, cfg = self.accelerator, self.state, self.cfg
         if cfg.keep_best and st.best_step is not None and st.best_step != st.step:
             self.accelerator.load_state(str(run_folder.checkpoint_dir(self.out, st.best_step)))
@@ -453,7 +457,7 @@ class TrainingRun:
             recipe=self.recipe, cfg=cfg, state=st, test=test, model_step=model_step, epochs=self._epoch_float(),
             wall_start=self.wall_start, stopped_because=self.stopped_because, resumed=self.resume)
         if self.is_main:
-            atomic_write_text(self.out / "metrics.json", json.dumps(metrics, indent=2))
+            atomic_write_text(self.out / "metrics.json", json.dumps(metrics.to_dict(), indent=2))
             atomic_write_text(self.out / "README.md", model_card(metrics, self.cfg, self.out))
             if not cfg.keep_checkpoints:
                 shutil.rmtree(self.out / run_folder.CHECKPOINTS, ignore_errors=True)

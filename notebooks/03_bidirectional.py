@@ -207,5 +207,6 @@ print(f"{count_parameters(stack, include_embeddings=False):,} parameters without
 # - Real data has its own conventions (Brown's "orange" is a noun): a model learns the corpus, not the slide.
 #
 # To reproduce the lecture's table more closely, train longer (`STEPS = 2000`, `TRAIN_SENTENCES = 45872`,
-# `HIDDEN = 128`) or run `hf-rnn train --task pos --model bilstm` for the full recipe.
+# `HIDDEN = 128`) or train the full recipe: `hf_rnn.train_recipe(load_recipe("pos", "bilstm"))` (`load_recipe`
+# from `hf_rnn.recipes`), or `hf-rnn train --task pos --model bilstm` from a shell.
 # Next: notebook 4, attention.

@@ -75,7 +75,8 @@ print(f"vocabulary: {len(tokenizer):,} words; e.g.",
 # Both models have a bidirectional GRU encoder and a GRU decoder started from the encoder's final state
 # (through a small "bridge" layer); they differ only in `attention`. `hf_rnn.train` is the same Accelerate
 # loop used for every model of the package: it evaluates on the validation pairs at the end of every
-# epoch, keeps the best model (by chrF), scores the test pairs and writes a run folder.
+# epoch, keeps the best model (by chrF), scores the test pairs and writes a run folder. It returns the run's
+# `metrics.json`, typed (`hf_rnn.run_schema.RunMetrics`: `metrics.test["bleu"]`, `metrics.training.steps`).
 
 # %%
 import hf_rnn
@@ -94,9 +95,9 @@ for attention in ATTENTIONS:
     run_dirs[attention] = os.path.join(OUT, f"translation-{attention}")
     metrics = hf_rnn.train(RNNForSeq2SeqLM(config), task, train_config, tokenizer, run_dirs[attention])
     results[attention] = metrics
-    print(f"attention={attention:9s} {metrics['training']['steps']} steps "
-          f"({metrics['training']['epochs']:.1f} epochs) in {metrics['training']['train_seconds']:.0f} s: "
-          f"test BLEU {metrics['test']['bleu']:.1f}, chrF {metrics['test']['chrf']:.1f}")
+    print(f"attention={attention:9s} {metrics.training.steps} steps "
+          f"({metrics.training.epochs:.1f} epochs) in {metrics.training.train_seconds:.0f} s: "
+          f"test BLEU {metrics.test['bleu']:.1f}, chrF {metrics.test['chrf']:.1f}")
 
 # %% [markdown]
 # ## BLEU and chrF, with and without attention
@@ -121,14 +122,14 @@ from hf_rnn.runs import read_run
 lines = ["| attention | test BLEU | test chrF | steps | epochs | training s | parameters |",
          "|---|---|---|---|---|---|---|"]
 for attention, m in results.items():
-    lines.append(f"| {attention} | {m['test']['bleu']:.2f} | {m['test']['chrf']:.2f} | {m['training']['steps']} | "
-                 f"{m['training']['epochs']:.1f} | {m['training']['train_seconds']:.0f} | {m['parameters']['total']:,} |")
+    lines.append(f"| {attention} | {m.test['bleu']:.2f} | {m.test['chrf']:.2f} | {m.training.steps} | "
+                 f"{m.training.epochs:.1f} | {m.training.train_seconds:.0f} | {m.parameters.total:,} |")
 display(Markdown("\n".join(lines) + f"\n\n{TEST_EXAMPLES} test pairs, greedy decoding."))
 
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 x = np.arange(2)
 for k, (attention, m) in enumerate(results.items()):
-    values = [m["test"]["bleu"], m["test"]["chrf"]]
+    values = [m.test["bleu"], m.test["chrf"]]
     ax.bar(x + (k - (len(results) - 1) / 2) * 0.35, values, width=0.35, label=f"attention = {attention}")
 ax.set_xticks(x, ["BLEU", "chrF"])
 ax.set(ylabel="score (0-100)", title=f"English → Spanish test pairs, {STEPS} steps per model")
@@ -268,7 +269,8 @@ for row in task.dataset["test"].select(range(4)):
 # - use the task's default `MAX_WORDS = 30` (18,225 training pairs), the whole test split
 #   (`TEST_EXAMPLES = None`), `HIDDEN_SIZE = 256`, `EMBEDDING_SIZE = 128`, and train for several epochs
 #   (`TrainConfig(epochs=4, lr_scheduler="linear", warmup_steps=100, ...)` instead of `max_steps`);
-# - or run the built-in recipe, `hf-rnn train --task translation --model rnn` (a bidirectional GRU with
+# - or train the built-in recipe, `hf_rnn.train_recipe(load_recipe("translation", "rnn"))` (`load_recipe` from
+#   `hf_rnn.recipes`; `hf-rnn train --task translation --model rnn` from a shell: a bidirectional GRU with
 #   additive attention and SmolLM2's tokenizer, 4 epochs): hours on a CPU, much less on a GPU;
 # - compare with the LLM on the same pairs: `hf-rnn compare --task translation` (notebook 6 does this
 #   for sentiment).

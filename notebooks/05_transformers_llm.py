@@ -226,8 +226,8 @@ fine_tuned = hf_rnn.train(classifier, sentiment,
                                       learning_rate=LEARNING_RATE, warmup_steps=2, logging_steps=2, seed=SEED,
                                       progress_bar=False, log_with=None),
                           tokenizer, run_dir)
-print(f"fine-tuned: {fine_tuned['training']['steps']} steps in {fine_tuned['training']['train_seconds']:.0f} s; "
-      f"test {fine_tuned['test']}")
+print(f"fine-tuned: {fine_tuned.training.steps} steps in {fine_tuned.training.train_seconds:.0f} s; "
+      f"test {fine_tuned.test}")
 
 # %%
 from hf_rnn.models.llm_zero_shot import ZeroShotClassifier, zero_shot
@@ -250,7 +250,7 @@ ax_loss.set(xlabel="step", ylabel="training loss (cross-entropy)", title="fine-t
 ax_loss.grid(alpha=0.3)
 names = ["accuracy", "macro_f1"]
 x = np.arange(len(names))
-for k, (label, scores) in enumerate((("zero-shot (prompt)", zero), (f"fine-tuned, {STEPS} steps", fine_tuned["test"]))):
+for k, (label, scores) in enumerate((("zero-shot (prompt)", zero), (f"fine-tuned, {STEPS} steps", fine_tuned.test))):
     ax_score.bar(x + (k - 0.5) * 0.35, [scores[n] for n in names], width=0.35, label=label)
 ax_score.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
 ax_score.set_xticks(x, names)
@@ -260,8 +260,8 @@ fig.savefig(os.path.join(OUT, "fine_tuned_vs_zero_shot.png"), dpi=120)
 plt.show()
 
 error = (0.25 / TEST_EXAMPLES) ** 0.5
-gap = fine_tuned["test"]["accuracy"] - zero["accuracy"]
-print(f"accuracy: fine-tuned {fine_tuned['test']['accuracy']:.1%}, zero-shot {zero['accuracy']:.1%} "
+gap = fine_tuned.test["accuracy"] - zero["accuracy"]
+print(f"accuracy: fine-tuned {fine_tuned.test['accuracy']:.1%}, zero-shot {zero['accuracy']:.1%} "
       f"(difference {gap:+.1%}); with {TEST_EXAMPLES} test sentences one standard error is up to {error:.1%}")
 
 # %% [markdown]
@@ -275,5 +275,6 @@ print(f"accuracy: fine-tuned {fine_tuned['test']['accuracy']:.1%}, zero-shot {ze
 # To scale up: `FREEZE_LAYERS = 0` and `LEARNING_RATE = 3e-5` (full fine-tuning) or LoRA
 # (`load_llm(None, task, mode="lora")`), all 8,454 training sentences for an epoch or more, and the whole
 # test split; on a CPU that takes a long time (one step of the full model is seconds), on a GPU minutes.
-# The built-in recipe is `hf-rnn train --task sentiment --model smollm2`. Notebook 6 trains the LLM and a
-# BiLSTM on the same task under the same time budget.
+# The built-in recipe is `hf_rnn.train_recipe(load_recipe("sentiment", "smollm2"))` (`load_recipe` from
+# `hf_rnn.recipes`), or `hf-rnn train --task sentiment --model smollm2` from a shell. Notebook 6 trains the
+# LLM and a BiLSTM on the same task under the same time budget.

@@ -40,7 +40,7 @@ print(f"files go to {OUT}; {THREADS} CPU thread(s)")
 #
 # `compare` resolves each model's recipe with the profile's settings and our overrides (any recipe key,
 # as on the command line: `hf-rnn compare --task sentiment training.max_seconds=20 ...`), trains each model
-# with `hf-rnn train` in a subprocess, then measures and writes `report.md`, `report.html`, `results.json`
+# with `hf_rnn.train_recipe` in a subprocess, then measures and writes `report.md`, `report.html`, `results.json`
 # and the figures into one folder. A second call with the same settings would reuse the finished runs.
 
 # %%

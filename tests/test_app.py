@@ -180,7 +180,7 @@ def test_quick_training_command_is_a_valid_recipe(task, service):
     from hf_rnn.recipes import load_recipe
 
     argv, out = service.quick_train_argv(task)
-    assert argv[1:4] == ["-m", "hf_rnn.cli", "train"] and argv[-2:] == ["--output-dir", str(out)]
+    assert argv[1:3] == ["-m", "hf_rnn.recipe_training"] and argv[-2:] == ["--output-dir", str(out)]
     overrides = [a for a in argv if "=" in a]
     recipe = load_recipe(task, TASK_CLASSES[task].app_quick_train[0], None, overrides)
     assert recipe.training.max_seconds == service.train_seconds

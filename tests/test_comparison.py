@@ -69,8 +69,8 @@ def test_every_task_can_be_compared(task, compared):
         assert r.peak_memory_mb > 0
         # the row's metric is the run's own test result, on the same split for both
         run = read_run(r.run_dir)
-        assert run.metrics["test"][metric] == pytest.approx(r.metrics[metric])
-    hashes = {json.dumps(read_run(r.run_dir).metrics["task"]["data_hash"]["test"]) for r in trained}
+        assert run.metrics.test[metric] == pytest.approx(r.metrics[metric])
+    hashes = {json.dumps(read_run(r.run_dir).metrics.task.data_hash["test"]) for r in trained}
     assert len(hashes) == 1
 
     results = json.loads((out / "results.json").read_text())

@@ -177,8 +177,8 @@ def test_a_family_defined_outside_hf_rnn_trains_compares_and_shows_in_the_app(ba
     # trains: the CLI finds the family by its --model name, builds it from the recipe and saves the run
     assert cli(["train", "--task", "bagtoy", "--model", "bag", "--output-dir", str(tmp_path / "runs" / "one")]) == 0
     run = read_run(tmp_path / "runs" / "one")
-    assert run.family == "bag" and run.metrics["model"]["class"] == "BagOfEmbeddingsClassifier"
-    assert 0.0 <= run.metrics["test"]["accuracy"] <= 1.0
+    assert run.family == "bag" and run.metrics.model.class_name == "BagOfEmbeddingsClassifier"
+    assert 0.0 <= run.metrics.test["accuracy"] <= 1.0
     assert "BagOfEmbeddingsClassifier.from_pretrained" in (run.path / "README.md").read_text()  # its card says how
 
     # compares beside an RNN: each trained in a child process, which imports the family from the environment

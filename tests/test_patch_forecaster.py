@@ -69,8 +69,8 @@ def test_a_patch_recipe_trains_scores_and_loads_like_any_run(three_layer_llama, 
                 "training.eval_steps=3", "training.progress_bar=false"])
     assert code == 0
     run = read_run(out)
-    assert run.family == "llm" and run.metrics["model"]["mode"] == "patch"
-    test = run.metrics["test"]
+    assert run.family == "llm" and run.metrics.model.mode == "patch"
+    test = run.metrics.test
     assert test["mae"] > 0 and "parse_failures" not in test  # values out, nothing to parse
     assert not (out / "tokenizer.json").exists()  # it reads no text
     model, tokenizer = load_run_model(run)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from hf_rnn import performance
 from hf_rnn.cli import main
@@ -140,8 +141,16 @@ def _run(tmp_path: Path, name: str, family: str, curve: list[tuple[float, float]
     lines = [json.dumps({"event": "eval", "split": "validation", "step": i + 1, "train_seconds": s, "accuracy": v})
              for i, (s, v) in enumerate(curve)]
     (folder / "metrics.jsonl").write_text("\n".join(lines))
-    metrics = {"task": {"primary_metric": "accuracy"}, "model": {"family": family, "name": name}}
-    return Run(folder, metrics)
+    return Run(folder, _untrained_metrics(family, name))
+
+
+def _untrained_metrics(family: str, name: str):
+    """A complete metrics.json of an untrained sentiment model (what curve_summary reads: family, name, metric)."""
+    from hf_rnn.app.testing import untrained_metrics
+    from hf_rnn.tasks import load_task
+
+    model = torch.nn.Linear(2, 2)
+    return untrained_metrics(load_task("sentiment"), model, family, name)
 
 
 def test_curve_summary_says_whether_the_lead_holds_across_the_curves(tmp_path):

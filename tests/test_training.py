@@ -238,8 +238,8 @@ def tiny_rnn_run(tmp_path, name, tokenizer, config, task="sentiment", sizes=(64,
 
 def test_python_api_with_a_dict_config(tmp_path, tokenizer):
     out, metrics = tiny_rnn_run(tmp_path, "api", tokenizer, {"max_steps": 4, "batch_size": 8, "eval_steps": 2})
-    assert metrics["test"]["num_examples"] == 20
-    assert metrics["training"]["stopped_because"] == "max_steps"
+    assert metrics.test["num_examples"] == 20
+    assert metrics.training.stopped_because == "max_steps"
     with pytest.raises(ConfigError, match="unknown key 'training.max_stepz'"):
         train(None, None, {"max_stepz": 3}, output_dir=tmp_path / "never")
     assert not (tmp_path / "never").exists()
@@ -257,9 +257,9 @@ def test_early_stopping_keeps_the_best_model(tmp_path, tokenizer):
     # a learning rate of 0: the validation metric never improves after the first evaluation
     out, metrics = tiny_rnn_run(tmp_path, "stop", tokenizer, {"epochs": 50, "batch_size": 16, "eval_steps": 2,
                                                              "learning_rate": 0.0, "early_stopping_patience": 2})
-    assert metrics["training"]["stopped_because"] == "early_stopping"
-    assert metrics["training"]["steps"] == 6  # evaluations at 2 (best), 4 and 6 (no gain twice)
-    assert metrics["best"]["step"] == metrics["best"]["model_step"] == 2
+    assert metrics.training.stopped_because == "early_stopping"
+    assert metrics.training.steps == 6  # evaluations at 2 (best), 4 and 6 (no gain twice)
+    assert metrics.best.step == metrics.best.model_step == 2
 
 
 def test_saved_model_is_the_best_on_validation(tmp_path, tokenizer):
@@ -269,18 +269,18 @@ def test_saved_model_is_the_best_on_validation(tmp_path, tokenizer):
                                                              "learning_rate": 3e-2})
     evals = [e for e in read_events(out) if e["event"] == "eval"]
     best = max(evals, key=lambda e: (e["accuracy"], -e["step"]))
-    assert metrics["best"]["model_step"] == best["step"]
+    assert metrics.best.model_step == best["step"]
     task = load_task("sentiment").subset({"train": 64, "validation": 12, "test": 20})
     again = task.evaluate(load_rnn(out), tokenizer, split="test")
-    assert again["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert again["accuracy"] == pytest.approx(metrics.test["accuracy"])
 
 
 def test_wall_clock_budget(tmp_path, tokenizer):
     out, metrics = tiny_rnn_run(tmp_path, "clock", tokenizer, {"epochs": None, "max_seconds": 1.0,
                                                               "lr_scheduler": "constant", "batch_size": 8,
                                                               "eval_steps": 1000})
-    assert metrics["training"]["stopped_because"] == "max_seconds"
-    assert 1.0 <= metrics["training"]["train_seconds"] < 10.0
+    assert metrics.training.stopped_because == "max_seconds"
+    assert 1.0 <= metrics.training.train_seconds < 10.0
     with pytest.raises(ConfigError, match="needs a step count"):
         TrainConfig.from_any({"epochs": None, "max_seconds": 5})  # linear decay to when?
 
@@ -292,8 +292,8 @@ def test_mixed_precision_bf16_on_the_cpu(tmp_path, tiny_llama):
     task = load_task("sentiment").subset({"train": 32, "validation": 8, "test": 8})
     metrics = train(model, task, {"max_steps": 2, "batch_size": 8, "mixed_precision": "bf16", "progress_bar": False,
                                   "log_with": None}, tok, tmp_path / "bf16")
-    assert metrics["hardware"]["mixed_precision"] == "bf16"
-    assert np.isfinite(metrics["training"]["final_loss"])
+    assert metrics.hardware.mixed_precision == "bf16"
+    assert np.isfinite(metrics.training.final_loss)
 
 
 def test_tensorboard_is_used_when_there_and_refused_when_missing(tmp_path, tokenizer, monkeypatch):

@@ -117,15 +117,15 @@ def test_torch_compile_trains_and_saves_plain_weight_names(tmp_path, tokenizer):
     out = tmp_path / "compiled"
     metrics = train(_tiny_rnn(task, tokenizer), task, {**QUIET, "max_steps": 2, "torch_compile": True},
                     tokenizer, out)
-    assert metrics["training"]["steps"] == 2 and all(map(torch.isfinite, map(torch.tensor, _train_losses(out))))
-    assert metrics["model"]["class"] == "RNNForSequenceClassification"  # not OptimizedModule
+    assert metrics.training.steps == 2 and all(map(torch.isfinite, map(torch.tensor, _train_losses(out))))
+    assert metrics.model.class_name == "RNNForSequenceClassification"  # not OptimizedModule
     with safe_open(str(out / "model.safetensors"), framework="pt") as f:
         names = list(f.keys())
     assert names and not [n for n in names if "_orig_mod" in n]
     reloaded = load_rnn(out)
     assert type(reloaded).__name__ == "RNNForSequenceClassification"
     again = task.evaluate(reloaded, tokenizer, split="test", max_length=QUIET["max_length"])  # as the run read it
-    assert again["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert again["accuracy"] == pytest.approx(metrics.test["accuracy"])
 
 
 # =========================================================================== the LLM's weight dtype
@@ -149,7 +149,7 @@ def test_model_dtype_bfloat16_trains_saves_and_reloads(tmp_path, tiny_llama):
     metrics = train(model, task, recipe.training, tok, out, recipe=recipe.to_dict())
     assert seen == {torch.bfloat16}  # every weight, in every training forward
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters())  # and they trained
-    assert metrics["hardware"]["mixed_precision"] == "no"
+    assert metrics.hardware.mixed_precision == "no"
     with safe_open(str(out / "model.safetensors"), framework="pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
     assert yaml.safe_load((out / "config.yaml").read_text())["model"]["dtype"] == "bfloat16"

@@ -123,7 +123,7 @@ def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
     family = family_named(run.family)
     kind, context = family.app_kind(run, model, llm_dtype)  # an LLM run is cast to llm_dtype here
     # a tagger trained on each sentence twice (task option repeat_input) must read it twice here too
-    extra = {"repeat_input": bool((run.metrics["task"].get("options") or {}).get("repeat_input"))}
+    extra = {"repeat_input": bool(run.metrics.task.options.get("repeat_input"))}
     return LoadedModel(key, model, tokenizer, kind, run.label, context=context, extra=extra, family=family)
 
 

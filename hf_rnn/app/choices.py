@@ -77,8 +77,7 @@ def run_choice(runs_dir: Path, run) -> ModelChoice:
         rel = run.path.as_posix()
     family = FAMILIES.get(run.family)  # a run of a family not registered here is listed, and fails to load
     has_attention, attention = family.run_attention(read_json(run.path / "config.json")) if family else (False, "")
-    metric = run.metrics.get("task", {}).get("primary_metric")
-    score = (run.metrics.get("test") or {}).get(metric)
+    metric, score = run.metrics.task.primary_metric, run.metrics.primary_score
     label = " ".join([run.name, *([attention] if attention else [])]) + f" · {rel}"
     if isinstance(score, (int, float)):
         label += f" · test {metric} {score:.3g}"

@@ -1,6 +1,7 @@
 """"Train a quick one": the task's one-minute RNN (its ``app_quick_train`` model and overrides), trained by
-``hf-rnn train`` in a subprocess into a new folder under the runs folder, with progress read from the run's
-``metrics.jsonl`` while it trains."""
+``hf_rnn.train_recipe`` in a subprocess (``python -m hf_rnn.recipe_training``: the page stays responsive and a
+failed training leaves the app as it was) into a new folder under the runs folder, with progress read from the
+run's ``metrics.jsonl`` while it trains."""
 
 from __future__ import annotations
 
@@ -36,10 +37,11 @@ def train_command(runs_dir: Path, task: str, seconds: float) -> str:
 
 
 def quick_train_argv(runs_dir: Path, task: str, seconds: float) -> tuple[list[str], Path]:
-    """The ``hf-rnn train`` command line of "train a quick one" and the run folder it writes."""
+    """The command line of "train a quick one" (``train_recipe`` in a child process) and the run folder it
+    writes."""
     model, overrides = task_class(task).app_quick_train
     out = quick_dir(runs_dir, task, model)
-    argv = [sys.executable, "-m", "hf_rnn.cli", "train", "--task", task, "--model", model, *overrides,
+    argv = [sys.executable, "-m", "hf_rnn.recipe_training", "--task", task, "--model", model, *overrides,
             f"training.max_seconds={seconds:g}", "training.logging_steps=5",
             "training.progress_bar=false", "--output-dir", str(out)]
     return argv, out

@@ -252,7 +252,7 @@ class AppService:
                     choice = self.resolve(task, value)
                 except AppError:
                     continue
-                return dict(choice.run.metrics.get("task", {}).get("options") or {})
+                return dict(choice.run.metrics.task.options)
         return {}
 
     def windows(self, model_a: str | None = None, model_b: str | None = None,
@@ -296,7 +296,7 @@ class AppService:
         try:
             choice = self.resolve(task_name, value)
             pred.label, pred.family = choice.label, choice.family
-            options = dict(choice.run.metrics["task"].get("options") or {}) if choice.run is not None else {}
+            options = dict(choice.run.metrics.task.options) if choice.run is not None else {}
             task = self.task(task_name, options) if options else ref_task
             if task.series != ref_task.series:
                 raise AppError(f"{choice.label} forecasts {task.series}, the window is from {ref_task.series}")
@@ -338,7 +338,8 @@ class AppService:
     # ------------------------------------------------------------------ training
 
     def quick_train_argv(self, task: str) -> tuple[list[str], Path]:
-        """The ``hf-rnn train`` command line of "train a quick one" and the run folder it writes."""
+        """The command line of "train a quick one" (``hf_rnn.train_recipe`` in a child) and the run folder it
+        writes."""
         check_task(task)
         return quick_train_argv(self.runs_dir, task, self.train_seconds)
 

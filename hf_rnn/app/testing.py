@@ -4,7 +4,7 @@
 handles (RNNs with and without attention, a seq2seq translator, a forecaster, LLM classification and tagging
 heads); ``make_tiny_llm(folder, tokenizer)`` a 2-layer Llama that stands in for SmolLM2 as the zero-shot model.
 The folders have what ``hf_rnn.runs.read_run`` and ``load_run_model`` need: ``config.json``, weights,
-``metrics.json`` and the tokenizer.
+``metrics.json`` (written through the run folder's schema, ``untrained_metrics``) and the tokenizer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: the schema is imported where it is used
+    from ..run_schema import RunMetrics
 
 TINY_RNN = ["model.embedding_size=8", "model.init_embeddings=null", "model.hidden_size=8", "model.dropout=0.0"]
 
@@ -55,15 +58,46 @@ def make_tiny_llm(folder: str | Path, tokenizer, context: int = 256, seed: int =
     return folder
 
 
-def write_metrics(folder: Path, task, family: str, name: str, model_class: str, score: float | None = None) -> None:
+def untrained_metrics(task, model, family: str, name: str, tokenizer=None,
+                      score: float | None = None) -> RunMetrics:
+    """The ``metrics.json`` of a saved but untrained ``model``, through the run folder's schema: every section,
+    with what is true of a run that never trained (no steps, no best step, no seconds, no data hashes, which
+    would read every example); ``score`` as its test score on the task's primary metric."""
+    import torch
+
+    from ..run_metrics import device_name, task_info, tokenizer_identity
+    from ..run_schema import (
+        BestInfo,
+        HardwareInfo,
+        MemoryInfo,
+        ModelInfo,
+        ParametersInfo,
+        RunMetrics,
+        TrainingInfo,
+        VersionsInfo,
+    )
+
     metric = task.primary_metric
-    metrics = {
-        "task": {"name": task.name, "kind": task.kind, "source": "builtin", "options": dict(task.options),
-                 "primary_metric": metric, "greater_is_better": task.greater_is_better},
-        "model": {"family": family, "name": name, "class": model_class, "name_or_path": None, "mode": None},
-        "test": {metric: score} if score is not None else {},
-    }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    return RunMetrics(
+        task=task_info(task, hashes=False),
+        tokenizer=tokenizer_identity(tokenizer),
+        model=ModelInfo(family=family, name=name, class_name=type(model).__name__),
+        parameters=ParametersInfo.of(model),
+        test={metric: score} if score is not None else {},
+        best=BestInfo(metric=metric, value=None, step=None, model_step=0),
+        training=TrainingInfo(steps=0, epochs=0.0, examples=0, train_seconds=0.0, wall_seconds_this_session=0.0,
+                              tokens=0, tokens_per_second=0.0, padding_share=0.0, final_loss=None,
+                              stopped_because=None, global_batch_size=0, resumed=False),
+        memory=MemoryInfo(cpu_peak_rss_mb=0.0, cuda_max_allocated_mb=None),
+        hardware=HardwareInfo(device="cpu", device_name=device_name(torch.device("cpu")), num_processes=1,
+                              distributed_type="NO", mixed_precision="no", torch_threads=torch.get_num_threads()),
+        versions=VersionsInfo.current(),
+    )
+
+
+def write_metrics(folder: Path, metrics: RunMetrics) -> None:
+    """``metrics.json`` in ``folder``, written as training writes it."""
+    (folder / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=2), encoding="utf-8")
 
 
 def make_tiny_run(root: str | Path, name: str, task_name: str, model: str, overrides: list[str], tokenizer,
@@ -85,7 +119,7 @@ def make_tiny_run(root: str | Path, name: str, task_name: str, model: str, overr
     rnn.save_pretrained(folder)
     if tok is not None:
         tok.save_pretrained(folder)
-    write_metrics(folder, task, "rnn", recipe.model.name, type(rnn).__name__, score=0.5)
+    write_metrics(folder, untrained_metrics(task, rnn, "rnn", recipe.model.name, tok, score=0.5))
     return folder
 
 
@@ -106,7 +140,7 @@ def make_tiny_llm_run(root: str | Path, name: str, task_name: str, tokenizer, se
     folder = Path(root) / name
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    write_metrics(folder, task, "llm", "smollm2", type(model).__name__, score=0.5)
+    write_metrics(folder, untrained_metrics(task, model, "llm", "smollm2", tokenizer, score=0.5))
     return folder
 
 
@@ -158,4 +192,4 @@ def wait_for_http(url: str, timeout: float = 60.0) -> float:
 
 
 __all__ = ["TINY_RNN_RUNS", "free_port", "make_tiny_llm", "make_tiny_llm_run", "make_tiny_run", "make_tiny_runs",
-           "serve", "wait_for_http"]
+           "serve", "untrained_metrics", "wait_for_http", "write_metrics"]

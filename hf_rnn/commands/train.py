@@ -1,5 +1,8 @@
 """``hf-rnn train``: train one model on one task from a YAML recipe, with the Accelerate loop.
 
+The command line over ``hf_rnn.train_recipe`` (``hf_rnn.recipe_training``): it resolves the recipe its options
+name (``--task``/``--model``, ``--config``, the run's own ``config.yaml`` with ``--resume``), and prints a summary.
+
     hf-rnn train --task sentiment --model bilstm training.max_steps=200
     hf-rnn train --config my_recipe.yaml --output-dir runs/x
     hf-rnn train --output-dir runs/x --resume            # after a crash or kill -9
@@ -58,9 +61,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    """Resolve the recipe the options name, then ``hf_rnn.train_recipe`` it and print the run's summary."""
     from pathlib import Path
 
     from ..errors import ConfigError
+    from ..recipe_training import default_output_dir, train_recipe
     from ..recipes import dump_yaml, load_recipe
 
     saved = None
@@ -68,45 +73,30 @@ def run(args) -> int:
         if not args.output_dir:
             raise ConfigError("--resume needs --output-dir (the run folder to continue)")
         saved_path = Path(args.output_dir).expanduser() / "config.yaml"
-        saved = saved_path if saved_path.exists() else None
+        saved = saved_path if saved_path.exists() else None  # a resumed run keeps the recipe it started with
     recipe = load_recipe(args.task, args.model, args.config, args.overrides, saved=saved)
     if saved is not None or args.config is not None:
         _check_same_model(recipe, args.model)
-    output_dir = args.output_dir or recipe.output_dir or f"runs/{recipe.task.name}-{recipe.model.name}"
-    recipe.output_dir = str(output_dir)
+    output_dir = args.output_dir or default_output_dir(recipe)
     if args.print_config:
+        recipe.output_dir = str(output_dir)
         print(dump_yaml(recipe.to_dict()), end="")
         return 0
-
-    from ..run_folder import check_output_dir
-
-    check_output_dir(output_dir, resume=args.resume, overwrite=args.overwrite)  # fail before loading anything
-
-    from accelerate.utils import set_seed
-
-    from ..families import build_model, build_tokenizer
-    from ..tasks import load_task
-    from ..training import train
-
-    t = recipe.task
-    task = load_task(t.name, t.source, **t.options)
-    sizes = {"train": t.max_train_examples, "validation": t.max_validation_examples, "test": t.max_test_examples}
-    if any(sizes.values()):
-        task = task.subset({k: v for k, v in sizes.items() if v})
-    set_seed(recipe.training.seed)  # the RNN's initial weights
-    tokenizer = build_tokenizer(task, recipe.model, recipe.tokenizer)
-    model, tokenizer = build_model(task, recipe.model, tokenizer)
-    metrics = train(model, task, recipe.training, tokenizer, output_dir, resume=args.resume,
-                    overwrite=args.overwrite, recipe=recipe.to_dict())
+    run = train_recipe(recipe, output_dir, resume=args.resume, overwrite=args.overwrite)
     from accelerate import PartialState  # set up by train(): the process group of this launch
 
     if PartialState().is_main_process:
-        tr = metrics["training"]
-        print(f"run folder: {Path(output_dir).resolve()}")
-        print("test: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics["test"].items()}))
-        print(f"{tr['steps']} steps in {tr['train_seconds']:.1f} s of training, {tr['tokens_per_second']:,.0f} tokens/s, "
-              f"{100 * tr['padding_share']:.1f}% padding, stopped by {tr['stopped_because']}")
+        _print_summary(run)
     return 0
+
+
+def _print_summary(run) -> None:
+    """Where the run is, its test metrics, and how training went, in three lines."""
+    tr = run.metrics.training
+    print(f"run folder: {run.path.resolve()}")
+    print("test: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in run.metrics.test.items()}))
+    print(f"{tr.steps} steps in {tr.train_seconds:.1f} s of training, {tr.tokens_per_second:,.0f} tokens/s, "
+          f"{100 * tr.padding_share:.1f}% padding, stopped by {tr.stopped_because}")
 
 
 def _check_same_model(recipe, model: str | None) -> None:

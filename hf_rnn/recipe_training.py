@@ -1,0 +1,138 @@
+"""Training from a recipe: ``train_recipe``, the one way a recipe becomes a trained run folder.
+
+``train_recipe(recipe, output_dir)`` loads the recipe's task (and its subsets), builds the tokenizer and the
+model through the recipe's family, calls ``hf_rnn.training.train`` and returns the ``hf_rnn.runs.Run`` it
+wrote. ``hf-rnn train`` is a command line over it; the comparison and the app's "train a quick one" run it in
+a child process of their own (its peak memory is its own, and a crash does not take them down) through this
+module's entry::
+
+    python -m hf_rnn.recipe_training --config RECIPE.yaml --output-dir DIR [--resume | --overwrite] [KEY=VALUE ...]
+    python -m hf_rnn.recipe_training --task T --model M --output-dir DIR [KEY=VALUE ...]
+
+Errors a user can act on (``HfRnnError``) print one line and exit with status 2, as the CLI's do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, HfRnnError
+from .recipes import Recipe, apply_overrides, build_recipe, load_recipe
+from .runs import Run
+
+__all__ = ["default_output_dir", "resolve_recipe", "train_recipe"]
+
+RecipeLike = Recipe | Mapping[str, Any] | str | os.PathLike
+
+
+def resolve_recipe(recipe: RecipeLike | None, overrides: Sequence[str] = (), *,
+                   output_dir: str | os.PathLike | None = None, resume: bool = False) -> Recipe:
+    """The checked ``Recipe`` of ``recipe``: a ``Recipe``, a recipe mapping or a YAML file, then ``overrides``.
+
+    ``None`` continues a run: with ``resume`` the recipe is the one ``output_dir`` was started with (its
+    ``config.yaml``). A ``Recipe`` passed without overrides is used as it is (never modified).
+    """
+    if recipe is None:
+        saved = Path(output_dir).expanduser() / "config.yaml" if resume and output_dir is not None else None
+        if saved is None or not saved.exists():
+            raise ConfigError("say what to train: a recipe (a Recipe, a mapping or a YAML file), or resume=True "
+                              "with an output_dir that holds a run's config.yaml")
+        return load_recipe(overrides=list(overrides), saved=saved)
+    if isinstance(recipe, Recipe):
+        return build_recipe(apply_overrides(recipe.to_dict(), list(overrides))) if overrides else recipe
+    if isinstance(recipe, Mapping):
+        return build_recipe(apply_overrides(dict(recipe), list(overrides)))
+    return load_recipe(config=recipe, overrides=list(overrides))
+
+
+def default_output_dir(recipe: Recipe) -> str:
+    """Where a run of ``recipe`` goes when no folder is given: its ``output_dir``, else ``runs/<task>-<model>``."""
+    return recipe.output_dir or f"runs/{recipe.task.name}-{recipe.model.name}"
+
+
+def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None = None,
+                 overrides: Sequence[str] = (), *, resume: bool = False, overwrite: bool = False) -> Run:
+    """Train the model of a recipe on its task and write the run folder; return the finished ``Run``.
+
+    Args:
+        recipe: a ``Recipe`` (``hf_rnn.recipes.load_recipe``), a recipe mapping or a YAML file (the built-in
+            ones: ``hf_rnn/configs/<task>_<rnn|llm>.yaml``); ``None`` with ``resume``: the run's own recipe.
+        output_dir: the run folder (default: the recipe's ``output_dir``, else ``runs/<task>-<model>``).
+        overrides: ``section.key=value`` changes to the recipe, as on the command line.
+        resume: continue the run in ``output_dir`` from its last checkpoint.
+        overwrite: start again in a folder that holds a run.
+
+    The folder is checked before anything is loaded, so a wrong folder fails in a second, not after the data
+    and model are built. Run under ``accelerate launch``, every process calls it and trains its share.
+    ``run.metrics`` is the typed ``metrics.json`` (``hf_rnn.run_schema.RunMetrics``).
+    """
+    recipe = resolve_recipe(recipe, overrides, output_dir=output_dir, resume=resume)
+    output_dir = str(output_dir or default_output_dir(recipe))
+    recipe = dataclasses.replace(recipe, output_dir=output_dir)  # config.yaml records where the run is
+
+    from .run_folder import check_output_dir
+
+    check_output_dir(output_dir, resume=resume, overwrite=overwrite)  # fail before loading anything
+    task, tokenizer, model = _build(recipe)
+
+    from .training import train
+
+    metrics = train(model, task, recipe.training, tokenizer, output_dir, resume=resume, overwrite=overwrite,
+                    recipe=recipe.to_dict())
+    return Run(Path(output_dir).expanduser(), metrics)
+
+
+def _build(recipe: Recipe):
+    """``(task, tokenizer, model)`` of a recipe: the task and its subsets, then the family's tokenizer and model.
+
+    The seed is set before the model is built, so an RNN starts from the same weights on every run.
+    """
+    from accelerate.utils import set_seed
+
+    from .families import build_model, build_tokenizer
+    from .tasks import load_task
+
+    t = recipe.task
+    task = load_task(t.name, t.source, **t.options)
+    sizes = {"train": t.max_train_examples, "validation": t.max_validation_examples, "test": t.max_test_examples}
+    if any(sizes.values()):
+        task = task.subset({k: v for k, v in sizes.items() if v})
+    set_seed(recipe.training.seed)  # the RNN's initial weights
+    tokenizer = build_tokenizer(task, recipe.model, recipe.tokenizer)
+    model, tokenizer = build_model(task, recipe.model, tokenizer)
+    return task, tokenizer, model
+
+
+# =========================================================================== the child-process entry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hf_rnn.recipe_training``: ``train_recipe`` in a process of its own (see the module)."""
+    parser = argparse.ArgumentParser(prog="python -m hf_rnn.recipe_training",
+                                     description="Train a recipe into a run folder (hf_rnn.train_recipe).")
+    parser.add_argument("--config", metavar="FILE.yaml", help="the recipe file")
+    parser.add_argument("--task", help="with --model: the built-in recipe of this task")
+    parser.add_argument("--model", help="with --task: the built-in recipe of this model")
+    parser.add_argument("--output-dir", metavar="DIR", required=True, help="the run folder")
+    parser.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="start again in a folder that holds a run")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides (section.key=value)")
+    args = parser.parse_args(argv)
+    try:
+        recipe = load_recipe(args.task, args.model, args.config, args.overrides)
+        run = train_recipe(recipe, args.output_dir, resume=args.resume, overwrite=args.overwrite)
+    except HfRnnError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    print(f"run folder: {run.path.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
