@@ -26,8 +26,8 @@ GRAD_HIDDEN = 64        # width of every model in the measurement (the recipes u
 
 # ---- where files go, and CPU threads (you should not need to change these) ----
 # Run folders and figures go to $HF_RNN_NOTEBOOK_OUT/02_gru_lstm (the tests set it) or a fresh temporary
-# folder, never into the repository. $HF_RNN_NOTEBOOK_THREADS sets PyTorch's CPU threads (default 1, the
-# fastest on a busy shared CPU; your number of cores on a machine of your own).
+# folder, never into the repository. $HF_RNN_NOTEBOOK_THREADS sets PyTorch's CPU threads (default: the
+# cores other work leaves free now, all of them on an idle machine).
 OUT, THREADS = setup("02_gru_lstm")
 
 print(f"files go to {OUT}; {THREADS} CPU thread(s)")

@@ -41,8 +41,8 @@ SEED = 0                  # weights and data order
 
 # ---- where files go, and CPU threads (you should not need to change these) ----
 # Run folders and figures go to $HF_RNN_NOTEBOOK_OUT/04_attention_translation (the tests set it) or a fresh temporary
-# folder, never into the repository. $HF_RNN_NOTEBOOK_THREADS sets PyTorch's CPU threads (default 1, the
-# fastest on a busy shared CPU; your number of cores on a machine of your own).
+# folder, never into the repository. $HF_RNN_NOTEBOOK_THREADS sets PyTorch's CPU threads (default: the
+# cores other work leaves free now, all of them on an idle machine).
 OUT, THREADS = setup("04_attention_translation")
 import torch  # after setup(), which sets OMP_NUM_THREADS first
 
