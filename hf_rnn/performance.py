@@ -96,10 +96,12 @@ def _trainer_vs_hf(doc: dict[str, Any]) -> list[str]:
     lines = [f"**This training loop against `transformers.Trainer`** (`benchmarks/trainer_vs_hf.py`): SmolLM2 "
              f"on sentiment, {s['max_steps']} steps of batch {s['batch_size']}, precision {s['precision']}, "
              f"{doc.get('threads', '?')} torch thread(s), fastest of {s['rounds']} alternating rounds. {_where(doc)}.",
-             "", "| loop | non-padding tokens/s | median of steps | padding | accuracy |", "|---|---|---|---|---|"]
+             "", "| loop | non-padding tokens/s | median of steps | tokens a step | padding | accuracy |",
+             "|---|---|---|---|---|---|"]
     for label, r in rows:
+        per_step = f"{r['tokens'] / r['steps']:,.0f}" if r.get("tokens") and r.get("steps") else "—"
         lines.append(f"| {label} | {r['tokens_per_second']:,.1f} | {r['median_step_tokens_per_second']:,.1f} | "
-                     f"{r['padding_share']:.1%} | {r['accuracy']:.3f} |")
+                     f"{per_step} | {r['padding_share']:.1%} | {r['accuracy']:.3f} |")
     lines += ["", f"Against `Trainer` at its best setting here (its own length grouping): "
                   f"**{doc['ratio_vs_grouped']:.2f}×** (median of steps {doc['median_step_ratio_vs_grouped']:.2f}; "
                   f"{_goal(doc['ratio_vs_grouped'], '>=', 1.1, '×')}); against its default random sampler: "

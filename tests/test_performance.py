@@ -11,7 +11,7 @@ from hf_rnn import performance
 
 def _loop(tps, median, padding, accuracy):
     return {"tokens_per_second": tps, "median_step_tokens_per_second": median, "padding_share": padding,
-            "accuracy": accuracy}
+            "accuracy": accuracy, "tokens": 12000, "steps": 24}
 
 
 TRAINER = {"settings": {"max_steps": 24, "batch_size": 16, "precision": "no", "rounds": 2}, "threads": 2,
@@ -32,7 +32,7 @@ def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_pa
     assert doc["date"] and doc["machine"]["cpu"] and doc["command"]
     performance.publish("llm_mfu", MFU, tmp_path)
     text = performance.performance_section(tmp_path)
-    assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 3.2% | 0.840 |" in text
+    assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 500 | 3.2% | 0.840 |" in text
     assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
     assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
     assert "Not measured yet: `quick_compare`, `gpu_check`." in text
