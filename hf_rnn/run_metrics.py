@@ -18,6 +18,7 @@ import torch
 
 from . import __version__
 from .memory import peak_rss_mb
+from .parameters import count_parameters
 
 __all__ = ["data_hash", "device_name", "metrics_document", "tokenizer_identity"]
 
@@ -33,8 +34,7 @@ def metrics_document(*, accelerator, model, task, tokenizer, family, recipe: dic
     """
     acc, st = accelerator, state
     model = acc.unwrap_model(model, keep_torch_compile=False)
-    params = list(model.parameters())  # tied weights count once
-    total, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+    total, trainable = count_parameters(model)
     rss = torch.tensor([peak_rss_mb() or 0.0], device=acc.device)
     cuda = (torch.tensor([torch.cuda.max_memory_allocated() / 2**20], device=acc.device)
             if acc.device.type == "cuda" else None)
