@@ -34,6 +34,7 @@ import torch
 
 from .errors import InputError
 from .generation import decoder_start_id, greedy_generate, pad_id
+from .tokenization import ids_with_eos
 
 KINDS = ("self-attention", "encoder-decoder alignment", "pooling")
 POOLED_QUERY = "[pooled]"
@@ -365,9 +366,7 @@ def rnn_attention_maps(model, tokenizer, text: str, *, generate: bool = False, m
     # Encoder-decoder: source + eos, as the translation task encodes it for the RNN family.
     eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else config.eos_token_id
     eos = eos[0] if isinstance(eos, (list, tuple)) else eos
-    src = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-    if eos is not None:
-        src.append(int(eos))
+    src = ids_with_eos(tokenizer, text, eos=eos)
     src = _truncate(src, max_length, "source", keep_last=None if eos is None else int(eos))
     start = decoder_start_id(model)
     if start is None:
@@ -375,9 +374,7 @@ def rnn_attention_maps(model, tokenizer, text: str, *, generate: bool = False, m
     source = _tensor(src, device)
     with _inference(model):
         if target_text is not None:
-            target = list(tokenizer(target_text, add_special_tokens=False)["input_ids"])
-            if eos is not None:
-                target.append(int(eos))
+            target = ids_with_eos(tokenizer, target_text, eos=eos)
             decoder_inputs = [int(start)] + target[:-1]
             mode = "teacher-forced"
         else:

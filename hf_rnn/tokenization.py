@@ -93,6 +93,18 @@ def encode_words(
     return out
 
 
+def ids_with_eos(tokenizer: PreTrainedTokenizerBase, text: str, max_length: int | None = None,
+                 eos: int | None = None) -> list[int]:
+    """A sequence that ends where the model should stop [T <= ``max_length``]: the text's tokens (no special
+    tokens; at most ``max_length - 1``), then ``eos`` (default: the tokenizer's; none when there is none).
+
+    An encoder-decoder's source and target, and a prompted LLM's answer, are encoded so."""
+    eos = tokenizer.eos_token_id if eos is None else eos
+    room = None if max_length is None else max_length - (eos is not None)
+    ids = list(tokenizer(text, add_special_tokens=False, truncation=room is not None, max_length=room)["input_ids"])
+    return ids if eos is None else ids + [int(eos)]
+
+
 def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, message: str, answer_prefix: str = "") -> list[int]:
     """Token ids [T] of ``message`` asked as the user's turn in the tokenizer's chat template, the assistant's turn
     opened and begun with ``answer_prefix``; without a template, ``message``, a line break and ``answer_prefix``.

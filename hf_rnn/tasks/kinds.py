@@ -36,7 +36,7 @@ from transformers import (
 
 from ..errors import DataError
 from ..generation import generate_batch
-from ..tokenization import IGNORE_INDEX, chat_prompt_ids, encode_words
+from ..tokenization import IGNORE_INDEX, chat_prompt_ids, encode_words, ids_with_eos
 from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
 from .options import Option
 from .sources import pick_column
@@ -410,7 +410,7 @@ class _PromptedGenerationMixin:
         p = self.prompt_ids(tokenizer, prompt)[-max_length:]
         if for_generation:
             return {"input_ids": p, "attention_mask": [1] * len(p)}
-        t = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        t = ids_with_eos(tokenizer, target)
         ids = (p + t)[:max_length + self.max_new_tokens]
         labels = ([IGNORE_INDEX] * len(p) + t)[: len(ids)]
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
@@ -498,14 +498,11 @@ class TranslationTask(_PromptedGenerationMixin, Task):
 
     def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         max_length = max_length or 128
-        eos = tokenizer.eos_token_id
 
         def tok(row, idx):
             if encoding == DIRECT:
-                src = tokenizer(row["source"], add_special_tokens=False, truncation=True,
-                                max_length=max_length - 1)["input_ids"] + [eos]
-                tgt = tokenizer(row["target"], add_special_tokens=False, truncation=True,
-                                max_length=max_length - 1)["input_ids"] + [eos]
+                src = ids_with_eos(tokenizer, row["source"], max_length)
+                tgt = ids_with_eos(tokenizer, row["target"], max_length)
                 enc = {"input_ids": src, "attention_mask": [1] * len(src), "labels": tgt}
             else:
                 enc = self._encode_prompted(tokenizer, self.prompt(row["source"]), row["target"], max_length,
