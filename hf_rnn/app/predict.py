@@ -219,7 +219,7 @@ def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None
         if not ok:
             pred.notices.append(f"no number in the answer {answer.strip()[:40]!r}: the last value "
                                 "is used as the forecast")
-        template = task.prompt_ids(tok, f"Continue the series {task.series}:")
+        template = task.prompt_ids(tok, task.prompt_head())
         _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, task.prompt(past), "forecasting",
                                                                   prompt_length=len(ids),
                                                                   input_start=common_prefix(template, ids))

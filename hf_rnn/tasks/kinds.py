@@ -644,8 +644,12 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
     def _format(self, values) -> str:
         return ", ".join(f"{v:.{self.decimals}f}" for v in values)
 
+    def prompt_head(self) -> str:
+        """What every window's prompt starts with (the app's maps begin after it)."""
+        return f"Continue the series {self.series}:"
+
     def prompt(self, past) -> str:
-        return f"Continue the series {self.series}: {self._format(past)},"
+        return f"{self.prompt_head()} {self._format(past)},"
 
     def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         out = DatasetDict()
