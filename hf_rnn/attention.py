@@ -33,6 +33,8 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .generation import decoder_start_id, greedy_generate, pad_id
+from .tokenization import ids_with_eos
 
 KINDS = ("self-attention", "encoder-decoder alignment", "pooling")
 POOLED_QUERY = "[pooled]"
@@ -364,34 +366,21 @@ def rnn_attention_maps(model, tokenizer, text: str, *, generate: bool = False, m
     # Encoder-decoder: source + eos, as the translation task encodes it for the RNN family.
     eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else config.eos_token_id
     eos = eos[0] if isinstance(eos, (list, tuple)) else eos
-    src = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-    if eos is not None:
-        src.append(int(eos))
+    src = ids_with_eos(tokenizer, text, eos=eos)
     src = _truncate(src, max_length, "source", keep_last=None if eos is None else int(eos))
-    start = config.decoder_start_token_id if config.decoder_start_token_id is not None else config.bos_token_id
+    start = decoder_start_id(model)
     if start is None:
         raise InputError(f"{head} needs RNNConfig.decoder_start_token_id (or bos_token_id) to decode")
     source = _tensor(src, device)
     with _inference(model):
         if target_text is not None:
-            target = list(tokenizer(target_text, add_special_tokens=False)["input_ids"])
-            if eos is not None:
-                target.append(int(eos))
+            target = ids_with_eos(tokenizer, target_text, eos=eos)
             decoder_inputs = [int(start)] + target[:-1]
             mode = "teacher-forced"
         else:
-            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else config.pad_token_id
-            generated = model.generate(
-                input_ids=source,
-                attention_mask=torch.ones_like(source),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                decoder_start_token_id=int(start),
-                pad_token_id=pad,
-                eos_token_id=eos,
-            )
-            sequence = [int(i) for i in getattr(generated, "sequences", generated)[0].tolist()]
+            generated = greedy_generate(model, source, max_new_tokens=max_new_tokens, decoder_start_token_id=int(start),
+                                        pad_token_id=pad_id(model, tokenizer), eos_token_id=eos)
+            sequence = [int(i) for i in generated[0].tolist()]
             target, decoder_inputs = sequence[1:], sequence[:-1]
             mode = "greedy"
         # One teacher-forced pass over the (given or generated) target gives the alignment of every step.
@@ -522,24 +511,8 @@ def _generate_with_attention(model, tokenizer, prompt: list[int], max_new_tokens
     never fed, so its row is computed with one more step on the returned cache (or a full pass if the model
     returns no cache).
     """
-    inputs = _tensor(prompt, device)
-    pad = tokenizer.pad_token_id
-    if pad is None:
-        pad = tokenizer.eos_token_id
-    out = model.generate(
-        input_ids=inputs,
-        attention_mask=torch.ones_like(inputs),
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        num_beams=1,
-        output_attentions=True,
-        return_dict_in_generate=True,
-        pad_token_id=pad,
-        # the model's generation config may set sampling options; they are irrelevant for greedy search
-        temperature=None,
-        top_p=None,
-        top_k=None,
-    )
+    out = greedy_generate(model, _tensor(prompt, device), max_new_tokens=max_new_tokens,
+                          pad_token_id=pad_id(model, tokenizer), output_attentions=True)
     ids = [int(i) for i in out.sequences[0].tolist()]
     p, n = len(prompt), len(ids)
     steps = out.attentions

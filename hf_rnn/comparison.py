@@ -511,8 +511,9 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     row when the split's hash, the task's options and the latency sample size match.
     """
     from .memory import peak_rss_mb
-    from .models.llm import count_parameters, load_llm
+    from .models.llm import load_llm
     from .models.llm_zero_shot import ZeroShotClassifier, default_prompt, zero_shot
+    from .parameters import count_parameters
     from .run_metrics import data_hash as _data_hash
 
     key = {"task": task.name, "options": {k: v for k, v in sorted(task.options.items())},

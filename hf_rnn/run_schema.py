@@ -166,8 +166,10 @@ class ParametersInfo(_Section):
 
     @classmethod
     def of(cls, model) -> ParametersInfo:
-        params = list(model.parameters())
-        return cls(total=sum(p.numel() for p in params), trainable=sum(p.numel() for p in params if p.requires_grad))
+        from .parameters import count_parameters  # torch: only where a live model is counted
+
+        total, trainable = count_parameters(model)
+        return cls(total=total, trainable=trainable)
 
 
 @dataclass

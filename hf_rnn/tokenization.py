@@ -1,4 +1,5 @@
-"""Tokenizers shared by both families, and the one place where word labels meet sub-tokens.
+"""Tokenizers shared by both families, the one place where word labels meet sub-tokens, and the one chat-prompt
+encoder (``chat_prompt_ids``: the LLM's prompts for translation, forecasting and zero-shot classification).
 
 By default an RNN uses the built-in LLM's tokenizer, so that a comparison differs only in
 the model. A word-level tokenizer trained on a task's training split is the classic RNN
@@ -90,6 +91,34 @@ def encode_words(
                 previous = wid
         out["labels"] = labels
     return out
+
+
+def ids_with_eos(tokenizer: PreTrainedTokenizerBase, text: str, max_length: int | None = None,
+                 eos: int | None = None) -> list[int]:
+    """A sequence that ends where the model should stop [T <= ``max_length``]: the text's tokens (no special
+    tokens; at most ``max_length - 1``), then ``eos`` (default: the tokenizer's; none when there is none).
+
+    An encoder-decoder's source and target, and a prompted LLM's answer, are encoded so."""
+    eos = tokenizer.eos_token_id if eos is None else eos
+    room = None if max_length is None else max_length - (eos is not None)
+    ids = list(tokenizer(text, add_special_tokens=False, truncation=room is not None, max_length=room)["input_ids"])
+    return ids if eos is None else ids + [int(eos)]
+
+
+def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, message: str, answer_prefix: str = "") -> list[int]:
+    """Token ids [T] of ``message`` asked as the user's turn in the tokenizer's chat template, the assistant's turn
+    opened and begun with ``answer_prefix``; without a template, ``message``, a line break and ``answer_prefix``.
+
+    The rendered template and the prefix are tokenized as one text (what ``apply_chat_template(tokenize=True)``
+    does with the template alone), so the prefix merges with the turn's opening as it would in the model's
+    training data. Control tokens typed in ``message`` are read as control tokens, as the template reads them.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        head = tokenizer.apply_chat_template([{"role": "user", "content": message}], add_generation_prompt=True,
+                                             tokenize=False)
+    else:
+        head = message + "\n"
+    return list(tokenizer(head + answer_prefix, add_special_tokens=False)["input_ids"])
 
 
 def train_word_tokenizer(

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from . import run_folder
@@ -325,25 +324,23 @@ class TrainingRun:
 
         # DDP has no generate(); FSDP must run through its wrapper to gather the shards
         model = self.model if acc.distributed_type == DistributedType.FSDP else acc.unwrap_model(self.model)
-        was_training = model.training
-        model.eval()
-        outputs: dict[str, list[np.ndarray]] = {}
         progress, said = self.out / EVAL_PROGRESS, time.monotonic()
-        with torch.no_grad():
-            for done, batch in enumerate(loader, 1):
-                with acc.autocast():
-                    pred = self.task.prediction_step(model, batch, self.tokenizer, **self._generate_kwargs)
-                pred = {k: self._pad_across(k, v) for k, v in pred.items()}
-                for k, v in acc.gather_for_metrics(pred).items():
-                    v = v.detach().cpu()
-                    outputs.setdefault(k, []).append(v.float().numpy() if v.is_floating_point() else v.numpy())
-                if self.is_main and time.monotonic() - said >= EVAL_PROGRESS_SECONDS:
-                    said = time.monotonic()
-                    atomic_write_text(progress, json.dumps({"split": split, "step": self.state.step,
-                                                            "batches": done, "of": len(loader)}))
+
+        def gather(pred: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            # every process's tensors padded to one width, then each example once
+            return acc.gather_for_metrics({k: self._pad_across(k, v) for k, v in pred.items()})
+
+        def report(done: int) -> None:  # a file that says where a long evaluation stands
+            nonlocal said
+            if self.is_main and time.monotonic() - said >= EVAL_PROGRESS_SECONDS:
+                said = time.monotonic()
+                atomic_write_text(progress, json.dumps({"split": split, "step": self.state.step,
+                                                        "batches": done, "of": len(loader)}))
+
+        outputs = self.task.collect_predictions(model, loader, self.tokenizer, autocast=acc.autocast, gather=gather,
+                                                after_batch=report, **self._generate_kwargs)
         if self.is_main:
             progress.unlink(missing_ok=True)
-        model.train(was_training)
         return self.task.compute_metrics(outputs, tokenizer=self.tokenizer, split=split)
 
     def _pad_across(self, key: str, tensor: torch.Tensor) -> torch.Tensor:

@@ -133,22 +133,11 @@ def tag(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int) -> None:
 
 
 def generate(lm: LoadedModel, ids: list[int], n_new: int, **options) -> list[int]:
-    """Greedy continuation of ``ids``: the new token ids (without the final eos)."""
-    import torch
+    """Greedy continuation of ``ids`` (a prompt, or an encoder-decoder's source): the new token ids (without the
+    final eos)."""
+    from ..generation import generate_one  # torch: imported when a model answers, not with the app
 
-    tok = lm.tokenizer
-    inputs = torch.tensor([ids])
-    eos = tok.eos_token_id
-    kwargs = dict(max_new_tokens=n_new, do_sample=False, num_beams=1, pad_token_id=tok.pad_token_id,
-                  eos_token_id=eos, **options)
-    if lm.kind != "direct":  # an LLM's generation config may ask for sampling: greedy here, without its settings
-        kwargs.update(temperature=None, top_p=None, top_k=None)
-    with torch.no_grad():
-        out = lm.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), **kwargs)
-    new = getattr(out, "sequences", out)[0].tolist()[len(ids):]
-    while new and new[-1] in (eos, tok.pad_token_id):
-        new.pop()
-    return new
+    return generate_one(lm.model, lm.tokenizer, ids, n_new, **options)
 
 
 def continue_text(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_tokens: int) -> None:
@@ -173,25 +162,15 @@ def translate(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_toke
               task: Callable[[], Any]) -> None:
     """The translation: an encoder-decoder (an RNN) with its alignment, or an LLM prompted by the task
     (``task()`` gives it; called only for a prompted model)."""
-    import torch
-
     tok = lm.tokenizer
     n_new = max(n_new, 16)
     if lm.kind == "direct":  # an encoder-decoder: the source in, the target out
-        config = lm.model.config
         eos = tok.eos_token_id
         room, reason = limit(lm, max_tokens, reserve=1)
         src = cut_ids(list(tok(text, add_special_tokens=False)["input_ids"]), room, reason, pred)
         if not src:
             raise AppError("the input has no tokens for this model")
-        source = torch.tensor([src + [eos]])
-        with torch.no_grad():
-            out = lm.model.generate(input_ids=source, attention_mask=torch.ones_like(source),
-                                    max_new_tokens=n_new, do_sample=False, num_beams=1,
-                                    decoder_start_token_id=config.decoder_start_token_id,
-                                    pad_token_id=tok.pad_token_id, eos_token_id=eos)
-        seq = getattr(out, "sequences", out)[0].tolist()[1:]
-        translation = tok.decode([i for i in seq if i != eos], skip_special_tokens=True).strip()
+        translation = tok.decode(generate(lm, src + [eos], n_new), skip_special_tokens=True).strip()
         pred.output = translation
         source_text = tok.decode(src) if len(src) < len(tok(text, add_special_tokens=False)["input_ids"]) else text
         try:  # the decoder-over-encoder alignment, where the model has attention
@@ -240,7 +219,7 @@ def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None
         if not ok:
             pred.notices.append(f"no number in the answer {answer.strip()[:40]!r}: the last value "
                                 "is used as the forecast")
-        template = task.prompt_ids(tok, f"Continue the series {task.series}:")
+        template = task.prompt_ids(tok, task.prompt_head())
         _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, task.prompt(past), "forecasting",
                                                                   prompt_length=len(ids),
                                                                   input_start=common_prefix(template, ids))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..parameters import count_parameters as parameter_counts
 from .configuration_rnn import RNNConfig
 from .modeling_rnn import RNNForSequenceClassification, RNNForTokenClassification
 
@@ -96,8 +97,6 @@ def keras_stack_params(name: str, input_dim: int) -> int:
 
 
 def count_parameters(model: nn.Module, include_embeddings: bool = True) -> int:
-    """Number of trainable-by-design parameters (`nn.Parameter`s; `keras_bias` zero buffers are not counted)."""
-    total = sum(parameter.numel() for parameter in model.parameters())
-    if not include_embeddings:
-        total -= sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Embedding))
-    return total
+    """Number of trainable-by-design parameters (`nn.Parameter`s; `keras_bias` zero buffers are not counted), as
+    Keras' `model.summary()` gives it: one number, trainable or not, the embedding tables left out on request."""
+    return parameter_counts(model, skip=() if include_embeddings else (nn.Embedding,))[0]

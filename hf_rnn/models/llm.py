@@ -38,6 +38,9 @@ from torch import nn
 
 from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, ensure_builtin_llm
 from ..errors import ConfigError, ModelLoadError
+from ..generation import greedy_generate
+from ..parameters import count_parameters  # importable from here too, as before
+from ..tokenization import chat_prompt_ids
 from .saved_folder import is_weight_file_error
 
 logger = logging.getLogger(__name__)
@@ -353,12 +356,6 @@ def _load_llm_tokenizer(source: str, local_files_only: bool):
 # --------------------------------------------------------------------------- training modes
 
 
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """``(total, trainable)`` parameter counts; tied weights count once."""
-    params = list(model.parameters())  # nn.Module.parameters() already skips repeats
-    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
-
-
 def _num_layers(config) -> int:
     for key in ("num_hidden_layers", "n_layer", "num_layers"):
         n = getattr(config, key, None)
@@ -529,16 +526,7 @@ def prepare_llm_inputs(
     use_chat = chat and getattr(tokenizer, "chat_template", None)
 
     def encode(t: str) -> list[int]:
-        if use_chat:
-            return list(
-                tokenizer.apply_chat_template(
-                    [{"role": "user", "content": t}],
-                    add_generation_prompt=True,
-                    tokenize=True,
-                    return_dict=False,
-                )
-            )
-        return list(tokenizer(t)["input_ids"])
+        return chat_prompt_ids(tokenizer, t) if use_chat else list(tokenizer(t)["input_ids"])
 
     ids = encode(text)
     if limit is not None and len(ids) > limit:
@@ -579,16 +567,10 @@ def generate_with_attentions(
             tokenizer, inputs, model=base_model_of(model), chat=True, reserve=max_new_tokens
         )
     use_eager_attention(model)
-    generate_kwargs.setdefault("do_sample", False)
-    with torch.no_grad():
-        return model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            output_attentions=True,
-            return_dict_in_generate=True,
-            pad_token_id=tokenizer.pad_token_id,
-            **generate_kwargs,
-        )
+    inputs = dict(inputs)
+    return greedy_generate(model, inputs.pop("input_ids"), inputs.pop("attention_mask", None),
+                           max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                           output_attentions=True, **inputs, **generate_kwargs)
 
 
 __all__ = [

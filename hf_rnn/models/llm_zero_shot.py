@@ -22,6 +22,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ..errors import ConfigError
 from ..tasks.kinds import GENERIC_PROMPT
 from ..tasks.sentiment import SENTIMENT_PROMPT
+from ..tokenization import chat_prompt_ids
 
 
 def default_prompt(task: Any) -> tuple[str, str]:
@@ -98,13 +99,7 @@ class ZeroShotClassifier(nn.Module):
 
     def prompt_ids(self, text: str) -> list[int]:
         """Token ids of the chat prompt for ``text``, ending with the opened answer."""
-        message = self.prompt(text)
-        if getattr(self.tokenizer, "chat_template", None):
-            head = self.tokenizer.apply_chat_template([{"role": "user", "content": message}],
-                                                      add_generation_prompt=True, tokenize=False)
-        else:
-            head = message + "\n"
-        return self.tokenizer(head + self.answer_prefix, add_special_tokens=False)["input_ids"]
+        return chat_prompt_ids(self.tokenizer, self.prompt(text), self.answer_prefix)
 
     def _shared_prefix(self, device: torch.device) -> tuple[list[int], Any] | None:
         """The token ids every prompt starts with and the LM's key/value cache of them (computed once per

@@ -17,8 +17,9 @@ The five kinds of the lecture are the subclasses in ``kinds.py``; the concrete t
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +29,7 @@ from datasets import Dataset, DatasetDict
 
 from ..errors import DataError
 from ..profiles import Profile
-from ..sampling import row_length
+from ..sampling import evaluation_loader
 from .options import Option
 
 SPLITS = ("train", "validation", "test")
@@ -279,27 +280,57 @@ class Task:
         encoding = input_family(model)
         sub = self if max_examples is None else self.subset({split: max_examples})
         enc = sub.encode(tokenizer, encoding, splits=(split,), max_length=max_length, for_generation=True)[split]
-        collate = sub.collator(tokenizer, encoding, for_generation=True)
+        # longest first, as the training loop's evaluation: the least padding (every kind's metrics read
+        # predictions with their labels or their example_index, not by position)
+        loader = evaluation_loader(enc.to_list(), sub.collator(tokenizer, encoding, for_generation=True),
+                                   batch_size, num_workers=0, pin_memory=False)
         device = next(model.parameters()).device
+        # DataCollatorForSeq2Seq returns labels=None for prompt-only rows (LLM generation inputs)
+        batches = ({k: v.to(device) for k, v in batch.items() if v is not None} for batch in loader)
+        total = len(enc)
+        after_batch = None if progress is None else lambda done: progress(min(done * batch_size, total), total)
+        outputs = sub.collect_predictions(model, batches, tokenizer, after_batch=after_batch, **generate_kwargs)
+        return sub.compute_metrics(outputs, tokenizer=tokenizer, split=split)
+
+    def collect_predictions(
+        self,
+        model,
+        batches: Iterable[Mapping[str, torch.Tensor]],
+        tokenizer=None,
+        *,
+        autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+        gather: Callable[[dict[str, torch.Tensor]], Mapping[str, torch.Tensor]] | None = None,
+        after_batch: Callable[[int], None] | None = None,
+        **generate_kwargs,
+    ) -> dict[str, list[np.ndarray]]:
+        """``prediction_step`` over ``batches`` with ``model`` in eval mode and no gradients: the evaluation loop
+        of ``evaluate`` and of the training loop (``hf_rnn.training``), which add the data and the metrics.
+
+        Args:
+            batches: the collated batches, on the model's device.
+            autocast: the context each step runs in (the training loop's mixed precision).
+            gather: the step's tensors [B, ...] as they are kept (a distributed loop pads them across processes
+                and gathers every example once).
+            after_batch: called with the number of batches done (progress).
+
+        Returns:
+            per output key of ``prediction_step``, one numpy array [B, ...] per batch (floating point as float32):
+            what ``compute_metrics`` reads.
+        """
         was_training = model.training
         model.eval()
         outputs: dict[str, list[np.ndarray]] = {}
-        # longest first, as the training loop's evaluation: the least padding (every kind's metrics read
-        # predictions with their labels or their example_index, not by position)
-        all_rows = enc.to_list()
-        all_rows = [all_rows[i] for i in sorted(range(len(all_rows)), key=lambda i: -row_length(all_rows[i]))]
         with torch.no_grad():
-            for start in range(0, len(all_rows), batch_size):
-                rows = all_rows[start:start + batch_size]
-                # DataCollatorForSeq2Seq returns labels=None for prompt-only rows (LLM generation inputs)
-                batch = {k: v.to(device) for k, v in collate(rows).items() if v is not None}
-                for k, v in sub.prediction_step(model, batch, tokenizer, **generate_kwargs).items():
-                    outputs.setdefault(k, []).append(v.detach().float().cpu().numpy() if v.is_floating_point()
-                                                     else v.detach().cpu().numpy())
-                if progress is not None:
-                    progress(start + len(rows), len(all_rows))
+            for done, batch in enumerate(batches, 1):
+                with autocast():
+                    pred = self.prediction_step(model, batch, tokenizer, **generate_kwargs)
+                for k, v in (pred if gather is None else gather(pred)).items():
+                    v = v.detach().cpu()
+                    outputs.setdefault(k, []).append(v.float().numpy() if v.is_floating_point() else v.numpy())
+                if after_batch is not None:
+                    after_batch(done)
         model.train(was_training)
-        return sub.compute_metrics(outputs, tokenizer=tokenizer, split=split)
+        return outputs
 
     def subset(self, sizes: Mapping[str, int], seed: int = SPLIT_SEED) -> Task:
         """A copy with at most ``sizes[split]`` examples per split (seeded, for quick runs)."""

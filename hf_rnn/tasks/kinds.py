@@ -35,7 +35,8 @@ from transformers import (
 )
 
 from ..errors import DataError
-from ..tokenization import IGNORE_INDEX, encode_words
+from ..generation import generate_batch
+from ..tokenization import IGNORE_INDEX, chat_prompt_ids, encode_words, ids_with_eos
 from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
 from .options import Option
 from .sources import pick_column
@@ -403,17 +404,13 @@ class _PromptedGenerationMixin:
 
     def prompt_ids(self, tokenizer, prompt: str) -> list[int]:
         """Token ids of ``prompt`` in the model's chat format when it has one."""
-        if getattr(tokenizer, "chat_template", None):
-            return list(tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                      add_generation_prompt=True, tokenize=True,
-                                                      return_dict=False))
-        return tokenizer(prompt + "\n", add_special_tokens=False)["input_ids"]
+        return chat_prompt_ids(tokenizer, prompt)
 
     def _encode_prompted(self, tokenizer, prompt: str, target: str, max_length: int, for_generation: bool):
         p = self.prompt_ids(tokenizer, prompt)[-max_length:]
         if for_generation:
             return {"input_ids": p, "attention_mask": [1] * len(p)}
-        t = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        t = ids_with_eos(tokenizer, target)
         ids = (p + t)[:max_length + self.max_new_tokens]
         labels = ([IGNORE_INDEX] * len(p) + t)[: len(ids)]
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
@@ -424,20 +421,9 @@ class _PromptedGenerationMixin:
         return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX)
 
     def generate_ids(self, model, batch, tokenizer, **generate_kwargs) -> torch.Tensor:
-        """Generated continuation ids [B, max_new_tokens], padded with the pad id."""
+        """Generated continuation ids [B, max_new_tokens] (default: the task's), padded with the pad id."""
         max_new = generate_kwargs.pop("max_new_tokens", self.max_new_tokens)
-        pad = tokenizer.pad_token_id if tokenizer is not None else model.config.pad_token_id
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
-        out = model.generate(**inputs, max_new_tokens=max_new, pad_token_id=pad, do_sample=False, **generate_kwargs)
-        out = getattr(out, "sequences", out)
-        if getattr(model.config, "is_encoder_decoder", False):
-            out = out[:, 1:]  # an encoder-decoder's output is the target alone: drop the decoder start token
-        else:  # a decoder-only model's output continues its prompt
-            out = out[:, inputs["input_ids"].shape[1]:]
-        out = out[:, :max_new]
-        if out.shape[1] < max_new:
-            out = torch.nn.functional.pad(out, (0, max_new - out.shape[1]), value=pad)
-        return out
+        return generate_batch(model, batch, tokenizer, max_new_tokens=max_new, **generate_kwargs)
 
 
 class TranslationTask(_PromptedGenerationMixin, Task):
@@ -512,14 +498,11 @@ class TranslationTask(_PromptedGenerationMixin, Task):
 
     def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         max_length = max_length or 128
-        eos = tokenizer.eos_token_id
 
         def tok(row, idx):
             if encoding == DIRECT:
-                src = tokenizer(row["source"], add_special_tokens=False, truncation=True,
-                                max_length=max_length - 1)["input_ids"] + [eos]
-                tgt = tokenizer(row["target"], add_special_tokens=False, truncation=True,
-                                max_length=max_length - 1)["input_ids"] + [eos]
+                src = ids_with_eos(tokenizer, row["source"], max_length)
+                tgt = ids_with_eos(tokenizer, row["target"], max_length)
                 enc = {"input_ids": src, "attention_mask": [1] * len(src), "labels": tgt}
             else:
                 enc = self._encode_prompted(tokenizer, self.prompt(row["source"]), row["target"], max_length,
@@ -661,8 +644,12 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
     def _format(self, values) -> str:
         return ", ".join(f"{v:.{self.decimals}f}" for v in values)
 
+    def prompt_head(self) -> str:
+        """What every window's prompt starts with (the app's maps begin after it)."""
+        return f"Continue the series {self.series}:"
+
     def prompt(self, past) -> str:
-        return f"Continue the series {self.series}: {self._format(past)},"
+        return f"{self.prompt_head()} {self._format(past)},"
 
     def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         out = DatasetDict()

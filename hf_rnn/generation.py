@@ -1,0 +1,124 @@
+"""Greedy generation: the one place where a model continues its input, for every family and every caller.
+
+``greedy_generate`` is ``model.generate`` as greedy search for a decoder-only LLM (prompts padded on the left) and
+for an encoder-decoder RNN (the decoder starts from ``decoder_start_token_id``), optionally with the attention
+maps of every step. ``generate_batch`` (a task's evaluation: fixed-width continuations a distributed loop can
+gather) and ``generate_one`` (the app: one input's new token ids) are built on it, as are the attention maps
+(``hf_rnn.attention``) and ``hf_rnn.models.llm.generate_with_attentions``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["continuation", "decoder_start_id", "generate_batch", "generate_one", "greedy_generate",
+           "is_encoder_decoder", "pad_id"]
+
+# An LLM's generation config may ask for sampling; with do_sample=False these are unused, and nulling them keeps
+# transformers from warning that they are set
+_SAMPLING_SETTINGS = {"temperature": None, "top_p": None, "top_k": None}
+
+
+def is_encoder_decoder(model: Any) -> bool:
+    """Whether ``model`` reads a source and writes a separate target (an RNN encoder-decoder)."""
+    return bool(getattr(model.config, "is_encoder_decoder", False))
+
+
+def pad_id(model: Any, tokenizer: Any = None) -> int | None:
+    """The id that fills finished rows: the tokenizer's pad, else the model's, else an eos (the tokenizer's,
+    then the model's). Only a batch's finished rows and ``generate_batch``'s right padding use it."""
+    config = model.config
+    for value in (getattr(tokenizer, "pad_token_id", None), getattr(config, "pad_token_id", None),
+                  getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None)):
+        if value is not None:
+            return value
+    return None
+
+
+def decoder_start_id(model: Any) -> int | None:
+    """The token an encoder-decoder's target starts from: its config's ``decoder_start_token_id``, else bos."""
+    config = model.config
+    start = getattr(config, "decoder_start_token_id", None)
+    return start if start is not None else getattr(config, "bos_token_id", None)
+
+
+def greedy_generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *,
+                    max_new_tokens: int, pad_token_id: int | None, eos_token_id: int | list[int] | None = None,
+                    decoder_start_token_id: int | None = None, output_attentions: bool = False, **options):
+    """Greedy search (one beam, no sampling, whatever the model's generation config asks).
+
+    Args:
+        input_ids: [B, T] a decoder-only model's prompts (padded on the left when B > 1) or an encoder-decoder's
+            sources.
+        attention_mask: [B, T]; default: every position is read.
+        pad_token_id: fills the rows that have finished (``pad_id(model, tokenizer)``).
+        eos_token_id: where a row stops; ``None``: the model's generation config decides.
+        decoder_start_token_id: an encoder-decoder's first target token; ``None``: its config's
+            (``decoder_start_id(model)``).
+        output_attentions: also return the attention weights of every step.
+        options: more ``generate`` settings (``no_repeat_ngram_size``, ``min_new_tokens``, ...); they override
+            the ones above.
+
+    Returns:
+        ``sequences`` [B, T + N] for a decoder-only model (prompt, then continuation) or [B, 1 + N] for an
+        encoder-decoder (start token, then target), N <= ``max_new_tokens``; with ``output_attentions`` a
+        ``GenerateOutput`` whose ``sequences`` is that and ``attentions`` a tuple over steps of tuples over
+        layers (step 0: the input's ``[B, heads, T, T]``; step i: the new row ``[B, heads, 1, T + i]``).
+    """
+    settings: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": False, "num_beams": 1,
+                                "pad_token_id": pad_token_id}
+    if eos_token_id is not None:  # an explicit None would switch eos off: leave it to the model
+        settings["eos_token_id"] = eos_token_id
+    if is_encoder_decoder(model):
+        start = decoder_start_token_id if decoder_start_token_id is not None else decoder_start_id(model)
+        if start is not None:
+            settings["decoder_start_token_id"] = int(start)
+    if output_attentions:
+        settings.update(output_attentions=True, return_dict_in_generate=True)
+    settings.update(options)
+    if not settings["do_sample"]:
+        settings = {**_SAMPLING_SETTINGS, **settings}
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    with torch.no_grad():
+        return model.generate(input_ids=input_ids, attention_mask=attention_mask, **settings)
+
+
+def continuation(model, sequences: torch.Tensor, prompt_length: int) -> torch.Tensor:
+    """The generated tokens alone [B, N] of ``generate``'s ``sequences``: after the ``prompt_length`` prompt
+    tokens a decoder-only model continues, or after an encoder-decoder's start token."""
+    sequences = getattr(sequences, "sequences", sequences)
+    return sequences[:, 1:] if is_encoder_decoder(model) else sequences[:, prompt_length:]
+
+
+def generate_batch(model, batch: dict[str, torch.Tensor], tokenizer=None, *, max_new_tokens: int,
+                   **options) -> torch.Tensor:
+    """A batch's greedy continuations [B, ``max_new_tokens``], padded on the right with the pad id, so that every
+    process of a distributed evaluation returns the same width.
+
+    ``batch``: ``input_ids`` and ``attention_mask`` [B, T] (a decoder-only model's prompts padded on the left).
+    The model's generation config says where a row stops (its eos).
+    """
+    pad = pad_id(model, tokenizer)
+    out = greedy_generate(model, batch["input_ids"], batch["attention_mask"], max_new_tokens=max_new_tokens,
+                          pad_token_id=pad, **options)
+    new = continuation(model, out, batch["input_ids"].shape[1])[:, :max_new_tokens]
+    if new.shape[1] < max_new_tokens:
+        new = torch.nn.functional.pad(new, (0, max_new_tokens - new.shape[1]), value=pad)
+    return new
+
+
+def generate_one(model, tokenizer, ids: list[int], max_new_tokens: int, **options) -> list[int]:
+    """One input's greedy continuation: the new token ids, up to the tokenizer's eos (left out, as are pad ids
+    at the end). ``ids``: a decoder-only model's prompt or an encoder-decoder's source."""
+    device = next(model.parameters()).device
+    inputs = torch.tensor([ids], device=device)
+    eos = tokenizer.eos_token_id
+    out = greedy_generate(model, inputs, max_new_tokens=max_new_tokens, pad_token_id=pad_id(model, tokenizer),
+                          eos_token_id=eos, **options)
+    new = continuation(model, out, len(ids))[0].tolist()
+    while new and new[-1] in (eos, tokenizer.pad_token_id):
+        new.pop()
+    return new
