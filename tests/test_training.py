@@ -372,7 +372,7 @@ def test_a_lora_run_saves_the_trained_model_merged(tmp_path, tiny_llama, tokeniz
 def test_named_variants_change_one_thing_of_the_task_recipe():
     """rnn-noattention (the ablation the lecture's attention claim needs) and smollm2-twice (tagging)."""
     base, ablated = load_recipe("translation", "rnn"), load_recipe("translation", "rnn-noattention")
-    assert base.model.attention == "additive" and ablated.model.attention == "none"
+    assert base.model.attention == "general" and ablated.model.attention == "none"
     assert (ablated.model.cell, ablated.model.bidirectional, ablated.model.hidden_size) == \
         (base.model.cell, base.model.bidirectional, base.model.hidden_size)
     assert ablated.training == base.training and ablated.model.name == "rnn-noattention"
