@@ -35,6 +35,9 @@ def parse_args(argv=None):
     p.add_argument("--profile", default="quick", choices=("quick", "full"))
     p.add_argument("--background", choices=("spin", "none"), default="spin",
                    help="spin: one nice-19 process busy on one core for the whole comparison (default); none: quiet")
+    p.add_argument("--background-note", metavar="TEXT",
+                   help="with --background none: what else runs on the machine (e.g. another job at nice 19), "
+                        "for the printed and published line")
     p.add_argument("--keep", type=Path, help="keep the comparison folder here instead of a temporary one")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--publish", action="store_true",
@@ -84,7 +87,7 @@ def main(argv=None) -> dict:
              "latency_ms_p50": r.get("latency_ms_p50"), "latency_other_load": r.get("latency_other_load")}
             for r in doc["rows"] if r["family"] != "reference"]
     background_words = ("one nice-19 Python process spun on a core" if args.background == "spin"
-                        else "no process of this benchmark's ran beside it")
+                        else args.background_note or "no process of this benchmark's ran beside it")
     background_words += f" (other processes' work during the run, measured: {load.cores:.2f} cores on average)"
     numbers = {"compare": " ".join(compare), "background": background_words, "seconds": round(seconds, 1),
                "other_cores": round(load.cores, 2),
