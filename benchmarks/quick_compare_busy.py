@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
           f"[goal <= {GOAL_SECONDS:.0f} s: {'met' if seconds <= GOAL_SECONDS else 'not met'}]")
     for r in rows:
         busy = " (busy machine)" if (r["latency_other_load"] or 0) >= 0.25 else ""
-        print(f"  {r['name']}: {metric} {r['metric']:.4f}, {r['steps']} steps, latency p50 "
+        print(f"  {r['name']}: {metric} {r['metric']:.4f}, {r['steps'] or 'no'} steps, latency p50 "
               f"{r['latency_ms_p50']} ms{busy}")
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=2))

@@ -9,55 +9,14 @@ import sys
 import textwrap
 
 import pytest
+from toy_sources import toy_rnn_recipe, toy_task_source
 
 from hf_rnn.errors import DataError
 from hf_rnn.tasks import TASK_MODULES_ENV, TASKS, register_task
 
-TOY_MODULE = '''
-"""A toy task defined outside hf_rnn: short phrases -> good / bad."""
+TOY_MODULE = toy_task_source("ToyTask", "toy", "Toy phrases", ("rnn", "llm"), app_quick_train=("rnn", ()))
 
-from pathlib import Path
-
-from datasets import ClassLabel, Dataset, Features, Value
-
-from hf_rnn.profiles import Profile
-from hf_rnn.tasks import SequenceClassificationTask, register_task
-from hf_rnn.tasks.base import seeded_splits
-
-GOOD = ["a fine day", "great food", "lovely view", "nice people", "warm sun", "good book", "kind words",
-        "happy song", "bright morning", "sweet cake"]
-BAD = ["a grim day", "awful food", "ugly view", "rude people", "cold rain", "dull book", "harsh words",
-       "sad song", "dark night", "stale cake"]
-
-
-@register_task
-class ToyTask(SequenceClassificationTask):
-    name = "toy"
-    description = "Short phrases -> good / bad"
-    title = "Toy phrases"
-    input_hint = "a short phrase"
-    lecture_examples = ("a fine day", "a grim day")
-    default_models = ("rnn", "llm")
-    zero_shot = False
-    profiles = {"quick": Profile("quick", None, eval_steps=3, latency_examples=3, epochs=2)}
-    app_quick_train = ("rnn", ())
-    recipe_dir = Path(__file__).parent
-
-    @classmethod
-    def prepare_builtin(cls):
-        texts = (GOOD + BAD) * 3
-        labels = ([1] * len(GOOD) + [0] * len(BAD)) * 3
-        features = Features({"text": Value("string"), "label": ClassLabel(names=["bad", "good"])})
-        return seeded_splits(Dataset.from_dict({"text": texts, "label": labels}, features=features))
-'''
-
-RNN_RECIPE = """
-task: {name: toy}
-model: {family: rnn, name: rnn, cell: gru, bidirectional: true, embedding_size: 16, hidden_size: 16,
-        num_layers: 1, attention: additive}
-tokenizer: {word_level: true, vocab_size: 100}
-training: {epochs: 2, batch_size: 8, learning_rate: 0.01, eval_steps: 3, progress_bar: false, logging_steps: 2}
-"""
+RNN_RECIPE = toy_rnn_recipe("toy")
 
 LLM_RECIPE = """
 task: {{name: toy}}
