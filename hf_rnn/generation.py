@@ -4,7 +4,7 @@
 for an encoder-decoder RNN (the decoder starts from ``decoder_start_token_id``), optionally with the attention
 maps of every step. ``generate_batch`` (a task's evaluation: fixed-width continuations a distributed loop can
 gather) and ``generate_one`` (the app: one input's new token ids) are built on it, as are the attention maps
-(``hf_rnn.attention``) and ``hf_rnn.models.llm.generate_with_attentions``.
+of generated text (``hf_rnn.attention``).
 """
 
 from __future__ import annotations

@@ -21,11 +21,11 @@ from transformers import (
 )
 
 from hf_rnn.errors import ConfigError, HfRnnError, ModelLoadError
+from hf_rnn.generation import greedy_generate
 from hf_rnn.models import llm
 from hf_rnn.models.llm import (
     count_parameters,
     decoder_layers,
-    generate_with_attentions,
     load_llm,
     prepare_llm_inputs,
     use_eager_attention,
@@ -337,7 +337,8 @@ def test_eager_attention_maps_for_prompt_and_generated_tokens(arch, tiny_llama_d
     assert torch.allclose(maps[0].sum(-1), torch.ones(1, 4, T), atol=1e-5)  # softmax rows
     assert torch.all(maps[0].triu(1) == 0)  # causal: no position looks ahead
 
-    out = generate_with_attentions(model, tok, inputs, max_new_tokens=4, min_new_tokens=4)
+    out = greedy_generate(model, inputs["input_ids"], inputs["attention_mask"], max_new_tokens=4,
+                          pad_token_id=tok.pad_token_id, output_attentions=True, min_new_tokens=4)
     assert out.sequences.shape == (1, T + 4) and len(out.attentions) == 4
     assert all(a.shape == (1, 4, T, T) for a in out.attentions[0])
     for step in range(1, 4):
@@ -361,7 +362,10 @@ def test_switching_a_loaded_model_to_eager_keeps_outputs(tiny_llama_dir):
 
 def test_text_prompt_uses_chat_template_and_reserves_room(tiny_llama_dir):
     model, tok = load_llm(tiny_llama_dir)
-    out = generate_with_attentions(model, tok, "Say hi.", max_new_tokens=2, min_new_tokens=2)
+    use_eager_attention(model)  # sdpa returns no maps
+    inputs = prepare_llm_inputs(tok, "Say hi.", model=model, chat=True, reserve=2)
+    out = greedy_generate(model, inputs["input_ids"], inputs["attention_mask"], max_new_tokens=2,
+                          pad_token_id=tok.pad_token_id, output_attentions=True, min_new_tokens=2)
     prompt = out.sequences[0, : out.attentions[0][0].shape[-1]].tolist()
     assert tok.decode(prompt).endswith("<|im_start|>assistant\n")
 

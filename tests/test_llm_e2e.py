@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hf_rnn.models.llm import generate_with_attentions, load_llm, prepare_llm_inputs
+from hf_rnn.generation import greedy_generate
+from hf_rnn.models.llm import load_llm, prepare_llm_inputs
 from hf_rnn.models.llm_zero_shot import zero_shot
 from hf_rnn.tasks import load_task
 
@@ -37,7 +38,9 @@ def test_forward_and_generation_with_attentions(smollm2):
     assert all(a.shape == (1, 9, T, T) for a in out.attentions)
     assert torch.allclose(out.attentions[-1].sum(-1), torch.ones(1, 9, T), atol=1e-4)
 
-    gen = generate_with_attentions(model, tok, "What is the capital of France?", max_new_tokens=8)
+    prompt = prepare_llm_inputs(tok, "What is the capital of France?", model=model, chat=True, reserve=8)
+    gen = greedy_generate(model, prompt["input_ids"], prompt["attention_mask"], max_new_tokens=8,
+                          pad_token_id=tok.pad_token_id, output_attentions=True)
     P = gen.attentions[0][0].shape[-1]  # the chat prompt's length
     n_new = gen.sequences.shape[1] - P
     assert 1 <= n_new <= 8 and len(gen.attentions) == n_new

@@ -38,7 +38,6 @@ from torch import nn
 
 from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, ensure_builtin_llm
 from ..errors import ConfigError, ModelLoadError
-from ..generation import greedy_generate
 from ..parameters import count_parameters  # importable from here too, as before
 from ..tokenization import chat_prompt_ids
 from .saved_folder import is_weight_file_error
@@ -544,35 +543,6 @@ def prepare_llm_inputs(
     return {"input_ids": input_ids.to(device), "attention_mask": torch.ones_like(input_ids).to(device)}
 
 
-def generate_with_attentions(
-    model: nn.Module,
-    tokenizer,
-    inputs: dict[str, torch.Tensor] | str,
-    max_new_tokens: int = 20,
-    **generate_kwargs,
-):
-    """Greedy generation that also returns the attention maps of every step.
-
-    Args:
-        inputs: ``prepare_llm_inputs`` output, or a text (prepared with the chat
-            template when the tokenizer has one, leaving room for the new tokens).
-
-    Returns:
-        ``GenerateDecoderOnlyOutput``: ``sequences`` [B, T + N] and ``attentions``, a
-        tuple over N steps of tuples over layers. Step 0 holds the prompt's maps
-        ``[B, heads, T, T]``; step i > 0 the new token's row ``[B, heads, 1, T + i]``.
-    """
-    if isinstance(inputs, str):
-        inputs = prepare_llm_inputs(
-            tokenizer, inputs, model=base_model_of(model), chat=True, reserve=max_new_tokens
-        )
-    use_eager_attention(model)
-    inputs = dict(inputs)
-    return greedy_generate(model, inputs.pop("input_ids"), inputs.pop("attention_mask", None),
-                           max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                           output_attentions=True, **inputs, **generate_kwargs)
-
-
 __all__ = [
     "MODES",
     "apply_lora",
@@ -583,7 +553,6 @@ __all__ = [
     "default_lora_targets",
     "freeze_body",
     "freeze_lower_layers",
-    "generate_with_attentions",
     "head_module_names",
     "hub_reachable",
     "load_llm",
