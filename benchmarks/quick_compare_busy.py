@@ -49,7 +49,8 @@ def start_background(kind: str) -> int | None:
     """The process id of one low-priority busy process, or ``None``.
 
     It is started detached (through a shell that exits), so it is not this process's child: the load measured
-    over the comparison (``cpu_load.OtherLoad``, which leaves out this process and its children) counts it.
+    over the comparison (``cpu_load.OtherLoad``, which leaves out this process and its children, and counts
+    niced work like any other) includes it.
     """
     if kind == "none":
         return None

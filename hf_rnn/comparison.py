@@ -17,6 +17,7 @@ comparison down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -30,12 +31,12 @@ from typing import Any
 import numpy as np
 
 from .assets import atomic_write_text
+from .cpu_load import BUSY_CORES
 from .errors import ConfigError, HfRnnError
 from .families import FAMILIES, LLM, attention_maps, family_for_model_name, family_named
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .report import Comparison, ModelResult, write_report
-from .results import BUSY_CORES
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import PROMPTED, TASKS, input_family
 
@@ -150,15 +151,16 @@ def compare(
     test_size = t.max_test_examples
     eval_task = base_task.subset({"test": test_size}) if test_size else base_task
 
-    _use_free_cores()
-    rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
-    if zero_shot and task_class.zero_shot and not any(r.run_dir is None and "zero" in r.name for r in rows):
-        rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
+    with _free_cores():
+        rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
+        if zero_shot and task_class.zero_shot and not any(r.run_dir is None and "zero" in r.name for r in rows):
+            rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
 
-    refs = references(eval_task)
-    rows += [reference_row(ref) for ref in refs]
-    figures = _figures(task, runs, rows, eval_task, out, progress)
-    examples = lecture_outputs(task, rows, out, progress, answers={r.name: r.answer for r in refs if r.answer})
+        refs = references(eval_task)
+        rows += [reference_row(ref) for ref in refs]
+        figures = _figures(task, runs, rows, eval_task, out, progress)
+        examples = lecture_outputs(task, rows, out, progress,
+                                   answers={r.name: r.answer for r in refs if r.answer})
     comparison = Comparison(
         task=task, profile=profile, variant=variant,
         budget=_budget_line(recipes.values()),
@@ -366,15 +368,21 @@ def _child_environment() -> tuple[dict[str, str] | None, int | None]:
     return {**os.environ, "OMP_NUM_THREADS": str(threads)}, threads
 
 
-def _use_free_cores() -> None:
-    """This process's torch threads for scoring: the cores other work leaves free (the user's setting stands)."""
+@contextlib.contextmanager
+def _free_cores():
+    """This process's torch threads while scoring: the cores other work leaves free (the user's
+    ``OMP_NUM_THREADS`` stands); the caller's setting is back afterwards."""
     import torch
 
     from .cpu_load import threads_to_use
 
-    threads = threads_to_use()
+    threads, before = threads_to_use(), torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _run_with_progress(cmd: list[str], name: str, folder: Path, recipe, progress: bool,

@@ -5,8 +5,8 @@ share the cores with it: every parallel region waits for its slower thread, and 
 kernel waiting for each other, so two threads can run slower than one. ``threads_to_use`` counts the cores
 this process may run on that other processes leave free, so a comparison trains and scores on those only;
 ``OtherLoad`` measures the same thing over a stretch of work, so a report can flag latencies measured on a
-busy machine. Low-priority (niced) processes do not count: they yield their core. Linux counts per-core times;
-elsewhere psutil's system-wide numbers stand in.
+busy machine. A container's CPU quota caps the count. Linux counts per-core times; elsewhere psutil's system-wide
+numbers stand in.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import time
 
 import psutil
 
-__all__ = ["OtherLoad", "allowed_cores", "free_cores", "other_busy_cores", "threads_to_use"]
+__all__ = ["BUSY_CORES", "OtherLoad", "allowed_cores", "free_cores", "other_busy_cores", "quota_cores", "threads_to_use"]
 
 THREADS_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+BUSY_CORES = 0.25  # other processes' work (cores) during a latency measurement above which a report flags it
 
 
 def allowed_cores() -> list[int] | None:
@@ -32,24 +33,25 @@ def allowed_cores() -> list[int] | None:
 def _busy_seconds(cores: list[int] | None) -> float:
     """CPU seconds spent working since boot, on ``cores`` (all cores when ``None``).
 
-    Work of low-priority (positively niced) processes is left out unless this process is niced too: the
-    scheduler gives them a sliver of a core that a normal-priority thread wants, so they take no core from us.
+    Niced work counts too: nice only ranks threads inside one scheduling group, so a low-priority job in another
+    container, session or systemd slice still takes its full share of a core.
     """
-    niced_count = _niceness() > 0
 
     def busy(t) -> float:
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - (0.0 if niced_count else getattr(t, "nice", 0.0))
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
     if cores is None:
         return busy(psutil.cpu_times())
     return sum(busy(t) for i, t in enumerate(psutil.cpu_times(percpu=True)) if i in cores)
 
 
-def _niceness() -> int:
+def quota_cores(path: str = "/sys/fs/cgroup/cpu.max") -> float | None:
+    """The cgroup v2 CPU quota in cores (``docker --cpus=2``: 2.0), or ``None`` where there is none."""
     try:
-        return os.getpriority(os.PRIO_PROCESS, 0)
-    except (AttributeError, OSError):
-        return 0
+        quota, period = open(path, encoding="ascii").read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else int(quota) / int(period)
 
 
 def _own_seconds() -> float:
@@ -114,5 +116,8 @@ def free_cores(interval: float = 0.5) -> int:
     cores = allowed_cores()
     n = len(cores) if cores is not None else (psutil.cpu_count(logical=True) or 1)
     n = min(n, psutil.cpu_count(logical=False) or n)  # torch's own default: one thread per physical core
+    quota = quota_cores()
+    if quota is not None:  # a container limited to fewer cores than the host shows
+        n = min(n, max(1, int(quota)))
     # a core counts as taken when other work used more than half of it
     return max(1, n - int(other_busy_cores(interval) + 0.5))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import atomic_write_text
+from .cpu_load import BUSY_CORES
 from .errors import HfRnnError
 
 PERFORMANCE_DIR = "performance"  # inside results/
@@ -85,7 +86,9 @@ def _where(doc: dict[str, Any]) -> str:
 def _goal(value: float, op: str, bar: float, unit: str = "") -> str:
     ok = value >= bar if op == ">=" else value <= bar
     sign = "≥" if op == ">=" else "≤"
-    return f"goal {sign} {bar:g}{unit}: **{'met' if ok else f'missed by {abs(value - bar):.3g}{unit}'}**"
+    miss = abs(value - bar)
+    by = f"{miss:,.0f}" if miss >= 100 else f"{miss:.3g}"
+    return f"goal {sign} {bar:g}{unit}: **{'met' if ok else f'missed by {by}{unit}'}**"
 
 
 def _trainer_vs_hf(doc: dict[str, Any]) -> list[str]:
@@ -120,8 +123,9 @@ def _llm_mfu(doc: dict[str, Any]) -> list[str]:
         lines.append(f"| {name} | {r['tokens_per_second']:,.1f} | {r['model_flops_per_second'] / 1e9:,.1f} | "
                      f"{r['peak_flops_per_second'] / 1e9:,.1f} | {r['mfu']:.1%} |")
     if "bf16_over_fp32" in doc:
-        why = ("" if units else " This CPU has no bf16 matrix units (neither AVX-512 BF16 nor AMX): bf16 is "
-               "emulated, so the goal needs such a CPU or a GPU.")
+        why = ("" if units else " Whether this CPU has bf16 matrix units is not known here (no /proc/cpuinfo)."
+               if units is None else " This CPU has no bf16 matrix units (neither AVX-512 BF16 nor AMX): bf16 "
+               "is emulated, so the goal needs such a CPU or a GPU.")
         lines += ["", f"bf16 / fp32 training tokens/s: **{doc['bf16_over_fp32']:.2f}×** "
                       f"({_goal(doc['bf16_over_fp32'], '>=', 2.0, '×')}).{why}"]
     return lines
@@ -132,7 +136,7 @@ def _quick_compare(doc: dict[str, Any]) -> list[str]:
                      + (f" after {r['steps']:,} steps" if r.get("steps") else "")
                      + (f", latency p50 {r['latency_ms_p50']:.1f} ms" if r.get("latency_ms_p50") is not None else "")
                      for r in doc["rows"])
-    flagged = [r["name"] for r in doc["rows"] if (r.get("latency_other_load") or 0) >= 0.25]
+    flagged = [r["name"] for r in doc["rows"] if (r.get("latency_other_load") or 0) >= BUSY_CORES]
     busy = (f" The latencies of {', '.join(flagged)} are flagged in its report as measured on a busy machine."
             if flagged else "")
     return [f"**The quick comparison on a busy machine** (`benchmarks/quick_compare_busy.py`): `{doc['compare']}` "

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL
+from .cpu_load import BUSY_CORES
 from .errors import HfRnnError
 
 RESULTS_DIR = "results"
@@ -199,7 +200,6 @@ def primary_metric(doc: dict[str, Any]) -> str:
     return TASKS[doc["task"]].primary_metric if doc["task"] in TASKS else next(iter(doc["rows"][0]["metrics"]))
 
 
-BUSY_CORES = 0.25  # other processes' work (cores) during a latency measurement above which it is flagged
 
 
 def busy_latency_note(rows) -> str:

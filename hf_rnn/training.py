@@ -454,7 +454,9 @@ class TrainingRun:
             recipe=self.recipe, cfg=cfg, state=st, test=test, model_step=model_step, epochs=self._epoch_float(),
             wall_start=self.wall_start, stopped_because=self.stopped_because, resumed=self.resume)
         if self.is_main:
-            atomic_write_text(self.out / "metrics.json", json.dumps(metrics.to_dict(), indent=2))
+            # what is written must read back (a plug-in task's metric of another type would hide the run later)
+            document = RunMetrics.from_dict(metrics.to_dict()).to_dict()
+            atomic_write_text(self.out / "metrics.json", json.dumps(document, indent=2))
             atomic_write_text(self.out / "README.md", model_card(metrics, self.cfg, self.out))
             if not cfg.keep_checkpoints:
                 shutil.rmtree(self.out / run_folder.CHECKPOINTS, ignore_errors=True)

@@ -41,6 +41,7 @@ def test_threads_leave_the_busy_cores_and_respect_the_users_setting(monkeypatch)
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(cpu_load, "allowed_cores", lambda: [0, 1])
     monkeypatch.setattr(cpu_load.psutil, "cpu_count", lambda logical=True: 2)
+    monkeypatch.setattr(cpu_load, "quota_cores", lambda: None)
     monkeypatch.setattr(cpu_load, "other_busy_cores", lambda interval=0.5: 0.1)
     assert cpu_load.threads_to_use() == 2
     monkeypatch.setattr(cpu_load, "other_busy_cores", lambda interval=0.5: 0.9)
@@ -65,13 +66,15 @@ def test_a_latency_measured_on_a_busy_machine_is_flagged():
     assert busy_latency_note(rows[:1] + rows[2:]) == ""
 
 
-def test_low_priority_work_takes_no_core(monkeypatch):
-    """A niced process yields its core to a normal-priority thread: its time is not "other work" (unless this
-    process is niced as well)."""
-    kind = type(cpu_load.psutil.cpu_times())  # psutil's named tuple of this platform's fields
-    sample = kind(**{f: 0.0 for f in kind._fields} | {"user": 10.0, "nice": 30.0})
-    monkeypatch.setattr(cpu_load.psutil, "cpu_times", lambda percpu=False: [sample] if percpu else sample)
-    monkeypatch.setattr(cpu_load, "_niceness", lambda: 0)
-    assert cpu_load._busy_seconds([0]) == 10.0 and cpu_load._busy_seconds(None) == 10.0
-    monkeypatch.setattr(cpu_load, "_niceness", lambda: 19)
-    assert cpu_load._busy_seconds([0]) == 40.0
+def test_a_containers_cpu_quota_caps_the_threads(monkeypatch, tmp_path):
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")  # docker --cpus=1.5
+    assert cpu_load.quota_cores(str(quota)) == 1.5
+    quota.write_text("max 100000\n")
+    assert cpu_load.quota_cores(str(quota)) is None
+    assert cpu_load.quota_cores(str(tmp_path / "missing")) is None
+    monkeypatch.setattr(cpu_load, "allowed_cores", lambda: list(range(64)))
+    monkeypatch.setattr(cpu_load.psutil, "cpu_count", lambda logical=True: 64)
+    monkeypatch.setattr(cpu_load, "other_busy_cores", lambda interval=0.5: 0.0)
+    monkeypatch.setattr(cpu_load, "quota_cores", lambda: 2.0)
+    assert cpu_load.free_cores() == 2

@@ -430,6 +430,15 @@ def test_zero_shot_reads_the_shared_prompt_prefix_once_with_the_same_scores(task
     torch.testing.assert_close(again, cached, atol=1e-6, rtol=0)
     with torch.enable_grad():
         torch.testing.assert_close(clf(**batch).logits.detach(), alone, atol=1e-4, rtol=1e-4)
+    # a model whose cache holds other layers than plain keys and values (recurrent, hybrid, static) reads every
+    # prompt in full, right-padded: the same scores
+    import hf_rnn.models.llm_zero_shot as zs
+
+    other = ZeroShotClassifier(lm, tokenizer, ["negative", "positive"], *SENTIMENT_PROMPT).eval()
+    with torch.no_grad(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(zs, "KV_LAYERS", ())
+        torch.testing.assert_close(other(**batch).logits, alone, atol=1e-4, rtol=1e-4)
+    assert other._prefix is None
 
 
 def test_zero_shot_sentiment_prompt_opens_the_answer(tasks, tokenizer, tiny_llama_dir):

@@ -189,6 +189,7 @@ def test_setup_defaults_to_a_temporary_folder_and_the_free_cores(monkeypatch, to
     monkeypatch.setattr(cpu_load, "allowed_cores", lambda: [0, 1])
     monkeypatch.setattr(cpu_load.psutil, "cpu_count", lambda logical=True: 2)
     monkeypatch.setattr(cpu_load, "other_busy_cores", lambda interval=0.5: 0.9)  # one core busy elsewhere
+    monkeypatch.setattr(cpu_load, "quota_cores", lambda: None)  # whatever the test machine's container allows
     out, threads = setup("01_rnn_forward")
     try:
         assert os.path.isdir(out) and os.path.basename(out).startswith("hf_rnn_01_rnn_forward_")

@@ -60,6 +60,12 @@ def test_a_metrics_json_of_the_release_before_reads_and_writes_back_unchanged():
     assert json.dumps(metrics.to_dict(), indent=2) == json.dumps(LEGACY, indent=2)  # same keys, order and values
 
 
+def test_dict_style_reading_still_works_with_a_deprecation_warning():
+    metrics = RunMetrics.from_dict(copy.deepcopy(LEGACY))
+    with pytest.warns(DeprecationWarning, match="attributes"):
+        assert metrics["test"] == LEGACY["test"] and metrics["training"]["steps"] == metrics.training.steps
+
+
 def test_a_forecaster_has_no_tokenizer_and_a_family_keeps_its_own_model_keys():
     doc = copy.deepcopy(LEGACY)
     doc["tokenizer"] = None

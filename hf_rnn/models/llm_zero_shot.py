@@ -32,6 +32,10 @@ def default_prompt(task: Any) -> tuple[str, str]:
     return own() if callable(own) else GENERIC_PROMPT
 
 
+# the cache layers of plain attention (transformers' DynamicCache): they repeat over a batch by their keys and values
+KV_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
+
+
 class ZeroShotClassifier(nn.Module):
     """A causal LM answering a classification question, shaped like a sequence classifier.
 
@@ -76,7 +80,8 @@ class ZeroShotClassifier(nn.Module):
         self.answer_prefix = answer_prefix
         self.max_text_tokens = max_text_tokens
         self.label_token_ids = self._label_token_ids()
-        self._prefix: tuple[list[int], Any, torch.device] | None = None  # (ids, key/value cache, device)
+        self._prefix: tuple[list[int], Any, tuple] | None = None  # (ids, key/value cache, (device, dtype))
+        self.tokenizer.padding_side = "right"  # the full-prompt path reads each row's last real token
 
     def _label_token_ids(self) -> list[int]:
         """The first token of each label word as it follows the answer prefix.
@@ -104,9 +109,13 @@ class ZeroShotClassifier(nn.Module):
     def _shared_prefix(self, device: torch.device) -> tuple[list[int], Any] | None:
         """The token ids every prompt starts with and the LM's key/value cache of them (computed once per
         device), or ``None`` when the model keeps no cache or the prompts share too little to gain."""
-        if self._prefix is not None and self._prefix[2] == device:
+        key = (device, next(self.lm.parameters()).dtype)
+        if self._prefix is not None and self._prefix[2] == key:
             return self._prefix[:2]
-        if not getattr(self.lm.config, "use_cache", True):
+        parameters = inspect.signature(self.lm.forward).parameters
+        takes_positions = "position_ids" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        if not getattr(self.lm.config, "use_cache", True) or not takes_positions:
             return None
         a, b = self.prompt_ids("a"), self.prompt_ids("Zebra 9")
         n = 0
@@ -120,10 +129,36 @@ class ZeroShotClassifier(nn.Module):
             out = self.lm(input_ids=torch.tensor([ids], device=device), use_cache=True)
         cache = getattr(out, "cache", None)  # transformers >= 5.24 names it ``cache``, earlier ``past_key_values``
         cache = getattr(out, "past_key_values", None) if cache is None else cache
-        if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+        # only plain key/value layers repeat over a batch and ignore left padding; a recurrent or linear-attention
+        # layer (Mamba, hybrid models) or a static or quantized cache takes the full-prompt path
+        layers = getattr(cache, "layers", None)
+        if not layers or any(type(layer).__name__ not in KV_LAYERS for layer in layers):
             return None
-        self._prefix = (ids, cache, device)
+        self._prefix = (ids, cache, key)
         return ids, cache
+
+    def _cached_next_logits(self, prompts: list[list[int]], head_ids: list[int], cache, device) -> torch.Tensor:
+        """Next-token logits [B, V] after each prompt, reading only what follows the shared head.
+
+        The head's key/value cache (read once) is repeated over the batch; each row's own text and answer opening
+        follow it, padded on the left, with the positions they would have unpadded, so every row's answer
+        position is the last column and only its logits are computed.
+        """
+        start = len(head_ids)
+        rest = [p[start:] for p in prompts]
+        width = max(len(r) for r in rest)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rest], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rest], device=device)
+        positions = (start + mask.cumsum(1) - 1).clamp(min=start)
+        batch_cache = copy.deepcopy(cache)
+        batch_cache.batch_repeat_interleave(len(rest))
+        options: dict[str, Any] = {self._cache_argument(): batch_cache}
+        if "logits_to_keep" in inspect.signature(self.lm.forward).parameters:
+            options["logits_to_keep"] = 1
+        mask = torch.cat([torch.ones(len(rest), start, dtype=mask.dtype, device=device), mask], 1)
+        out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **options)
+        return out.logits[:, -1].float()
 
     def _cache_argument(self) -> str:
         """The forward argument that takes a key/value cache: ``cache`` (transformers >= 5.24), else
@@ -162,27 +197,13 @@ class ZeroShotClassifier(nn.Module):
         head = None if torch.is_grad_enabled() else self._shared_prefix(device)
         if head is not None and not all(p[: len(head[0])] == head[0] and len(p) > len(head[0]) for p in prompts):
             head = None
-        # every prompt starts with the same system message and question: with a cache of that head (read once,
-        # repeated over the batch) only each row's own text and answer opening is run
-        start = 0 if head is None else len(head[0])
-        rest = [p[start:] for p in prompts]
-        width = max(len(r) for r in rest)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        # left padding: every row's answer position is the last column, so only its logits are computed
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rest], device=device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rest], device=device)
-        positions = (start + mask.cumsum(1) - 1).clamp(min=start)  # as if unpadded
-        options: dict[str, Any] = {}
-        if head is not None:
-            cache = copy.deepcopy(head[1])
-            cache.batch_repeat_interleave(len(rest))
-            options[self._cache_argument()] = cache
-            mask = torch.cat([torch.ones(len(rest), start, dtype=mask.dtype, device=device), mask], 1)
-        if "logits_to_keep" in inspect.signature(self.lm.forward).parameters:
-            options["logits_to_keep"] = 1
-        out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=head is not None,
-                      **options)
-        next_logits = out.logits[:, -1].float()  # [B, V]
+        if head is None:  # every prompt read in full, right-padded: right for any model, recurrent layers too
+            batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(device)
+            out = self.lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            last = batch["attention_mask"].sum(1) - 1  # each row's last real position
+            next_logits = out.logits[torch.arange(len(prompts), device=device), last].float()  # [B, V]
+        else:
+            next_logits = self._cached_next_logits(prompts, *head, device)
         logits = next_logits.log_softmax(-1)[:, self.label_token_ids]  # [B, num_labels]
         loss = None
         if labels is not None:
