@@ -270,10 +270,12 @@ def update_readme(readme: str | os.PathLike = "README.md", results_root: str | o
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
     new = text
-    for begin, end, body in ((BEGIN, END, lambda: readme_section(results_root)),
-                             (performance.BEGIN, performance.END, lambda: performance.performance_section(results_root))):
+    blocks = (("results", BEGIN, END, lambda: readme_section(results_root)),
+              ("performance", performance.BEGIN, performance.END,
+               lambda: performance.performance_section(results_root)))
+    for name, begin, end, body in blocks:
         if begin not in new or end not in new:
-            raise ResultsError(f"{path} has no block for it: add the lines {begin!r} and {end!r}")
+            raise ResultsError(f"{path} has no {name} block: add the lines {begin!r} and {end!r}")
         head, rest = new.split(begin, 1)
         _, tail = rest.split(end, 1)
         new = f"{head}{begin}\n{body()}{end}{tail}"
