@@ -177,6 +177,16 @@ def test_a_family_must_be_a_model_family_and_named_once():
     with pytest.raises(ConfigError, match="already registered"):
         register_family(Twin)
     assert isinstance(FAMILIES["rnn"], RNNFamily)
+
+    def define():  # a notebook cell defining a family, run twice: the second replaces the first
+        @register_family
+        class Rerun(ModelFamily):
+            name = "rerun_cell_family"
+        return Rerun
+
+    first, second = define(), define()  # the decorator hands back the registered instance
+    assert first is not second and FAMILIES["rerun_cell_family"] is second
+    unregister_family("rerun_cell_family")
     with pytest.raises(ConfigError, match="built in"):
         unregister_family("llm")
 

@@ -95,6 +95,16 @@ def test_a_task_must_be_of_a_known_kind_and_named_once():
         register_task(Twin)  # same name as the built-in sentiment task
     assert TASKS["sentiment"] is SentimentTask
 
+    def define():  # a notebook cell defining a task, run twice: the second class replaces the first
+        @register_task
+        class Rerun(SentimentTask):
+            name = "rerun_cell_task"
+        return Rerun
+
+    first, second = define(), define()
+    assert first is not second and TASKS["rerun_cell_task"] is second
+    del TASKS["rerun_cell_task"]
+
 
 def test_a_task_module_that_cannot_be_imported_is_named(monkeypatch):
     import hf_rnn.tasks as tasks

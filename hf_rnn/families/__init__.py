@@ -34,10 +34,15 @@ def register_family(family: ModelFamily) -> ModelFamily:
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"{type(family).__name__}.name must be an identifier-like string; got {name!r}")
     held = FAMILIES.get(name)
-    if held is not None and type(held) is not type(family):
+    # the same class defined again (a notebook cell run twice, a module reloaded) replaces the old one
+    if held is not None and not _same_definition(type(held), type(family)):
         raise ConfigError(f"a model family named {name!r} is already registered ({type(held).__name__})")
     FAMILIES[name] = family
     return family
+
+
+def _same_definition(a: type, b: type) -> bool:
+    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
 
 
 def unregister_family(name: str) -> None:

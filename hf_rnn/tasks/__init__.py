@@ -47,7 +47,9 @@ def register_task(cls: type[Task]) -> type[Task]:
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name.isidentifier():
         raise DataError(f"{cls.__name__}.name must be an identifier-like string; got {name!r}")
-    if TASKS.get(name, cls) is not cls:
+    held = TASKS.get(name, cls)
+    # the same class defined again (a notebook cell run twice, a module reloaded) replaces the old one
+    if held is not cls and (held.__module__, held.__qualname__) != (cls.__module__, cls.__qualname__):
         raise DataError(f"a task named {name!r} is already registered ({TASKS[name].__name__})")
     TASKS[name] = cls
     return cls
