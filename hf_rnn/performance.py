@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,21 +32,23 @@ class PerformanceError(HfRnnError):
 
 
 def machine() -> dict[str, Any]:
-    """What a measurement ran on: CPU model, logical CPUs, the cores this process may use, bf16 matrix units."""
-    from .cpu_load import allowed_cores
+    """What a measurement ran on: CPU model, logical CPUs, the cores this process may use, bf16 matrix units
+    (``None`` where the CPU's flags cannot be read)."""
+    import torch
 
-    name, flags = platform.processor() or platform.machine(), set()
+    from .cpu_load import allowed_cores
+    from .run_metrics import device_name
+
+    flags = None
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
+        line = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags"))
+        flags = set(line.split(":", 1)[1].split())
+    except (OSError, StopIteration):
         pass
     cores = allowed_cores()
-    return {"cpu": name, "logical_cpus": os.cpu_count(), "allowed_cores": len(cores) if cores else None,
-            "bf16_matrix_units": sorted(flags & {"avx512_bf16", "amx_bf16"}) if flags else None}
+    return {"cpu": device_name(torch.device("cpu")), "logical_cpus": os.cpu_count(),
+            "allowed_cores": len(cores) if cores else None,
+            "bf16_matrix_units": sorted(flags & {"avx512_bf16", "amx_bf16"}) if flags is not None else None}
 
 
 def publish(name: str, numbers: dict[str, Any], results_root: str | os.PathLike = "results") -> Path:

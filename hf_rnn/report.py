@@ -124,7 +124,7 @@ def write_report(c: Comparison, task) -> None:
         f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test example at a time (batch 1) after a warm-up; translation and forecasting include "
         "generating the answer, text generation scores one block (its bits per character are what is compared)."
-        + busy_latency_note(c.rows),
+        + busy_latency_note([asdict(r) for r in c.rows]),
         "",
         c.table_markdown(),
         "",

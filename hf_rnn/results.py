@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .assets import BUILTIN_LLM_LABEL
+from .assets import BUILTIN_LLM_LABEL, atomic_write_text
 from .cpu_load import BUSY_CORES
 from .errors import HfRnnError
 
@@ -203,14 +203,10 @@ def primary_metric(doc: dict[str, Any]) -> str:
 
 
 def busy_latency_note(rows) -> str:
-    """A warning naming the rows whose latency was measured while other processes kept the CPU busy ("" if none).
-
-    ``rows``: ``ModelResult``s or their ``results.json`` dicts."""
-    busy = []
-    for r in rows:
-        name, load = (r.get("name"), r.get("latency_other_load")) if isinstance(r, dict) else (r.name, r.latency_other_load)
-        if load is not None and load >= BUSY_CORES:
-            busy.append(f"{name} ({load:.1f})")
+    """A warning naming the rows (``results.json`` dicts) whose latency was measured while other processes kept
+    the CPU busy ("" if none)."""
+    busy = [f"{r['name']} ({r['latency_other_load']:.1f})" for r in rows
+            if (r.get("latency_other_load") or 0) >= BUSY_CORES]
     if not busy:
         return ""
     return (" **Measured on a busy machine:** other processes kept CPU cores busy during the latency of "
@@ -284,7 +280,5 @@ def update_readme(readme: str | os.PathLike = "README.md", results_root: str | o
     if check:
         raise ResultsError(f"{path}'s generated blocks (results, performance) do not match {results_root}/: "
                            "run `hf-rnn results` and commit")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, new)
     return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
+from ..plugins import import_named_modules, same_definition
 from .base import ModelFamily
 from .llm import LLM
 from .rnn import RNN
@@ -35,14 +36,10 @@ def register_family(family: ModelFamily) -> ModelFamily:
         raise ConfigError(f"{type(family).__name__}.name must be an identifier-like string; got {name!r}")
     held = FAMILIES.get(name)
     # the same class defined again (a notebook cell run twice, a module reloaded) replaces the old one
-    if held is not None and not _same_definition(type(held), type(family)):
+    if held is not None and not same_definition(type(held), type(family)):
         raise ConfigError(f"a model family named {name!r} is already registered ({type(held).__name__})")
     FAMILIES[name] = family
     return family
-
-
-def _same_definition(a: type, b: type) -> bool:
-    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
 
 
 def unregister_family(name: str) -> None:
@@ -135,14 +132,7 @@ def attention_maps(model, tokenizer, text: str, *, generate: bool = False, max_n
 
 
 def _import_family_modules() -> None:
-    import importlib
-    import os
-
-    for module in filter(None, (m.strip() for m in os.environ.get(FAMILY_MODULES_ENV, "").split(","))):
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            raise ConfigError(f"{FAMILY_MODULES_ENV}: cannot import {module!r} ({e})") from None
+    import_named_modules(FAMILY_MODULES_ENV, ConfigError)
 
 
 __all__ = ["DEFAULT_FAMILY", "FAMILIES", "FAMILY_MODULES_ENV", "LLM", "RNN", "ModelFamily", "attention_maps",

@@ -80,7 +80,9 @@ class ZeroShotClassifier(nn.Module):
         self.answer_prefix = answer_prefix
         self.max_text_tokens = max_text_tokens
         self.label_token_ids = self._label_token_ids()
-        self._prefix: tuple[list[int], Any, tuple] | None = None  # (ids, key/value cache, (device, dtype))
+        # the shared prompt prefix (ids, key/value cache, forward options) or None, worked out for _prefix_key
+        self._prefix: tuple[list[int], Any, dict[str, Any]] | None = None
+        self._prefix_key: tuple | None = None  # (device, dtype)
         self.tokenizer.padding_side = "right"  # the full-prompt path reads each row's last real token
 
     def _label_token_ids(self) -> list[int]:
@@ -106,16 +108,19 @@ class ZeroShotClassifier(nn.Module):
         """Token ids of the chat prompt for ``text``, ending with the opened answer."""
         return chat_prompt_ids(self.tokenizer, self.prompt(text), self.answer_prefix)
 
-    def _shared_prefix(self, device: torch.device) -> tuple[list[int], Any] | None:
-        """The token ids every prompt starts with and the LM's key/value cache of them (computed once per
-        device), or ``None`` when the model keeps no cache or the prompts share too little to gain."""
+    def _shared_prefix(self, device: torch.device) -> tuple[list[int], Any, dict[str, Any]] | None:
+        """The token ids every prompt starts with, the LM's key/value cache of them and the forward options that
+        read after it; or ``None`` when the model cannot (no plain key/value cache, no ``position_ids``) or the
+        prompts share too little to gain. Worked out once per device and dtype, either way."""
         key = (device, next(self.lm.parameters()).dtype)
-        if self._prefix is not None and self._prefix[2] == key:
-            return self._prefix[:2]
+        if self._prefix_key != key:
+            self._prefix_key, self._prefix = key, self._read_shared_prefix(device)
+        return self._prefix
+
+    def _read_shared_prefix(self, device: torch.device) -> tuple[list[int], Any, dict[str, Any]] | None:
         parameters = inspect.signature(self.lm.forward).parameters
-        takes_positions = "position_ids" in parameters or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-        if not getattr(self.lm.config, "use_cache", True) or not takes_positions:
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        if not getattr(self.lm.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
             return None
         a, b = self.prompt_ids("a"), self.prompt_ids("Zebra 9")
         n = 0
@@ -134,15 +139,20 @@ class ZeroShotClassifier(nn.Module):
         layers = getattr(cache, "layers", None)
         if not layers or any(type(layer).__name__ not in KV_LAYERS for layer in layers):
             return None
-        self._prefix = (ids, cache, key)
-        return ids, cache
+        # the forward argument that takes the cache: ``cache`` (transformers >= 5.24), else ``past_key_values``;
+        # only the answer position's logits where the model can skip the others
+        options: dict[str, Any] = {"cache_argument": "cache" if "cache" in parameters else "past_key_values"}
+        if "logits_to_keep" in parameters:
+            options["logits_to_keep"] = 1
+        return ids, cache, options
 
-    def _cached_next_logits(self, prompts: list[list[int]], head_ids: list[int], cache, device) -> torch.Tensor:
+    def _cached_next_logits(self, prompts: list[list[int]], head_ids: list[int], cache, options: dict[str, Any],
+                            device) -> torch.Tensor:
         """Next-token logits [B, V] after each prompt, reading only what follows the shared head.
 
         The head's key/value cache (read once) is repeated over the batch; each row's own text and answer opening
         follow it, padded on the left, with the positions they would have unpadded, so every row's answer
-        position is the last column and only its logits are computed.
+        position is the last column.
         """
         start = len(head_ids)
         rest = [p[start:] for p in prompts]
@@ -153,17 +163,11 @@ class ZeroShotClassifier(nn.Module):
         positions = (start + mask.cumsum(1) - 1).clamp(min=start)
         batch_cache = copy.deepcopy(cache)
         batch_cache.batch_repeat_interleave(len(rest))
-        options: dict[str, Any] = {self._cache_argument(): batch_cache}
-        if "logits_to_keep" in inspect.signature(self.lm.forward).parameters:
-            options["logits_to_keep"] = 1
+        kwargs = {k: v for k, v in options.items() if k != "cache_argument"}
+        kwargs[options["cache_argument"]] = batch_cache
         mask = torch.cat([torch.ones(len(rest), start, dtype=mask.dtype, device=device), mask], 1)
-        out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **options)
+        out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
         return out.logits[:, -1].float()
-
-    def _cache_argument(self) -> str:
-        """The forward argument that takes a key/value cache: ``cache`` (transformers >= 5.24), else
-        ``past_key_values``."""
-        return "cache" if "cache" in inspect.signature(self.lm.forward).parameters else "past_key_values"
 
     def texts_from_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> list[str]:
         """Decode a padded batch back to text. ``input_ids``: [B, T]."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DataError
+from ..plugins import import_named_modules, same_definition
 from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
 from .kinds import (
     ForecastingTask,
@@ -47,23 +48,15 @@ def register_task(cls: type[Task]) -> type[Task]:
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name.isidentifier():
         raise DataError(f"{cls.__name__}.name must be an identifier-like string; got {name!r}")
-    held = TASKS.get(name, cls)
     # the same class defined again (a notebook cell run twice, a module reloaded) replaces the old one
-    if held is not cls and (held.__module__, held.__qualname__) != (cls.__module__, cls.__qualname__):
+    if not same_definition(TASKS.get(name, cls), cls):
         raise DataError(f"a task named {name!r} is already registered ({TASKS[name].__name__})")
     TASKS[name] = cls
     return cls
 
 
 def _import_task_modules() -> None:
-    import importlib
-    import os
-
-    for module in filter(None, (m.strip() for m in os.environ.get(TASK_MODULES_ENV, "").split(","))):
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            raise DataError(f"{TASK_MODULES_ENV}: cannot import {module!r} ({e})") from None
+    import_named_modules(TASK_MODULES_ENV, DataError)
 
 
 def get_task_class(name: str) -> type[Task]:
