@@ -565,23 +565,18 @@ def _busy_note(other_cores: float) -> str:
 
 
 def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float, float]:
-    """p50 and p95 milliseconds to answer one test example (batch of 1, after a warm-up), and the cores' worth of
-    other processes' work meanwhile (``cpu_load.OtherLoad``: above about 0.25 the times are a busy machine's)."""
-    import torch
-
+    """p50 and p95 milliseconds to answer one test input through ``Task.predict`` (raw input to answer, batch of
+    1, after a warm-up), and the cores' worth of other processes' work meanwhile (``cpu_load.OtherLoad``: above
+    about 0.25 the times are a busy machine's)."""
     from .cpu_load import OtherLoad
 
-    encoding = input_family(model)
     sub = task.subset({"test": n}) if task.kind != "forecasting" else task
-    enc = sub.encode(tokenizer, encoding, splits=("test",), for_generation=True)["test"]
-    collate = sub.collator(tokenizer, encoding, for_generation=True)
-    rows = [enc[i] for i in range(min(n, len(enc)))]
+    inputs = sub.example_inputs("test")[:n]
     times = []
-    with torch.no_grad(), OtherLoad() as load:
-        for i, row in enumerate([rows[0], *rows]):
-            batch = collate([row])
+    with OtherLoad() as load:
+        for i, example in enumerate([inputs[0], *inputs]):
             start = time.perf_counter()
-            sub.prediction_step(model, batch, tokenizer)
+            sub.predict(model, tokenizer, [example])
             if i:  # the first call warms up allocations and kernels
                 times.append(1000 * (time.perf_counter() - start))
     return (round(float(np.percentile(times, 50)), 2), round(float(np.percentile(times, 95)), 2),

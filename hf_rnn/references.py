@@ -106,7 +106,7 @@ def seasonal_naive(task) -> Reference:
 
 def apertium(task) -> Reference | None:
     """Rule-based translation of every test source with Apertium; None where it is not installed."""
-    from .tasks.kinds import score_translations
+    from .tasks.generation_kinds import score_translations
 
     pair = APERTIUM_PAIRS.get((getattr(task, "source_language", None), getattr(task, "target_language", None)))
     hyps = apertium_translate(list(task.dataset["test"]["source"]), pair) if pair else None

@@ -15,6 +15,7 @@ from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL, atomic_write_text
 from .results import busy_latency_note, format_number
+from .tasks.kinds import LanguageModelingTask
 
 
 @dataclass
@@ -122,8 +123,10 @@ def write_report(c: Comparison, task) -> None:
           if any(r.name.startswith("smollm2") for r in c.rows) else []),
         f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s"
         f"{', written ' + c.date if c.date else ''}.",
-        "- Latency: one test example at a time (batch 1) after a warm-up; translation and forecasting include "
-        "generating the answer, text generation scores one block (its bits per character are what is compared)."
+        "- Latency: one test input at a time through `Task.predict` (raw input to answer, batch 1), after a "
+        "warm-up: a label, a sentence's tags, a translation, a forecast, or a continuation of up to "
+        f"{LanguageModelingTask.max_new_tokens} tokens (text generation: the first "
+        f"{LanguageModelingTask.prompt_words} words of a test passage continued)."
         + busy_latency_note([asdict(r) for r in c.rows]),
         "",
         c.table_markdown(),

@@ -650,7 +650,7 @@ def test_a_tagger_trained_on_repeated_input_reads_it_twice_in_the_app(tmp_path, 
     seen = []
     loaded = service._load(  # the loaded run knows how it reads its input
         "pos", service.resolve("pos", "run:pos-twice"))
-    assert loaded.extra["repeat_input"] is True
+    assert loaded.task_options["repeat_input"] is True
     loaded.model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs["input_ids"].shape[1]),
                                            with_kwargs=True)
     r = service.compare("pos", "run:pos-twice", None, "Pass me the orange marker")

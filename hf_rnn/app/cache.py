@@ -29,6 +29,9 @@ class LoadedModel:
     name: str
     context: int | None = None
     family: Any = None  # its hf_rnn.families.ModelFamily: the forward pass with attention maps (app_forward)
+    # the run's task options: the task answers with them (a tagger trained on each sentence twice, option
+    # repeat_input, reads it twice here too); none for the zero-shot LLM
+    task_options: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -122,9 +125,8 @@ def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
         raise AppError(f"cannot load {run.path.name}: {first_line(e)}") from None
     family = family_named(run.family)
     kind, context = family.app_kind(run, model, llm_dtype)  # an LLM run is cast to llm_dtype here
-    # a tagger trained on each sentence twice (task option repeat_input) must read it twice here too
-    extra = {"repeat_input": bool(run.metrics.task.options.get("repeat_input"))}
-    return LoadedModel(key, model, tokenizer, kind, run.label, context=context, extra=extra, family=family)
+    return LoadedModel(key, model, tokenizer, kind, run.label, context=context, family=family,
+                       task_options=dict(run.metrics.task.options))
 
 
 __all__ = ["LoadedModel", "ModelCache", "load_choice", "load_run", "load_zero_shot"]

@@ -1,6 +1,10 @@
 """One loaded model's answer to one input, by kind of task: a label's probabilities, a tag per word, a
 continuation, a translation or a forecast, each with its attention maps or a note saying why there are none.
 
+The answer itself comes from ``Task.predict`` (the path evaluation and the comparison's latencies take); this
+module adds what the page needs around it: the input cut to what the model takes, with a notice, and the maps
+of a forward pass with attention over the same ids.
+
 Each function fills a :class:`~hf_rnn.app.results.Prediction` (output, maps, notices) and raises
 :class:`~hf_rnn.app.results.AppError` for what the person can fix. The caller holds the model's lock. Inputs are
 cut to what the model takes (``max_tokens``, or less where its context is smaller), with a notice.
@@ -8,10 +12,10 @@ cut to what the model takes (``max_tokens``, or less where its context is smalle
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ..errors import InputError
+from ..tasks import PROMPTED, input_family
 from .cache import LoadedModel
 from .maps import self_attention
 from .results import AppError, Prediction
@@ -62,35 +66,30 @@ def zero_shot_classifier(lm: LoadedModel, task):
     return llm_zero_shot.ZeroShotClassifier(lm.model, lm.tokenizer, task.label_names, **options)
 
 
-def classify(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int, zero_shot=None) -> None:
-    """Label probabilities of a classifier run, or of the zero-shot LLM with ``zero_shot`` (its
-    :func:`zero_shot_classifier`): one forward pass, with attention, scores the label words."""
+def classify(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int, zero_shot=None) -> None:
+    """Label probabilities (``task.predict``) of a classifier run, or of the zero-shot LLM with ``zero_shot``
+    (its :func:`zero_shot_classifier`), and the maps of a forward pass with attention over the same ids."""
     import torch
 
     tok = lm.tokenizer
     if zero_shot is not None:
-        labels = zero_shot.label_names
         template = zero_shot.prompt_ids("")
         room, reason = limit(lm, max_tokens, overhead=len(template), reserve=1)
         text = cut_text(tok, text, room, reason, pred)
+        answer = task.predict(zero_shot, tok, [text], max_length=room)[0]
+        pred.output = answer.output
+        pred.notices.append(f"zero-shot: {_mass(torch.tensor(answer.scores))} of the next-token probability is "
+                            "on the label words")
         ids = zero_shot.prompt_ids(text)
-        out, pred.maps = self_attention(lm, ids, text, input_start=common_prefix(template, ids), logits_to_keep=1)
-        log_probs = out.logits[0, -1].float().log_softmax(-1)
-        scores = torch.stack([log_probs[torch.as_tensor(i).reshape(-1)].logsumexp(0)
-                              for i in zero_shot.label_token_ids])
-        probs = scores.softmax(-1).tolist()
-        pred.output = dict(zip(labels, probs))
-        pred.notices.append(f"zero-shot: {_mass(scores)} of the next-token probability is on the label words")
+        _, pred.maps = self_attention(lm, ids, text, input_start=common_prefix(template, ids), logits_to_keep=1)
         return
-    config = lm.model.config
-    labels = [config.id2label[i] for i in range(config.num_labels)]
     room, reason = limit(lm, max_tokens)
     ids = cut_ids(list(tok(text)["input_ids"]), room, reason, pred)
     if not ids:
         raise AppError("the input has no tokens for this model")
-    out, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, text, "sequence-classification")
-    logits = out.logits[0]
-    pred.output = dict(zip(labels, logits.float().softmax(-1).tolist()))
+    pred.output = task.predict(lm.model, tok, [text], max_length=room)[0].output
+    ids = task.encode_inputs(tok, [text], input_family(lm.model), max_length=room)[0]["input_ids"]
+    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, text, task.kind)
 
 
 def _mass(scores) -> str:
@@ -101,47 +100,28 @@ def _mass(scores) -> str:
 # ------------------------------------------------------------------ word labels
 
 
-def tag(lm: LoadedModel, text: str, pred: Prediction, max_tokens: int) -> None:
-    """A tag per word (``[(word, tag), ...]``), read at each word's first token."""
-
-    from ..tokenization import encode_words
-
+def tag(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int) -> None:
+    """A tag per word (``[(word, tag), ...]``, ``task.predict``: each word's first token), the words that fit."""
     if lm.kind == "causal":
         raise AppError("a causal LM cannot label words here; pick a tagging run")
     words = split_words(text)
-    enc = encode_words(lm.tokenizer, words, repeat=lm.extra.get("repeat_input", False))
     room, reason = limit(lm, max_tokens)
-    ids = enc["input_ids"]
-    if len(ids) > room:
-        ids = ids[:room]
-        kept = len({w for w in enc["word_ids"][:room] if w >= 0})
-        pred.notices.append(f"The input has {len(enc['input_ids']):,} tokens; the first {room} were used "
-                            f"({reason}): {kept} of {len(words)} words are labelled.")
-        words = words[:kept]
-    out, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, " ".join(words), "token-classification")
-    logits = out.logits[0]
-    best = logits.argmax(-1).tolist()
-    id2label = lm.model.config.id2label
-    first: dict[int, int] = {}
-    for position, word in enumerate(enc["word_ids"][: len(ids)]):
-        if word >= 0 and word not in first:
-            first[word] = position
-    pred.output = [(w, id2label[best[first[i]]] if i in first else "?") for i, w in enumerate(words)]
+    answer = task.predict(lm.model, lm.tokenizer, [words], max_length=room)[0]
+    kept = [w for w, _ in answer.output]
+    if len(kept) < len(words):
+        whole = len(task.encode_inputs(lm.tokenizer, [words], input_family(lm.model), max_length=10**9)[0]["input_ids"])
+        pred.notices.append(f"The input has {whole:,} tokens; the first {room} were used ({reason}): "
+                            f"{len(kept)} of {len(words)} words are labelled.")
+    ids = task.encode_inputs(lm.tokenizer, [words], input_family(lm.model), max_length=room)[0]["input_ids"]
+    pred.output = answer.output
+    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, " ".join(kept), task.kind)
 
 
 # ------------------------------------------------------------------ text generation
 
 
-def generate(lm: LoadedModel, ids: list[int], n_new: int, **options) -> list[int]:
-    """Greedy continuation of ``ids`` (a prompt, or an encoder-decoder's source): the new token ids (without the
-    final eos)."""
-    from ..generation import generate_one  # torch: imported when a model answers, not with the app
-
-    return generate_one(lm.model, lm.tokenizer, ids, n_new, **options)
-
-
-def continue_text(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_tokens: int) -> None:
-    """The text's greedy continuation (``n_new`` tokens at most)."""
+def continue_text(lm: LoadedModel, task, text: str, n_new: int, pred: Prediction, max_tokens: int) -> None:
+    """The text's greedy continuation (``n_new`` tokens at most; ``task.predict``)."""
     if lm.kind == "head":
         raise AppError("this run has a classification head, not a language-model head")
     tok = lm.tokenizer
@@ -149,46 +129,46 @@ def continue_text(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_
     ids = cut_ids(list(tok(text, add_special_tokens=False)["input_ids"]), room, reason, pred)
     if not ids:
         raise AppError("the input has no tokens for this model")
-    new = generate(lm, ids, n_new, no_repeat_ngram_size=3)
-    pred.output = tok.decode(new, skip_special_tokens=True)
-    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, text, "causal-lm",
+    answer = task.predict(lm.model, tok, [text], max_length=room, max_new_tokens=n_new)[0]
+    pred.output = answer.output
+    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + answer.token_ids, text, task.kind,
                                                               prompt_length=len(ids))
 
 
 # ------------------------------------------------------------------ translation
 
 
-def translate(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_tokens: int,
-              task: Callable[[], Any]) -> None:
-    """The translation: an encoder-decoder (an RNN) with its alignment, or an LLM prompted by the task
-    (``task()`` gives it; called only for a prompted model)."""
+def translate(lm: LoadedModel, task, text: str, n_new: int, pred: Prediction, max_tokens: int) -> None:
+    """The translation (``task.predict``): an encoder-decoder (an RNN) with its alignment, or an LLM prompted as
+    the task prompts it in training."""
     tok = lm.tokenizer
     n_new = max(n_new, 16)
     if lm.kind == "direct":  # an encoder-decoder: the source in, the target out
-        eos = tok.eos_token_id
         room, reason = limit(lm, max_tokens, reserve=1)
-        src = cut_ids(list(tok(text, add_special_tokens=False)["input_ids"]), room, reason, pred)
+        whole = list(tok(text, add_special_tokens=False)["input_ids"])
+        src = cut_ids(whole, room, reason, pred)
         if not src:
             raise AppError("the input has no tokens for this model")
-        translation = tok.decode(generate(lm, src + [eos], n_new), skip_special_tokens=True).strip()
+        # the source and its eos: room + 1 tokens
+        translation = task.predict(lm.model, tok, [text], max_length=room + 1, max_new_tokens=n_new)[0].output
         pred.output = translation
-        source_text = tok.decode(src) if len(src) < len(tok(text, add_special_tokens=False)["input_ids"]) else text
+        source_text = tok.decode(src) if len(src) < len(whole) else text
         try:  # the decoder-over-encoder alignment, where the model has attention
             pred.maps = lm.family.attention_maps(lm.model, tok, source_text, target_text=translation)
             pred.maps.model_name = lm.name
         except InputError:  # it has none: say why
-            pred.attention_note = lm.family.no_maps_note(lm, "translation")
+            pred.attention_note = lm.family.no_maps_note(lm, task.kind)
         return
     if lm.kind == "head":
         raise AppError("this run has a classification head, not a language-model head")
-    prompts = task()
-    template = prompts.prompt_ids(tok, prompts.prompt(""))
+    template = task.prompt_ids(tok, task.prompt(""))
     room, reason = limit(lm, max_tokens, overhead=len(template), reserve=n_new)
     text = cut_text(tok, text, room, reason, pred)
-    ids = prompts.prompt_ids(tok, prompts.prompt(text))
-    new = generate(lm, ids, n_new)
-    pred.output = tok.decode(new, skip_special_tokens=True).strip()
-    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, text, "translation",
+    prompt_room = len(template) + room + 8  # the whole prompt: the task's own cut (128) is for its short sentences
+    answer = task.predict(lm.model, tok, [text], max_length=prompt_room, max_new_tokens=n_new)[0]
+    pred.output = answer.output
+    ids = task.encode_inputs(tok, [text], PROMPTED, max_length=prompt_room)[0]["input_ids"]
+    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + answer.token_ids, text, task.kind,
                                                               prompt_length=len(ids),
                                                               input_start=common_prefix(template, ids))
 
@@ -197,31 +177,23 @@ def translate(lm: LoadedModel, text: str, n_new: int, pred: Prediction, max_toke
 
 
 def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None:
-    """The forecast of the ``task.horizon`` values after ``past`` (the window the model reads)."""
-    import torch
-
-    h = task.horizon
+    """The forecast of the ``task.horizon`` values after ``past`` (the window the model reads; ``task.predict``)."""
     if lm.kind == "direct":  # a window of values in, values out
-        with torch.no_grad():
-            out = lm.model(past_values=torch.tensor([past])).prediction[0]
-        pred.output = [float(v) for v in out.reshape(-1).tolist()][:h]
-        pred.attention_note = lm.family.no_maps_note(lm, "forecasting")
+        pred.output = task.predict(lm.model, lm.tokenizer, [past])[0].output
+        pred.attention_note = lm.family.no_maps_note(lm, task.kind)
     elif lm.kind == "causal":
         tok = lm.tokenizer
-        ids = task.prompt_ids(tok, task.prompt(past))
+        ids = task.encode_inputs(tok, [past], PROMPTED)[0]["input_ids"]
         n_new = task.max_new_tokens
         if lm.context is not None and len(ids) + n_new > lm.context:
             raise AppError(f"the window's prompt ({len(ids)} tokens) does not fit {lm.name}'s context "
                            f"of {lm.context} tokens")
-        new = generate(lm, ids, n_new)
-        answer = tok.decode(new, skip_special_tokens=True)
-        pred.output, ok = task.parse(answer, fallback=past[-1])
-        if not ok:
-            pred.notices.append(f"no number in the answer {answer.strip()[:40]!r}: the last value "
-                                "is used as the forecast")
+        answer = task.predict(lm.model, tok, [past], max_new_tokens=n_new)[0]
+        pred.output = answer.output
+        pred.notices.extend(answer.notices)
         template = task.prompt_ids(tok, task.prompt_head())
-        _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + new, task.prompt(past), "forecasting",
-                                                                  prompt_length=len(ids),
+        _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + answer.token_ids, task.prompt(past),
+                                                                  task.kind, prompt_length=len(ids),
                                                                   input_start=common_prefix(template, ids))
     else:
         raise AppError("this run has a classification head, not a forecaster")
@@ -237,5 +209,4 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-__all__ = ["classify", "continue_text", "forecast", "generate", "limit", "tag", "translate",
-           "zero_shot_classifier"]
+__all__ = ["classify", "continue_text", "forecast", "limit", "tag", "translate", "zero_shot_classifier"]

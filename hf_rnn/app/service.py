@@ -211,16 +211,18 @@ class AppService:
             pred.label = lm.name if choice.value == ZERO_SHOT else choice.label
             with lm.lock:
                 start = time.perf_counter()  # time the answer, not the wait for the lock or the load
-                kind = task_class(task).kind
+                # the task answers with the run's options and needs none of its data (labels come from the model)
+                answering = task_class(task).without_data(**lm.task_options)
+                kind = answering.kind
                 if kind == "sequence-classification":
                     zero_shot = self._zero_shot_classifier(lm, task) if choice.value == ZERO_SHOT else None
-                    predict.classify(lm, text, pred, self.max_input_tokens, zero_shot=zero_shot)
+                    predict.classify(lm, answering, text, pred, self.max_input_tokens, zero_shot=zero_shot)
                 elif kind == "token-classification":
-                    predict.tag(lm, text, pred, self.max_input_tokens)
+                    predict.tag(lm, answering, text, pred, self.max_input_tokens)
                 elif kind == "causal-lm":
-                    predict.continue_text(lm, text, n_new, pred, self.max_input_tokens)
+                    predict.continue_text(lm, answering, text, n_new, pred, self.max_input_tokens)
                 elif kind == "translation":
-                    predict.translate(lm, text, n_new, pred, self.max_input_tokens, task=lambda: self.task(task))
+                    predict.translate(lm, answering, text, n_new, pred, self.max_input_tokens)
                 else:
                     raise AppError(f"the app has no view for {kind} tasks yet")
         except AppError as e:

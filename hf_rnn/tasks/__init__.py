@@ -7,13 +7,8 @@ from typing import Any
 from ..errors import DataError
 from ..plugins import import_named_modules, same_definition
 from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
-from .kinds import (
-    ForecastingTask,
-    LanguageModelingTask,
-    SequenceClassificationTask,
-    TokenClassificationTask,
-    TranslationTask,
-)
+from .generation_kinds import ForecastingTask, TranslationTask
+from .kinds import LanguageModelingTask, SequenceClassificationTask, TokenClassificationTask
 from .pos import POSTask, brown_to_universal
 from .sentiment import SentimentTask
 from .textgen import TextGenerationTask

@@ -11,7 +11,12 @@ A task owns three things and nothing else:
 3. its metric(s): ``prediction_step`` turns a batch into fixed-shape tensors that a
    distributed loop can gather, ``compute_metrics`` turns the gathered arrays into numbers.
 
-The five kinds of the lecture are the subclasses in ``kinds.py``; the concrete tasks
+``predict`` is the one inference path from raw inputs (texts, word lists, windows of values) to answers: the
+same encoding of a row as ``encode``, the same ``prediction_step`` as evaluation, then ``answers`` reads the
+tensors back as a person would read them. Evaluation, latency measurement, the comparison's report and the app
+all answer through it.
+
+The five kinds of the lecture are the subclasses in ``kinds.py`` and ``generation_kinds.py``; the concrete tasks
 (``sentiment.py``, ``pos.py``, ...) add only their data.
 """
 
@@ -19,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +33,7 @@ import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 from ..profiles import Profile
 from ..sampling import evaluation_loader
 from .options import Option
@@ -50,6 +56,27 @@ def input_family(model: Any) -> str:
     if getattr(model, "main_input_name", None) == "past_values" or getattr(model, "reads_task_inputs", False):
         return DIRECT
     return PROMPTED
+
+
+@dataclass
+class Answer:
+    """A model's answer to one raw input (``Task.predict``).
+
+    Attributes:
+        output: by kind: ``{label: probability}`` (classification), ``[(word, tag), ...]`` (tagging, the words
+            that fit), the generated text (a continuation, a translation), ``[value] * horizon`` (forecasting).
+        notices: what a reader should know about this answer (words cut, no number in a forecaster's text).
+        scores: classification: the per-label scores the probabilities are the softmax of (a classifier's
+            logits; a zero-shot LLM's label-word log-probabilities, whose ``exp`` sum is the probability mass
+            on the label words).
+        token_ids: generation: the generated token ids, without the final eos (attention maps are drawn over
+            them).
+    """
+
+    output: Any
+    notices: list[str] = field(default_factory=list)
+    scores: list[float] | None = None
+    token_ids: list[int] | None = None
 
 
 def seeded_splits(ds: Dataset, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS) -> DatasetDict:
@@ -262,6 +289,70 @@ class Task:
         """Turn gathered prediction arrays (one list entry per batch) into the task's metrics."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ answers to raw inputs
+
+    # inputs predict batches together; 1 where padding a batch would change an answer (an RNN language model
+    # reading a left-padded prompt)
+    predict_batch_size: ClassVar[int] = 8
+
+    @classmethod
+    def without_data(cls, **options: Any) -> Task:
+        """The task with no examples: enough to ``predict`` with a trained model (label names come from the
+        model), e.g. a run folder whose training data is not on this machine."""
+        empty = Dataset.from_dict({c: [] for c in cls.columns})
+        return cls(DatasetDict({s: empty for s in SPLITS}), source="none", **options)
+
+    def encode_inputs(self, tokenizer, inputs: Sequence[Any], encoding: str = DIRECT,
+                      max_length: int | None = None) -> list[dict[str, Any]]:
+        """Encoded rows of raw ``inputs``, as ``encode(..., for_generation=True)`` encodes a split's rows."""
+        raise NotImplementedError
+
+    def example_inputs(self, split: str = "test") -> list[Any]:
+        """The raw inputs of ``split``'s examples (what ``predict`` takes), in order."""
+        raise NotImplementedError
+
+    def answer_step(self, model, batch: Mapping[str, torch.Tensor], tokenizer=None,
+                    **generate_kwargs) -> dict[str, torch.Tensor]:
+        """The step ``predict`` runs on a batch: ``prediction_step`` (a language model generates instead)."""
+        return self.prediction_step(model, batch, tokenizer, **generate_kwargs)
+
+    def answers(self, model, outputs: Mapping[str, list[np.ndarray]], inputs: Sequence[Any],
+                tokenizer=None) -> list[Answer]:
+        """``answer_step``'s arrays (one list entry per batch, inputs in order) as one ``Answer`` per input."""
+        raise NotImplementedError
+
+    def predict(self, model, tokenizer, inputs: Sequence[Any], *, max_length: int | None = None,
+                batch_size: int | None = None, **generate_kwargs) -> list[Answer]:
+        """``model``'s answer to each raw input: the task's encoding, ``prediction_step``, read back.
+
+        Args:
+            inputs: by kind: texts (classification, a prompt to continue, a source sentence), word lists
+                (tagging; a text is split on whitespace), windows of past values (forecasting).
+            max_length: input tokens kept per input (default: the kind's, as in evaluation).
+            batch_size: inputs per forward pass (default ``predict_batch_size``).
+            generate_kwargs: generation settings (``max_new_tokens``, ...) for the kinds that generate.
+
+        Returns:
+            one ``Answer`` per input, in order.
+        """
+        if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
+            raise InputError(f"{self.name}: predict takes a list of inputs (one answer each), "
+                             f"not {type(inputs).__name__}")
+        if not inputs:
+            return []
+        encoding = input_family(model)
+        rows = self.encode_inputs(tokenizer, inputs, encoding, max_length)
+        for i, row in enumerate(rows):
+            row["example_index"] = i
+        collate = self.collator(tokenizer, encoding, for_generation=True)
+        size = batch_size or self.predict_batch_size
+        device = next(model.parameters()).device
+        # DataCollatorForSeq2Seq returns labels=None for prompt-only rows (LLM generation inputs)
+        batches = ({k: v.to(device) for k, v in collate(rows[i:i + size]).items() if v is not None}
+                   for i in range(0, len(rows), size))
+        outputs = self.collect_predictions(model, batches, tokenizer, step=self.answer_step, **generate_kwargs)
+        return self.answers(model, outputs, inputs, tokenizer)
+
     def evaluate(
         self,
         model,
@@ -301,6 +392,7 @@ class Task:
         autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
         gather: Callable[[dict[str, torch.Tensor]], Mapping[str, torch.Tensor]] | None = None,
         after_batch: Callable[[int], None] | None = None,
+        step: Callable[..., Mapping[str, torch.Tensor]] | None = None,
         **generate_kwargs,
     ) -> dict[str, list[np.ndarray]]:
         """``prediction_step`` over ``batches`` with ``model`` in eval mode and no gradients: the evaluation loop
@@ -312,6 +404,7 @@ class Task:
             gather: the step's tensors [B, ...] as they are kept (a distributed loop pads them across processes
                 and gathers every example once).
             after_batch: called with the number of batches done (progress).
+            step: what runs on each batch (default ``prediction_step``; ``predict`` passes ``answer_step``).
 
         Returns:
             per output key of ``prediction_step``, one numpy array [B, ...] per batch (floating point as float32):
@@ -323,7 +416,7 @@ class Task:
         with torch.no_grad():
             for done, batch in enumerate(batches, 1):
                 with autocast():
-                    pred = self.prediction_step(model, batch, tokenizer, **generate_kwargs)
+                    pred = (step or self.prediction_step)(model, batch, tokenizer, **generate_kwargs)
                 for k, v in (pred if gather is None else gather(pred)).items():
                     v = v.detach().cpu()
                     outputs.setdefault(k, []).append(v.float().numpy() if v.is_floating_point() else v.numpy())

@@ -5,7 +5,7 @@ kind                   lecture         what a model sees / is scored on
 =====================  ==============  ===================================================
 sequence-classification  sentiment     ids → one label; accuracy, macro-F1
 token-classification   word labeling   ids → a label per word (first sub-token); accuracy
-causal-lm              text generation  fixed-length blocks; perplexity
+causal-lm              text generation  fixed-length blocks; bits per character
 translation            translation     source → target text; BLEU, chrF (sacrebleu)
 forecasting            time series     a window of values → the next ones; MAE, RMSE
 =====================  ==============  ===================================================
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -28,32 +27,70 @@ import numpy as np
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Sequence, Value
 from transformers import (
-    DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     default_data_collator,
 )
 
-from ..errors import DataError
-from ..generation import generate_batch
-from ..tokenization import IGNORE_INDEX, chat_prompt_ids, encode_words, ids_with_eos
-from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
+from ..errors import DataError, InputError
+from ..generation import generate_batch, pad_id
+from ..tokenization import IGNORE_INDEX, encode_words
+from .base import DIRECT, SPLITS, Answer, Task
 from .options import Option
 from .sources import pick_column
 
 DEFAULT_MAX_LENGTH = 256
 
 
-def _left_padding(tokenizer):
+def left_padding(tokenizer):
     """A shallow copy of ``tokenizer`` that pads on the left (decoder-only generation)."""
     tok = copy.copy(tokenizer)
     tok.padding_side = "left"
     return tok
 
 
-def _cat(outputs: Mapping[str, list[np.ndarray]], key: str) -> np.ndarray:
+def concat_batches(outputs: Mapping[str, list[np.ndarray]], key: str) -> np.ndarray:
     return np.concatenate([np.asarray(a).reshape(len(a), -1) if np.asarray(a).ndim > 1 else np.asarray(a)
                            for a in outputs[key]])
+
+
+def model_label_names(model) -> list[str] | None:
+    """The labels ``model`` answers with, in id order: a zero-shot classifier's ``label_names``, else its
+    config's ``id2label``."""
+    names = getattr(model, "label_names", None)
+    if names:
+        return list(names)
+    id2label = getattr(getattr(model, "config", None), "id2label", None)
+    return [id2label[i] for i in range(len(id2label))] if id2label else None
+
+
+def generated_answers(outputs: Mapping[str, list[np.ndarray]], tokenizer, pad: int | None) -> list[Answer]:
+    """One ``Answer`` per generated row: the text (special tokens dropped, stripped) and the ids up to the
+    first eos or pad."""
+    stop = {i for i in (getattr(tokenizer, "eos_token_id", None), pad) if i is not None}
+    result = []
+    for row in (r for batch in outputs["generated"] for r in batch):
+        ids = [int(i) for i in row]
+        end = next((k for k, i in enumerate(ids) if i in stop), len(ids))
+        result.append(Answer(tokenizer.decode(ids[:end], skip_special_tokens=True).strip(), token_ids=ids[:end]))
+    return result
+
+
+def _text_input(text: Any, task: str) -> str:
+    if not isinstance(text, str):
+        raise InputError(f"{task}: each input must be a text (str), not {type(text).__name__}")
+    return text
+
+
+def _word_input(words: Any, task: str) -> list[str]:
+    """A tagger's input as words: a list of strings, or a text split on whitespace."""
+    if isinstance(words, str):
+        words = words.split()
+    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
+        raise InputError(f"{task}: each input must be a list of words (str) or a text")
+    if not words:
+        raise InputError(f"{task}: an input has no words to label")
+    return list(words)
 
 
 def macro_f1(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
@@ -177,27 +214,46 @@ class SequenceClassificationTask(Task):
             out[split] = ds.filter(lambda r: bool(r["text"].strip()))
         return out
 
-    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
-        max_length = max_length or DEFAULT_MAX_LENGTH
+    @staticmethod
+    def _encode_texts(tokenizer, texts: list[str], max_length: int | None) -> dict[str, list[list[int]]]:
+        """``input_ids`` and ``attention_mask`` of each text, cut to ``max_length`` tokens (default 256)."""
+        enc = tokenizer(list(texts), truncation=True, max_length=max_length or DEFAULT_MAX_LENGTH)
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
+    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         def tok(batch, idx):
-            enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
-            return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-                    "labels": batch["label"], "example_index": idx}
+            return {**self._encode_texts(tokenizer, batch["text"], max_length), "labels": batch["label"],
+                    "example_index": idx}
 
         return DatasetDict({s: self.dataset[s].map(tok, batched=True, with_indices=True,
                                                    remove_columns=self.dataset[s].column_names)
                             for s in splits})
+
+    def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
+        texts = [_text_input(t, self.name) for t in inputs]
+        enc = self._encode_texts(tokenizer, texts, max_length)
+        return [{"input_ids": ids, "attention_mask": mask, "labels": 0}
+                for ids, mask in zip(enc["input_ids"], enc["attention_mask"])]
+
+    def example_inputs(self, split="test") -> list[str]:
+        return list(self.dataset[split]["text"])
 
     def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return DataCollatorWithPadding(tokenizer)
 
     def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
         logits = model(**self.model_inputs(batch)).logits
-        return {"predictions": logits.argmax(-1), "labels": batch["labels"], "example_index": batch["example_index"]}
+        return {"predictions": logits.argmax(-1), "labels": batch["labels"], "example_index": batch["example_index"],
+                "scores": logits.float()}
+
+    def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
+        names = model_label_names(model) or self.label_names
+        scores = np.concatenate(outputs["scores"])  # [N, num_labels]
+        probs = torch.from_numpy(scores).softmax(-1).tolist()
+        return [Answer(dict(zip(names, p)), scores=[float(v) for v in s]) for p, s in zip(probs, scores)]
 
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
-        pred, gold = _cat(outputs, "predictions"), _cat(outputs, "labels")
+        pred, gold = concat_batches(outputs, "predictions"), concat_batches(outputs, "labels")
         return {"accuracy": float(np.mean(pred == gold)),
                 "macro_f1": macro_f1(pred, gold, len(self.label_names)),
                 "num_examples": int(len(gold))}
@@ -269,19 +325,28 @@ class TokenClassificationTask(Task):
                 lambda r: len(r["tokens"]) > 0)
         return out
 
+    def _encode_words(self, tokenizer, words: list[str], tags: list[int], max_length: int | None) -> dict:
+        """One sentence's ``input_ids``, ``attention_mask`` and ``labels`` (each word's tag at its first
+        sub-token, ``IGNORE_INDEX`` elsewhere), twice over with the ``repeat_input`` option."""
+        enc = encode_words(tokenizer, words, tags, max_length=max_length or DEFAULT_MAX_LENGTH,
+                           repeat=bool(self.options.get("repeat_input")))
+        enc.pop("word_ids")
+        return enc
+
     def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
-        max_length = max_length or DEFAULT_MAX_LENGTH
-
-        repeat = bool(self.options.get("repeat_input"))
-
         def tok(row, idx):
-            enc = encode_words(tokenizer, row["tokens"], row["tags"], max_length=max_length, repeat=repeat)
-            enc.pop("word_ids")
-            enc["example_index"] = idx
-            return enc
+            return {**self._encode_words(tokenizer, row["tokens"], row["tags"], max_length), "example_index": idx}
 
         return DatasetDict({s: self.dataset[s].map(tok, with_indices=True, remove_columns=self.dataset[s].column_names)
                             for s in splits})
+
+    def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
+        # tag 0 for every word: the labels mark which positions are read back (each word's first sub-token)
+        return [self._encode_words(tokenizer, words, [0] * len(words), max_length)
+                for words in (_word_input(w, self.name) for w in inputs)]
+
+    def example_inputs(self, split="test") -> list[list[str]]:
+        return [list(t) for t in self.dataset[split]["tokens"]]
 
     def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
@@ -289,6 +354,19 @@ class TokenClassificationTask(Task):
     def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
         logits = model(**self.model_inputs(batch)).logits
         return {"predictions": logits.argmax(-1), "labels": batch["labels"]}
+
+    def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
+        names = model_label_names(model) or self.label_names
+        read = (row[gold != IGNORE_INDEX] for pred, labels in zip(outputs["predictions"], outputs["labels"])
+                for row, gold in zip(pred, labels))  # each word's tag id, words in order
+        result = []
+        for words, tags in zip((_word_input(w, self.name) for w in inputs), read):
+            answer = Answer([(w, names[int(t)]) for w, t in zip(words, tags)])
+            if len(tags) < len(words):
+                answer.notices.append(f"{len(tags)} of {len(words)} words fit the input's token limit and are "
+                                      "labelled.")
+            result.append(answer)
+        return result
 
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
         pred = np.concatenate([np.asarray(a).ravel() for a in outputs["predictions"]])
@@ -371,13 +449,51 @@ class LanguageModelingTask(Task):
             out["n_chars"] = batch["n_chars"]
         return out
 
+    # ------------------------------------------------------------------ continuations
+
+    # a continuation's length when ``predict`` is given none (the app's and the report's)
+    max_new_tokens: ClassVar[int] = 24
+    # the continuation a reader is shown does not loop on a phrase (greedy search does, on a small model)
+    continuation_options: ClassVar[dict[str, Any]] = {"no_repeat_ngram_size": 3}
+    # one prompt at a time: an RNN language model would read a left-padded batch's padding as text
+    predict_batch_size = 1
+    # a test passage's first words: the prompt ``example_inputs`` gives (the comparison times its continuation)
+    prompt_words: ClassVar[int] = 12
+
+    def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
+        rows = []
+        for text in inputs:
+            ids = tokenizer(_text_input(text, self.name), add_special_tokens=False, truncation=max_length is not None,
+                            max_length=max_length)["input_ids"]
+            if not ids:
+                raise InputError(f"{self.name}: the prompt {text!r} has no tokens to continue")
+            rows.append({"input_ids": list(ids), "attention_mask": [1] * len(ids)})
+        return rows
+
+    def example_inputs(self, split="test") -> list[str]:
+        """Each passage's first ``prompt_words`` words: a prompt to continue."""
+        return [" ".join(t.split()[: self.prompt_words]) for t in self.dataset[split]["text"]]
+
+    def answer_step(self, model, batch, tokenizer=None, **generate_kwargs) -> dict[str, torch.Tensor]:
+        """The prompt's greedy continuation [B, max_new_tokens] (pad after its end)."""
+        options = {**self.continuation_options, **generate_kwargs}
+        max_new = options.pop("max_new_tokens", self.max_new_tokens)
+        eos = getattr(tokenizer, "eos_token_id", None)
+        if eos is not None:  # stop where the tokenizer's passages end (the blocks join passages with it)
+            options.setdefault("eos_token_id", eos)
+        return {"generated": generate_batch(model, self.model_inputs(batch), tokenizer, max_new_tokens=max_new,
+                                            **options)}
+
+    def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
+        return generated_answers(outputs, tokenizer, pad_id(model, tokenizer))
+
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
-        total = float(np.sum(_cat(outputs, "loss_sum")))
-        n = float(np.sum(_cat(outputs, "n_tokens")))
+        total = float(np.sum(concat_batches(outputs, "loss_sum")))
+        n = float(np.sum(concat_batches(outputs, "n_tokens")))
         loss = total / max(n, 1.0)
         out = {"perplexity": float(math.exp(min(loss, 50.0))), "loss": loss, "num_tokens": int(n)}
         if "n_chars" in outputs:
-            n_chars = float(np.sum(_cat(outputs, "n_chars")))
+            n_chars = float(np.sum(concat_batches(outputs, "n_chars")))
             out = {"bpc": total / math.log(2) / max(n_chars, 1.0), **out, "num_characters": int(n_chars)}
         return out
 
@@ -392,343 +508,3 @@ def token_char_lengths(tokenizer) -> np.ndarray:
     ids = range(len(tokenizer))
     texts = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False)
     return np.asarray([1 if i in special else len(t) for i, t in zip(ids, texts)], dtype=np.int64)
-
-
-# =========================================================================== prompted generation
-
-
-class _PromptedGenerationMixin:
-    """Shared by translation and forecasting: an LLM continues a prompt with the target."""
-
-    max_new_tokens: ClassVar[int] = 64
-
-    def prompt_ids(self, tokenizer, prompt: str) -> list[int]:
-        """Token ids of ``prompt`` in the model's chat format when it has one."""
-        return chat_prompt_ids(tokenizer, prompt)
-
-    def _encode_prompted(self, tokenizer, prompt: str, target: str, max_length: int, for_generation: bool):
-        p = self.prompt_ids(tokenizer, prompt)[-max_length:]
-        if for_generation:
-            return {"input_ids": p, "attention_mask": [1] * len(p)}
-        t = ids_with_eos(tokenizer, target)
-        ids = (p + t)[:max_length + self.max_new_tokens]
-        labels = ([IGNORE_INDEX] * len(p) + t)[: len(ids)]
-        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
-
-    def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
-        if encoding == PROMPTED and for_generation:
-            tokenizer = _left_padding(tokenizer)
-        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX)
-
-    def generate_ids(self, model, batch, tokenizer, **generate_kwargs) -> torch.Tensor:
-        """Generated continuation ids [B, max_new_tokens] (default: the task's), padded with the pad id."""
-        max_new = generate_kwargs.pop("max_new_tokens", self.max_new_tokens)
-        return generate_batch(model, batch, tokenizer, max_new_tokens=max_new, **generate_kwargs)
-
-
-class TranslationTask(_PromptedGenerationMixin, Task):
-    """Source text → target text. Columns: ``source``, ``target`` (strings).
-
-    RNN: encoder-decoder, ``input_ids`` = source + eos, ``labels`` = target + eos.
-    LLM: a chat prompt "Translate English to Spanish: ..." followed by the target, loss on
-    the target only. Scored with sacrebleu's corpus BLEU and chrF on greedy output.
-    File options: ``source_column``, ``target_column`` (or ``source_lang`` / ``target_lang``
-    for a Hub ``translation`` dict column), ``max_words`` (length cap, default 30).
-    """
-
-    kind = "translation"
-    columns = ("source", "target")
-    option_specs = {"source_column": Option(str, "the column of source texts"),
-                    "target_column": Option(str, "the column of target texts"),
-                    "source_lang": Option(str, "the source key of a Hub 'translation' column"),
-                    "target_lang": Option(str, "the target key of a Hub 'translation' column"),
-                    "max_words": Option(int, "keep pairs of at most this many words a side; None keeps all",
-                                        minimum=1)}
-    metric_names = ("bleu", "chrf")
-    primary_metric = "chrf"
-    source_language = "English"
-    target_language = "Spanish"
-    max_new_tokens = 96
-
-    @classmethod
-    def standardize(cls, raw: DatasetDict, source_column: str | None = None, target_column: str | None = None,
-                    source_lang: str = "en", target_lang: str = "es", **_: Any) -> DatasetDict:
-        first = raw[next(iter(raw))]
-        cols = first.column_names
-        where = f"{cls.name} data"
-        out = DatasetDict()
-        if "translation" in cols and source_column is None and target_column is None:
-            for s, ds in raw.items():
-                pairs = list(ds["translation"])
-                try:
-                    out[s] = Dataset.from_dict({"source": [p[source_lang] for p in pairs],
-                                                "target": [p[target_lang] for p in pairs]})
-                except (KeyError, TypeError):
-                    raise DataError(f"{where}: 'translation' column lacks {source_lang!r}/{target_lang!r}; "
-                                    "set source_lang=.. target_lang=..") from None
-        else:
-            src = pick_column(cols, source_column, ("source", "src", "en", "english", source_lang), "source",
-                              "source_column", where)
-            tgt = pick_column(cols, target_column, ("target", "tgt", "es", "spanish", target_lang), "target",
-                              "target_column", where)
-            for s, ds in raw.items():
-                out[s] = Dataset.from_dict({"source": list(ds[src]), "target": list(ds[tgt])})
-        for s, ds in out.items():
-            if any(not isinstance(v, str) for v in [*ds["source"], *ds["target"]]):
-                raise DataError(f"{where}: source and target columns must hold text")
-            out[s] = ds.filter(lambda r: bool(r["source"].strip()) and bool(r["target"].strip()))
-        return out
-
-    @classmethod
-    def empty_split_hint(cls) -> str:
-        return "; pairs longer than max_words (default 30) are dropped: raise max_words, or pass max_words=None"
-
-    @classmethod
-    def after_load(cls, dd: DatasetDict, max_words: int | None = 30, **_: Any) -> DatasetDict:
-        if not max_words:
-            return dd
-
-        def short(r):
-            return len(r["source"].split()) <= max_words and len(r["target"].split()) <= max_words
-
-        return DatasetDict({s: ds.filter(short) for s, ds in dd.items()})
-
-    def prompt(self, source: str) -> str:
-        return f"Translate {self.source_language} to {self.target_language}: {source}"
-
-    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
-        max_length = max_length or 128
-
-        def tok(row, idx):
-            if encoding == DIRECT:
-                src = ids_with_eos(tokenizer, row["source"], max_length)
-                tgt = ids_with_eos(tokenizer, row["target"], max_length)
-                enc = {"input_ids": src, "attention_mask": [1] * len(src), "labels": tgt}
-            else:
-                enc = self._encode_prompted(tokenizer, self.prompt(row["source"]), row["target"], max_length,
-                                            for_generation)
-            enc["example_index"] = idx
-            return enc
-
-        return DatasetDict({s: self.dataset[s].map(tok, with_indices=True, remove_columns=self.dataset[s].column_names)
-                            for s in splits})
-
-    def model_inputs(self, batch):
-        return {k: v for k, v in batch.items() if k != "example_index"}
-
-    def prediction_step(self, model, batch, tokenizer=None, **generate_kwargs) -> dict[str, torch.Tensor]:
-        return {"generated": self.generate_ids(model, batch, tokenizer, **generate_kwargs),
-                "example_index": batch["example_index"]}
-
-    def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
-        if tokenizer is None:
-            raise ValueError("translation metrics need the tokenizer to decode generated ids")
-        generated = np.concatenate(outputs["generated"])
-        index = _cat(outputs, "example_index")
-        hyps = [t.strip() for t in tokenizer.batch_decode(generated, skip_special_tokens=True)]
-        refs = [self.dataset[split][int(i)]["target"] for i in index]
-        return score_translations(hyps, refs)
-
-
-def score_translations(hypotheses: list[str], references: list[str]) -> dict:
-    """Corpus BLEU and chrF (sacrebleu's defaults) of ``hypotheses`` against one reference each."""
-    import sacrebleu
-
-    return {"bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
-            "chrf": float(sacrebleu.corpus_chrf(hypotheses, [references]).score),
-            "num_examples": len(references)}
-
-
-# =========================================================================== forecasting
-
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-class ForecastingTask(_PromptedGenerationMixin, Task):
-    """A window of past values → the next ``horizon`` values.
-
-    Stored rows: one per series and split, ``values`` = the series up to the split's end and
-    ``target_start`` = where that split's targets begin (chronological splits: a test
-    window may look back into validation and train data, never forward).
-
-    RNN: ``past_values`` [context_length] → ``future_values`` [horizon] (raw scale; the model
-    normalises each window). LLM: numbers as digit strings ("5.0, 11.0, 16.0"; SmolLM2
-    gives each digit its own token), the model continues with the next values; parsed
-    back, a failed parse falls back to the last value and is counted. Scored by MAE and
-    RMSE, with the seasonal-naive forecast (the value one season earlier) as the baseline.
-    Options: ``series`` (default: the first), ``context_length``, ``horizon``, ``decimals``.
-    """
-
-    kind = "forecasting"
-    columns = ("series", "values", "target_start", "season")
-    option_specs = {"value_column": Option(str, "the column of values"),
-                    "season": Option(int, "the seasonal period, for the seasonal-naive forecast", minimum=1),
-                    "series": Option(str, "which series to forecast"),
-                    "context_length": Option(int, "past values a model reads", minimum=1),
-                    "horizon": Option(int, "future values a model predicts", minimum=1),
-                    "decimals": Option(int, "digits after the point in the LLM's number strings", minimum=0,
-                                       maximum=6)}
-    metric_names = ("mae", "rmse", "naive_mae", "naive_rmse")
-    variant_option = "series"  # a comparison on another series than the recipe's is reported apart
-    primary_metric = "mae"
-    greater_is_better = False
-    max_new_tokens = 12
-    default_context = 24
-
-    def __init__(self, dataset: DatasetDict, source: str = "builtin", **options: Any) -> None:
-        super().__init__(dataset, source, **options)
-        names = list(dict.fromkeys(dataset["train"]["series"]))
-        self.series = options.get("series") or names[0]
-        if self.series not in names:
-            raise DataError(f"{self.name}: unknown series {self.series!r}; available: {names}")
-        self.context_length = int(options.get("context_length") or self.default_context)
-        self.horizon = int(options.get("horizon") or 1)
-        self.decimals = 1 if options.get("decimals") is None else int(options["decimals"])
-        if self.context_length < 1 or self.horizon < 1:
-            raise DataError("context_length and horizon must be positive")
-        self.max_new_tokens = 8 * self.horizon + 4
-        for s in SPLITS:
-            if not self.windows(s):
-                raise DataError(f"{self.name}: the {s} split of {self.series!r} is too short for "
-                                f"context_length={self.context_length} + horizon={self.horizon}")
-
-    def _row(self, split: str) -> dict:
-        ds = self.dataset[split]
-        i = list(ds["series"]).index(self.series)
-        return ds[i]
-
-    def windows(self, split: str) -> list[tuple[list[float], list[float], int]]:
-        """``(past, future, t)`` for every target position ``t`` of ``split``."""
-        row = self._row(split)
-        v, start = row["values"], row["target_start"]
-        c, h = self.context_length, self.horizon
-        return [(v[t - c:t], v[t:t + h], t) for t in range(max(start, c), len(v) - h + 1)]
-
-    @property
-    def season(self) -> int:
-        return int(self._row("train")["season"])
-
-    def summary(self) -> dict[str, Any]:
-        out = super().summary()
-        out["series"] = self.series
-        out["windows"] = {s: len(self.windows(s)) for s in SPLITS}
-        return out
-
-    def subset(self, sizes, seed=0):  # windows are derived; a subset keeps the series whole
-        return self
-
-    @classmethod
-    def standardize(cls, raw: DatasetDict, value_column: str | None = None, season: int = 1, **_: Any) -> DatasetDict:
-        first = raw[next(iter(raw))]
-        where = f"{cls.name} data"
-        col = pick_column(first.column_names, value_column, ("value", "values", "y", "target"), "value",
-                          "value_column", where)
-        values: list[float] = []
-        for split, ds in raw.items():
-            for i, v in enumerate(ds[col]):
-                if isinstance(v, str):  # a CSV column with one bad cell is read as text throughout
-                    try:
-                        v = float(v)
-                    except ValueError:
-                        pass
-                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or \
-                        not math.isfinite(float(v)):
-                    raise DataError(f"{where}: column {col!r} must hold finite numbers; row {i} of {split} is {v!r}")
-                values.append(float(v))
-        return series_splits({"series": values}, {"series": season or 1})
-
-    @classmethod
-    def ensure_splits(cls, dd: DatasetDict) -> DatasetDict:
-        return dd  # standardize already made chronological splits
-
-    def _format(self, values) -> str:
-        return ", ".join(f"{v:.{self.decimals}f}" for v in values)
-
-    def prompt_head(self) -> str:
-        """What every window's prompt starts with (the app's maps begin after it)."""
-        return f"Continue the series {self.series}:"
-
-    def prompt(self, past) -> str:
-        return f"{self.prompt_head()} {self._format(past)},"
-
-    def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
-        out = DatasetDict()
-        for s in splits:
-            wins = self.windows(s)
-            if encoding == DIRECT:
-                out[s] = Dataset.from_dict({"past_values": [w[0] for w in wins], "future_values": [w[1] for w in wins],
-                                            "example_index": list(range(len(wins)))})
-            else:
-                rows = [self._encode_prompted(tokenizer, self.prompt(p), " " + self._format(f), max_length or 512,
-                                              for_generation) for p, f, _ in wins]
-                cols = {k: [r[k] for r in rows] for k in rows[0]}
-                cols["example_index"] = list(range(len(wins)))
-                out[s] = Dataset.from_dict(cols)
-        return out
-
-    def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
-        if encoding == DIRECT:
-            return default_data_collator
-        return super().collator(tokenizer, encoding, for_generation)
-
-    def model_inputs(self, batch):
-        return {k: v for k, v in batch.items() if k != "example_index"}
-
-    def prediction_step(self, model, batch, tokenizer=None, **generate_kwargs) -> dict[str, torch.Tensor]:
-        if input_family(model) == DIRECT:  # values in, values out: an RNN or a patch forecaster
-            pred = model(past_values=batch["past_values"]).prediction
-            return {"prediction": pred.float(), "example_index": batch["example_index"]}
-        return {"generated": self.generate_ids(model, batch, tokenizer, **generate_kwargs),
-                "example_index": batch["example_index"]}
-
-    def parse(self, text: str, fallback: float) -> tuple[list[float], bool]:
-        """The first ``horizon`` numbers in generated ``text``; pad with ``fallback``."""
-        found = [float(x) for x in _NUMBER.findall(text)][: self.horizon]
-        ok = len(found) == self.horizon
-        return found + [fallback] * (self.horizon - len(found)), ok
-
-    def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
-        wins = self.windows(split)
-        index = _cat(outputs, "example_index").astype(int)
-        failures = 0
-        if "prediction" in outputs:
-            pred = np.concatenate([np.asarray(a).reshape(len(a), -1) for a in outputs["prediction"]])
-        else:
-            if tokenizer is None:
-                raise ValueError("forecasting metrics of an LLM need the tokenizer to decode generated ids")
-            texts = tokenizer.batch_decode(np.concatenate(outputs["generated"]), skip_special_tokens=True)
-            rows = []
-            for text, i in zip(texts, index):
-                values, ok = self.parse(text, fallback=wins[i][0][-1])
-                failures += not ok
-                rows.append(values)
-            pred = np.asarray(rows)
-        gold = np.asarray([wins[i][1] for i in index])
-        full = self._row(split)["values"]
-        season = self.season
-        naive = np.asarray([[full[wins[i][2] + h - season * (1 + h // season)] for h in range(self.horizon)]
-                            for i in index])
-        err, nerr = pred - gold, naive - gold
-        out = {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
-               "naive_mae": float(np.mean(np.abs(nerr))), "naive_rmse": float(np.sqrt(np.mean(nerr ** 2))),
-               "num_windows": int(len(gold))}
-        if "generated" in outputs:
-            out["parse_failures"] = failures
-        return out
-
-
-def series_splits(series: dict[str, list[float]], seasons: dict[str, int], fractions=(0.8, 0.1, 0.1)) -> DatasetDict:
-    """Chronological train / validation / test of each series (see ``ForecastingTask``)."""
-    rows = {s: {"series": [], "values": [], "target_start": [], "season": []} for s in SPLITS}
-    for name, values in series.items():
-        n = len(values)
-        if n < 10:
-            raise DataError(f"series {name!r} has {n} values: at least 10 are needed")
-        ends = {"train": round(fractions[0] * n), "validation": round((fractions[0] + fractions[1]) * n), "test": n}
-        starts = {"train": 0, "validation": ends["train"], "test": ends["validation"]}
-        for s in SPLITS:
-            rows[s]["series"].append(name)
-            rows[s]["values"].append([float(v) for v in values[: ends[s]]])
-            rows[s]["target_start"].append(starts[s])
-            rows[s]["season"].append(int(seasons.get(name, 1)))
-    return DatasetDict({s: Dataset.from_dict(r) for s, r in rows.items()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datasets import DatasetDict
 
 from ..profiles import Profile
-from .kinds import ForecastingTask, series_splits
+from .generation_kinds import ForecastingTask, series_splits
 
 
 class TimeSeriesTask(ForecastingTask):

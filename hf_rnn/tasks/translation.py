@@ -18,7 +18,7 @@ from datasets import Dataset, DatasetDict
 from ..assets import extract_deb, find_raw
 from ..profiles import Profile
 from .base import seeded_splits
-from .kinds import TranslationTask
+from .generation_kinds import TranslationTask
 
 
 def _verses(bible, book) -> dict[tuple[int, int], str]:
