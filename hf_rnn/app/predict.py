@@ -68,7 +68,9 @@ def zero_shot_classifier(lm: LoadedModel, task):
 
 def classify(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int, zero_shot=None) -> None:
     """Label probabilities (``task.predict``) of a classifier run, or of the zero-shot LLM with ``zero_shot``
-    (its :func:`zero_shot_classifier`), and the maps of a forward pass with attention over the same ids."""
+    (its :func:`zero_shot_classifier`); the answer's forward pass keeps the attention maps too."""
+    from types import SimpleNamespace
+
     import torch
 
     tok = lm.tokenizer
@@ -76,20 +78,34 @@ def classify(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int
         template = zero_shot.prompt_ids("")
         room, reason = limit(lm, max_tokens, overhead=len(template), reserve=1)
         text = cut_text(tok, text, room, reason, pred)
-        answer = task.predict(zero_shot, tok, [text], max_length=room)[0]
+
+        def with_maps(input_ids, attention_mask=None, **_):  # the prompt read once: the answer and the maps
+            ids = zero_shot.prompt_ids(zero_shot.texts_from_ids(input_ids, attention_mask)[0])
+            out, pred.maps = self_attention(lm, ids, text, input_start=common_prefix(template, ids),
+                                            logits_to_keep=1)
+            return SimpleNamespace(logits=zero_shot.label_scores(out.logits[:, -1]))
+
+        answer = task.predict(zero_shot, tok, [text], max_length=room, forward=with_maps)[0]
         pred.output = answer.output
         pred.notices.append(f"zero-shot: {_mass(torch.tensor(answer.scores))} of the next-token probability is "
                             "on the label words")
-        ids = zero_shot.prompt_ids(text)
-        _, pred.maps = self_attention(lm, ids, text, input_start=common_prefix(template, ids), logits_to_keep=1)
         return
     room, reason = limit(lm, max_tokens)
-    ids = cut_ids(list(tok(text)["input_ids"]), room, reason, pred)
-    if not ids:
+    if not cut_ids(list(tok(text)["input_ids"]), room, reason, pred):
         raise AppError("the input has no tokens for this model")
-    pred.output = task.predict(lm.model, tok, [text], max_length=room)[0].output
-    ids = task.encode_inputs(tok, [text], input_family(lm.model), max_length=room)[0]["input_ids"]
-    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, text, task.kind)
+    pred.output = task.predict(lm.model, tok, [text], max_length=room, forward=_keeping_maps(lm, task, text, pred))[
+        0].output
+
+
+def _keeping_maps(lm: LoadedModel, task, text: str, pred: Prediction):
+    """A forward pass for ``task.predict`` that is the family's pass with attention: it fills ``pred``'s maps
+    (or the note saying why there are none) from the pass that gives the answer."""
+
+    def forward(input_ids, **_):
+        out, pred.maps, pred.attention_note = lm.family.app_forward(lm, input_ids[0].tolist(), text, task.kind)
+        return out
+
+    return forward
 
 
 def _mass(scores) -> str:
@@ -106,15 +122,16 @@ def tag(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int) -> 
         raise AppError("a causal LM cannot label words here; pick a tagging run")
     words = split_words(text)
     room, reason = limit(lm, max_tokens)
-    answer = task.predict(lm.model, lm.tokenizer, [words], max_length=room)[0]
+    answer = task.predict(lm.model, lm.tokenizer, [words], max_length=room,
+                          forward=_keeping_maps(lm, task, " ".join(words), pred))[0]
     kept = [w for w, _ in answer.output]
     if len(kept) < len(words):
         whole = len(task.encode_inputs(lm.tokenizer, [words], input_family(lm.model), max_length=10**9)[0]["input_ids"])
         pred.notices.append(f"The input has {whole:,} tokens; the first {room} were used ({reason}): "
                             f"{len(kept)} of {len(words)} words are labelled.")
-    ids = task.encode_inputs(lm.tokenizer, [words], input_family(lm.model), max_length=room)[0]["input_ids"]
+        if pred.maps is not None:
+            pred.maps.text = " ".join(kept)
     pred.output = answer.output
-    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids, " ".join(kept), task.kind)
 
 
 # ------------------------------------------------------------------ text generation

@@ -178,6 +178,11 @@ class ZeroShotClassifier(nn.Module):
             texts.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip())
         return texts
 
+    def label_scores(self, next_logits: torch.Tensor) -> torch.Tensor:
+        """Next-token logits after each prompt [B, V] → each label word's first-token log-probability
+        [B, num_labels] (their ``exp`` sum is the probability mass on the label words)."""
+        return next_logits.float().log_softmax(-1)[:, self.label_token_ids]
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -208,7 +213,7 @@ class ZeroShotClassifier(nn.Module):
             next_logits = out.logits[torch.arange(len(prompts), device=device), last].float()  # [B, V]
         else:
             next_logits = self._cached_next_logits(prompts, *head, device)
-        logits = next_logits.log_softmax(-1)[:, self.label_token_ids]  # [B, num_labels]
+        logits = self.label_scores(next_logits)  # [B, num_labels]
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits, labels.to(logits.device))

@@ -58,6 +58,10 @@ def input_family(model: Any) -> str:
     return PROMPTED
 
 
+# Task.without_data's splits by the kind's columns (read-only: a task never changes its dataset in place)
+_EMPTY_SPLITS: dict[tuple[str, ...], DatasetDict] = {}
+
+
 @dataclass
 class Answer:
     """A model's answer to one raw input (``Task.predict``).
@@ -299,8 +303,11 @@ class Task:
     def without_data(cls, **options: Any) -> Task:
         """The task with no examples: enough to ``predict`` with a trained model (label names come from the
         model), e.g. a run folder whose training data is not on this machine."""
-        empty = Dataset.from_dict({c: [] for c in cls.columns})
-        return cls(DatasetDict({s: empty for s in SPLITS}), source="none", **options)
+        empty = _EMPTY_SPLITS.get(cls.columns)
+        if empty is None:  # made once per set of columns: a Dataset costs milliseconds (its fingerprint)
+            split = Dataset.from_dict({c: [] for c in cls.columns})
+            empty = _EMPTY_SPLITS[cls.columns] = DatasetDict({s: split for s in SPLITS})
+        return cls(empty, source="none", **options)
 
     def encode_inputs(self, tokenizer, inputs: Sequence[Any], encoding: str = DIRECT,
                       max_length: int | None = None) -> list[dict[str, Any]]:
@@ -330,7 +337,9 @@ class Task:
                 (tagging; a text is split on whitespace), windows of past values (forecasting).
             max_length: input tokens kept per input (default: the kind's, as in evaluation).
             batch_size: inputs per forward pass (default ``predict_batch_size``).
-            generate_kwargs: generation settings (``max_new_tokens``, ...) for the kinds that generate.
+            generate_kwargs: generation settings (``max_new_tokens``, ...) for the kinds that generate;
+                ``forward`` for classification and tagging: called as the model is, instead of it (the app's
+                pass that keeps the attention maps too).
 
         Returns:
             one ``Answer`` per input, in order.
@@ -411,7 +420,8 @@ class Task:
             what ``compute_metrics`` reads.
         """
         was_training = model.training
-        model.eval()
+        if was_training:  # a large model's eval() walks every module: milliseconds an app request would wait
+            model.eval()
         outputs: dict[str, list[np.ndarray]] = {}
         with torch.no_grad():
             for done, batch in enumerate(batches, 1):
@@ -422,7 +432,8 @@ class Task:
                     outputs.setdefault(k, []).append(v.float().numpy() if v.is_floating_point() else v.numpy())
                 if after_batch is not None:
                     after_batch(done)
-        model.train(was_training)
+        if was_training:
+            model.train()
         return outputs
 
     def subset(self, sizes: Mapping[str, int], seed: int = SPLIT_SEED) -> Task:

@@ -241,8 +241,10 @@ class SequenceClassificationTask(Task):
     def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return DataCollatorWithPadding(tokenizer)
 
-    def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
-        logits = model(**self.model_inputs(batch)).logits
+    def prediction_step(self, model, batch, tokenizer=None, forward=None, **_) -> dict[str, torch.Tensor]:
+        """``forward``: called as the model is, instead of it (the app's forward pass that also keeps the
+        attention maps: one pass for the answer and the maps)."""
+        logits = (forward or model)(**self.model_inputs(batch)).logits
         return {"predictions": logits.argmax(-1), "labels": batch["labels"], "example_index": batch["example_index"],
                 "scores": logits.float()}
 
@@ -351,8 +353,9 @@ class TokenClassificationTask(Task):
     def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
 
-    def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
-        logits = model(**self.model_inputs(batch)).logits
+    def prediction_step(self, model, batch, tokenizer=None, forward=None, **_) -> dict[str, torch.Tensor]:
+        """``forward``: called as the model is, instead of it (see the classification kind's)."""
+        logits = (forward or model)(**self.model_inputs(batch)).logits
         return {"predictions": logits.argmax(-1), "labels": batch["labels"]}
 
     def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
