@@ -2,6 +2,7 @@
 
     python benchmarks/app_latency.py                      # an untrained BiLSTM+attention of the recipe's size
     python benchmarks/app_latency.py --run runs/sentiment-bilstm --requests 50 --json out.json
+    python benchmarks/app_latency.py --llm-dtype float32,bfloat16 --publish   # the README's numbers
 
 The app is started as ``hf-rnn app`` would start it (a separate process, the built-in SmolLM2 from the asset
 cache, one torch thread per request). Measured:
@@ -52,42 +53,19 @@ def untrained_run(root: Path) -> Path:
                          load_tokenizer(), tiny=False)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", help="a sentiment run folder (BiLSTM with attention); default: an untrained one")
-    parser.add_argument("--requests", type=int, default=40, help="timed requests (default 40)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed requests first (default 5)")
-    parser.add_argument("--threads", type=int, default=1, help="hf-rnn app --threads (default 1)")
-    parser.add_argument("--llm-dtype", choices=("float32", "bfloat16"), default="float32",
-                        help="hf-rnn app --llm-dtype (default float32)")
-    parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
-    args = parser.parse_args(argv)
-
+def measure(args, dtype: str, runs: Path, model_a: str) -> dict:
+    """Start ``hf-rnn app`` with the LLM in ``dtype``, wait until it answers, time ``args.requests`` comparisons."""
     from gradio_client import Client
 
     from hf_rnn.app.testing import free_port, wait_for_http
-    from hf_rnn.assets import ensure_builtin_llm
-
-    ensure_builtin_llm()  # "with assets cached": fetch/convert outside the timed start
-    tmp = Path(tempfile.mkdtemp(prefix="hf_rnn_app_bench_"))
-    runs = tmp / "runs"
-    if args.run:
-        src = Path(args.run)
-        shutil.copytree(src, runs / src.name)
-        run_name = src.name
-        run_note = str(src)
-    else:
-        run_name = untrained_run(runs).name
-        run_note = "untrained BiLSTM + additive attention, sentiment recipe sizes"
-    model_a = f"run:{run_name}"
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    log = open(tmp / "app.log", "w")
+    log = open(runs.parent / f"app-{dtype}.log", "w")
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "hf_rnn.cli", "app", "--runs", str(runs), "--port", str(port),
-                             "--threads", str(args.threads), "--llm-dtype", args.llm_dtype], stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"))
+                             "--threads", str(args.threads), "--llm-dtype", dtype], stdout=log,
+                            stderr=subprocess.STDOUT, env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"))
     try:
         wait_for_http(url, timeout=180)
         page_up = time.monotonic() - start
@@ -115,31 +93,88 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-
     ms = [1000 * x for x in latencies]
-    result = {
-        "run": run_note,
-        "llm": f"SmolLM2-135M-Instruct zero-shot (built-in), {args.llm_dtype}",
-        "threads": args.threads,
-        "cpus": os.cpu_count(),
-        "load_average_1min": os.getloadavg()[0],
-        "ready": {"page_seconds": round(page_up, 2), "first_comparison_seconds": round(first_answer, 2)},
-        "latency_ms": {"requests": len(ms), "p50": round(percentile(ms, 0.5), 1),
-                       "p95": round(percentile(ms, 0.95), 1), "mean": round(statistics.mean(ms), 1),
-                       "min": round(min(ms), 1)},
-        "model_ms_p50": {"rnn": percentile(model_a_ms, 0.5), "llm": percentile(model_b_ms, 0.5)},
-    }
-    print(f"app ready: page after {page_up:.1f} s, first comparison answered after {first_answer:.1f} s "
-          "(goal: 20 s)")
-    print(f"/sentiment, {run_note} + SmolLM2 zero-shot ({args.llm_dtype}), both attention maps, "
-          f"{len(ms)} requests:")
-    print(f"  p50 {result['latency_ms']['p50']:.0f} ms, p95 {result['latency_ms']['p95']:.0f} ms, "
-          f"mean {result['latency_ms']['mean']:.0f} ms (goal: p50 <= 300 ms)")
-    print(f"  the models' own time (p50): RNN {result['model_ms_p50']['rnn']:.0f} ms, "
-          f"LLM {result['model_ms_p50']['llm']:.0f} ms; {os.cpu_count()} CPUs, load average "
-          f"{result['load_average_1min']:.1f} at the end")
+    return {"ready": {"page_seconds": round(page_up, 2), "first_comparison_seconds": round(first_answer, 2)},
+            "latency_ms": {"requests": len(ms), "p50": round(percentile(ms, 0.5), 1),
+                           "p95": round(percentile(ms, 0.95), 1), "mean": round(statistics.mean(ms), 1),
+                           "min": round(min(ms), 1)},
+            "model_ms_p50": {"rnn": percentile(model_a_ms, 0.5), "llm": percentile(model_b_ms, 0.5)}}
+
+
+def probability_difference(runs: Path, model_a: str, dtypes: list[str]) -> float:
+    """The largest difference between the zero-shot LLM's label probabilities in the first dtype and in each
+    other, over the examples (in this process, through the app's service)."""
+    from hf_rnn.app.service import ZERO_SHOT, AppService
+
+    answers = {}
+    for dtype in dtypes:
+        service = AppService(runs, llm_dtype=dtype)
+        try:
+            answers[dtype] = [service.compare("sentiment", model_a, ZERO_SHOT, text).b.output for text in EXAMPLES]
+        finally:
+            service.close()
+    first = answers[dtypes[0]]
+    return max(abs(a[k] - b[k]) for dtype in dtypes[1:] for a, b in zip(first, answers[dtype]) for k in a)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", help="a sentiment run folder (BiLSTM with attention); default: an untrained one")
+    parser.add_argument("--requests", type=int, default=40, help="timed requests (default 40)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests first (default 5)")
+    parser.add_argument("--threads", type=int, default=1, help="hf-rnn app --threads (default 1)")
+    parser.add_argument("--llm-dtype", default="float32",
+                        help="hf-rnn app --llm-dtype, or several comma-separated (float32,bfloat16): one start "
+                             "each (default float32)")
+    parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write results/performance/app_latency.json (the README's Performance block)")
+    args = parser.parse_args(argv)
+    dtypes = [d.strip() for d in args.llm_dtype.split(",") if d.strip()]
+    unknown = [d for d in dtypes if d not in ("float32", "bfloat16")]
+    if unknown or not dtypes:
+        parser.error(f"--llm-dtype takes float32 and/or bfloat16, not {', '.join(unknown) or 'nothing'}")
+
+    from hf_rnn.assets import ensure_builtin_llm
+    from hf_rnn.cpu_load import OtherLoad
+
+    ensure_builtin_llm()  # "with assets cached": fetch/convert outside the timed start
+    tmp = Path(tempfile.mkdtemp(prefix="hf_rnn_app_bench_"))
+    runs = tmp / "runs"
+    if args.run:
+        src = Path(args.run)
+        shutil.copytree(src, runs / src.name)
+        run_name = src.name
+        run_note = str(src)
+    else:
+        run_name = untrained_run(runs).name
+        run_note = "untrained BiLSTM + additive attention, sentiment recipe sizes"
+    model_a = f"run:{run_name}"
+
+    with OtherLoad() as load:  # other processes' work meanwhile (this one and the app it starts left out)
+        measured = {dtype: measure(args, dtype, runs, model_a) for dtype in dtypes}
+    result = {"run": run_note, "llm": "SmolLM2-135M-Instruct zero-shot (built-in, dequantized from Q4_1)",
+              "requests": args.requests, "threads": args.threads, "cpus": os.cpu_count(),
+              "other_load_cores": round(load.cores, 2), "dtypes": measured}
+    if len(dtypes) > 1:
+        result["max_probability_difference"] = round(probability_difference(runs, model_a, dtypes), 5)
+    for dtype, r in measured.items():
+        print(f"{dtype}: app ready: page after {r['ready']['page_seconds']:.1f} s, first comparison answered after "
+              f"{r['ready']['first_comparison_seconds']:.1f} s (goal: 20 s)")
+        print(f"  /sentiment, {run_note} + SmolLM2 zero-shot, both attention maps, {args.requests} requests: "
+              f"p50 {r['latency_ms']['p50']:.0f} ms, p95 {r['latency_ms']['p95']:.0f} ms, "
+              f"mean {r['latency_ms']['mean']:.0f} ms (goal: p50 <= 300 ms)")
+        print(f"  the models' own time (p50): RNN {r['model_ms_p50']['rnn']:.0f} ms, "
+              f"LLM {r['model_ms_p50']['llm']:.0f} ms")
+    print(f"{os.cpu_count()} CPUs; other processes kept {load.cores:.2f} cores busy meanwhile")
+    if "max_probability_difference" in result:
+        print(f"zero-shot probabilities: largest difference between dtypes {result['max_probability_difference']}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
+    if args.publish:
+        from hf_rnn.performance import publish
+
+        print(f"published: {publish('app_latency', result)}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

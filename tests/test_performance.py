@@ -35,7 +35,7 @@ def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_pa
     assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 500 | 3.2% | 0.840 |" in text
     assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
     assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
-    assert "Not measured yet: `quick_compare`, `gpu_check`." in text
+    assert "Not measured yet: `quick_compare`, `app_latency`, `gpu_check`." in text
     assert text.index("Trainer") < text.index("FLOPs")  # the README's order, not the files'
 
 
@@ -61,3 +61,21 @@ def test_the_quick_comparison_line_names_time_goal_steps_and_busy_latencies(tmp_
     assert "**655 s** (goal ≤ 600 s: **missed by 55 s**)" in text
     assert "bilstm accuracy 0.800 after 800 steps, latency p50 3.1 ms" in text
     assert "smollm2 zero-shot accuracy 0.757, latency" in text and "latencies of smollm2 zero-shot are flagged" in text
+
+
+def test_the_app_latency_table_has_a_row_per_number_format_with_its_goals(tmp_path):
+    def measured(p50, ready):
+        return {"ready": {"page_seconds": ready - 3, "first_comparison_seconds": ready},
+                "latency_ms": {"requests": 40, "p50": p50, "p95": p50 * 1.3, "mean": p50, "min": p50 / 2},
+                "model_ms_p50": {"rnn": 9.0, "llm": p50 - 60}}
+
+    performance.publish("app_latency", {
+        "run": "untrained BiLSTM", "llm": "SmolLM2 zero-shot", "requests": 40, "threads": 1, "cpus": 2,
+        "other_load_cores": 0.6, "dtypes": {"float32": measured(340.0, 14.2), "bfloat16": measured(190.0, 25.0)},
+        "max_probability_difference": 0.0017}, tmp_path)
+    text = performance.performance_section(tmp_path)
+    assert "| float32 | 11.2 s | 14.2 s | 340 ms | 442 ms | 9 / 280 ms | p50 goal ≤ 300 ms: **missed by 40 ms**; " \
+           "ready goal ≤ 20 s: **met** |" in text
+    assert "| bfloat16 |" in text and "ready goal ≤ 20 s: **missed by 5 s**" in text
+    assert "**Measured on a busy machine:** other processes kept 0.60 cores busy" in text
+    assert "differ by at most 0.0017" in text
