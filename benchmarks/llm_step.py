@@ -9,6 +9,7 @@ objective (random token ids: the cost does not depend on the text) or, with
     python benchmarks/llm_step.py                 # 5 timed steps per mode, after 1 warm-up
     python benchmarks/llm_step.py --steps 10 --modes lora
     python benchmarks/llm_step.py --lora-dropout 0.05 --mmap-threshold 65536   # dropout's cost; the mmap lever
+    python benchmarks/llm_step.py --publish       # the README's numbers (results/performance/llm_step.json)
 
 Goals on a 2-core CPU: full FT peak <= 4.5 GB; LoRA peak <= 2.5 GB and faster than full FT.
 
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mmap-threshold", type=int, default=None,
                         help="set MALLOC_MMAP_THRESHOLD_ (bytes) in the children, e.g. 65536")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write results/performance/llm_step.json (the README's Performance block)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -129,10 +132,22 @@ def main(argv: list[str] | None = None) -> int:
                                   args.threads, args.lora_dropout)))
         return 0
 
+    from hf_rnn.cpu_load import OtherLoad
+
     results = {}
-    for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
-        print(f"[llm_step] {mode}: {args.warmup} warm-up + {args.steps} timed steps ...", file=sys.stderr, flush=True)
-        results[mode] = _child(args, mode)
+    with OtherLoad() as other:  # other processes' work meanwhile (this one and its children left out)
+        for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+            print(f"[llm_step] {mode}: {args.warmup} warm-up + {args.steps} timed steps ...", file=sys.stderr,
+                  flush=True)
+            results[mode] = _child(args, mode)
+    if args.publish:
+        from hf_rnn.performance import publish
+
+        numbers = {"task": args.task, "batch_size": args.batch_size, "seq_len": args.seq_len, "steps": args.steps,
+                   "threads": args.threads, "lora_dropout": args.lora_dropout, "goals_gb": GOALS_GB,
+                   "mmap_threshold": args.mmap_threshold, "other_load_cores": round(other.cores, 2),
+                   "modes": results}
+        print(f"published: {publish('llm_step', numbers)}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

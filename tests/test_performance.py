@@ -35,7 +35,7 @@ def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_pa
     assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 500 | 3.2% | 0.840 |" in text
     assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
     assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
-    assert "Not measured yet: `quick_compare`, `app_latency`, `gpu_check`." in text
+    assert "Not measured yet: `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
     assert text.index("Trainer") < text.index("FLOPs")  # the README's order, not the files'
 
 
@@ -79,3 +79,18 @@ def test_the_app_latency_table_has_a_row_per_number_format_with_its_goals(tmp_pa
     assert "| bfloat16 |" in text and "ready goal ≤ 20 s: **missed by 5 s**" in text
     assert "**Measured on a busy machine:** other processes kept 0.60 cores busy" in text
     assert "differ by at most 0.0017" in text
+
+
+def test_the_llm_step_table_checks_memory_and_lora_speed(tmp_path):
+    def mode(trainable, step_s, tokens, peak):
+        return {"params_trainable": trainable, "step_s_median": step_s, "tokens_per_s": tokens, "peak_rss_gb": peak,
+                "loss_first": 10.0, "loss_last": 9.0}
+
+    performance.publish("llm_step", {
+        "task": "causal-lm", "batch_size": 8, "seq_len": 64, "steps": 5, "threads": None, "lora_dropout": 0.0,
+        "goals_gb": {"full": 4.5, "lora": 2.5}, "mmap_threshold": None, "other_load_cores": 0.0,
+        "modes": {"full": mode(134_515_008, 2.05, 250.0, 3.45), "lora": mode(921_600, 2.2, 233.0, 2.6)}}, tmp_path)
+    text = performance.performance_section(tmp_path)
+    assert "| full | 134,515,008 | 2.05 | 250 | 3.45 GB | peak goal ≤ 4.5 GB: **met** |" in text
+    assert "| lora | 921,600 |" in text and "peak goal ≤ 2.5 GB: **missed by 0.1 GB**" in text
+    assert "0.93× full fine-tuning's speed (goal ≥ 1×: **missed by 0.068×**)" in text
