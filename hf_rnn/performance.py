@@ -84,6 +84,13 @@ def _where(doc: dict[str, Any]) -> str:
     return f"{m.get('cpu', '?')}{cores}, {doc.get('date', '?')[:10]}; `{doc.get('command', '?')}`"
 
 
+def _busy(doc: dict[str, Any]) -> str:
+    """A warning when other processes kept at least ``BUSY_CORES`` cores busy during the measurement."""
+    cores = doc.get("other_load_cores") or 0
+    return (f" **Measured on a busy machine:** other processes kept {cores:.2f} cores busy meanwhile."
+            if cores >= BUSY_CORES else "")
+
+
 def _goal(value: float, op: str, bar: float, unit: str = "") -> str:
     ok = value >= bar if op == ">=" else value <= bar
     sign = "≥" if op == ">=" else "≤"
@@ -134,13 +141,10 @@ def _llm_mfu(doc: dict[str, Any]) -> list[str]:
 
 def _llm_step(doc: dict[str, Any]) -> list[str]:
     modes, goals = doc["modes"], doc.get("goals_gb", {})
-    busy = doc.get("other_load_cores") or 0
     lines = [f"**The cost of an LLM training step** (`benchmarks/llm_step.py`): SmolLM2 on {doc['task']}, batch "
              f"{doc['batch_size']} × {doc['seq_len']} tokens, forward + backward + AdamW, median of "
              f"{doc['steps']} steps after a warm-up, each mode in its own process (its peak memory is its own); "
-             f"LoRA r=8 with dropout {doc['lora_dropout']:g}. {_where(doc)}."
-             + (f" **Measured on a busy machine:** other processes kept {busy:.2f} cores busy meanwhile."
-                if busy >= BUSY_CORES else ""),
+             f"LoRA r=8 with dropout {doc['lora_dropout']:g}. {_where(doc)}.{_busy(doc)}",
              "", "| mode | trainable parameters | s / step | tokens/s | peak RSS | goal |", "|---|---|---|---|---|---|"]
     for mode, r in modes.items():
         goal = [f"peak {_goal(r['peak_rss_gb'], '<=', goals[mode], ' GB')}"] if mode in goals else []
@@ -166,13 +170,10 @@ def _quick_compare(doc: dict[str, Any]) -> list[str]:
 
 
 def _app_latency(doc: dict[str, Any]) -> list[str]:
-    busy = doc.get("other_load_cores") or 0
     lines = [f"**The app's latency** (`benchmarks/app_latency.py`): `hf-rnn app` started as a user starts it "
              f"({doc['threads']} torch thread(s) a request), then {doc['requests']} sentiment comparisons through "
              f"`gradio_client`, each with both models and both attention maps: {doc['run']} beside "
-             f"{doc['llm']}. {_where(doc)}."
-             + (f" **Measured on a busy machine:** other processes kept {busy:.2f} cores busy meanwhile."
-                if busy >= BUSY_CORES else ""),
+             f"{doc['llm']}. {_where(doc)}.{_busy(doc)}",
              "", "| LLM number format | page ready | first comparison | p50 | p95 | models' own p50 (RNN / LLM) | "
              "goal |", "|---|---|---|---|---|---|---|"]
     for dtype, r in doc["dtypes"].items():
