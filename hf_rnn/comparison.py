@@ -525,7 +525,9 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     from .run_metrics import data_hash as _data_hash
 
     key = {"task": task.name, "options": {k: v for k, v in sorted(task.options.items())},
-           "test": _data_hash(task.dataset["test"]), "latency_examples": latency_examples}
+           "test": _data_hash(task.dataset["test"]), "latency_examples": latency_examples,
+           # what the latency times (a row cached before Task.predict timed a language model's scoring of a block)
+           "latency": "Task.predict"}
     if cache is not None and cache.exists():
         try:
             saved = json.loads(cache.read_text(encoding="utf-8"))

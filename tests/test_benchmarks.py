@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -28,6 +30,7 @@ def test_gpu_check_dry_run_writes_every_section(tmp_path):
     assert [r["name"] for r in rows] == ["bilstm", "majority class"]
 
 
+@pytest.mark.e2e
 def test_app_latency_publishes_what_the_readme_block_renders(tmp_path):
     """Two requests against a real `hf-rnn app` (the built-in LLM, an untrained BiLSTM): the published file
     renders as the Performance block's table."""

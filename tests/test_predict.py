@@ -32,31 +32,43 @@ def _task(name, n):
     return task if task.kind == "forecasting" else task.subset({"test": n})
 
 
-def test_classification_answers_score_what_evaluation_scores(runs):
+def _evaluation_outputs(task, model, tok, batch_size):
+    """What the evaluation path computes on the test split: ``encode`` (not ``encode_inputs``), the collator,
+    ``prediction_step``, in batches of ``batch_size`` in order."""
+    from hf_rnn.tasks import input_family
+
+    encoding = input_family(model)
+    rows = task.encode(tok, encoding, splits=("test",), for_generation=True)["test"].to_list()
+    collate = task.collator(tok, encoding, for_generation=True)
+    batches = [collate(rows[i:i + batch_size]) for i in range(0, len(rows), batch_size)]
+    return task.collect_predictions(model, batches, tok)
+
+
+def test_classification_answers_are_evaluations_scores(runs):
     task = _task("sentiment", 24)
     model, tok = load_run_model(runs / "sentiment-bilstm-attn")
     answers = task.predict(model, tok, task.example_inputs("test"), batch_size=5)
+    expected = np.concatenate(_evaluation_outputs(task, model, tok, 5)["scores"])  # [N, labels], same batches
+    np.testing.assert_allclose([a.scores for a in answers], expected, rtol=1e-5, atol=1e-6)
     names = task.label_names
-    picked = [names.index(max(a.output, key=a.output.get)) for a in answers]
-    assert np.mean(np.asarray(picked) == np.asarray(task.dataset["test"]["label"])) == \
-        pytest.approx(task.evaluate(model, tok)["accuracy"])
-    for a in answers:  # probabilities over the task's labels: the softmax of the scores
-        assert sorted(a.output) == sorted(names) and sum(a.output.values()) == pytest.approx(1.0, abs=1e-5)
-        assert len(a.scores) == len(names)
+    for a, s in zip(answers, expected):  # probabilities over the task's labels: the softmax of the scores
+        assert list(a.output) == names and sum(a.output.values()) == pytest.approx(1.0, abs=1e-5)
+        assert np.argmax(list(a.output.values())) == np.argmax(s)
 
 
 @pytest.mark.parametrize("run", ["pos-bilstm", "pos-llm"])
-def test_tagging_answers_score_what_evaluation_scores(runs, run):
+def test_tagging_answers_are_evaluations_tags(runs, run):
     task = _task("pos", 16)
     model, tok = load_run_model(runs / run)
-    answers = task.predict(model, tok, task.example_inputs("test"))
+    answers = task.predict(model, tok, task.example_inputs("test"), batch_size=4)
+    outputs = _evaluation_outputs(task, model, tok, 4)
+    # the evaluation's tag ids at the positions it scores (each word's first sub-token), sentence by sentence
+    expected = [row[gold != -100] for pred, labels in zip(outputs["predictions"], outputs["labels"])
+                for row, gold in zip(pred, labels)]
     names = task.label_names
-    right = total = 0
-    for answer, words, tags in zip(answers, task.dataset["test"]["tokens"], task.dataset["test"]["tags"]):
-        assert [w for w, _ in answer.output] == list(words)  # every word of these short sentences is labelled
-        right += sum(names.index(t) == g for (_, t), g in zip(answer.output, tags))
-        total += len(tags)
-    assert right / total == pytest.approx(task.evaluate(model, tok)["accuracy"])
+    for answer, words, tags in zip(answers, task.example_inputs("test"), expected):
+        assert [w for w, _ in answer.output] == words  # every word of these short sentences is labelled
+        assert [names.index(t) for _, t in answer.output] == [int(t) for t in tags]
 
 
 def test_tagging_says_which_words_fit(runs):
@@ -100,17 +112,25 @@ def test_a_language_model_answers_with_its_greedy_continuation(runs):
         ids = tok(prompt, add_special_tokens=False)["input_ids"]
         expected = generate_one(model, tok, ids, 10, no_repeat_ngram_size=3)
         assert answer.token_ids == expected
-        assert answer.output == tok.decode(expected, skip_special_tokens=True).strip()
+        # as generated, leading space included: the app shows the prompt and the continuation joined
+        assert answer.output == tok.decode(expected, skip_special_tokens=True)
     assert len(task.example_inputs("test")[0].split()) <= task.prompt_words
+    # one prompt at a time whatever the batch size: prompts of different lengths need no padding
+    assert [a.token_ids for a in task.predict(model, tok, prompts, max_new_tokens=10, batch_size=8)] == \
+        [a.token_ids for a in answers]
 
 
 def test_a_task_without_its_data_answers_with_the_models_labels(runs):
     from hf_rnn.tasks import TASKS
 
     model, tok = load_run_model(runs / "sentiment-bilstm-attn")
+    model.config.id2label = {0: "boo", 1: "yay"}  # names only the model knows
     bare = TASKS["sentiment"].without_data()
-    answer = bare.predict(model, tok, ["Good, cheap food!"])[0]
-    assert sorted(answer.output) == sorted(model.config.id2label.values())
+    assert list(bare.predict(model, tok, ["Good, cheap food!"])[0].output) == ["boo", "yay"]
+    # transformers' placeholders give way to the task's names where the task has its data
+    model.config.id2label = {0: "LABEL_0", 1: "LABEL_1"}
+    task = _task("sentiment", 4)
+    assert list(task.predict(model, tok, ["Good, cheap food!"])[0].output) == task.label_names
     with pytest.raises(DataError, match="needs its series"):
         TASKS["timeseries"].without_data()
 
@@ -123,10 +143,19 @@ def test_bad_inputs_name_the_problem(runs):
     with pytest.raises(InputError, match="must be a text"):
         task.predict(model, tok, [3])
     assert task.predict(model, tok, []) == []
+    with pytest.raises(InputError, match="no tokens to classify"):
+        task.predict(model, tok, [""])
+    with pytest.raises(InputError, match="forward only for classification and tagging"):
+        _task("translation", 4).predict(model, tok, ["Hello"], forward=model)
+    lm, lm_tok = load_run_model(runs / "textgen-lstm")  # a language model is no classifier
+    with pytest.raises(InputError, match="scores per token"):
+        task.predict(lm, lm_tok, ["Good, cheap food!"])
     pos = _task("pos", 4)
     tagger, tok = load_run_model(runs / "pos-bilstm")
     with pytest.raises(InputError, match="no words"):
         pos.predict(tagger, tok, [[]])
+    with pytest.raises(InputError, match="empty or has spaces"):
+        pos.predict(tagger, tok, [["a", "", "b"]])
     series = _task("timeseries", 0)
     forecaster, _ = load_run_model(runs / "timeseries-lstm")
     with pytest.raises(InputError, match=f"{series.context_length} finite values"):

@@ -126,9 +126,13 @@ def tag(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int) -> 
                           forward=_keeping_maps(lm, task, " ".join(words), pred))[0]
     kept = [w for w, _ in answer.output]
     if len(kept) < len(words):
-        whole = len(task.encode_inputs(lm.tokenizer, [words], input_family(lm.model), max_length=10**9)[0]["input_ids"])
-        pred.notices.append(f"The input has {whole:,} tokens; the first {room} were used ({reason}): "
-                            f"{len(kept)} of {len(words)} words are labelled.")
+        def tokens(limit):
+            return len(task.encode_inputs(lm.tokenizer, [words], input_family(lm.model), max_length=limit)[0][
+                "input_ids"])
+
+        twice = " (the sentence read twice, as in training)" if task.options.get("repeat_input") else ""
+        pred.notices.append(f"The input takes {tokens(10**9):,} tokens{twice}; {tokens(room):,} were used "
+                            f"({reason}): {len(kept)} of {len(words)} words are labelled.")
         if pred.maps is not None:
             pred.maps.text = " ".join(kept)
     pred.output = answer.output

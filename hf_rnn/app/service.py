@@ -211,8 +211,7 @@ class AppService:
             pred.label = lm.name if choice.value == ZERO_SHOT else choice.label
             with lm.lock:
                 start = time.perf_counter()  # time the answer, not the wait for the lock or the load
-                # the task answers with the run's options and needs none of its data (labels come from the model)
-                answering = task_class(task).without_data(**lm.task_options)
+                answering = self._answering_task(task, lm)
                 kind = answering.kind
                 if kind == "sequence-classification":
                     zero_shot = self._zero_shot_classifier(lm, task) if choice.value == ZERO_SHOT else None
@@ -236,6 +235,14 @@ class AppService:
         if pred.error:
             pred.output, pred.maps = None, None
         return pred
+
+    def _answering_task(self, task_name: str, lm: LoadedModel):
+        """The task that answers for ``lm``: with its run's options, without the task's data (labels come from
+        the model); the loaded task where the class needs its data to exist (a plug-in task's own __init__)."""
+        try:
+            return task_class(task_name).without_data(**lm.task_options)
+        except Exception:  # noqa: BLE001 - any error of a class that cannot be built empty
+            return self.task(task_name, lm.task_options or None)
 
     def _zero_shot_classifier(self, lm: LoadedModel, task_name: str):
         """The zero-shot LLM's classifier for ``task_name``, made once per loaded model (hold its lock)."""

@@ -84,6 +84,7 @@ class ZeroShotClassifier(nn.Module):
         self._prefix: tuple[list[int], Any, dict[str, Any]] | None = None
         self._prefix_key: tuple | None = None  # (device, dtype)
         self.tokenizer.padding_side = "right"  # the full-prompt path reads each row's last real token
+        self.eval()  # an evaluator: the LM it wraps is not put in training mode by whoever evaluates it
 
     def _label_token_ids(self) -> list[int]:
         """The first token of each label word as it follows the answer prefix.

@@ -73,8 +73,8 @@ class Answer:
         scores: classification: the per-label scores the probabilities are the softmax of (a classifier's
             logits; a zero-shot LLM's label-word log-probabilities, whose ``exp`` sum is the probability mass
             on the label words).
-        token_ids: generation: the generated token ids, without the final eos (attention maps are drawn over
-            them).
+        token_ids: generation: the generated token ids before the first eos or pad (attention maps are drawn
+            over them).
     """
 
     output: Any
@@ -295,9 +295,10 @@ class Task:
 
     # ------------------------------------------------------------------ answers to raw inputs
 
-    # inputs predict batches together; 1 where padding a batch would change an answer (an RNN language model
-    # reading a left-padded prompt)
+    # inputs predict batches together
     predict_batch_size: ClassVar[int] = 8
+    # whether ``predict`` takes a ``forward`` (a kind whose step is one forward pass read for its logits)
+    accepts_forward: ClassVar[bool] = False
 
     @classmethod
     def without_data(cls, **options: Any) -> Task:
@@ -329,17 +330,20 @@ class Task:
         raise NotImplementedError
 
     def predict(self, model, tokenizer, inputs: Sequence[Any], *, max_length: int | None = None,
-                batch_size: int | None = None, **generate_kwargs) -> list[Answer]:
+                batch_size: int | None = None, forward: Callable[..., Any] | None = None,
+                **generate_kwargs) -> list[Answer]:
         """``model``'s answer to each raw input: the task's encoding, ``prediction_step``, read back.
 
         Args:
             inputs: by kind: texts (classification, a prompt to continue, a source sentence), word lists
                 (tagging; a text is split on whitespace), windows of past values (forecasting).
-            max_length: input tokens kept per input (default: the kind's, as in evaluation).
+            max_length: input tokens kept per input (default: what the kind's ``encode`` keeps by default; a
+                prompt to continue is not cut). A run trained with another ``training.max_length`` scores
+                what it read: pass that to match its evaluation exactly.
             batch_size: inputs per forward pass (default ``predict_batch_size``).
-            generate_kwargs: generation settings (``max_new_tokens``, ...) for the kinds that generate;
-                ``forward`` for classification and tagging: called as the model is, instead of it (the app's
-                pass that keeps the attention maps too).
+            forward: classification and tagging: called with a batch's inputs as the model is, instead of it,
+                one input at a time (the app's pass that keeps the attention maps too).
+            generate_kwargs: generation settings (``max_new_tokens``, ...) for the kinds that generate.
 
         Returns:
             one ``Answer`` per input, in order.
@@ -349,6 +353,11 @@ class Task:
                              f"not {type(inputs).__name__}")
         if not inputs:
             return []
+        if forward is not None:
+            if not self.accepts_forward:
+                raise InputError(f"{self.name}: predict takes a forward only for classification and tagging")
+            generate_kwargs["forward"] = forward
+            batch_size = 1  # the forward's caller reads one input's pass
         encoding = input_family(model)
         rows = self.encode_inputs(tokenizer, inputs, encoding, max_length)
         for i, row in enumerate(rows):
@@ -404,7 +413,8 @@ class Task:
         step: Callable[..., Mapping[str, torch.Tensor]] | None = None,
         **generate_kwargs,
     ) -> dict[str, list[np.ndarray]]:
-        """``prediction_step`` over ``batches`` with ``model`` in eval mode and no gradients: the evaluation loop
+        """``prediction_step`` over ``batches`` with ``model`` in eval mode (put there and back when it is
+        training) and no gradients: the evaluation loop
         of ``evaluate`` and of the training loop (``hf_rnn.training``), which add the data and the metrics.
 
         Args:

@@ -52,6 +52,9 @@ class _PromptedGenerationMixin:
     def generate_ids(self, model, batch, tokenizer, **generate_kwargs) -> torch.Tensor:
         """Generated continuation ids [B, max_new_tokens] (default: the task's), padded with the pad id."""
         max_new = generate_kwargs.pop("max_new_tokens", self.max_new_tokens)
+        eos = getattr(tokenizer, "eos_token_id", None)
+        if eos is not None:  # where the answers were trained to end (ids_with_eos), whatever the generation config says
+            generate_kwargs.setdefault("eos_token_id", eos)
         return generate_batch(model, batch, tokenizer, max_new_tokens=max_new, **generate_kwargs)
 
 
@@ -150,7 +153,10 @@ class TranslationTask(_PromptedGenerationMixin, Task):
             if not isinstance(source, str) or not tokenizer(source, add_special_tokens=False)["input_ids"]:
                 raise InputError(f"{self.name}: each input must be a text with tokens to translate, "
                                  f"not {source!r}")
-            rows.append(self._encode_pair(tokenizer, encoding, source, "", max_length, for_generation=True))
+            if encoding == PROMPTED:  # the whole prompt, or an error: a prompt cut from the left loses its instruction
+                rows.append(_whole_prompt(self, tokenizer, self.prompt(source), max_length))
+            else:
+                rows.append(self._encode_pair(tokenizer, encoding, source, "", max_length, for_generation=True))
         return rows
 
     def example_inputs(self, split="test") -> list[str]:
@@ -174,6 +180,15 @@ class TranslationTask(_PromptedGenerationMixin, Task):
         hyps = [t.strip() for t in tokenizer.batch_decode(generated, skip_special_tokens=True)]
         refs = [self.dataset[split][int(i)]["target"] for i in index]
         return score_translations(hyps, refs)
+
+
+def _whole_prompt(task, tokenizer, prompt: str, max_length: int | None) -> dict[str, list[int]]:
+    """A prompted model's input for generation: the whole chat prompt, at most ``max_length`` tokens."""
+    ids = task.prompt_ids(tokenizer, prompt)
+    if max_length is not None and len(ids) > max_length:
+        raise InputError(f"{task.name}: the prompt has {len(ids)} tokens, more than max_length={max_length}: "
+                         "shorten the input or raise max_length")
+    return {"input_ids": ids, "attention_mask": [1] * len(ids)}
 
 
 def score_translations(hypotheses: list[str], references: list[str]) -> dict:
@@ -339,7 +354,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
             if encoding == DIRECT:
                 rows.append({"past_values": past, "future_values": [0.0] * self.horizon})
             else:
-                rows.append(self._encode_prompted(tokenizer, self.prompt(past), "", max_length or 512, True))
+                rows.append(_whole_prompt(self, tokenizer, self.prompt(past), max_length))
         return rows
 
     def _window(self, past: Any) -> list[float]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -64,16 +65,24 @@ def model_label_names(model) -> list[str] | None:
     return [id2label[i] for i in range(len(id2label))] if id2label else None
 
 
-def generated_answers(outputs: Mapping[str, list[np.ndarray]], tokenizer, pad: int | None) -> list[Answer]:
-    """One ``Answer`` per generated row: the text (special tokens dropped, stripped) and the ids up to the
-    first eos or pad."""
+def generated_answers(outputs: Mapping[str, list[np.ndarray]], tokenizer, pad: int | None,
+                      strip: bool = True) -> list[Answer]:
+    """One ``Answer`` per generated row: the ids before the first eos or pad, and their text (special tokens
+    dropped; ``strip``: without surrounding spaces, else as generated, e.g. a continuation's leading space)."""
     stop = {i for i in (getattr(tokenizer, "eos_token_id", None), pad) if i is not None}
     result = []
     for row in (r for batch in outputs["generated"] for r in batch):
         ids = [int(i) for i in row]
         end = next((k for k, i in enumerate(ids) if i in stop), len(ids))
-        result.append(Answer(tokenizer.decode(ids[:end], skip_special_tokens=True).strip(), token_ids=ids[:end]))
+        text = tokenizer.decode(ids[:end], skip_special_tokens=True)
+        result.append(Answer(text.strip() if strip else text, token_ids=ids[:end]))
     return result
+
+
+def _without_labels(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A batch's model inputs without ``labels``: a prediction reads the logits, the model need not compute a
+    loss (nor can any model: a language model's loss reads labels per token)."""
+    return {k: v for k, v in inputs.items() if k != "labels"}
 
 
 def _text_input(text: Any, task: str) -> str:
@@ -90,7 +99,25 @@ def _word_input(words: Any, task: str) -> list[str]:
         raise InputError(f"{task}: each input must be a list of words (str) or a text")
     if not words:
         raise InputError(f"{task}: an input has no words to label")
+    if any(not w.strip() or w != w.strip() for w in words):  # tags are read back word by word, in order
+        raise InputError(f"{task}: a word is empty or has spaces around it: {[w for w in words if w != w.strip() or not w]}")
     return list(words)
+
+
+def _label_names(task: Task, model, width: int) -> list[str]:
+    """The names of a classifier's ``width`` outputs: the model's (a zero-shot classifier's, or its config's
+    ``id2label``), the task's where the model has only transformers' placeholders (LABEL_0, ...)."""
+    names = model_label_names(model)
+    generic = names is None or all(re.fullmatch(r"LABEL_\d+", n) for n in names)
+    if generic and len(task.dataset["train"]):
+        names = task.label_names
+    if names is None:
+        raise InputError(f"{task.name}: the model names no labels (config.id2label) and the task has no data "
+                         "to read them from: load the task with load_task")
+    if len(names) != width:
+        raise InputError(f"{task.name}: the model answers with {width} scores per position, not one per label "
+                         f"({len(names)}): a classification or tagging run, or a zero-shot classifier, answers here")
+    return names
 
 
 def macro_f1(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
@@ -165,6 +192,7 @@ class SequenceClassificationTask(Task):
 
     kind = "sequence-classification"
     columns = ("text", "label")
+    accepts_forward = True
     option_specs = {"text_column": Option(str, "the column of texts"),
                     "label_column": Option(str, "the column of labels")}
     metric_names = ("accuracy", "macro_f1")
@@ -232,6 +260,9 @@ class SequenceClassificationTask(Task):
     def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
         texts = [_text_input(t, self.name) for t in inputs]
         enc = self._encode_texts(tokenizer, texts, max_length)
+        for text, ids in zip(texts, enc["input_ids"]):
+            if not ids:
+                raise InputError(f"{self.name}: the text {text!r} has no tokens to classify")
         return [{"input_ids": ids, "attention_mask": mask, "labels": 0}
                 for ids, mask in zip(enc["input_ids"], enc["attention_mask"])]
 
@@ -244,13 +275,16 @@ class SequenceClassificationTask(Task):
     def prediction_step(self, model, batch, tokenizer=None, forward=None, **_) -> dict[str, torch.Tensor]:
         """``forward``: called as the model is, instead of it (the app's forward pass that also keeps the
         attention maps: one pass for the answer and the maps)."""
-        logits = (forward or model)(**self.model_inputs(batch)).logits
+        logits = (forward or model)(**_without_labels(self.model_inputs(batch))).logits
         return {"predictions": logits.argmax(-1), "labels": batch["labels"], "example_index": batch["example_index"],
                 "scores": logits.float()}
 
     def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
-        names = model_label_names(model) or self.label_names
+        if any(np.asarray(s).ndim != 2 for s in outputs["scores"]):
+            raise InputError(f"{self.name}: the model answers with scores per token, not per text: a "
+                             "classification run or a zero-shot classifier answers here")
         scores = np.concatenate(outputs["scores"])  # [N, num_labels]
+        names = _label_names(self, model, scores.shape[1])
         probs = torch.from_numpy(scores).softmax(-1).tolist()
         return [Answer(dict(zip(names, p)), scores=[float(v) for v in s]) for p, s in zip(probs, scores)]
 
@@ -277,6 +311,7 @@ class TokenClassificationTask(Task):
     """
 
     kind = "token-classification"
+    accepts_forward = True
     zero_shot = False  # a causal LM has no per-word answer to read without a trained head
     columns = ("tokens", "tags")
     option_specs = {"tokens_column": Option(str, "the column of word lists"),
@@ -355,11 +390,15 @@ class TokenClassificationTask(Task):
 
     def prediction_step(self, model, batch, tokenizer=None, forward=None, **_) -> dict[str, torch.Tensor]:
         """``forward``: called as the model is, instead of it (see the classification kind's)."""
-        logits = (forward or model)(**self.model_inputs(batch)).logits
-        return {"predictions": logits.argmax(-1), "labels": batch["labels"]}
+        logits = (forward or model)(**_without_labels(self.model_inputs(batch))).logits
+        if logits.dim() != 3:
+            raise InputError(f"{self.name}: the model answers with one score vector per text, not per token: a "
+                             "tagging run answers here")
+        return {"predictions": logits.argmax(-1), "labels": batch["labels"],
+                "num_labels": torch.full((len(logits), 1), logits.shape[-1])}
 
     def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
-        names = model_label_names(model) or self.label_names
+        names = _label_names(self, model, int(np.asarray(outputs["num_labels"][0]).ravel()[0]))
         read = (row[gold != IGNORE_INDEX] for pred, labels in zip(outputs["predictions"], outputs["labels"])
                 for row, gold in zip(pred, labels))  # each word's tag id, words in order
         result = []
@@ -488,7 +527,13 @@ class LanguageModelingTask(Task):
                                             **options)}
 
     def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
-        return generated_answers(outputs, tokenizer, pad_id(model, tokenizer))
+        # as generated: a continuation's leading space separates it from the prompt
+        return generated_answers(outputs, tokenizer, pad_id(model, tokenizer), strip=False)
+
+    def predict(self, model, tokenizer, inputs, *, max_length=None, batch_size=None, **generate_kwargs):
+        """As ``Task.predict``, one prompt at a time whatever ``batch_size`` says (prompts of different lengths
+        would need padding, which an RNN language model reads as text)."""
+        return super().predict(model, tokenizer, inputs, max_length=max_length, batch_size=1, **generate_kwargs)
 
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
         total = float(np.sum(concat_batches(outputs, "loss_sum")))
