@@ -34,6 +34,7 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from ..errors import DataError, InputError
+from ..goals import Goal
 from ..profiles import Profile
 from ..sampling import evaluation_loader
 from .options import Option
@@ -123,6 +124,8 @@ class Task:
     # the comparison: the models it trains by default (recipe names) and its profiles by name
     default_models: ClassVar[tuple[str, ...]] = ()
     profiles: ClassVar[dict[str, Profile]] = {}
+    # the bars its committed results are checked against in the README (met, or missed by how much)
+    goals: ClassVar[tuple[Goal, ...]] = ()
     # whether the untrained instruct LLM can answer the task as it is (a reference row, the app's default)
     zero_shot: ClassVar[bool] = True
     # the app's one-minute model: (recipe model name, overrides); the splits it scores on are capped

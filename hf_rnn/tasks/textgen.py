@@ -15,6 +15,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from ..assets import iter_tar_members, raw_path
+from ..goals import Goal
 from ..profiles import Profile
 from .base import SPLIT_SEED
 from .kinds import LanguageModelingTask
@@ -31,6 +32,7 @@ class TextGenerationTask(LanguageModelingTask):
     title = "Text generation"
     input_hint = "the start of a text"
     default_models = ("lstm", "smollm2")
+    goals = (Goal("rnn", "bpc", "<=", "char 5-gram"), Goal("llm", "bpc", "<=", "zero-shot"))
     profiles = {
         "quick": Profile("quick", 120, 4000, 300, 400, 50, extra={"rnn": ["training.warmup_steps=10"]}),
         # one pass over every training passage for both (about 1,000 steps of 32 x 128 characters for the LSTM)

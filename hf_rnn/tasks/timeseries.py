@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
+from ..goals import Goal
 from ..profiles import Profile
 from .generation_kinds import ForecastingTask, series_splits
 
@@ -19,6 +20,7 @@ class TimeSeriesTask(ForecastingTask):
     source_note = "statsmodels.datasets sunspots and co2 (public domain)"
     title = "Time series"
     default_models = ("lstm", "smollm2-patch", "smollm2")  # the LLM on patches of values, and on digit strings
+    goals = (Goal("rnn", "mae", "<=", "seasonal-naive"), Goal("llm", "mae", "<=", "seasonal-naive"))
     profiles = {
         # the LSTM converges in seconds; the LLM needs minutes just to learn the answer format
         # (60 s: 17 steps, MAE 64; 180 s: 64 steps, MAE 55; the seasonal-naive forecast: 26)
