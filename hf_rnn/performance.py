@@ -121,7 +121,6 @@ def _trainer_vs_hf(doc: dict[str, Any]) -> list[str]:
 
 
 def _llm_mfu(doc: dict[str, Any]) -> list[str]:
-    units = doc.get("machine", {}).get("bf16_matrix_units")
     lines = [f"**Model FLOPs utilization of SmolLM2 fine-tuning** (`benchmarks/llm_mfu.py`): batch "
              f"{doc['batch_size']} × {doc['seq_len']} tokens, {doc['threads']} torch thread(s); "
              f"{doc['flops_per_token'] / 1e9:.2f} GFLOP per training token; the peak is a "
@@ -131,12 +130,20 @@ def _llm_mfu(doc: dict[str, Any]) -> list[str]:
         lines.append(f"| {name} | {r['tokens_per_second']:,.1f} | {r['model_flops_per_second'] / 1e9:,.1f} | "
                      f"{r['peak_flops_per_second'] / 1e9:,.1f} | {r['mfu']:.1%} |")
     if "bf16_over_fp32" in doc:
-        why = ("" if units else " Whether this CPU has bf16 matrix units is not known here (no /proc/cpuinfo)."
-               if units is None else " This CPU has no bf16 matrix units (neither AVX-512 BF16 nor AMX): bf16 "
-               "is emulated, so the goal needs such a CPU or a GPU.")
         lines += ["", f"bf16 / fp32 training tokens/s: **{doc['bf16_over_fp32']:.2f}×** "
-                      f"({_goal(doc['bf16_over_fp32'], '>=', 2.0, '×')}).{why}"]
+                      f"({_goal(doc['bf16_over_fp32'], '>=', 2.0, '×')}).{_bf16_units(doc)}"]
     return lines
+
+
+def _bf16_units(doc: dict[str, Any]) -> str:
+    """What the machine's bf16 matrix units mean for a bf16 number (nothing when it has them)."""
+    units = doc.get("machine", {}).get("bf16_matrix_units")
+    if units:
+        return ""
+    if units is None:
+        return " Whether this CPU has bf16 matrix units is not known here (no /proc/cpuinfo)."
+    return (" This CPU has no bf16 matrix units (neither AVX-512 BF16 nor AMX): bf16 is emulated, so a bf16 "
+            "goal needs such a CPU or a GPU.")
 
 
 def _llm_step(doc: dict[str, Any]) -> list[str]:
@@ -182,10 +189,13 @@ def _app_latency(doc: dict[str, Any]) -> list[str]:
                      f"{ms['p50']:,.0f} ms | {ms['p95']:,.0f} ms | {r['model_ms_p50']['rnn']:,.0f} / "
                      f"{r['model_ms_p50']['llm']:,.0f} ms | p50 {_goal(ms['p50'], '<=', 300.0, ' ms')}; ready "
                      f"{_goal(ready['first_comparison_seconds'], '<=', 20.0, ' s')} |")
+    notes = ["A request's time is the models' own time plus HTTP, gradio's queue and the HTML of both maps."]
     if "max_probability_difference" in doc:
-        lines += ["", f"The zero-shot label probabilities of the number formats differ by at most "
-                      f"{doc['max_probability_difference']:.4f} on the lecture's examples."]
-    return lines
+        notes.append(f"The zero-shot label probabilities of the number formats differ by at most "
+                     f"{doc['max_probability_difference']:.4f} on the lecture's examples.")
+    if "bfloat16" in doc["dtypes"]:
+        notes.append(_bf16_units(doc).strip())
+    return lines + ["", " ".join(n for n in notes if n)]
 
 
 def _gpu_check(doc: dict[str, Any]) -> list[str]:

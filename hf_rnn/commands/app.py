@@ -16,8 +16,9 @@ def register(sub) -> None:
     p.add_argument("--llm", metavar="NAME_OR_DIR", default=None,
                    help="zero-shot LLM folder (default: the built-in SmolLM2-135M-Instruct)")
     p.add_argument("--llm-dtype", choices=("float32", "bfloat16"), default="float32",
-                   help="the LLMs' number format (default float32, the evaluation's numbers; bfloat16 is 2-3x "
-                        "faster on CPUs with bf16 units, probabilities within about 0.002)")
+                   help="the LLMs' number format (default float32, the evaluation's numbers; bfloat16 pays only "
+                        "on a CPU with bf16 units (AVX-512 BF16, AMX) or a GPU, and moves the probabilities a "
+                        "little: the README's Performance section has both measured)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per request (default 1: concurrent requests use separate cores)")
     p.set_defaults(func=run)
