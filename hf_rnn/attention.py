@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .generation import decoder_start_id, greedy_generate, pad_id
+from .generation import KV_CACHE_LAYERS, decoder_start_id, greedy_generate, pad_id
 from .tokenization import ids_with_eos
 
 KINDS = ("self-attention", "encoder-decoder alignment", "pooling")
@@ -484,18 +484,82 @@ def self_attention_maps(model, tokenizer, text: str, *, generate: bool = False, 
                          text=text, meta=meta)
 
 
+@dataclass
+class PromptHead:
+    """A prompt head many prompts share (a chat template and an instruction), read once with attention: its
+    ids, the model's key/value cache of them and their self-attention weights [layers, heads, P, P].
+
+    In a causal model the head's tokens attend only to the head, so these rows of every prompt's maps are the
+    same; ``forward_with_self_attention`` reads only what follows the head, from the cache, and puts the maps
+    together (the answer and the maps of a zero-shot question in a fraction of the full pass's time).
+    """
+
+    ids: list[int]
+    cache: Any
+    weights: np.ndarray
+    cache_argument: str  # the forward's argument for a cache: ``cache`` (transformers >= 5.24) or past_key_values
+
+
+def read_prompt_head(model, ids: list[int]) -> PromptHead | None:
+    """``ids`` read with attention and a key/value cache, or ``None`` for a model whose cache cannot be cropped
+    back to the head (recurrent or linear-attention layers, a static or quantized cache)."""
+    parameters = inspect.signature(model.forward).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if not ids or not getattr(model.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
+        return None
+    inputs = _tensor(ids, _device(model))
+    with eager_attention(model), torch.no_grad():
+        out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True, use_cache=True)
+    cache = getattr(out, "cache", None)
+    cache = getattr(out, "past_key_values", None) if cache is None else cache
+    layers = getattr(cache, "layers", None)
+    if not out.attentions or not layers or any(type(layer).__name__ not in KV_CACHE_LAYERS for layer in layers):
+        return None
+    return PromptHead(list(ids), cache, torch.stack([a[0].float() for a in out.attentions]).cpu().numpy(),
+                      "cache" if "cache" in parameters else "past_key_values")
+
+
+def _after_head(model, head: PromptHead, ids: list[int], **model_kwargs):
+    """The forward pass over what follows ``head`` in ``ids``, from its cache (cropped back to the head after),
+    and the whole prompt's weights [layers, heads, T, T]: the head's rows, then the rest's (zero where a head
+    token would look ahead)."""
+    n = len(head.ids)
+    device = _device(model)
+    rest = _tensor(ids[n:], device)
+    positions = torch.arange(n, len(ids), device=device)[None]
+    try:
+        with eager_attention(model), torch.no_grad():
+            out = model(input_ids=rest, attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
+                        position_ids=positions, output_attentions=True, use_cache=True,
+                        **{head.cache_argument: head.cache}, **model_kwargs)
+    finally:  # the head alone again, for the next prompt (crop takes how many tokens to drop, as a negative number)
+        extra = head.cache.get_seq_length() - n
+        if extra > 0:
+            head.cache.crop(-extra)
+    rows = torch.stack([a[0].float() for a in out.attentions]).cpu().numpy()  # [L, H, T - n, T]
+    weights = np.zeros((*rows.shape[:2], len(ids), len(ids)), dtype=np.float32)
+    weights[:, :, :n, :n] = head.weights
+    weights[:, :, n:, :] = rows
+    return out, weights
+
+
 def forward_with_self_attention(model, tokenizer, ids: list[int], text: str, model_name: str,
-                                prompt_length: int | None = None, input_start: int = 0, **model_kwargs):
+                                prompt_length: int | None = None, input_start: int = 0,
+                                head: PromptHead | None = None, **model_kwargs):
     """One forward pass of a transformers model over exactly ``ids`` with attention weights: the output (for the
     answer) and an :class:`AttentionMaps` of every layer and head (``None`` when the model returns none).
-    ``input_start``: where the input begins in a prompt (the app crops the maps there)."""
-    inputs = torch.tensor([ids])
-    with eager_attention(model), torch.no_grad():
-        out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True,
-                    use_cache=False, **model_kwargs)
-    if not out.attentions:
-        return out, None
-    weights = torch.stack([a[0].float() for a in out.attentions]).numpy()
+    ``input_start``: where the input begins in a prompt (the app crops the maps there). ``head``: a
+    :class:`PromptHead` that ``ids`` start with (and go beyond): only the rest is read."""
+    if head is not None and len(ids) > len(head.ids) and ids[: len(head.ids)] == head.ids:
+        out, weights = _after_head(model, head, ids, **model_kwargs)
+    else:
+        inputs = _tensor(ids, _device(model))
+        with eager_attention(model), torch.no_grad():
+            out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True,
+                        use_cache=False, **model_kwargs)
+        if not out.attentions:
+            return out, None
+        weights = torch.stack([a[0].float() for a in out.attentions]).cpu().numpy()
     tokens = token_strings(tokenizer, ids)
     maps = AttentionMaps(tokens, list(tokens), weights, "self-attention", model_name,
                          prompt_length=prompt_length if prompt_length is not None and prompt_length < len(ids)

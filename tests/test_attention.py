@@ -162,6 +162,29 @@ def test_llm_prompt_only(llama, tokenizer):
     assert llama.config._attn_implementation == before  # eager only for the call
 
 
+def test_a_shared_prompt_head_read_once_gives_the_full_pass_maps_and_logits(llama, tokenizer):
+    """The app's zero-shot question: the head every prompt shares is read once (``read_prompt_head``); each
+    prompt then reads only its rest from the cache, and the maps and logits are the full pass's (float32,
+    stated tolerance: the cache changes the order of nothing but the matrix shapes)."""
+    from hf_rnn.attention import forward_with_self_attention, read_prompt_head
+    from hf_rnn.tokenization import chat_prompt_ids
+
+    question = "Is this review negative or positive? Answer with one word.\n\nReview: "
+    prompts = [chat_prompt_ids(tokenizer, question + text, "Sentiment:") for text in (TEXT, "Neat plot. Great acting.")]
+    n = next(i for i, (a, b) in enumerate(zip(*prompts)) if a != b) - 1
+    head = read_prompt_head(llama, prompts[0][:n])
+    assert head is not None and head.weights.shape == (2, 4, n, n)
+    for ids in (*prompts, prompts[0]):  # the cache is cropped back to the head after each prompt
+        full_out, full = forward_with_self_attention(llama, tokenizer, ids, "t", "m")
+        out, maps = forward_with_self_attention(llama, tokenizer, ids, "t", "m", head=head)
+        assert head.cache.get_seq_length() == n
+        np.testing.assert_allclose(maps.weights, full.weights, atol=1e-5)
+        torch.testing.assert_close(out.logits[0, -1], full_out.logits[0, -1], atol=1e-4, rtol=1e-4)
+        check_causal(maps)
+    _, other = forward_with_self_attention(llama, tokenizer, prompts[0][: n - 1] + [5, 6], "t", "m", head=head)
+    assert other.weights.shape[-1] == n + 1  # a prompt that does not start with the head is read in full
+
+
 def test_llm_generate_rows_cover_prompt_and_generated_tokens(llama, tokenizer):
     maps = attention_maps(llama, tokenizer, TEXT, generate=True, max_new_tokens=4)
     prompt = tokenizer(TEXT)["input_ids"]

@@ -14,14 +14,21 @@ warnings.filterwarnings("ignore", message=r"the (input|prompt|source) has \d+ to
 
 
 def self_attention(lm: LoadedModel, ids: list[int], text: str, prompt_length: int | None = None,
-                   input_start: int = 0, **model_kwargs):
+                   input_start: int = 0, head_ids: list[int] | None = None, **model_kwargs):
     """One forward pass of a transformers model over exactly ``ids`` with attention weights: the output (for the
     answer) and an :class:`~hf_rnn.attention.AttentionMaps` of every layer and head (the zero-shot LLM's; a
-    run's model answers through its family's ``app_forward``)."""
-    from ..attention import forward_with_self_attention
+    run's model answers through its family's ``app_forward``). ``head_ids``: a prompt head every request
+    shares, read once per loaded model (``attention.PromptHead``) so that each request reads only the rest."""
+    from ..attention import forward_with_self_attention, read_prompt_head
 
+    head = None
+    if head_ids and len(head_ids) >= 8:  # shorter heads save less than reading them costs
+        key = ("prompt head", tuple(head_ids))
+        if key not in lm.extra:  # the caller holds the model's lock
+            lm.extra[key] = read_prompt_head(lm.model, list(head_ids))
+        head = lm.extra[key]
     return forward_with_self_attention(lm.model, lm.tokenizer, ids, text, lm.name, prompt_length=prompt_length,
-                                       input_start=input_start, **model_kwargs)
+                                       input_start=input_start, head=head, **model_kwargs)
 
 
 def focus(maps, whole_prompt: bool = False):

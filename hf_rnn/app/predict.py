@@ -81,7 +81,9 @@ def classify(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int
 
         def with_maps(input_ids, attention_mask=None, **_):  # the prompt read once: the answer and the maps
             ids = zero_shot.prompt_ids(zero_shot.texts_from_ids(input_ids, attention_mask)[0])
-            out, pred.maps = self_attention(lm, ids, text, input_start=common_prefix(template, ids),
+            start = common_prefix(template, ids)
+            # the question's head is the same for every text (its last token may merge with the text's first)
+            out, pred.maps = self_attention(lm, ids, text, input_start=start, head_ids=ids[: max(start - 1, 0)],
                                             logits_to_keep=1)
             return SimpleNamespace(logits=zero_shot.label_scores(out.logits[:, -1]))
 

@@ -20,6 +20,7 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..errors import ConfigError
+from ..generation import KV_CACHE_LAYERS
 from ..tasks.kinds import GENERIC_PROMPT
 from ..tasks.sentiment import SENTIMENT_PROMPT
 from ..tokenization import chat_prompt_ids
@@ -33,7 +34,7 @@ def default_prompt(task: Any) -> tuple[str, str]:
 
 
 # the cache layers of plain attention (transformers' DynamicCache): they repeat over a batch by their keys and values
-KV_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
+KV_LAYERS = KV_CACHE_LAYERS
 
 
 class ZeroShotClassifier(nn.Module):
