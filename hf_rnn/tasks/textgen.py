@@ -35,8 +35,11 @@ class TextGenerationTask(LanguageModelingTask):
     goals = (Goal("rnn", "bpc", "<=", "char 5-gram"), Goal("llm", "bpc", "<=", "zero-shot"))
     profiles = {
         "quick": Profile("quick", 120, 4000, 300, 400, 50, extra={"rnn": ["training.warmup_steps=10"]}),
-        # one pass over every training passage for both (about 1,000 steps of 32 x 128 characters for the LSTM)
-        "full": Profile("full", None, None, 1000, None, 200, epochs=1),
+        # the pretrained LLM: one pass over every training passage (about 65 min on one core); the character
+        # LSTM learns from nothing and one pass takes it 8 min, so it gets 8 (about the LLM's time), its cosine
+        # schedule over all 8 and early stopping on validation bpc keeping the best: one epoch left it above the
+        # 5-gram model, still improving (test bpc 2.67 against 2.35)
+        "full": Profile("full", None, None, 1000, None, 200, epochs=1, extra={"rnn": ["training.epochs=8"]}),
     }
     app_quick_train = ("rnn", ("task.max_validation_examples=100", "task.max_test_examples=100"))
     description = "Shakespeare's 42 works → next-token prediction, held-out works for test"
