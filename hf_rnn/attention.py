@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import copy
 import inspect
 import warnings
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .generation import KV_CACHE_LAYERS, decoder_start_id, greedy_generate, pad_id
+from .generation import decoder_start_id, greedy_generate, pad_id
 from .tokenization import ids_with_eos
 
 KINDS = ("self-attention", "encoder-decoder alignment", "pooling")
@@ -508,34 +509,34 @@ def read_prompt_head(model, ids: list[int]) -> PromptHead | None:
     if not ids or not getattr(model.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
         return None
     inputs = _tensor(ids, _device(model))
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # the head's logits are not read
     with eager_attention(model), torch.no_grad():
-        out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True, use_cache=True)
+        out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True, use_cache=True,
+                    **keep)
     cache = getattr(out, "cache", None)
     cache = getattr(out, "past_key_values", None) if cache is None else cache
     layers = getattr(cache, "layers", None)
-    if not out.attentions or not layers or any(type(layer).__name__ not in KV_CACHE_LAYERS for layer in layers):
+    # every key kept: a sliding window's layer drops the oldest, and its rows would not span the whole prompt
+    if not out.attentions or not layers or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
         return None
     return PromptHead(list(ids), cache, torch.stack([a[0].float() for a in out.attentions]).cpu().numpy(),
                       "cache" if "cache" in parameters else "past_key_values")
 
 
 def _after_head(model, head: PromptHead, ids: list[int], **model_kwargs):
-    """The forward pass over what follows ``head`` in ``ids``, from its cache (cropped back to the head after),
-    and the whole prompt's weights [layers, heads, T, T]: the head's rows, then the rest's (zero where a head
-    token would look ahead)."""
+    """The forward pass over what follows ``head`` in ``ids``, from a copy of its cache, and the whole prompt's
+    weights [layers, heads, T, T]: the head's rows, then the rest's (zero where a head token would look ahead).
+
+    The copy (a few MB for a chat template's head) keeps the head as it was read, whatever this pass does: a
+    pass that fails half-way, or another thread's, cannot leave it longer in some layers than in others."""
     n = len(head.ids)
     device = _device(model)
     rest = _tensor(ids[n:], device)
     positions = torch.arange(n, len(ids), device=device)[None]
-    try:
-        with eager_attention(model), torch.no_grad():
-            out = model(input_ids=rest, attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
-                        position_ids=positions, output_attentions=True, use_cache=True,
-                        **{head.cache_argument: head.cache}, **model_kwargs)
-    finally:  # the head alone again, for the next prompt (crop takes how many tokens to drop, as a negative number)
-        extra = head.cache.get_seq_length() - n
-        if extra > 0:
-            head.cache.crop(-extra)
+    with eager_attention(model), torch.no_grad():
+        out = model(input_ids=rest, attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
+                    position_ids=positions, output_attentions=True, use_cache=True,
+                    **{head.cache_argument: copy.deepcopy(head.cache)}, **model_kwargs)
     rows = torch.stack([a[0].float() for a in out.attentions]).cpu().numpy()  # [L, H, T - n, T]
     weights = np.zeros((*rows.shape[:2], len(ids), len(ids)), dtype=np.float32)
     weights[:, :, :n, :n] = head.weights

@@ -16,12 +16,13 @@ import torch
 __all__ = ["continuation", "decoder_start_id", "generate_batch", "generate_one", "greedy_generate",
            "is_encoder_decoder", "pad_id"]
 
-# An LLM's generation config may ask for sampling; with do_sample=False these are unused, and nulling them keeps
-# transformers from warning that they are set
-# the layers of transformers' plain key/value cache (DynamicCache): they can be read once for a shared prompt
-# head, cropped back to it and repeated over a batch; a recurrent, linear-attention, static or quantized layer cannot
+# the layers of transformers' plain key/value cache (DynamicCache): a copy of one read for a shared prompt head
+# can be extended by each prompt and repeated over a batch; a recurrent, linear-attention, static or quantized
+# layer cannot
 KV_CACHE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
 
+# An LLM's generation config may ask for sampling; with do_sample=False these are unused, and nulling them keeps
+# transformers from warning that they are set
 _SAMPLING_SETTINGS = {"temperature": None, "top_p": None, "top_k": None}
 
 

@@ -1,5 +1,5 @@
 """A goal: a bar one model of a comparison should clear, stated by its task (``Task.goals``) and checked
-against the committed results (``hf_rnn.results.check_goal``) in the README and the reports."""
+against the committed results (``hf_rnn.results.check_goal``) in the README's results block."""
 
 from __future__ import annotations
 

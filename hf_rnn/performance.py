@@ -85,10 +85,14 @@ def _where(doc: dict[str, Any]) -> str:
 
 
 def _busy(doc: dict[str, Any]) -> str:
-    """A warning when other processes kept at least ``BUSY_CORES`` cores busy during the measurement."""
-    cores = doc.get("other_load_cores") or 0
-    return (f" **Measured on a busy machine:** other processes kept {cores:.2f} cores busy meanwhile."
-            if cores >= BUSY_CORES else "")
+    """Other processes' work on the cores the benchmark could use (``cpu_load.OtherLoad``), flagged from
+    ``BUSY_CORES`` on; work on cores it could not use is not counted."""
+    cores = doc.get("other_load_cores")
+    if cores is None:
+        return ""
+    if cores >= BUSY_CORES:
+        return f" **Measured on a busy machine:** other processes kept {cores:.2f} of its cores busy meanwhile."
+    return f" Other processes' work on the cores it used: {cores:.2f} cores."
 
 
 def _goal(value: float, op: str, bar: float, unit: str = "") -> str:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Profile:
-    """How long each model trains and on how much data; the same for every model.
+    """How long each model trains and on how much data; the same for every model, except what ``extra`` adds
+    for one family (e.g. more epochs for a model that learns from nothing).
 
     The budget is either wall-clock ``seconds`` or, when ``epochs`` is set, passes over the
     training data (then the learning-rate schedule decays over the whole run).

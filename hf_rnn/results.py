@@ -38,6 +38,17 @@ class ResultsError(HfRnnError):
 # =========================================================================== goals
 
 
+def _took(doc: dict[str, Any]) -> str:
+    """How long the comparison command ran; said apart when it reused finished runs (it took less than their
+    training: the table has each run's own seconds)."""
+    seconds = doc.get("seconds", 0)
+    trained = sum(r.get("train_seconds") or 0 for r in doc["rows"])
+    if seconds < trained:
+        return (f"the comparison command took {seconds:,.0f} s, reusing finished runs (each run's training "
+                "seconds are in the table)")
+    return f"the whole comparison took {seconds:,.0f} s"
+
+
 def task_goals(task_name: str) -> tuple[Goal, ...]:
     """The goals the task class states (``Task.goals``); none for a task this installation does not know."""
     from .tasks import TASKS
@@ -199,7 +210,7 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
         out += [f"#### {title} · `{doc['profile']}` ([report](results/{doc['folder']}/report.md))", "",
                 f"{doc['budget']}. Measured on {hw.get('device_name', '?')}{cpus}, "
                 f"{hw.get('torch_threads', '?')} torch threads, precision {hw.get('mixed_precision', 'no')}, "
-                f"{(doc.get('date') or '?')[:10]}; the whole comparison took {doc.get('seconds', 0):,.0f} s.", ""]
+                f"{(doc.get('date') or '?')[:10]}; {_took(doc)}.", ""]
         if any(r["name"].startswith("smollm2") for r in doc["rows"]):
             out += [f"`smollm2` is the built-in {BUILTIN_LLM_LABEL}.", ""]
         if doc.get("curve_summary"):

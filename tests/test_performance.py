@@ -77,7 +77,7 @@ def test_the_app_latency_table_has_a_row_per_number_format_with_its_goals(tmp_pa
     assert "| float32 | 11.2 s | 14.2 s | 340 ms | 442 ms | 9 / 280 ms | p50 goal ≤ 300 ms: **missed by 40 ms**; " \
            "ready goal ≤ 20 s: **met** |" in text
     assert "| bfloat16 |" in text and "ready goal ≤ 20 s: **missed by 5 s**" in text
-    assert "**Measured on a busy machine:** other processes kept 0.60 cores busy" in text
+    assert "**Measured on a busy machine:** other processes kept 0.60 of its cores busy" in text
     assert "differ by at most 0.0017" in text
 
 

@@ -184,3 +184,11 @@ def test_the_variant_is_the_series_a_recipe_changes():
     assert comparison_variant("timeseries", "lstm", usual) is None
     assert comparison_variant("timeseries", "smollm2", co2) == "co2"
     assert comparison_variant("sentiment", "bilstm", load_recipe("sentiment", "bilstm")) is None
+
+
+def test_a_comparison_that_reused_its_runs_says_so_instead_of_a_whole_time():
+    from hf_rnn.results import _took
+
+    rows = [{"train_seconds": 120.0}, {"train_seconds": 123.0}, {"train_seconds": None}]
+    assert _took({"seconds": 900.0, "rows": rows}) == "the whole comparison took 900 s"
+    assert _took({"seconds": 174.0, "rows": rows}).startswith("the comparison command took 174 s, reusing")

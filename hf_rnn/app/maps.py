@@ -23,10 +23,14 @@ def self_attention(lm: LoadedModel, ids: list[int], text: str, prompt_length: in
 
     head = None
     if head_ids and len(head_ids) >= 8:  # shorter heads save less than reading them costs
-        key = ("prompt head", tuple(head_ids))
-        if key not in lm.extra:  # the caller holds the model's lock
-            lm.extra[key] = read_prompt_head(lm.model, list(head_ids))
-        head = lm.extra[key]
+        # one head per loaded model, read again when another is asked for or the weights changed dtype or device
+        # (the caller holds the model's lock)
+        weights = next(lm.model.parameters())
+        key = (tuple(head_ids), weights.dtype, weights.device)
+        kept = lm.extra.get("prompt head")
+        if kept is None or kept[0] != key:
+            kept = lm.extra["prompt head"] = (key, read_prompt_head(lm.model, list(head_ids)))
+        head = kept[1]
     return forward_with_self_attention(lm.model, lm.tokenizer, ids, text, lm.name, prompt_length=prompt_length,
                                        input_start=input_start, head=head, **model_kwargs)
 
