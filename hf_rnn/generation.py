@@ -104,9 +104,13 @@ def generate_batch(model, batch: dict[str, torch.Tensor], tokenizer=None, *, max
     process of a distributed evaluation returns the same width.
 
     ``batch``: ``input_ids`` and ``attention_mask`` [B, T] (a decoder-only model's prompts padded on the left).
-    The model's generation config says where a row stops (its eos).
+    A row stops at the tokenizer's eos (where hf_rnn's targets end, ``ids_with_eos``), as in ``generate_one``;
+    without a tokenizer, or with ``eos_token_id`` in ``options``, the model's generation config decides.
     """
     pad = pad_id(model, tokenizer)
+    eos = getattr(tokenizer, "eos_token_id", None)
+    if eos is not None:
+        options.setdefault("eos_token_id", eos)
     out = greedy_generate(model, batch["input_ids"], batch["attention_mask"], max_new_tokens=max_new_tokens,
                           pad_token_id=pad, **options)
     new = continuation(model, out, batch["input_ids"].shape[1])[:, :max_new_tokens]

@@ -186,11 +186,10 @@ def translate(lm: LoadedModel, task, text: str, n_new: int, pred: Prediction, ma
         raise AppError("this run has a classification head, not a language-model head")
     template = task.prompt_ids(tok, task.prompt(""))
     room, reason = limit(lm, max_tokens, overhead=len(template), reserve=n_new)
-    text = cut_text(tok, text, room, reason, pred)
-    prompt_room = len(template) + room + 8  # the whole prompt: the task's own cut (128) is for its short sentences
-    answer = task.predict(lm.model, tok, [text], max_length=prompt_room, max_new_tokens=n_new)[0]
+    text = cut_text(tok, text, room, reason, pred)  # so the whole prompt fits: predict keeps it whole
+    answer = task.predict(lm.model, tok, [text], max_new_tokens=n_new)[0]
     pred.output = answer.output
-    ids = task.encode_inputs(tok, [text], PROMPTED, max_length=prompt_room)[0]["input_ids"]
+    ids = task.encode_inputs(tok, [text], PROMPTED)[0]["input_ids"]
     _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + answer.token_ids, text, task.kind,
                                                               prompt_length=len(ids),
                                                               input_start=common_prefix(template, ids))
@@ -211,7 +210,7 @@ def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None
         if lm.context is not None and len(ids) + n_new > lm.context:
             raise AppError(f"the window's prompt ({len(ids)} tokens) does not fit {lm.name}'s context "
                            f"of {lm.context} tokens")
-        answer = task.predict(lm.model, tok, [past], max_new_tokens=n_new)[0]
+        answer = task.predict(lm.model, tok, [past])[0]
         pred.output = answer.output
         pred.notices.extend(answer.notices)
         template = task.prompt_ids(tok, task.prompt_head())

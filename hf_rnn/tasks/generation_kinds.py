@@ -52,9 +52,6 @@ class _PromptedGenerationMixin:
     def generate_ids(self, model, batch, tokenizer, **generate_kwargs) -> torch.Tensor:
         """Generated continuation ids [B, max_new_tokens] (default: the task's), padded with the pad id."""
         max_new = generate_kwargs.pop("max_new_tokens", self.max_new_tokens)
-        eos = getattr(tokenizer, "eos_token_id", None)
-        if eos is not None:  # where the answers were trained to end (ids_with_eos), whatever the generation config says
-            generate_kwargs.setdefault("eos_token_id", eos)
         return generate_batch(model, batch, tokenizer, max_new_tokens=max_new, **generate_kwargs)
 
 

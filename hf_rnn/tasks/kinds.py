@@ -497,8 +497,6 @@ class LanguageModelingTask(Task):
     max_new_tokens: ClassVar[int] = 24
     # the continuation a reader is shown does not loop on a phrase (greedy search does, on a small model)
     continuation_options: ClassVar[dict[str, Any]] = {"no_repeat_ngram_size": 3}
-    # one prompt at a time: an RNN language model would read a left-padded batch's padding as text
-    predict_batch_size = 1
     # a test passage's first words: the prompt ``example_inputs`` gives (the comparison times its continuation)
     prompt_words: ClassVar[int] = 12
 
@@ -520,9 +518,6 @@ class LanguageModelingTask(Task):
         """The prompt's greedy continuation [B, max_new_tokens] (pad after its end)."""
         options = {**self.continuation_options, **generate_kwargs}
         max_new = options.pop("max_new_tokens", self.max_new_tokens)
-        eos = getattr(tokenizer, "eos_token_id", None)
-        if eos is not None:  # stop where the tokenizer's passages end (the blocks join passages with it)
-            options.setdefault("eos_token_id", eos)
         return {"generated": generate_batch(model, self.model_inputs(batch), tokenizer, max_new_tokens=max_new,
                                             **options)}
 
