@@ -214,7 +214,8 @@ class TrainingRun:
         self._window = (st.train_seconds, st.tokens)
         self._grad_norm = None
         self._lr = self.scheduler.get_last_lr()[0]
-        stopped = self._budget_reached()
+        # a run resumed from its final checkpoint (killed while scoring the test split) only scores
+        stopped = self._budget_reached() or self._early_stop()
         last = time.perf_counter()
         while not stopped:
             # accelerate's loader passes its own epoch counter to the sampler at every pass: keep them equal
@@ -235,7 +236,7 @@ class TrainingRun:
                 if st.step % cfg.logging_steps == 0 or evaluate or stopped:
                     self._log_train()
                 if evaluate:
-                    self._evaluate_and_checkpoint(checkpoint=not stopped)
+                    self._evaluate_and_checkpoint()
                 stopped = stopped or self._early_stop()
                 last = time.perf_counter()
                 if stopped:
@@ -250,7 +251,7 @@ class TrainingRun:
                 last = time.perf_counter()
         if st.last_eval_step != st.step:
             self._log_train()
-            self._evaluate_and_checkpoint(checkpoint=False)
+            self._evaluate_and_checkpoint()
         self.pbar.close()
         return self._finish()
 
@@ -351,9 +352,10 @@ class TrainingRun:
         pad = IGNORE_INDEX if key == "labels" else getattr(self.tokenizer, "pad_token_id", 0) or 0
         return self.accelerator.pad_across_processes(tensor, dim=1, pad_index=pad)
 
-    def _evaluate_and_checkpoint(self, checkpoint: bool = True) -> None:
-        """Evaluate on validation, track the best, then checkpoint (skipped for the last evaluation of a
-        run: the model in memory or the best checkpoint already holds what the run ends with)."""
+    def _evaluate_and_checkpoint(self) -> None:
+        """Evaluate on validation, track the best, then checkpoint: the last evaluation too, so that a run
+        killed while scoring the test split (minutes for an LLM) resumes to score it, not to train again
+        from the step before."""
         st, task = self.state, self.task
         eval_start = time.perf_counter()
         metrics = self.evaluate("validation")
@@ -371,8 +373,7 @@ class TrainingRun:
                     prefix="eval/")
         if self.pbar is not None:
             self.pbar.set_postfix(self._postfix(), refresh=False)
-        if checkpoint:
-            self._save_checkpoint()
+        self._save_checkpoint()
 
     # ------------------------------------------------------------------ checkpoints
 

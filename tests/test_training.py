@@ -221,7 +221,7 @@ def _load_saved(folder, family, kind):
 # =========================================================================== the Python API and loop features
 
 
-def tiny_rnn_run(tmp_path, name, tokenizer, config, task="sentiment", sizes=(64, 12, 20), **model):
+def tiny_rnn_run(tmp_path, name, tokenizer, config, task="sentiment", sizes=(64, 12, 20), resume=False, **model):
     """Train a tiny RNN via the Python API; return the run folder and metrics."""
     from accelerate.utils import set_seed
 
@@ -232,7 +232,7 @@ def tiny_rnn_run(tmp_path, name, tokenizer, config, task="sentiment", sizes=(64,
     set_seed(0)
     net = build_rnn(t, RNNModelSection(embedding_size=16, hidden_size=16, bidirectional=True, **model), tokenizer)
     out = tmp_path / name
-    metrics = train(net, t, {"progress_bar": False, "log_with": None, **config}, tokenizer, out)
+    metrics = train(net, t, {"progress_bar": False, "log_with": None, **config}, tokenizer, out, resume=resume)
     return out, metrics
 
 
@@ -260,6 +260,35 @@ def test_early_stopping_keeps_the_best_model(tmp_path, tokenizer):
     assert metrics.training.stopped_because == "early_stopping"
     assert metrics.training.steps == 6  # evaluations at 2 (best), 4 and 6 (no gain twice)
     assert metrics.best.step == metrics.best.model_step == 2
+
+
+@pytest.mark.parametrize("config, stopped_because, best_step", [
+    ({"epochs": 50, "batch_size": 16, "eval_steps": 2, "learning_rate": 0.0, "early_stopping_patience": 2},
+     "early_stopping", 2),
+    ({"max_steps": 6, "batch_size": 8, "eval_steps": 4, "learning_rate": 0.0}, "max_steps", 4),  # ends between
+])
+def test_a_run_killed_while_scoring_the_test_split_resumes_to_score_it(tmp_path, tokenizer, monkeypatch,
+                                                                        config, stopped_because, best_step):
+    from hf_rnn.training import TrainingRun
+
+    evaluate = TrainingRun.evaluate
+
+    def killed_on_test(self, split):
+        if split == "test":
+            raise KeyboardInterrupt  # the session ended while the test split was being scored
+        return evaluate(self, split)
+
+    monkeypatch.setattr(TrainingRun, "evaluate", killed_on_test)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_rnn_run(tmp_path, "killed", tokenizer, config)
+    monkeypatch.setattr(TrainingRun, "evaluate", evaluate)
+    out, metrics = tiny_rnn_run(tmp_path, "killed", tokenizer, config, resume=True)
+    events = read_events(out)
+    resumed_at = next(i for i, e in enumerate(events) if e["event"] == "resume")
+    assert events[resumed_at]["step"] == 6  # the checkpoint of the last evaluation, not step 4's
+    assert [e["event"] for e in events[resumed_at + 1:]] == ["test"]  # no step trained again
+    assert metrics.training.stopped_because == stopped_because
+    assert metrics.training.steps == 6 and metrics.best.model_step == best_step
 
 
 def test_saved_model_is_the_best_on_validation(tmp_path, tokenizer):
