@@ -208,6 +208,8 @@ class TrainingRun:
         acc, cfg, st = self.accelerator, self.cfg, self.state
         self.pbar = tqdm(total=self.total_steps, initial=st.step, desc="train", dynamic_ncols=True,
                          disable=not (self.is_main and cfg.progress_bar))
+        if self.is_main:  # a killed run's "scoring test: batch 30 of 39" would stay in the progress lines
+            (self.out / EVAL_PROGRESS).unlink(missing_ok=True)
         self.model.train()
         self._counts = torch.zeros(3, dtype=torch.float64, device=acc.device)  # tokens, positions, rows
         self._loss_sum, self._loss_n = torch.zeros((), device=acc.device), 0

@@ -269,6 +269,7 @@ def test_early_stopping_keeps_the_best_model(tmp_path, tokenizer):
 ])
 def test_a_run_killed_while_scoring_the_test_split_resumes_to_score_it(tmp_path, tokenizer, monkeypatch,
                                                                         config, stopped_because, best_step):
+    from hf_rnn.runs import EVAL_PROGRESS
     from hf_rnn.training import TrainingRun
 
     evaluate = TrainingRun.evaluate
@@ -281,8 +282,17 @@ def test_a_run_killed_while_scoring_the_test_split_resumes_to_score_it(tmp_path,
     monkeypatch.setattr(TrainingRun, "evaluate", killed_on_test)
     with pytest.raises(KeyboardInterrupt):
         tiny_rnn_run(tmp_path, "killed", tokenizer, config)
-    monkeypatch.setattr(TrainingRun, "evaluate", evaluate)
+    stale = tmp_path / "killed" / EVAL_PROGRESS  # what a run killed mid-evaluation leaves behind
+    stale.write_text(json.dumps({"split": "test", "step": 6, "batches": 1, "of": 2}))
+    seen_stale = []
+
+    def scoring(self, split):
+        seen_stale.append(stale.exists())
+        return evaluate(self, split)
+
+    monkeypatch.setattr(TrainingRun, "evaluate", scoring)
     out, metrics = tiny_rnn_run(tmp_path, "killed", tokenizer, config, resume=True)
+    assert seen_stale == [False]  # the progress lines do not say "scoring test: batch 1 of 2" from before
     events = read_events(out)
     resumed_at = next(i for i, e in enumerate(events) if e["event"] == "resume")
     assert events[resumed_at]["step"] == 6  # the checkpoint of the last evaluation, not step 4's
