@@ -150,12 +150,14 @@ def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys
 
 def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch):
     """A comparison killed mid-run picks up where the run stopped (same recipe), not from step 0."""
-    keep = [*TINY, "training.max_steps=4", "training.keep_checkpoints=true"]
+    # learning rate 0: step 2 stays the best, so its checkpoint is kept beside the last one (step 4)
+    keep = [*TINY, "training.max_steps=4", "training.keep_checkpoints=true", "training.learning_rate=0"]
     first = compare("pos", ["rnn"], "quick", tmp_path, overrides=keep, progress=False)
     run_dir = Path(first.rows[0].run_dir)
     (run_dir / "metrics.json").unlink()  # as if killed after the step-2 checkpoint
-    for step in sorted((run_dir / "checkpoints").iterdir())[1:]:
-        shutil.rmtree(step)
+    checkpoints = sorted((run_dir / "checkpoints").iterdir())
+    assert [c.name for c in checkpoints] == ["step-0000002", "step-0000004"]
+    shutil.rmtree(checkpoints[1])
     monkeypatch.setattr(comparison, "PROGRESS_SECONDS", 0.0)  # print every poll: a tiny run is over in seconds
     again = compare("pos", ["rnn"], "quick", tmp_path, overrides=keep, progress=True)
     err = capsys.readouterr().err
