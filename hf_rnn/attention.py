@@ -24,7 +24,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import copy
-import inspect
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .generation import decoder_start_id, greedy_generate, pad_id
+from .generation import cache_argument, decoder_start_id, greedy_generate, output_cache, pad_id, read_cache
 from .tokenization import ids_with_eos
 
 KINDS = ("self-attention", "encoder-decoder alignment", "pooling")
@@ -504,23 +503,13 @@ class PromptHead:
 def read_prompt_head(model, ids: list[int]) -> PromptHead | None:
     """``ids`` read with attention and a key/value cache, or ``None`` for a model whose cache cannot be cropped
     back to the head (recurrent or linear-attention layers, a static or quantized cache)."""
-    parameters = inspect.signature(model.forward).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    if not ids or not getattr(model.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
-        return None
-    inputs = _tensor(ids, _device(model))
-    keep = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # the head's logits are not read
-    with eager_attention(model), torch.no_grad():
-        out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), output_attentions=True, use_cache=True,
-                    **keep)
-    cache = getattr(out, "cache", None)
-    cache = getattr(out, "past_key_values", None) if cache is None else cache
-    layers = getattr(cache, "layers", None)
     # every key kept: a sliding window's layer drops the oldest, and its rows would not span the whole prompt
-    if not out.attentions or not layers or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
+    with eager_attention(model):
+        read = read_cache(model, ids, layer_types=("DynamicLayer",), output_attentions=True)
+    if read is None or not read.output.attentions:
         return None
-    return PromptHead(list(ids), cache, torch.stack([a[0].float() for a in out.attentions]).cpu().numpy(),
-                      "cache" if "cache" in parameters else "past_key_values")
+    weights = torch.stack([a[0].float() for a in read.output.attentions]).cpu().numpy()
+    return PromptHead(list(ids), read.cache, weights, read.cache_argument)
 
 
 def _after_head(model, head: PromptHead, ids: list[int], **model_kwargs):
@@ -594,16 +583,12 @@ def _generate_with_attention(model, tokenizer, prompt: list[int], max_new_tokens
 
 
 def _last_row(model, out, ids: list[int], device) -> np.ndarray:
-    cache = getattr(out, "cache", None)
-    if cache is None:
-        cache = getattr(out, "past_key_values", None)  # transformers < 5.24 name
+    cache = output_cache(out)
     full = _tensor(ids, device)
     if cache is not None:
-        # transformers 5.24 renamed `past_key_values` to `cache` (the old name still works, with a warning)
-        cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         try:
             step = model(input_ids=full[:, -1:], attention_mask=torch.ones_like(full), output_attentions=True,
-                         use_cache=True, return_dict=True, **{cache_kwarg: cache})
+                         use_cache=True, return_dict=True, **{cache_argument(model): cache})
             row = _stack_layers(step.attentions)[:, :, -1]
             if row.shape[-1] == len(ids):
                 return row

@@ -9,17 +9,67 @@ of generated text (``hf_rnn.attention``).
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-__all__ = ["continuation", "decoder_start_id", "generate_batch", "generate_one", "greedy_generate",
-           "is_encoder_decoder", "pad_id"]
+__all__ = ["KV_CACHE_LAYERS", "CachedPrefix", "cache_argument", "continuation", "decoder_start_id", "generate_batch", "generate_one",
+           "greedy_generate", "is_encoder_decoder", "output_cache", "pad_id", "read_cache"]
 
 # the layers of transformers' plain key/value cache (DynamicCache): a copy of one read for a shared prompt head
 # can be extended by each prompt and repeated over a batch; a recurrent, linear-attention, static or quantized
 # layer cannot
 KV_CACHE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
+
+
+
+@dataclass
+class CachedPrefix:
+    """A prefix read once by a decoder-only model: later passes extend a copy of its ``cache``."""
+
+    ids: list[int]
+    output: Any  # the forward's output over the prefix (its ``attentions`` when they were asked for)
+    cache: Any  # a transformers Cache whose layers are all of the accepted types
+    cache_argument: str  # the forward's argument for a cache: ``cache`` (transformers >= 5.24) or past_key_values
+    takes_logits_to_keep: bool  # the forward can skip the logits of all but the last positions
+
+
+def output_cache(output) -> Any:
+    """The key/value cache a forward returned: ``cache`` (transformers >= 5.24), else ``past_key_values``."""
+    cache = getattr(output, "cache", None)
+    return getattr(output, "past_key_values", None) if cache is None else cache
+
+
+def cache_argument(model) -> str:
+    """The forward's argument that takes a cache: ``cache`` (transformers >= 5.24 renamed it; the old name still
+    works there, with a warning), else ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def read_cache(model, ids: list[int], *, layer_types: tuple[str, ...] = KV_CACHE_LAYERS,
+               **forward_kwargs) -> CachedPrefix | None:
+    """Read ``ids`` (one prefix, [T]) once with a key/value cache that later passes can extend, or ``None`` where
+    that is not possible: caching switched off, a forward that takes no ``position_ids`` (each later pass gives the
+    positions after the prefix), or a cache layer not in ``layer_types`` (recurrent or linear-attention layers,
+    a static or quantized cache cannot be copied and extended). ``forward_kwargs`` go to the forward (e.g.
+    ``output_attentions=True``); only the last position's logits are computed where the model allows it."""
+    parameters = inspect.signature(model.forward).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if not ids or not getattr(model.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
+        return None
+    keep = "logits_to_keep" in parameters
+    inputs = torch.tensor([list(ids)], dtype=torch.long, device=next(model.parameters()).device)
+    with torch.no_grad():
+        out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), use_cache=True,
+                    **({"logits_to_keep": 1} if keep else {}), **forward_kwargs)
+    cache = output_cache(out)
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer).__name__ not in layer_types for layer in layers):
+        return None
+    return CachedPrefix(list(ids), out, cache, cache_argument(model), keep)
+
 
 # An LLM's generation config may ask for sampling; with do_sample=False these are unused, and nulling them keeps
 # transformers from warning that they are set

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL, atomic_write_text
-from .results import busy_latency_note, format_number
+from .results import busy_latency_note, format_number, took
 from .tasks.kinds import LanguageModelingTask
 
 
@@ -110,6 +110,8 @@ def write_report(c: Comparison, task) -> None:
     atomic_write_text(out / "results.json", json.dumps(results_document(c), indent=2))
     metric = task.primary_metric
     better = "higher" if task.greater_is_better else "lower"
+    took_sentence = took(c.seconds, [r.train_seconds for r in c.rows])
+    took_sentence = took_sentence[0].upper() + took_sentence[1:]
     intro = [
         f"# {c.task}{f' ({c.variant})' if c.variant else ''}: RNN vs LLM ({c.profile} profile)",
         "",
@@ -121,7 +123,7 @@ def write_report(c: Comparison, task) -> None:
         f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
         *([f"- Models: `smollm2` is the built-in {BUILTIN_LLM_LABEL} (not the Hub's original weights)."]
           if any(r.name.startswith("smollm2") for r in c.rows) else []),
-        f"- Hardware: {_hardware_line(c.hardware)}. The whole comparison took {c.seconds:.0f} s"
+        f"- Hardware: {_hardware_line(c.hardware)}. {took_sentence}"
         f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test input at a time through `Task.predict` (raw input to answer, batch 1), after a "
         "warm-up: a label, a sentence's tags, a translation, a forecast, or a continuation of up to "

@@ -38,12 +38,10 @@ class ResultsError(HfRnnError):
 # =========================================================================== goals
 
 
-def _took(doc: dict[str, Any]) -> str:
+def took(seconds: float, train_seconds: list[float | None]) -> str:
     """How long the comparison command ran; said apart when it reused finished runs (it took less than their
-    training: the table has each run's own seconds)."""
-    seconds = doc.get("seconds", 0)
-    trained = sum(r.get("train_seconds") or 0 for r in doc["rows"])
-    if seconds < trained:
+    training: the table has each run's own seconds). For a report's and the README's lines alike."""
+    if seconds < sum(t or 0 for t in train_seconds):
         return (f"the comparison command took {seconds:,.0f} s, reusing finished runs (each run's training "
                 "seconds are in the table)")
     return f"the whole comparison took {seconds:,.0f} s"
@@ -210,7 +208,7 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
         out += [f"#### {title} · `{doc['profile']}` ([report](results/{doc['folder']}/report.md))", "",
                 f"{doc['budget']}. Measured on {hw.get('device_name', '?')}{cpus}, "
                 f"{hw.get('torch_threads', '?')} torch threads, precision {hw.get('mixed_precision', 'no')}, "
-                f"{(doc.get('date') or '?')[:10]}; {_took(doc)}.", ""]
+                f"{(doc.get('date') or '?')[:10]}; {took(doc.get('seconds', 0), [r.get('train_seconds') for r in doc['rows']])}.", ""]
         if any(r["name"].startswith("smollm2") for r in doc["rows"]):
             out += [f"`smollm2` is the built-in {BUILTIN_LLM_LABEL}.", ""]
         if doc.get("curve_summary"):

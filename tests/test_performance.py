@@ -35,7 +35,7 @@ def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_pa
     assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 500 | 3.2% | 0.840 |" in text
     assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
     assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
-    assert "Not measured yet: `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
+    assert "Not measured yet: `trainer_reference`, `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
     assert text.index("Trainer") < text.index("FLOPs")  # the README's order, not the files'
 
 
@@ -94,3 +94,14 @@ def test_the_llm_step_table_checks_memory_and_lora_speed(tmp_path):
     assert "| full | 134,515,008 | 2.05 | 250 | 3.45 GB | peak goal ≤ 4.5 GB: **met** |" in text
     assert "| lora | 921,600 |" in text and "peak goal ≤ 2.5 GB: **missed by 0.1 GB**" in text
     assert "0.93× full fine-tuning's speed (goal ≥ 1×: **missed by 0.068×**)" in text
+
+
+def test_the_trainer_reference_line_gives_both_accuracies_on_the_same_split(tmp_path):
+    performance.publish("trainer_reference", {
+        "settings": {"batch_size": 16, "learning_rate": 2e-5, "sampler": "random"}, "threads": 1, "steps": 650,
+        "train_seconds": 2750.4, "train_examples": 8454, "test": {"accuracy": 0.8836, "num_examples": 1057},
+        "hf_rnn_full_accuracy": 0.8770}, tmp_path)
+    text = performance.performance_section(tmp_path)
+    assert "batch 16, learning rate 2e-05 decaying linearly to zero" in text and "650 steps, its random sampler" in text
+    assert "same 8,454 sentences" in text and "its 1,057 test sentences: accuracy **0.884**" in text
+    assert "committed `full` LLM at the time: 0.877 (-0.007 against the reference)" in text

@@ -187,8 +187,8 @@ def test_the_variant_is_the_series_a_recipe_changes():
 
 
 def test_a_comparison_that_reused_its_runs_says_so_instead_of_a_whole_time():
-    from hf_rnn.results import _took
+    from hf_rnn.results import took
 
-    rows = [{"train_seconds": 120.0}, {"train_seconds": 123.0}, {"train_seconds": None}]
-    assert _took({"seconds": 900.0, "rows": rows}) == "the whole comparison took 900 s"
-    assert _took({"seconds": 174.0, "rows": rows}).startswith("the comparison command took 174 s, reusing")
+    trained = [120.0, 123.0, None]  # a reference row has no training seconds
+    assert took(900.0, trained) == "the whole comparison took 900 s"
+    assert took(174.0, trained).startswith("the comparison command took 174 s, reusing")

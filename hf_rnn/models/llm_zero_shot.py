@@ -11,7 +11,6 @@ encode them as prompted causal LM for the LLM family.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..errors import ConfigError
-from ..generation import KV_CACHE_LAYERS
+from ..generation import KV_CACHE_LAYERS, read_cache
 from ..tasks.kinds import GENERIC_PROMPT
 from ..tasks.sentiment import SENTIMENT_PROMPT
 from ..tokenization import chat_prompt_ids
@@ -120,10 +119,6 @@ class ZeroShotClassifier(nn.Module):
         return self._prefix
 
     def _read_shared_prefix(self, device: torch.device) -> tuple[list[int], Any, dict[str, Any]] | None:
-        parameters = inspect.signature(self.lm.forward).parameters
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-        if not getattr(self.lm.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
-            return None
         a, b = self.prompt_ids("a"), self.prompt_ids("Zebra 9")
         n = 0
         while n < min(len(a), len(b)) and a[n] == b[n]:
@@ -132,21 +127,15 @@ class ZeroShotClassifier(nn.Module):
         ids = a[: max(n - 1, 0)]
         if len(ids) < 8:
             return None
-        with torch.no_grad():
-            out = self.lm(input_ids=torch.tensor([ids], device=device), use_cache=True)
-        cache = getattr(out, "cache", None)  # transformers >= 5.24 names it ``cache``, earlier ``past_key_values``
-        cache = getattr(out, "past_key_values", None) if cache is None else cache
-        # only plain key/value layers repeat over a batch and ignore left padding; a recurrent or linear-attention
-        # layer (Mamba, hybrid models) or a static or quantized cache takes the full-prompt path
-        layers = getattr(cache, "layers", None)
-        if not layers or any(type(layer).__name__ not in KV_LAYERS for layer in layers):
+        # only plain key/value layers repeat over a batch and ignore left padding
+        read = read_cache(self.lm, ids, layer_types=KV_LAYERS)
+        if read is None:
             return None
-        # the forward argument that takes the cache: ``cache`` (transformers >= 5.24), else ``past_key_values``;
         # only the answer position's logits where the model can skip the others
-        options: dict[str, Any] = {"cache_argument": "cache" if "cache" in parameters else "past_key_values"}
-        if "logits_to_keep" in parameters:
+        options: dict[str, Any] = {"cache_argument": read.cache_argument}
+        if read.takes_logits_to_keep:
             options["logits_to_keep"] = 1
-        return ids, cache, options
+        return ids, read.cache, options
 
     def _cached_next_logits(self, prompts: list[list[int]], head_ids: list[int], cache, options: dict[str, Any],
                             device) -> torch.Tensor:
