@@ -52,7 +52,8 @@ def committed_accuracy(results: Path) -> float | None:
     if not path.is_file():
         return None
     rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
-    llm = next((r for r in rows if r.get("family") == "llm"), None)
+    # the fine-tuned row, not the zero-shot one (an LLM too, with no training)
+    llm = next((r for r in rows if r.get("family") == "llm" and r.get("train_seconds")), None)
     return llm["metrics"]["accuracy"] if llm else None
 
 
@@ -64,6 +65,9 @@ def main(argv=None):
 
     datasets.disable_progress_bars()
     args = parse_args(argv)
+    if args.publish and (args.train_examples is not None or args.test_examples is not None):
+        raise SystemExit("--publish is for the reference on the whole splits (the README calls them the `full` "
+                         "comparison's): drop --train-examples and --test-examples, or publish nothing")
     task = load_task("sentiment").subset({"train": args.train_examples, "validation": 16, "test": args.test_examples})
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="trainer_reference-") as tmp:

@@ -505,7 +505,7 @@ def read_prompt_head(model, ids: list[int]) -> PromptHead | None:
     back to the head (recurrent or linear-attention layers, a static or quantized cache)."""
     # every key kept: a sliding window's layer drops the oldest, and its rows would not span the whole prompt
     with eager_attention(model):
-        read = read_cache(model, ids, layer_types=("DynamicLayer",), output_attentions=True)
+        read = read_cache(model, ids, device=_device(model), layer_types=("DynamicLayer",), output_attentions=True)
     if read is None or not read.output.attentions:
         return None
     weights = torch.stack([a[0].float() for a in read.output.attentions]).cpu().numpy()

@@ -48,19 +48,21 @@ def cache_argument(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-def read_cache(model, ids: list[int], *, layer_types: tuple[str, ...] = KV_CACHE_LAYERS,
-               **forward_kwargs) -> CachedPrefix | None:
+def read_cache(model, ids: list[int], *, device: torch.device | None = None,
+               layer_types: tuple[str, ...] = KV_CACHE_LAYERS, **forward_kwargs) -> CachedPrefix | None:
     """Read ``ids`` (one prefix, [T]) once with a key/value cache that later passes can extend, or ``None`` where
     that is not possible: caching switched off, a forward that takes no ``position_ids`` (each later pass gives the
     positions after the prefix), or a cache layer not in ``layer_types`` (recurrent or linear-attention layers,
     a static or quantized cache cannot be copied and extended). ``forward_kwargs`` go to the forward (e.g.
-    ``output_attentions=True``); only the last position's logits are computed where the model allows it."""
+    ``output_attentions=True``); only the last position's logits are computed where the model allows it.
+    ``device``: where the later passes' inputs live (default: the model's first parameter's)."""
     parameters = inspect.signature(model.forward).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     if not ids or not getattr(model.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
         return None
     keep = "logits_to_keep" in parameters
-    inputs = torch.tensor([list(ids)], dtype=torch.long, device=next(model.parameters()).device)
+    device = device if device is not None else next(model.parameters()).device
+    inputs = torch.tensor([list(ids)], dtype=torch.long, device=device)
     with torch.no_grad():
         out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), use_cache=True,
                     **({"logits_to_keep": 1} if keep else {}), **forward_kwargs)

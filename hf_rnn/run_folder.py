@@ -93,6 +93,13 @@ def _event_step(line: str) -> float:
         return math.inf
 
 
+def _is_test(line: str) -> bool:
+    try:
+        return json.loads(line).get("event") == "test"
+    except ValueError:
+        return False
+
+
 def checkpoint_dir(out: Path, step: int) -> Path:
     """The checkpoint of optimizer step ``step``."""
     return out / CHECKPOINTS / f"step-{step:07d}"
@@ -140,10 +147,11 @@ def load_checkpoint(accelerator, folder: Path) -> dict[str, Any]:
 
 
 def drop_events_after(out: Path, step: int) -> None:
-    """Remove the ``metrics.jsonl`` lines of events after ``step``: a resumed run logs them again."""
+    """Remove the ``metrics.jsonl`` lines of events after ``step``, and a test event at any step: a resumed run
+    logs them again (a run killed after scoring the test split but before writing its model scores it again)."""
     log = out / "metrics.jsonl"
     if log.exists():
-        kept = [line for line in log.read_text().splitlines() if _event_step(line) <= step]
+        kept = [line for line in log.read_text().splitlines() if _event_step(line) <= step and not _is_test(line)]
         atomic_write_text(log, "".join(line + "\n" for line in kept))
 
 

@@ -80,6 +80,9 @@ class TrainerState:
     positions: int = 0  # tokens + padding
     examples: int = 0
     last_loss: float | None = None
+    # the max_seconds that stopped every process at this step: each counts its own seconds, so a run resumed from
+    # this checkpoint with the same limit stops here, although the main process's count may be just under it
+    stopped_at_max_seconds: float | None = None
 
 
 # =========================================================================== entry point
@@ -148,6 +151,8 @@ class TrainingRun:
             acc.wait_for_everyone()  # every process has checked the folder before it changes
             if self.is_main:
                 run_folder.clear_run(out)
+        if self.is_main:  # a killed run's "scoring test: batch 30 of 39" would stay in the progress lines
+            (out / EVAL_PROGRESS).unlink(missing_ok=True)
         acc.wait_for_everyone()
         set_seed(cfg.seed)
         self.wall_start = time.perf_counter()
@@ -208,8 +213,6 @@ class TrainingRun:
         acc, cfg, st = self.accelerator, self.cfg, self.state
         self.pbar = tqdm(total=self.total_steps, initial=st.step, desc="train", dynamic_ncols=True,
                          disable=not (self.is_main and cfg.progress_bar))
-        if self.is_main:  # a killed run's "scoring test: batch 30 of 39" would stay in the progress lines
-            (self.out / EVAL_PROGRESS).unlink(missing_ok=True)
         self.model.train()
         self._counts = torch.zeros(3, dtype=torch.float64, device=acc.device)  # tokens, positions, rows
         self._loss_sum, self._loss_n = torch.zeros((), device=acc.device), 0
@@ -279,9 +282,11 @@ class TrainingRun:
             self.stopped_because = "max_steps" if cfg.max_steps == self.total_steps else "epochs"
             return True
         if cfg.max_seconds is not None:
-            if st.train_seconds >= cfg.max_seconds:
+            spent = st.stopped_at_max_seconds is not None and cfg.max_seconds <= st.stopped_at_max_seconds
+            if spent or st.train_seconds >= cfg.max_seconds:
                 self.accelerator.set_trigger()
             if self.accelerator.check_trigger():  # every process stops at the same step
+                st.stopped_at_max_seconds = cfg.max_seconds
                 self.stopped_because = "max_seconds"
                 return True
         return False

@@ -301,6 +301,48 @@ def test_a_run_killed_while_scoring_the_test_split_resumes_to_score_it(tmp_path,
     assert metrics.training.steps == 6 and metrics.best.model_step == best_step
 
 
+def test_a_run_stopped_by_its_seconds_resumes_to_score_although_its_count_is_under_them(tmp_path, tokenizer,
+                                                                                        monkeypatch):
+    """Each process counts its own training seconds and the first past the limit stops them all: the final
+    checkpoint says so, and a run resumed from it only scores, whatever the main process's count."""
+    from hf_rnn.run_folder import TRAINER_STATE
+    from hf_rnn.training import TrainingRun, latest_checkpoint
+
+    config = {"epochs": None, "max_seconds": 0.5, "max_steps": 10_000, "lr_scheduler": "constant",
+              "batch_size": 8, "eval_steps": 1000}
+    evaluate = TrainingRun.evaluate
+
+    def killed_on_test(self, split):
+        if split == "test":
+            raise KeyboardInterrupt
+        return evaluate(self, split)
+
+    monkeypatch.setattr(TrainingRun, "evaluate", killed_on_test)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_rnn_run(tmp_path, "clock", tokenizer, config)
+    saved = latest_checkpoint(tmp_path / "clock") / TRAINER_STATE
+    state = json.loads(saved.read_text())
+    assert state["stopped_at_max_seconds"] == 0.5
+    state["train_seconds"] = 0.45  # another process passed the limit first
+    saved.write_text(json.dumps(state))
+    monkeypatch.setattr(TrainingRun, "evaluate", evaluate)
+    out, metrics = tiny_rnn_run(tmp_path, "clock", tokenizer, config, resume=True)
+    events = read_events(out)
+    resumed_at = next(i for i, e in enumerate(events) if e["event"] == "resume")
+    assert [e["event"] for e in events[resumed_at + 1:]] == ["test"]
+    assert metrics.training.stopped_because == "max_seconds" and metrics.training.steps == state["step"]
+
+
+def test_a_resumed_run_drops_the_events_it_will_log_again(tmp_path):
+    from hf_rnn.run_folder import drop_events_after
+
+    lines = [{"event": "train", "step": 4}, {"event": "eval", "step": 4}, {"event": "test", "step": 4},
+             {"event": "train", "step": 5}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"event": "tra')
+    drop_events_after(tmp_path, 4)  # killed after scoring the test split, before the model was written
+    assert read_events(tmp_path) == lines[:2]
+
+
 def test_saved_model_is_the_best_on_validation(tmp_path, tokenizer):
     from hf_rnn.models import load_rnn
 

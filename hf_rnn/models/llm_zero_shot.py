@@ -128,7 +128,7 @@ class ZeroShotClassifier(nn.Module):
         if len(ids) < 8:
             return None
         # only plain key/value layers repeat over a batch and ignore left padding
-        read = read_cache(self.lm, ids, layer_types=KV_LAYERS)
+        read = read_cache(self.lm, ids, device=device, layer_types=KV_LAYERS)
         if read is None:
             return None
         # only the answer position's logits where the model can skip the others
