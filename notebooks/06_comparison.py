@@ -21,7 +21,7 @@ from hf_rnn.notebook import setup
 
 # ---- Settings (tiny: about 2 minutes on a laptop CPU; the "quick" profile gives each model 120 s) ----
 MODELS = ["bilstm", "smollm2"]   # recipe names: also lstm, gru, bigru, simplernn, or an LLM folder / Hub id
-TRAIN_SECONDS = 20        # matched training budget per model (profile "quick": 120 s; "full": 2 epochs)
+TRAIN_SECONDS = 20        # matched training budget per model (profile "quick": 120 s; "full": epochs, BiLSTM 3, LLM 1.25)
 TRAIN_EXAMPLES = 800      # training sentences (all: 8,454)
 VALIDATION_EXAMPLES = 32  # evaluated during training, for the learning curves ("quick": 300)
 TEST_EXAMPLES = 64        # the same test sentences for every model (all: 1,057)
