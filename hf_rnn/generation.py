@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["KV_CACHE_LAYERS", "CachedPrefix", "cache_argument", "continuation", "decoder_start_id", "generate_batch", "generate_one",
-           "greedy_generate", "is_encoder_decoder", "output_cache", "pad_id", "read_cache"]
+__all__ = ["KV_CACHE_LAYERS", "CachedPrefix", "cache_argument", "continuation", "decoder_start_id", "generate_batch",
+           "generate_one", "greedy_generate", "is_encoder_decoder", "output_cache", "pad_id", "read_cache"]
 
 # the layers of transformers' plain key/value cache (DynamicCache): a copy of one read for a shared prompt head
 # can be extended by each prompt and repeated over a batch; a recurrent, linear-attention, static or quantized
@@ -24,12 +24,10 @@ __all__ = ["KV_CACHE_LAYERS", "CachedPrefix", "cache_argument", "continuation", 
 KV_CACHE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
 
 
-
 @dataclass
 class CachedPrefix:
     """A prefix read once by a decoder-only model: later passes extend a copy of its ``cache``."""
 
-    ids: list[int]
     output: Any  # the forward's output over the prefix (its ``attentions`` when they were asked for)
     cache: Any  # a transformers Cache whose layers are all of the accepted types
     cache_argument: str  # the forward's argument for a cache: ``cache`` (transformers >= 5.24) or past_key_values
@@ -70,7 +68,7 @@ def read_cache(model, ids: list[int], *, device: torch.device | None = None,
     layers = getattr(cache, "layers", None)
     if not layers or any(type(layer).__name__ not in layer_types for layer in layers):
         return None
-    return CachedPrefix(list(ids), out, cache, cache_argument(model), keep)
+    return CachedPrefix(out, cache, cache_argument(model), keep)
 
 
 # An LLM's generation config may ask for sampling; with do_sample=False these are unused, and nulling them keeps
