@@ -5,8 +5,8 @@ share the cores with it: every parallel region waits for its slower thread, and 
 kernel waiting for each other, so two threads can run slower than one. ``threads_to_use`` counts the cores
 this process may run on that other processes leave free, so a comparison trains and scores on those only;
 ``OtherLoad`` measures the same thing over a stretch of work, so a report can flag latencies measured on a
-busy machine. A container's CPU quota caps the count. Linux counts per-core times; elsewhere psutil's system-wide
-numbers stand in.
+busy machine. A container's CPU quota caps the count. Linux counts per-core times (by CPU number, offline ones
+left out); elsewhere psutil's numbers stand in.
 """
 
 from __future__ import annotations
@@ -30,19 +30,39 @@ def allowed_cores() -> list[int] | None:
         return None
 
 
-def _busy_seconds(cores: list[int] | None) -> float:
+def _busy_seconds(cores: list[int] | None, stat_path: str = "/proc/stat") -> float:
     """CPU seconds spent working since boot, on ``cores`` (all cores when ``None``).
 
     Niced work counts too: nice only ranks threads inside one scheduling group, so a low-priority job in another
     container, session or systemd slice still takes its full share of a core.
     """
+    per_cpu = _linux_cpu_seconds(stat_path)
+    if per_cpu is None:  # psutil lists online CPUs in order: their positions are their numbers when all are online
+        per_cpu = {i: sum(t) - t.idle - getattr(t, "iowait", 0.0)
+                   for i, t in enumerate(psutil.cpu_times(percpu=True))}
+    return sum(seconds for cpu, seconds in per_cpu.items() if cores is None or cpu in cores)
 
-    def busy(t) -> float:
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
-    if cores is None:
-        return busy(psutil.cpu_times())
-    return sum(busy(t) for i, t in enumerate(psutil.cpu_times(percpu=True)) if i in cores)
+def _linux_cpu_seconds(stat_path: str = "/proc/stat") -> dict[int, float] | None:
+    """Busy seconds per CPU *number* from ``/proc/stat`` (``None`` off Linux).
+
+    Read directly because ``/proc/stat`` skips offline CPUs: with CPU 1 offline, the second line is CPU 2, so a
+    position in psutil's per-CPU list is not the CPU number that ``sched_getaffinity`` gives.
+    """
+    try:
+        lines = open(stat_path, encoding="ascii").read().splitlines()
+        tick = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    seconds = {}
+    for line in lines:
+        name, *fields = line.split()
+        if not (name.startswith("cpu") and name[3:].isdigit()):
+            continue
+        # user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is already in user/nice
+        ticks = [int(f) for f in fields[:8]] + [0] * (8 - len(fields[:8]))
+        seconds[int(name[3:])] = (sum(ticks) - ticks[3] - ticks[4]) / tick
+    return seconds or None
 
 
 def quota_cores(path: str = "/sys/fs/cgroup/cpu.max") -> float | None:
@@ -56,10 +76,10 @@ def quota_cores(path: str = "/sys/fs/cgroup/cpu.max") -> float | None:
 
 def _own_seconds() -> float:
     """CPU seconds of this process and its children, living and waited for."""
-    me = psutil.Process()
-    t = me.cpu_times()
+    # os.times counts waited-for children on every POSIX system (psutil's children fields are 0 on macOS)
+    t = os.times()
     total = t.user + t.system + t.children_user + t.children_system
-    for child in me.children(recursive=True):
+    for child in psutil.Process().children(recursive=True):
         try:
             c = child.cpu_times()
             total += c.user + c.system

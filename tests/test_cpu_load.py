@@ -78,3 +78,28 @@ def test_a_containers_cpu_quota_caps_the_threads(monkeypatch, tmp_path):
     monkeypatch.setattr(cpu_load, "other_busy_cores", lambda interval=0.5: 0.0)
     monkeypatch.setattr(cpu_load, "quota_cores", lambda: 2.0)
     assert cpu_load.free_cores() == 2
+
+
+def test_busy_time_is_read_per_cpu_number_with_offline_cpus_left_out(tmp_path):
+    """With CPU 1 offline, /proc/stat's second CPU line is CPU 2: a process allowed on CPU 2 counts that line."""
+    stat = tmp_path / "stat"
+    tick = cpu_load.os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal guest guest_nice (guest is already inside user)
+    stat.write_text(f"cpu  {3 * tick} 0 0 {9 * tick} 0 0 0 0 0 0\n"
+                    f"cpu0 {tick} 0 0 {5 * tick} {7 * tick} 0 0 0 0 0\n"
+                    f"cpu2 {tick} {tick} 0 {4 * tick} 0 0 0 0 {tick} 0\n"
+                    "intr 12345 0 0\n")
+    assert cpu_load._busy_seconds([2], str(stat)) == 2.0  # user + nice; idle and guest left out
+    assert cpu_load._busy_seconds([0], str(stat)) == 1.0  # iowait is idle time
+    assert cpu_load._busy_seconds([1], str(stat)) == 0.0  # offline: no line
+    assert cpu_load._busy_seconds(None, str(stat)) == 3.0
+
+
+def test_own_cpu_time_counts_a_finished_child(tmp_path):
+    import subprocess
+    import sys
+
+    own = cpu_load._own_seconds()
+    subprocess.run([sys.executable, "-c", "import time\nend = time.process_time() + 0.4\n"
+                    "while time.process_time() < end: pass"], check=True)
+    assert cpu_load._own_seconds() - own >= 0.35  # the waited-for child's 0.4 s (ticks of 10 ms: allow a few)
