@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers import GenerationConfig
 
 from hf_rnn.models import RNNConfig, RNNForCausalLM, RNNForSeq2SeqLM, RNNStateCache
 
@@ -150,10 +151,28 @@ def test_causal_lm_beam_search_with_and_without_cache_agree():
     assert torch.equal(with_cache.sequences, without_cache.sequences)
 
 
-def test_assisted_decoding_is_refused_for_a_stateful_model():
+@pytest.mark.parametrize(
+    "drafting",
+    [
+        lambda: dict(assistant_model=lm()),
+        lambda: dict(prompt_lookup_num_tokens=2),
+        lambda: dict(generation_config=GenerationConfig(prompt_lookup_num_tokens=2, max_new_tokens=3)),
+    ],
+    ids=["assistant_model", "prompt_lookup", "prompt_lookup_in_config"],
+)
+def test_assisted_decoding_is_refused_for_a_stateful_model(drafting):
     model = lm()
+    # one clear ValueError from the model itself, whichever transformers 5.x release is installed
     with pytest.raises(ValueError, match="stateful"):
-        model.generate(prompt(batch=1), assistant_model=lm(), max_new_tokens=3)
+        model.generate(prompt(batch=1), max_new_tokens=3, **drafting())
+    # the refusal is about drafting only: the same call without it generates
+    assert model.generate(prompt(batch=1), max_new_tokens=3, eos_token_id=None).shape == (1, 8)
+
+
+def test_assisted_decoding_is_refused_for_the_seq2seq_model():
+    src, mask = padded_source()
+    with pytest.raises(ValueError, match="stateful"):
+        seq2seq("additive").generate(src[:1], attention_mask=mask[:1], assistant_model=seq2seq("additive"))
 
 
 # ------------------------------------------------------------------------------------------------ seq2seq

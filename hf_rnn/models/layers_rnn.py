@@ -19,6 +19,9 @@ from .configuration_rnn import RNNConfig
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
+# GenerationConfig options that make `generate()` draft tokens and verify them in one pass (assisted decoding).
+DRAFTING_OPTIONS = ("prompt_lookup_num_tokens", "assistant_early_exit", "use_mtp")
+
 # (hidden, cell) in PyTorch's layout, each (num_layers * num_directions, batch_size, hidden_size); cell is None
 # unless the cell type is LSTM.
 RNNState = tuple[torch.Tensor, torch.Tensor | None]
@@ -168,8 +171,23 @@ class RNNLMHeadMixin:
     methods replace `PreTrainedModel`'s.
     """
 
-    # The state cannot be rolled back to an earlier token, so assisted decoding is refused by `generate()`.
+    # The state cannot be rolled back to an earlier token, so assisted decoding is refused. transformers up to
+    # 5.24 read this flag in `generate()`; later 5.x releases do not, so `generate` below checks it itself.
     _is_stateful = True
+
+    def generate(self, *args, **kwargs):
+        """`GenerationMixin.generate`, refusing the modes that verify draft tokens (an assistant model, prompt
+        lookup, early-exit or multi-token-prediction drafts): rejecting a draft needs the recurrent state of an
+        earlier token, which a running state no longer has."""
+        config = kwargs.get("generation_config") or self.generation_config
+        drafts = [kwargs.get(name, getattr(config, name, None)) for name in DRAFTING_OPTIONS]
+        if kwargs.get("assistant_model") is not None or any(d not in (None, False) for d in drafts):
+            raise ValueError(
+                f"{type(self).__name__} is a stateful (recurrent) model: assisted or speculative decoding "
+                "(assistant_model, prompt_lookup_num_tokens, assistant_early_exit, use_mtp) needs to roll the "
+                "state back to an earlier token, which an RNN cannot; generate without them."
+            )
+        return super().generate(*args, **kwargs)
 
     def _add_lm_head(self, config: RNNConfig) -> None:
         tied_with_other_size = config.tie_word_embeddings and config.hidden_size != config.embedding_size
