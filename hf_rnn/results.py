@@ -55,11 +55,11 @@ def task_goals(task_name: str) -> tuple[Goal, ...]:
     return task.goals if task is not None else ()
 
 
-def _row_for(role: str, rows: list[dict], metric: str, greater_is_better: bool) -> dict | None:
-    """The row a goal's role names (the best of a family when several rows belong to it)."""
+def _rows_for(role: str, rows: list[dict], metric: str) -> list[dict]:
+    """The rows a goal's role names that measured ``metric`` (every trained row of a family for a family)."""
     from .families import FAMILIES
 
-    if role in FAMILIES:  # a family's name: its best trained row
+    if role in FAMILIES:  # a family's name: its trained rows
         cands = [r for r in rows if r["family"] == role and r.get("run_dir") is not None]
     elif role == "zero-shot":
         cands = [r for r in rows if "zero-shot" in r["name"]]
@@ -68,18 +68,19 @@ def _row_for(role: str, rows: list[dict], metric: str, greater_is_better: bool) 
                  for r in rows if f"naive_{metric}" in r["metrics"]][:1]
     else:
         cands = [r for r in rows if r["name"] == role]
-    cands = [r for r in cands if r["metrics"].get(metric) is not None]
+    return [r for r in cands if r["metrics"].get(metric) is not None]
+
+
+def _row_for(role: str, rows: list[dict], metric: str, greater_is_better: bool) -> dict | None:
+    """The row a goal's role names (the best of a family when several rows belong to it)."""
+    cands = _rows_for(role, rows, metric)
     if not cands:
         return None
     return (max if greater_is_better else min)(cands, key=lambda r: r["metrics"][metric])
 
 
-def check_goal(goal: Goal, doc: dict[str, Any]) -> str:
-    """``met`` / ``missed by X`` / ``not measured`` for one goal against one ``results.json``."""
+def _verdict(goal: Goal, row: dict, doc: dict[str, Any]) -> str:
     greater = goal.op == ">="
-    row = _row_for(goal.role, doc["rows"], goal.metric, greater)
-    if row is None:
-        return "not measured"
     value = row["metrics"][goal.metric]
     if isinstance(goal.bound, str):
         other = _row_for(goal.bound, doc["rows"], goal.metric, greater)
@@ -90,6 +91,26 @@ def check_goal(goal: Goal, doc: dict[str, Any]) -> str:
         bar = float(goal.bound)
     ok = value >= bar if greater else value <= bar
     return "met" if ok else f"missed by {abs(value - bar):.3g}"
+
+
+def check_goal(goal: Goal, doc: dict[str, Any]) -> str:
+    """``met`` / ``missed by X`` / ``not measured`` for one goal against one ``results.json`` (a family's goal is
+    judged on its best model)."""
+    row = _row_for(goal.role, doc["rows"], goal.metric, goal.op == ">=")
+    return "not measured" if row is None else _verdict(goal, row, doc)
+
+
+def goal_line(goal: Goal, doc: dict[str, Any]) -> str:
+    """The README's words for one goal: ``<goal>: **met**``. A family's goal with several trained models also
+    names the model that decides it and how each other one fares, so a goal met by one variant does not hide
+    that another misses it (e.g. POS: the sentence-twice LLM tagger meets the bar, the plain one may not)."""
+    verdict = f"{goal.describe()}: **{check_goal(goal, doc)}**"
+    rows = _rows_for(goal.role, doc["rows"], goal.metric)
+    if len(rows) < 2 or goal.role not in {r["family"] for r in rows}:
+        return verdict
+    best = _row_for(goal.role, doc["rows"], goal.metric, goal.op == ">=")
+    others = ", ".join(f"{r['name']} {_verdict(goal, r, doc)}" for r in rows if r is not best)
+    return f"{verdict} ({best['name']}; {others})"
 
 
 # =========================================================================== publishing
@@ -226,7 +247,7 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
             out += ["", busy_latency_note(doc["rows"]).strip()]
         goals = [g for g in task_goals(doc["task"]) if doc["profile"] in g.profiles]
         if goals:
-            out += ["", "Goals: " + "; ".join(f"{g.describe()}: **{check_goal(g, doc)}**" for g in goals) + "."]
+            out += ["", "Goals: " + "; ".join(goal_line(g, doc) for g in goals) + "."]
         out.append("")
     have = {(d["task"], d["profile"]) for d in docs if not d.get("variant")}
     missing = [f"{t} `{p}`" for t in TASK_ORDER for p in PROFILE_ORDER if (t, p) not in have]

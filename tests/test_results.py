@@ -18,6 +18,7 @@ from hf_rnn.results import (
     ResultsError,
     check_goal,
     collect,
+    goal_line,
     publish,
     readme_section,
     update_readme,
@@ -87,6 +88,18 @@ def test_goals_say_met_or_by_how_much_they_are_missed():
     forecast = _doc("timeseries", rows=[{"name": "lstm", "family": "rnn", "run_dir": "lstm",
                                          "metrics": {"mae": 12.0, "naive_mae": 25.0}}])
     assert check_goal(Goal("rnn", "mae", "<=", "seasonal-naive"), forecast) == "met"
+
+
+def test_a_family_goal_names_the_model_that_meets_it_and_the_one_that_misses():
+    doc = _doc()
+    twice = dict(doc["rows"][1], name="smollm2-twice", run_dir="smollm2-twice", metrics={"accuracy": 0.97})
+    doc["rows"].append(twice)
+    goal = Goal("llm", "accuracy", ">=", 0.95)
+    assert check_goal(goal, doc) == "met"  # the family's best decides
+    assert goal_line(goal, doc) == "llm accuracy ≥ 0.95: **met** (smollm2-twice; smollm2 missed by 0.05)"
+    # one model of the family, or a goal on a named row: no list
+    assert goal_line(Goal("rnn", "accuracy", ">=", 0.8), doc) == "rnn accuracy ≥ 0.8: **met**"
+    assert goal_line(Goal("smollm2", "accuracy", ">=", 0.95), doc) == "smollm2 accuracy ≥ 0.95: **missed by 0.05**"
 
 
 def test_publish_copies_the_report_not_the_weights_and_the_readme_follows(tmp_path):
