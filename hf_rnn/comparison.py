@@ -50,9 +50,10 @@ QUICK_LLM_TRAINED_LAYERS = 8
 QUICK_LLM = ["training.learning_rate=1e-4", "training.warmup_steps=10"]
 
 
-def profile_overrides(profile: Profile, family: str, llm_layers: int | None = None) -> list[str]:
-    """The ``key=value`` overrides that put a recipe of ``family`` (its name: ``profile.extra``'s key) under
-    ``profile``'s budget.
+def profile_overrides(profile: Profile, family: str, llm_layers: int | None = None,
+                      model: str | None = None) -> list[str]:
+    """The ``key=value`` overrides that put a recipe of ``family`` (its name: a ``profile.extra`` key) under
+    ``profile``'s budget; ``model``, the model's name in the comparison, adds that name's ``extra`` last.
 
     ``llm_layers``: the LLM's number of decoder layers (the family's ``quick_profile_layers``); the quick
     profile freezes all but the top ``QUICK_LLM_TRAINED_LAYERS`` of them. ``None`` for a model that is not
@@ -72,7 +73,7 @@ def profile_overrides(profile: Profile, family: str, llm_layers: int | None = No
             out.append(f"task.max_{key}_examples={n}")
     if profile.eval_steps is not None:
         out.append(f"training.eval_steps={profile.eval_steps}")
-    return out + profile.extra.get(family, [])
+    return out + profile.extra.get(family, []) + (profile.extra.get(model, []) if model else [])
 
 
 # =========================================================================== the entry point
@@ -125,7 +126,7 @@ def compare(
     for name in models:
         base = load_recipe(task, name, overrides=list(overrides))
         layers = family_named(base.family).quick_profile_layers(base)
-        recipes[name] = load_recipe(task, name, overrides=[*profile_overrides(prof, base.family, layers), *overrides])
+        recipes[name] = load_recipe(task, name, overrides=[*profile_overrides(prof, base.family, layers, name), *overrides])
     variant = comparison_variant(task, models[0], recipes[models[0]])
     named = f"{task}-{variant}" if variant else task
     out = Path(output_dir or f"runs/compare-{named}-{profile}").expanduser()

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Profile:
     """How long each model trains and on how much data; the same for every model, except what ``extra`` adds
-    for one family (e.g. more epochs for a model that learns from nothing).
+    for one family (e.g. more epochs for a model that learns from nothing) or one model of the comparison
+    (its name as in ``--models``; applied after its family's).
 
     The budget is either wall-clock ``seconds`` or, when ``epochs`` is set, passes over the
     training data (then the learning-rate schedule decays over the whole run).
@@ -25,7 +26,7 @@ class Profile:
     test_examples: int | None = None
     eval_steps: int | None = None  # evaluations during training (learning curves); None: recipe's
     latency_examples: int = 30
-    extra: dict[str, list[str]] = field(default_factory=dict)  # family -> more overrides
+    extra: dict[str, list[str]] = field(default_factory=dict)  # family or model name -> more overrides
     epochs: float | None = None  # matched epochs instead of seconds
 
 

@@ -303,6 +303,12 @@ def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
     assert _budget_line(recipes).startswith(
         "budget in epochs over the same training data, each model at its own schedule: bilstm 3, smollm2 1.25")
 
+    # one model's own schedule, after its family's: the other model of the family keeps the family's
+    per_model = Profile("e", None, epochs=3, extra={"llm": ["training.epochs=1"], "smollm2": ["training.epochs=2"]})
+    recipes = [load_recipe("sentiment", "smollm2", overrides=profile_overrides(per_model, "llm", 30, m))
+               for m in ("smollm2", "smollm2-other")]
+    assert [r.training.epochs for r in recipes] == [2, 1]
+
     quick = load_recipe("sentiment", "smollm2", overrides=profile_overrides(TASKS["sentiment"].profiles["quick"], "llm", 30))
     assert quick.model.freeze_layers == 22  # SmolLM2's 30 layers: the top 8 train
 
