@@ -12,6 +12,7 @@ Usage::
     python benchmarks/rnn_throughput.py --steps 40 --threads 2
     python benchmarks/rnn_throughput.py --clock cpu --threads 1   # steadier on a busy shared machine
     python benchmarks/rnn_throughput.py --device cuda --json out.json   # cuDNN on a GPU (both models alike)
+    python benchmarks/rnn_throughput.py --clock cpu --threads 1 --steps 40 --publish   # the README's numbers
 
 The ratio printed last is hf_rnn tokens/s divided by bare tokens/s (goal: >= 0.95). Tokens are real
 (non-padding) tokens.
@@ -131,6 +132,8 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--json", help="also write the numbers to this JSON file")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write results/performance/rnn_throughput.json (the README's performance block)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device here")
@@ -176,16 +179,19 @@ def main() -> None:
 
     # Strict alternation, one step each, on the same batch, swapping who goes first every step. A shared machine
     # has load spikes; pairing adjacent steps and taking medians keeps a spike from deciding the comparison.
+    from hf_rnn.cpu_load import OtherLoad
+
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     step_seconds = {name: [] for name in runners}
     step_tokens = []
-    for index in range(args.steps):
-        batch = batches[(args.warmup + index) % len(batches)]
-        order = list(runners) if index % 2 == 0 else list(reversed(runners))
-        for name in order:
-            step, model, optimizer = runners[name]
-            step_seconds[name].append(timed_step(step, model, optimizer, batch, clock))
-        step_tokens.append(int(batch["lengths"].sum()))
+    with OtherLoad() as other:  # other processes' work meanwhile, for the published numbers
+        for index in range(args.steps):
+            batch = batches[(args.warmup + index) % len(batches)]
+            order = list(runners) if index % 2 == 0 else list(reversed(runners))
+            for name in order:
+                step, model, optimizer = runners[name]
+                step_seconds[name].append(timed_step(step, model, optimizer, batch, clock))
+            step_tokens.append(int(batch["lengths"].sum()))
 
     for name in runners:
         total = sum(step_seconds[name])
@@ -201,14 +207,21 @@ def main() -> None:
         f"steps; overall {overall:.3f}); goal >= 0.95"
     )
     print(f"  load average at the end: {os.getloadavg()[0]:.1f} (other processes slow both models alike)")
+    results = {"device": args.device, "clock": args.clock, "threads": torch.get_num_threads(),
+               "ratio_median": statistics.median(pair_ratios), "ratio_overall": overall,
+               "tokens_per_second": {n: sum(step_tokens) / sum(step_seconds[n]) for n in runners},
+               "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len,
+               "hidden_size": args.hidden_size, "num_layers": args.num_layers, "parameters": count,
+               "torch": torch.__version__, "other_load_cores": round(other.cores, 2)}
     if args.json:
         import json
 
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"device": args.device, "ratio_median": statistics.median(pair_ratios), "ratio_overall": overall,
-                       "tokens_per_second": {n: sum(step_tokens) / sum(step_seconds[n]) for n in runners},
-                       "steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len}, f, indent=1)
+            json.dump(results, f, indent=1)
+    if args.publish:
+        from hf_rnn.performance import publish
 
+        print(f"published: {publish('rnn_throughput', results)}")
 
 if __name__ == "__main__":
     main()

@@ -35,7 +35,7 @@ def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_pa
     assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 500 | 3.2% | 0.840 |" in text
     assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
     assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
-    assert "Not measured yet: `trainer_reference`, `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
+    assert "Not measured yet: `trainer_reference`, `rnn_throughput`, `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
     assert text.index("Trainer") < text.index("FLOPs")  # the README's order, not the files'
 
 
@@ -105,3 +105,15 @@ def test_the_trainer_reference_line_gives_both_accuracies_on_the_same_split(tmp_
     assert "batch 16, learning rate 2e-05 decaying linearly to zero" in text and "650 steps, its random sampler" in text
     assert "same 8,454 sentences" in text and "its 1,057 test sentences: accuracy **0.884**" in text
     assert "committed `full` LLM at the time: 0.877 (-0.007 against the reference)" in text
+
+
+def test_the_rnn_throughput_line_gives_both_rates_and_the_ratio_against_its_goal(tmp_path):
+    performance.publish("rnn_throughput", {
+        "device": "cpu", "clock": "cpu", "threads": 1, "ratio_median": 0.931, "ratio_overall": 0.94,
+        "tokens_per_second": {"hf_rnn": 9310.0, "bare": 10000.0}, "steps": 40, "batch_size": 32, "seq_len": 64,
+        "hidden_size": 256, "num_layers": 2, "parameters": 8_000_000, "torch": "2.13.0", "other_load_cores": 1.2},
+        tmp_path)
+    text = performance.performance_section(tmp_path)
+    assert "9,310 against 10,000 non-padding tokens/s, ratio **0.93**" in text
+    assert "goal ≥ 0.95: **missed by 0.019**" in text and "32 sequences of 32-64 tokens" in text
+    assert "**Measured on a busy machine:** other processes kept 1.20 of its cores busy" in text
