@@ -165,6 +165,8 @@ def test_assisted_decoding_is_refused_for_a_stateful_model(drafting):
     # one clear ValueError from the model itself, whichever transformers 5.x release is installed
     with pytest.raises(ValueError, match="stateful"):
         model.generate(prompt(batch=1), max_new_tokens=3, **drafting())
+    with pytest.raises(ValueError, match="stateful"):  # the config as generate()'s second positional argument
+        model.generate(prompt(batch=1), GenerationConfig(prompt_lookup_num_tokens=2, max_new_tokens=3))
     # the refusal is about drafting only: the same call without it generates
     assert model.generate(prompt(batch=1), max_new_tokens=3, eos_token_id=None).shape == (1, 8)
 

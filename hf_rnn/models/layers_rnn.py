@@ -179,7 +179,8 @@ class RNNLMHeadMixin:
         """`GenerationMixin.generate`, refusing the modes that verify draft tokens (an assistant model, prompt
         lookup, early-exit or multi-token-prediction drafts): rejecting a draft needs the recurrent state of an
         earlier token, which a running state no longer has."""
-        config = kwargs.get("generation_config") or self.generation_config
+        # generation_config is generate()'s second parameter: by keyword or by position
+        config = kwargs.get("generation_config") or (args[1] if len(args) > 1 else None) or self.generation_config
         drafts = [kwargs.get(name, getattr(config, name, None)) for name in DRAFTING_OPTIONS]
         if kwargs.get("assistant_model") is not None or any(d not in (None, False) for d in drafts):
             raise ValueError(
