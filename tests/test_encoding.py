@@ -106,3 +106,14 @@ def test_repeat_input_is_a_tagging_option_that_reaches_the_encoding(tokenizer):
     assert [x for x in b["labels"] if x != IGNORE_INDEX] == [x for x in a["labels"] if x != IGNORE_INDEX]
     with pytest.raises(Exception, match="repeat_input"):
         load_task("sentiment", repeat_input=True)
+
+
+def test_the_old_family_keyword_still_encodes_with_a_future_warning(tokenizer):
+    task = load_task("sentiment").subset({"train": 4})
+    with pytest.warns(FutureWarning, match=r"encode\(family=\.\.\.\) is now encoding="):
+        old = task.encode(tokenizer, family="llm", splits=("train",))["train"]
+    assert old["input_ids"] == task.encode(tokenizer, encoding="llm", splits=("train",))["train"]["input_ids"]
+    with pytest.warns(FutureWarning, match="collator"):
+        task.collator(tokenizer, family="rnn")
+    with pytest.raises(TypeError, match="both encoding= and family="):
+        task.encode_inputs(tokenizer, ["fine"], encoding="rnn", family="rnn")
