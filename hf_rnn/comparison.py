@@ -89,6 +89,8 @@ def compare(
     reuse: bool = True,
     overrides: list[str] = (),
     progress: bool = True,
+    data: str | os.PathLike | None = None,
+    **task_options: Any,
 ) -> Comparison:
     """Train (or reuse) each model under a matched budget and write the report.
 
@@ -101,6 +103,10 @@ def compare(
         zero_shot: add the untrained instruct LLM as a reference row (every task but POS).
         reuse: keep a finished run whose resolved recipe equals the one this call would run.
         overrides: extra ``key=value`` recipe overrides applied to every model.
+        data: your own data, a local file or a Hub dataset id (default: the built-in data); the report and
+            its folder (``runs/compare-TASK-FILESTEM-PROFILE``) are named after it.
+        **task_options: how to read it, the task's ``load_task`` options (``text_column="review"``,
+            ``label_column="stars"``, ``season=52``...).
 
     Returns:
         the ``Comparison`` (also written as ``results.json``).
@@ -118,6 +124,11 @@ def compare(
         raise ConfigError("the model list is empty: name at least one model (e.g. --models bilstm,smollm2)")
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is named twice in {models}")
+    from .tasks.user_data import data_overrides, unknown_keyword
+
+    for key in task_options:  # a misspelled argument of compare() must not read as a task option
+        unknown_keyword("compare", compare, task_class, key)
+    overrides = [*data_overrides(task, data, task_options, overrides), *overrides]
     prof = task_class.profiles[profile]
     start = time.perf_counter()
 
@@ -178,15 +189,30 @@ def compare(
 def comparison_variant(task: str, model: str, recipe) -> str | None:
     """The value of the task's ``variant_option`` (e.g. the forecast series) when the recipe changes it from
     the built-in recipe's: such a comparison is kept apart (``runs/compare-TASK-VARIANT-PROFILE``,
-    ``results/TASK-VARIANT-PROFILE``). ``None`` for the usual data."""
+    ``results/TASK-VARIANT-PROFILE``); so is a comparison on the user's own data (the file's stem first).
+    ``None`` for the usual data."""
     from .recipes import load_recipe
 
+    parts = []
+    if recipe.task.source not in (None, "builtin"):  # the user's data: never in the built-in data's folder
+        parts.append(_source_slug(recipe.task.source))
     option = getattr(TASKS[task], "variant_option", None)
-    if option is None:
-        return None
-    value = recipe.task.options.get(option)
-    usual = load_recipe(task, model).task.options.get(option)
-    return None if value is None or value == usual else str(value)
+    if option is not None:
+        value = recipe.task.options.get(option)
+        usual = load_recipe(task, model).task.options.get(option)
+        if value is not None and value != usual:
+            parts.append(str(value))
+    return "-".join(parts) or None
+
+
+def _source_slug(source: str) -> str:
+    """A folder-name-safe name of a data source: a file's stem, a Hub id with ``/`` as ``-``."""
+    import re
+
+    from .tasks.sources import looks_like_file
+
+    name = Path(source).name.split(".")[0] if looks_like_file(source) else source.replace("/", "-")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._-")[:60] or "data"
 
 
 def _now() -> str:

@@ -57,7 +57,8 @@ def default_output_dir(recipe: Recipe) -> str:
 
 
 def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None = None,
-                 overrides: Sequence[str] = (), *, resume: bool = False, overwrite: bool = False) -> Run:
+                 overrides: Sequence[str] = (), *, resume: bool = False, overwrite: bool = False,
+                 data: str | os.PathLike | None = None, **task_options: Any) -> Run:
     """Train the model of a recipe on its task and write the run folder; return the finished ``Run``.
 
     Args:
@@ -67,11 +68,24 @@ def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None
         overrides: ``section.key=value`` changes to the recipe, as on the command line.
         resume: continue the run in ``output_dir`` from its last checkpoint.
         overwrite: start again in a folder that holds a run.
+        data: your own data, a local file or a Hub dataset id, instead of the recipe's (``hf-rnn train --data``).
+        **task_options: how to read it: the task's ``load_task`` options (``text_column="review"``...).
 
     The folder is checked before anything is loaded, so a wrong folder fails in a second, not after the data
     and model are built. Run under ``accelerate launch``, every process calls it and trains its share.
     ``run.metrics`` is the typed ``metrics.json`` (``hf_rnn.run_schema.RunMetrics``).
     """
+    if data is not None or task_options:
+        if resume:
+            raise ConfigError("resume=True continues a run on the data it started with: drop data= and the task "
+                              "options")
+        from .tasks import get_task_class
+        from .tasks.user_data import data_overrides, unknown_keyword
+
+        name = resolve_recipe(recipe, overrides).task.name
+        for key in task_options:
+            unknown_keyword("train_recipe", train_recipe, get_task_class(name), key)
+        overrides = [*data_overrides(name, data, task_options, overrides), *overrides]
     recipe = resolve_recipe(recipe, overrides, output_dir=output_dir, resume=resume)
     output_dir = str(output_dir or default_output_dir(recipe))
     recipe = dataclasses.replace(recipe, output_dir=output_dir)  # config.yaml records where the run is

@@ -120,6 +120,7 @@ def write_report(c: Comparison, task) -> None:
         *([f"What holds across the learning curves: {c.curve_summary}", ""] if c.curve_summary else []),
         f"- Task: **{c.task}** ({task.kind}); test split of {len(task.dataset['test']):,} examples, the same "
         f"for every model. Primary metric: **{metric}** ({better} is better).",
+        f"- Data: {task.data_description()}.",
         f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
         *([f"- Models: `smollm2` is the built-in {BUILTIN_LLM_LABEL} (not the Hub's original weights)."]
           if any(r.name.startswith("smollm2") for r in c.rows) else []),

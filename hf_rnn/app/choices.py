@@ -79,6 +79,9 @@ def run_choice(runs_dir: Path, run) -> ModelChoice:
     has_attention, attention = family.run_attention(read_json(run.path / "config.json")) if family else (False, "")
     metric, score = run.metrics.task.primary_metric, run.metrics.primary_score
     label = " ".join([run.name, *([attention] if attention else [])]) + f" · {rel}"
+    source = run.metrics.task.source
+    if source not in (None, "builtin"):  # trained on the user's data: say whose, not the built-in corpus's
+        label += f" · data {Path(source).name}"
     if isinstance(score, (int, float)):
         label += f" · test {metric} {score:.3g}"
     return ModelChoice(RUN_PREFIX + rel, label, run.family, has_attention, run)

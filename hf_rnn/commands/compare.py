@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..tasks.user_data import add_data_arguments
+
 
 def register(sub) -> None:
     p = sub.add_parser("compare", help="train RNNs and the LLM on one task under a matched budget; write a report",
@@ -19,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
                    help="also copy the report files (no weights) into DIR/TASK-PROFILE (default DIR: results)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every model")
+    add_data_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -30,14 +33,21 @@ def run(args) -> int:
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()  # one "Loading weights" bar per model load would bury the progress lines
+    from ..errors import ConfigError
+    from ..tasks.user_data import flag_options
+
+    options = flag_options(args, args.task)
     if args.runs:
+        if args.data or options:
+            raise ConfigError("--runs compares finished runs on the data they were trained on: drop --data and "
+                              "the task-option flags")
         result = compare_runs(args.runs, args.output_dir or "runs/compare-runs")
     else:
         models = [m.strip() for m in args.models.split(",")] if args.models is not None else None
         if models is not None:
             models = [m for m in models if m]
         result = compare(args.task, models, args.profile, args.output_dir, zero_shot=not args.no_zero_shot,
-                         reuse=not args.retrain, overrides=args.overrides)
+                         reuse=not args.retrain, overrides=args.overrides, data=args.data, **options)
     print(result.table_markdown())
     if args.publish:
         from ..results import publish

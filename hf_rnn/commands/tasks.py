@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+from ..tasks.user_data import add_data_arguments
+
 
 def register(sub) -> None:
     p = sub.add_parser("tasks", help="list the tasks with their sizes, label sets and metrics")
-    p.add_argument("--source", help="describe one task loaded from this file or Hub id (needs --task)")
+    p.add_argument("--source", help="the same as --data (its older name)")
     p.add_argument("--task", help="only this task")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_data_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -18,13 +21,19 @@ def run(args) -> int:
 
     from ..errors import DataError
     from ..tasks import TASKS, load_task
+    from ..tasks.user_data import data_overrides, flag_options
 
     datasets.disable_progress_bars()
-    if args.source and not args.task:
-        raise DataError("--source needs --task NAME")
+    if args.source and args.data and args.source != args.data:
+        raise DataError(f"--source {args.source} and --data {args.data} name two sources: keep one")
+    source = args.data or args.source
+    options = flag_options(args, args.task)
+    if (source or options) and not args.task:
+        raise DataError(f"{'--data' if source else 'a task option'} needs --task NAME")
+    if args.task:
+        data_overrides(args.task, source, options)  # the same checks as compare and train
     names = [args.task] if args.task else list(TASKS)
-    rows = [load_task(n, args.source).summary() | {"description": TASKS[n].description if n in TASKS else ""}
-            for n in names]
+    rows = [load_task(n, source, **options).summary() for n in names]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

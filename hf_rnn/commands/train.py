@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from ..tasks.user_data import add_data_arguments
+
 EPILOG = """\
 models: rnn (the task's recipe RNN), lstm, bilstm, gru, bigru, simplernn, bisimplernn,
         llm / smollm2 (the built-in SmolLM2-135M-Instruct), or an LLM Hub id / folder.
@@ -57,6 +59,7 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="start again in a folder that holds a run")
     p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides (section.key=value)")
+    add_data_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -67,6 +70,7 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..recipe_training import default_output_dir, train_recipe
     from ..recipes import dump_yaml, load_recipe
+    from ..tasks.user_data import data_overrides, flag_options
 
     saved = None
     if args.resume:
@@ -74,7 +78,15 @@ def run(args) -> int:
             raise ConfigError("--resume needs --output-dir (the run folder to continue)")
         saved_path = Path(args.output_dir).expanduser() / "config.yaml"
         saved = saved_path if saved_path.exists() else None  # a resumed run keeps the recipe it started with
-    recipe = load_recipe(args.task, args.model, args.config, args.overrides, saved=saved)
+    overrides = list(args.overrides)
+    options = flag_options(args, args.task)
+    if args.data is not None or options:
+        if args.resume:
+            raise ConfigError("--resume continues a run on the data it started with: drop --data and the "
+                              "task-option flags")
+        task = args.task or load_recipe(args.task, args.model, args.config, overrides).task.name
+        overrides = [*data_overrides(task, args.data, options, overrides), *overrides]
+    recipe = load_recipe(args.task, args.model, args.config, overrides, saved=saved)
     if saved is not None or args.config is not None:
         _check_same_model(recipe, args.model)
     output_dir = args.output_dir or default_output_dir(recipe)

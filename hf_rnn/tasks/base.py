@@ -272,11 +272,27 @@ class Task:
     def label_names(self) -> list[str] | None:
         return None
 
+    def data_description(self) -> str:
+        """What the data is, in one line: the built-in corpus's own description, or the user's file (or Hub
+        dataset) with its sizes and labels: never the built-in corpus's words for somebody else's data."""
+        if self.source in (None, "builtin"):
+            return self.description
+        from .sources import looks_like_file
+
+        where = f"your file {Path(self.source).name}" if looks_like_file(self.source) else \
+            f"the Hub dataset {self.source}"
+        sizes = " / ".join(f"{len(self.dataset[s]):,}" for s in SPLITS)
+        labels = self.label_names
+        shown = (f"; {len(labels)} labels: {', '.join(labels[:12])}{', ...' if len(labels) > 12 else ''}"
+                 if labels else "")
+        return f"{where}: {sizes} examples (train / validation / test){shown}"
+
     def summary(self) -> dict[str, Any]:
         """Sizes, labels and metrics: what ``hf-rnn tasks`` prints."""
         return {
             "task": self.name,
             "kind": self.kind,
+            "description": self.data_description(),
             "source": self.source,
             "sizes": {s: len(self.dataset[s]) for s in SPLITS},
             "labels": self.label_names,
