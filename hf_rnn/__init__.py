@@ -47,6 +47,7 @@ _EXPORTS = {
     "RunMetrics": "hf_rnn.run_schema",
     "compare": "hf_rnn.comparison",
     "compare_runs": "hf_rnn.comparison",
+    "compare_sizes": "hf_rnn.learning_curve",
     "Comparison": "hf_rnn.comparison",
     "attention_maps": "hf_rnn.attention",
     "AttentionMaps": "hf_rnn.attention",

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--retrain", action="store_true", help="train again even where a matching run exists")
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
                    help="also copy the report files (no weights) into DIR/TASK-PROFILE (default DIR: results)")
+    p.add_argument("--train-sizes", metavar="N,N,...", help="compare at each of these numbers of labelled training "
+                   "examples (nested random subsets, e.g. 100,300,1000,all) and plot the metric against them")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every model")
     add_data_arguments(p)
     p.set_defaults(func=run)
@@ -41,7 +43,11 @@ def run(args) -> int:
         if args.data or options:
             raise ConfigError("--runs compares finished runs on the data they were trained on: drop --data and "
                               "the task-option flags")
+        if args.train_sizes:
+            raise ConfigError("--train-sizes trains at each size: it cannot be combined with --runs")
         result = compare_runs(args.runs, args.output_dir or "runs/compare-runs")
+    elif args.train_sizes:
+        return _run_sizes(args, options)
     else:
         models = [m.strip() for m in args.models.split(",")] if args.models is not None else None
         if models is not None:
@@ -54,4 +60,19 @@ def run(args) -> int:
 
         print(f"published: {publish(result.output_dir, args.publish)}")
     print(f"\nreport: {result.output_dir}/report.md (and report.html, results.json); {result.seconds:.0f} s")
+    return 0
+
+
+def _run_sizes(args, options) -> int:
+    """``--train-sizes``: one comparison per size, then the curve (and its publication)."""
+    from ..learning_curve import compare_sizes, publish_curve
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models is not None else None
+    curve = compare_sizes(args.task, models, args.train_sizes, args.profile, args.output_dir,
+                          overrides=args.overrides, zero_shot=not args.no_zero_shot, reuse=not args.retrain,
+                          data=args.data, **options)
+    print("\n".join(curve.equivalence))
+    if args.publish:
+        print(f"published: {publish_curve(curve.output_dir, args.publish)}")
+    print(f"\ncurve: {curve.output_dir}/curve.md (and curve.png, curve.json; one comparison per size beside them)")
     return 0

@@ -1,0 +1,293 @@
+"""Quality against training-set size: the comparison at several numbers of labelled examples.
+
+How much a pretrained transformer buys depends on how many labels the user has (pretraining is worth most
+when they are few), and one training-set size gives one point of that curve. ``compare_sizes`` runs the same
+comparison (``hf_rnn.compare``) once per size on nested random subsets of the training split (the task's
+seeded shuffle, cut to the first ``n``: the 100 examples are inside the 300, and every model gets the same
+ones), all scored on the same test split, and writes into its folder::
+
+    n100/ n300/ ... all/      one comparison each (report.md, results.json, the runs)
+    curve.json                the primary metric of every model at every size, and the equivalence sentences
+    curve.png                 the metric against labelled examples (log scale), zero-shot as a horizontal line
+    curve.md                  the figure and the sentences
+
+The data equivalence is read from the curve: for each size, how many labelled examples the best RNN needs
+to reach the fine-tuned LLM's score there (interpolated on the log scale between measured sizes), or that it
+does not within the data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .assets import atomic_write_text
+from .errors import ConfigError
+
+__all__ = ["Curve", "compare_sizes", "data_equivalence", "parse_train_sizes", "publish_curve"]
+
+ALL = "all"
+
+
+def parse_train_sizes(sizes: str | Sequence[int | str], train_examples: int | None = None,
+                      num_labels: int | None = None) -> list[int | str]:
+    """``"100,300,all"`` (or a list) → ``[100, 300, "all"]``, sorted, each size checked.
+
+    A size must be a whole number of at least 1 (and at least the number of labels: every class needs a
+    chance to be seen), at most the training split's size (``all`` is the whole split), and named once.
+    """
+    items = [s.strip() for s in sizes.split(",")] if isinstance(sizes, str) else list(sizes)
+    if not items or any(i == "" for i in items):
+        raise ConfigError(f"--train-sizes {sizes!r}: give sizes separated by commas, e.g. 100,300,1000,all")
+    out: list[int | str] = []
+    for item in items:
+        if isinstance(item, str) and item.lower() == ALL:
+            out.append(ALL)
+            continue
+        n = _whole_number(item)
+        if n is None:
+            raise ConfigError(f"--train-sizes: {item!r} is not a number of examples (a whole number or 'all')")
+        if n < 1:
+            raise ConfigError(f"--train-sizes: {n} examples cannot train anything; sizes start at 1")
+        if num_labels and n < num_labels:
+            raise ConfigError(f"--train-sizes: {n} examples are fewer than the task's {num_labels} labels; "
+                              f"use at least {num_labels}")
+        if train_examples is not None and n > train_examples:
+            raise ConfigError(f"--train-sizes: {n:,} is more than the {train_examples:,} examples of the training "
+                              "split; the largest size is 'all'")
+        out.append(n)
+    numbers = [n for n in out if n != ALL]
+    if len(set(out)) != len(out) or (ALL in out and train_examples in numbers):
+        raise ConfigError(f"--train-sizes {sizes!r} names a size twice")
+    return sorted(numbers) + ([ALL] if ALL in out else [])
+
+
+def _whole_number(item: Any) -> int | None:
+    """``item`` as an int when it is one ("300", 300, "-5"), else None ("3e2", "x", 2.5, True)."""
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        return item
+    text = str(item).strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    return int(text) if digits.isdigit() else None
+
+
+@dataclass
+class Curve:
+    """The comparison at each training-set size: ``points[model] = [(examples, score), ...]``."""
+
+    task: str
+    profile: str
+    metric: str
+    greater_is_better: bool
+    sizes: list[int]  # labelled training examples of each point ("all" resolved)
+    points: dict[str, list[tuple[int, float]]]  # trained models
+    lines: dict[str, float]  # untrained rows (the zero-shot LLM, references): one score at every size
+    families: dict[str, str]
+    output_dir: str
+    equivalence: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "profile": self.profile, "metric": self.metric,
+                "greater_is_better": self.greater_is_better, "sizes": self.sizes,
+                "points": {k: [list(p) for p in v] for k, v in self.points.items()}, "lines": self.lines,
+                "families": self.families, "equivalence": self.equivalence, "folders": self.folders}
+
+
+def compare_sizes(task: str, models: list[str] | None = None, train_sizes: str | Sequence[int | str] = "100,300,all",
+                  profile: str = "quick", output_dir: str | os.PathLike | None = None, *,
+                  overrides: Sequence[str] = (), progress: bool = True, **compare_options: Any) -> Curve:
+    """Run ``hf_rnn.compare`` once per training-set size and write the curve (see the module).
+
+    Args:
+        task, models, profile: as for ``hf_rnn.compare``.
+        train_sizes: ``"100,300,1000,all"`` or a list; checked against the training split first.
+        output_dir: the curve's folder (default ``runs/curve-TASK-PROFILE``); size ``n`` compares in ``n<n>/``.
+        overrides: recipe overrides for every model at every size.
+        **compare_options: the rest of ``hf_rnn.compare``'s arguments (``data=``, ``zero_shot=``, task options).
+    """
+    from .comparison import compare
+    from .recipes import load_recipe
+    from .tasks import get_task_class, load_task
+    from .tasks.user_data import data_overrides
+
+    task_class = get_task_class(task)
+    # the training split the sizes cut, read as the comparison will read it (the user's file, options, caps)
+    data = compare_options.get("data")
+    options = {k: v for k, v in compare_options.items() if k not in _COMPARE_ARGUMENTS}
+    given = [*data_overrides(task, data, options, overrides), *overrides]
+    if any(o.split("=", 1)[0].strip() == "task.max_train_examples" for o in overrides):
+        raise ConfigError("--train-sizes sets task.max_train_examples itself: drop that override")
+    t = load_recipe(task, (models or task_class.default_models)[0], overrides=given).task
+    loaded = load_task(task, t.source, **t.options)
+    train_examples = len(loaded.dataset["train"])
+    sizes = parse_train_sizes(train_sizes, train_examples, len(loaded.label_names or []) or None)
+    out = Path(output_dir or f"runs/curve-{task}-{profile}").expanduser()
+
+    comparisons = []
+    shared_zero_shot = None
+    for size in sizes:
+        folder = out / (ALL if size == ALL else f"n{size}")
+        if shared_zero_shot is not None and not (folder / shared_zero_shot.name).exists():
+            folder.mkdir(parents=True, exist_ok=True)  # the untrained model's scores do not depend on the size
+            shutil.copy2(shared_zero_shot, folder / shared_zero_shot.name)
+        extra = [] if size == ALL else [f"task.max_train_examples={size}"]
+        if progress:
+            print(f"[curve] {task}: {size} training examples", flush=True)
+        c = compare(task, models, profile, folder, overrides=[*overrides, *extra], progress=progress,
+                    **compare_options)
+        comparisons.append((train_examples if size == ALL else size, c))
+        from .comparison import ZERO_SHOT_CACHE
+
+        if (folder / ZERO_SHOT_CACHE).exists():
+            shared_zero_shot = folder / ZERO_SHOT_CACHE
+    curve = _curve_of(task, profile, loaded, comparisons, out)
+    write_curve(curve)
+    return curve
+
+
+# compare()'s own keyword arguments (the rest of **compare_options are task options)
+_COMPARE_ARGUMENTS = ("data", "zero_shot", "reuse", "seeds")
+
+
+def _curve_of(task: str, profile: str, loaded, comparisons: list[tuple[int, Any]], out: Path) -> Curve:
+    points: dict[str, list[tuple[int, float]]] = {}
+    lines: dict[str, float] = {}
+    families: dict[str, str] = {}
+    metric = loaded.primary_metric
+    for n, c in comparisons:
+        for row in c.rows:
+            score = row.metrics.get(metric)
+            if score is None or not math.isfinite(score):
+                continue
+            families[row.name] = row.family
+            if row.run_dir is None:  # untrained: the zero-shot LLM, references
+                lines.setdefault(row.name, float(score))
+            else:
+                points.setdefault(row.name, []).append((n, float(score)))
+    curve = Curve(task=task, profile=profile, metric=metric, greater_is_better=loaded.greater_is_better,
+                  sizes=[n for n, _ in comparisons], points=points, lines=lines, families=families,
+                  output_dir=str(out), folders=[Path(c.output_dir).name for _, c in comparisons])
+    curve.equivalence = data_equivalence(curve)
+    return curve
+
+
+def _best(curve: Curve, family: str) -> str | None:
+    """The model of ``family`` with the best score at the largest size."""
+    names = [m for m in curve.points if curve.families.get(m) == family]
+    sign = 1 if curve.greater_is_better else -1
+    return max(names, key=lambda m: sign * curve.points[m][-1][1], default=None)
+
+
+def _examples_to_reach(points: list[tuple[int, float]], target: float, greater_is_better: bool) -> float | None:
+    """Examples at which a curve first reaches ``target``, linear in log(examples) between its points."""
+    def reached(score: float) -> bool:
+        return score >= target if greater_is_better else score <= target
+
+    for i, (n, score) in enumerate(points):
+        if reached(score):
+            if i == 0:
+                return float(n)
+            (n0, s0) = points[i - 1]
+            t = (target - s0) / (score - s0) if score != s0 else 1.0
+            return math.exp(math.log(n0) + t * (math.log(n) - math.log(n0)))
+    return None
+
+
+def data_equivalence(curve: Curve) -> list[str]:
+    """One sentence per size: how many labelled examples the best RNN needs to reach the fine-tuned LLM's score
+    there, or that it does not within the data (both models picked at the largest size)."""
+    llm, rnn = _best(curve, "llm"), _best(curve, "rnn")
+    if llm is None or rnn is None:
+        return []
+    sentences = []
+    rnn_points = sorted(curve.points[rnn])
+    for n, score in sorted(curve.points[llm]):
+        need = _examples_to_reach(rnn_points, score, curve.greater_is_better)
+        if need is None:
+            best_n, best = rnn_points[-1]
+            sentences.append(f"With {n:,} labelled examples {llm} scores {curve.metric} {score:.4g}; {rnn} does not "
+                             f"reach it within the data ({best:.4g} with {best_n:,}).")
+        else:
+            ratio = need / n
+            sentences.append(f"With {n:,} labelled examples {llm} scores {curve.metric} {score:.4g}; {rnn} needs "
+                             f"about {need:,.0f} to match it ({ratio:.2g}× as many).")
+    return sentences
+
+
+def plot_curve(curve: Curve, path: str | Path) -> Path:
+    """The primary metric against labelled examples (log scale): a line per trained model, a horizontal
+    line per untrained row (the zero-shot LLM, references)."""
+    from .plots import _new_figure, save_figure
+
+    fig = _new_figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    for name, pts in curve.points.items():
+        xs, ys = zip(*sorted(pts), strict=True)
+        ax.plot(xs, ys, marker="o", label=name)
+    for name, score in curve.lines.items():
+        ax.axhline(score, linestyle="--", linewidth=1, color="grey" if curve.families.get(name) == "reference"
+                   else "black", label=f"{name} (no training)")
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training examples (log scale)")
+    ax.set_ylabel(f"test {curve.metric} ({'higher' if curve.greater_is_better else 'lower'} is better)")
+    ax.set_title(f"{curve.task}: quality against training-set size ({curve.profile} budget per point)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path, dpi=110)
+
+
+def write_curve(curve: Curve) -> None:
+    """``curve.json``, ``curve.png`` and ``curve.md`` in the curve's folder."""
+    out = Path(curve.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_curve(curve, out / "curve.png")
+    atomic_write_text(out / "curve.json", json.dumps(curve.to_dict(), indent=2))
+    header = "| model | " + " | ".join(f"{n:,}" for n in curve.sizes) + " |"
+    rows = [header, "|---|" + "---|" * len(curve.sizes)]
+    for name, pts in curve.points.items():
+        by_n = dict(pts)
+        rows.append(f"| {name} | " + " | ".join(f"{by_n[n]:.4g}" if n in by_n else "—" for n in curve.sizes) + " |")
+    for name, score in curve.lines.items():
+        rows.append(f"| {name} (no training) | " + " | ".join(f"{score:.4g}" for _ in curve.sizes) + " |")
+    md = [f"# {curve.task}: quality against training-set size ({curve.profile} profile)", "",
+          f"Test {curve.metric} of every model trained on nested random subsets of the training split (the same "
+          f"examples for every model), one comparison per size ({', '.join(curve.folders)}), each under the "
+          f"{curve.profile} profile's budget.", "", *rows, "", "![curve](curve.png)", ""]
+    if curve.equivalence:
+        md += ["## Data equivalence", "", *[f"- {s}" for s in curve.equivalence], ""]
+    atomic_write_text(out / "curve.md", "\n".join(md))
+
+
+CURVE_FILES = ("curve.json", "curve.md", "curve.png")
+
+
+def publish_curve(curve_dir: str | os.PathLike, results_root: str | os.PathLike = "results") -> Path:
+    """Copy a curve's files (no runs, no weights) into ``results_root/<task>-curve-<profile>/``, replacing that
+    folder as a whole through a temporary sibling; return it."""
+    src = Path(curve_dir)
+    try:
+        doc = json.loads((src / "curve.json").read_text(encoding="utf-8"))
+        name = f"{doc['task']}-curve-{doc['profile']}"
+    except (OSError, ValueError, KeyError) as e:
+        raise ConfigError(f"{src} holds no finished curve (curve.json): {e}") from None
+    dest = Path(results_root) / name
+    tmp = dest.with_name(f".{name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for file in CURVE_FILES:
+        shutil.copy2(src / file, tmp / file)
+    old = dest.with_name(f".{name}.old-{os.getpid()}")
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
