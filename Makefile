@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup assets browser apertium demo test test-fast lint
+.PHONY: setup assets browser apertium demo test test-fast lint docs
 
 setup: $(STAMP) assets browser apertium
 
@@ -52,3 +52,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The documentation site (docs/ + mkdocs.yml) into site/; the suite builds it too (tests/test_docs.py).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict

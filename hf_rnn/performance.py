@@ -52,12 +52,25 @@ def machine() -> dict[str, Any]:
             "bf16_matrix_units": sorted(flags & {"avx512_bf16", "amx_bf16"}) if flags is not None else None}
 
 
+def portable_path(text: str) -> str:
+    """An absolute path as a committed file may record it: relative to the working folder when inside it, else
+    its name alone (a committed result never carries the folders of the machine that made it)."""
+    if not os.path.isabs(text):
+        return text
+    try:
+        return Path(text).resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return Path(text).name
+
+
 def publish(name: str, numbers: dict[str, Any], results_root: str | os.PathLike = "results") -> Path:
     """Write ``results_root/performance/<name>.json``: ``numbers`` with the machine, date and command line."""
     if name not in RENDERERS:
         raise PerformanceError(f"no README renderer for benchmark {name!r}; known: {', '.join(ORDER)}")
+    command = " ".join([Path(sys.argv[0]).name, *(portable_path(a) for a in sys.argv[1:])])
+    numbers = {k: portable_path(v) if isinstance(v, str) else v for k, v in numbers.items()}
     doc = {"benchmark": name, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), **numbers}
+           "machine": machine(), "command": command, **numbers}
     path = Path(results_root) / PERFORMANCE_DIR / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(doc, indent=1))

@@ -215,8 +215,9 @@ def busy_latency_note(rows) -> str:
             + ", ".join(busy) + " (cores' worth of their work): those times are slower than a quiet machine's.")
 
 
-def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
-    """The README's results block: one table per committed comparison, its budget, machine, date and goals."""
+def readme_section(results_root: str | os.PathLike = RESULTS_DIR, link_base: str = "") -> str:
+    """The results block: one table per committed comparison, its budget, machine, date and goals; its links lead
+    to ``link_base + "results/..."`` (``"../"`` from a page under ``docs/``)."""
     docs = collect(results_root)
     if not docs:
         return "No committed results yet: `hf-rnn compare --task T --profile P --publish` writes them.\n"
@@ -226,7 +227,7 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
         metric = primary_metric(doc)
         cpus = f", {hw['logical_cpus']} logical CPUs" if hw.get("logical_cpus") else ""
         title = f"{doc['task']} ({doc['variant']})" if doc.get("variant") else doc["task"]
-        out += [f"#### {title} · `{doc['profile']}` ([report](results/{doc['folder']}/report.md))", "",
+        out += [f"#### {title} · `{doc['profile']}` ([report]({link_base}results/{doc['folder']}/report.md))", "",
                 f"{doc['budget']}. Measured on {hw.get('device_name', '?')}{cpus}, "
                 f"{hw.get('torch_threads', '?')} torch threads, precision {hw.get('mixed_precision', 'no')}, "
                 f"{(doc.get('date') or '?')[:10]}; {took(doc.get('seconds', 0), [r.get('train_seconds') for r in doc['rows']])}.", ""]
@@ -256,31 +257,60 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR) -> str:
     return "\n".join(out)
 
 
+def generated_blocks(results_root: str | os.PathLike = RESULTS_DIR):
+    """``(name, begin, end, body(link_base))`` of every block ``hf-rnn results`` writes: the verdict, the
+    per-task results and the performance block."""
+    from . import performance, verdict_table
+
+    return (("verdict", verdict_table.BEGIN, verdict_table.END,
+             lambda base: verdict_table.verdict_section(results_root, base)),
+            ("results", BEGIN, END, lambda base: readme_section(results_root, base)),
+            ("performance", performance.BEGIN, performance.END,
+             lambda base: performance.performance_section(results_root)))
+
+
 def update_readme(readme: str | os.PathLike = "README.md", results_root: str | os.PathLike = RESULTS_DIR,
-                  check: bool = False) -> bool:
-    """Rewrite the README's results block and its performance block (``hf_rnn.performance``) from
-    ``results_root``; return whether anything changed.
+                  check: bool = False, docs: str | os.PathLike | None = None) -> bool:
+    """Rewrite the generated blocks (``generated_blocks``) wherever they are, in ``readme`` and the pages of
+    ``docs`` (default: the ``docs/`` folder beside the README, when there is one), from ``results_root``;
+    return whether anything changed. Every block must be in at least one of the files.
 
-    With ``check=True`` nothing is written and a ``ResultsError`` says which block is stale.
+    With ``check=True`` nothing is written and a ``ResultsError`` says which files are stale.
     """
-    from . import performance
-
     path = Path(readme)
-    text = path.read_text(encoding="utf-8")
-    new = text
-    blocks = (("results", BEGIN, END, lambda: readme_section(results_root)),
-              ("performance", performance.BEGIN, performance.END,
-               lambda: performance.performance_section(results_root)))
-    for name, begin, end, body in blocks:
-        if begin not in new or end not in new:
-            raise ResultsError(f"{path} has no {name} block: add the lines {begin!r} and {end!r}")
-        head, rest = new.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        new = f"{head}{begin}\n{body()}{end}{tail}"
-    if new == text:
+    if not path.is_file():
+        raise ResultsError(f"{path} is not a file: name the README with --readme")
+    docs_dir = Path(docs) if docs is not None else path.parent / "docs"
+    files = [path, *sorted(docs_dir.glob("*.md"))] if docs_dir.is_dir() else [path]
+    root = path.parent.resolve()
+    found: set[str] = set()
+    stale: dict[Path, str] = {}
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        base = os.path.relpath(root, file.parent.resolve()).replace(os.sep, "/")
+        base = "" if base == "." else base + "/"
+        new = text
+        for name, begin, end, body in generated_blocks(results_root):
+            if begin not in new:
+                continue
+            if end not in new.split(begin, 1)[1]:
+                raise ResultsError(f"{file} opens the {name} block but does not close it: add the line {end!r}")
+            found.add(name)
+            head, rest = new.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            new = f"{head}{begin}\n{body(base)}{end}{tail}"
+        if new != text:
+            stale[file] = new
+    missing = [name for name, *_ in generated_blocks(results_root) if name not in found]
+    if missing:
+        begin, end = {n: (b, e) for n, b, e, _ in generated_blocks(results_root)}[missing[0]]
+        raise ResultsError(f"{path} (and {docs_dir}/) have no {missing[0]} block: add the lines {begin!r} and "
+                           f"{end!r}")
+    if not stale:
         return False
     if check:
-        raise ResultsError(f"{path}'s generated blocks (results, performance) do not match {results_root}/: "
-                           "run `hf-rnn results` and commit")
-    atomic_write_text(path, new)
+        raise ResultsError(f"the generated blocks of {', '.join(str(f) for f in stale)} do not match "
+                           f"{results_root}/: run `hf-rnn results` and commit")
+    for file, new in stale.items():
+        atomic_write_text(file, new)
     return True

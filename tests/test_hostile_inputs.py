@@ -112,7 +112,7 @@ CLI_CASES = [
                                "training.batch_size=-3"], "batch_size"),
     ("compare: missing run folder", ["compare", "--runs", "{FILE:missing}", "--output-dir", "{OUT}"], "nope.csv"),
     ("fetch: unknown asset", ["fetch", "weights-of-gpt5"], "weights-of-gpt5"),
-    ("results: README without markers", ["results", "--check", "--readme", "{FILE:empty}"], "results block"),
+    ("results: README without markers", ["results", "--check", "--readme", "{FILE:empty}"], "block: add the lines"),
 ]
 
 

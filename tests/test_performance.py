@@ -134,3 +134,14 @@ def test_the_bf16_sentence_follows_the_cpus_matrix_units(tmp_path, units, expect
     text = performance.performance_section(tmp_path)
     assert "**1.58×** (goal ≥ 2×: **missed by 0.42×**)." in text
     assert expected in text and absent not in text
+
+
+def test_a_published_file_records_no_absolute_path_of_the_machine(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["bench.py", "--json", "/elsewhere/x/out.json", "--results",
+                                     str(tmp_path / "results"), "--steps", "3"])
+    path = performance.publish("gpu_check", {"summary": {"ok": "yes"}, "results": str(tmp_path / "results"),
+                                             "json": "/elsewhere/x/out.json"}, tmp_path / "results")
+    doc = json.loads(path.read_text())
+    assert doc["command"] == "bench.py --json out.json --results results --steps 3"
+    assert doc["results"] == "results" and doc["json"] == "out.json"

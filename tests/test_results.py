@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hf_rnn import performance
+from hf_rnn import performance, verdict_table
 from hf_rnn.cli import main
 from hf_rnn.comparison import curve_summary
 from hf_rnn.results import (
@@ -108,7 +108,8 @@ def test_publish_copies_the_report_not_the_weights_and_the_readme_follows(tmp_pa
     assert dest == tmp_path / "results" / "sentiment-full"
     assert sorted(p.name for p in dest.iterdir()) == ["learning_curves.png", "report.md", "results.json"]
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{BEGIN}\nold table\n{END}\n\n## After\n\n{performance.BEGIN}\nold\n{performance.END}\n")
+    readme.write_text(f"# x\n\n{verdict_table.BEGIN}\n{verdict_table.END}\n\n{BEGIN}\nold table\n{END}\n\n## After\n\n"
+                      f"{performance.BEGIN}\nold\n{performance.END}\n")
     with pytest.raises(ResultsError, match="do not match"):
         update_readme(readme, tmp_path / "results", check=True)
     assert update_readme(readme, tmp_path / "results") is True
@@ -128,6 +129,46 @@ def test_publish_copies_the_report_not_the_weights_and_the_readme_follows(tmp_pa
     assert main(["results", "--check", "--readme", str(readme), "--results-dir", str(tmp_path / "results")]) == 2
     assert main(["results", "--readme", str(readme), "--results-dir", str(tmp_path / "results")]) == 0
     assert "| bilstm | rnn | 0.5 |" in readme.read_text()
+    verdict = readme.read_text().split(verdict_table.BEGIN)[1].split(verdict_table.END)[0]
+    assert "[sentiment](results/sentiment-full/report.md) `full` | bilstm accuracy 0.5 | smollm2 0.9 | +0.400" in verdict
+    assert "not tested" in verdict  # no paired test in this results.json: no verdict word from a bare pair
+
+
+def test_the_blocks_may_live_in_docs_pages_and_their_links_lead_back_to_the_repository(tmp_path):
+    publish(_write(tmp_path / "runs" / "compare", _doc()), tmp_path / "results")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{verdict_table.BEGIN}\n{verdict_table.END}\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "results.md").write_text(f"# Results\n\n{BEGIN}\n{END}\n")
+    (docs / "other.md").write_text("# Other\n\nno block here\n")
+    with pytest.raises(ResultsError, match="no performance block"):
+        update_readme(readme, tmp_path / "results")
+    assert "| bilstm" not in readme.read_text()  # nothing written while a block is missing
+    (docs / "performance.md").write_text(f"# Performance\n\n{performance.BEGIN}\n{performance.END}\n")
+    assert update_readme(readme, tmp_path / "results") is True
+    assert "(results/sentiment-full/report.md)" in readme.read_text()
+    assert "([report](../results/sentiment-full/report.md))" in (docs / "results.md").read_text()
+    assert (docs / "other.md").read_text() == "# Other\n\nno block here\n"
+    update_readme(readme, tmp_path / "results", check=True)
+    (docs / "results.md").write_text(f"# Results\n\n{BEGIN}\nstale\n{END}\n")
+    with pytest.raises(ResultsError, match="results.md"):
+        update_readme(readme, tmp_path / "results", check=True)
+
+
+def test_the_verdict_row_reads_the_paired_test_whichever_way_it_was_run(tmp_path):
+    doc = _doc()
+    doc["paired_tests"] = [{"role": "verdict", "a": "bilstm", "b": "smollm2", "metric": "accuracy",
+                            "difference": -0.1, "ci_low": -0.15, "ci_high": -0.05, "test": "exact McNemar",
+                            "p_value": 0.0001, "p_holm": 0.0002}]
+    publish(_write(tmp_path / "runs" / "compare", doc), tmp_path / "results")
+    from hf_rnn.verdict_table import verdict_section
+
+    text = verdict_section(tmp_path / "results")
+    assert "| +0.100 (+0.050 to +0.150) | exact McNemar, p < 0.001 | **LLM ahead** |" in text
+    doc["paired_tests"][0].update(p_value=0.2, p_holm=0.4)
+    publish(_write(tmp_path / "runs" / "again", doc), tmp_path / "results")
+    assert "exact McNemar, p = 0.400 | no significant difference |" in verdict_section(tmp_path / "results")
 
 
 def test_publish_refuses_big_figures_and_folders_without_results(tmp_path):
