@@ -255,3 +255,17 @@ def test_the_resumable_keys_are_training_keys():
     assert RESUMABLE_KEYS <= fields  # a renamed field would silently stop being resumable
     assert not RESUMABLE_KEYS & {"training.batch_size", "training.learning_rate", "training.seed",
                                  "training.keep_best", "training.max_length"}
+
+
+def test_a_damaged_best_checkpoint_leaves_the_last_model_saying_so(killed, capsys):
+    """The run ends with its last weights when its best checkpoint cannot be read, not with a torch traceback."""
+    last = killed / "checkpoints" / "step-0000006"
+    state = json.loads((last / "trainer_state.json").read_text())
+    (last / "trainer_state.json").write_text(json.dumps({**state, "best_step": 4}))  # the best: step 4's
+    _garbage(killed / "checkpoints" / "step-0000004" / "model.safetensors")
+    assert _resume(killed) == 0
+    err = capsys.readouterr().err
+    assert "[hf_rnn] the best checkpoint step-0000004 is unusable (model.safetensors" in err, err
+    assert "the saved model is the last one, step 6" in err
+    metrics = json.loads((killed / "metrics.json").read_text())
+    assert metrics["best"]["step"] == 4 and metrics["best"]["model_step"] == 6
