@@ -25,22 +25,23 @@ from .errors import ConfigError
 __all__ = ["RESUMABLE_KEYS", "check_resume", "refused_changes"]
 
 RESUMABLE_KEYS = frozenset({
-    # the budget: the first limit reached ends the run. A decaying LR schedule (linear, cosine) follows the new step
-    # count from the step resumed (the schedule keeps its position, not its old length): the rate moves there
+    # the budget: the first limit reached ends the run. A decaying LR schedule (linear, cosine) follows the
+    # new step count from the step resumed (the schedule keeps its position, not its old length): the rate
+    # moves there
     "training.epochs", "training.max_steps", "training.max_seconds",
-    # cadence: when the loop logs, evaluates and checkpoints; a log window never spans a checkpoint, so the losses
-    # logged before the resume stay what they were
+    # cadence: when the loop logs, evaluates and checkpoints; a log window never spans a checkpoint, so the
+    # losses logged before the resume stay what they were
     "training.logging_steps", "training.eval_steps",
     # when to stop early: the count of evaluations without gain is in the checkpoint, only the limit changes
     "training.early_stopping_patience",
-    # how it runs, not what it computes: data workers, trackers, the progress bar, memory (an evaluation batch that
-    # runs out of memory, activations recomputed in backward), what is kept after the run
+    # how it runs, not what it computes: data workers, trackers, the progress bar, memory (an evaluation batch
+    # that runs out of memory, activations recomputed in backward), what is kept after the run
     "training.num_workers", "training.log_with", "training.progress_bar", "training.eval_batch_size",
     "training.gradient_checkpointing", "training.keep_checkpoints", "training.save_adapter",
-    # not these, although they look harmless: training.keep_best (a run that did not keep its best checkpoint has
-    # removed it), training.max_new_tokens (the best validation score so far was measured with the old length),
-    # training.cpu / mixed_precision / torch_compile (the saved RNG, gradient scaler and weight names are the
-    # device's and the wrapper's; not tested across them)
+    # not these, although they look harmless: training.keep_best (a run that did not keep its best checkpoint
+    # has removed it), training.max_new_tokens (the best validation score so far was measured with the old
+    # length), training.cpu / mixed_precision / torch_compile (the saved RNG, gradient scaler and weight names
+    # are the device's and the wrapper's; not tested across them)
 })
 
 _WHY = {

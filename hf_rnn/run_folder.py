@@ -41,10 +41,11 @@ __all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "checkpoint_dir", "chec
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"  # a LoRA run's peft adapter (training.save_adapter), beside the merged model
 TRAINER_STATE = "trainer_state.json"  # the loop's counters, in every checkpoint
-# Checkpoints kept while a run trains: the newest, the one before it (what a resume falls back to when the newest
-# is damaged), and the best model's. The one before costs one more checkpoint of disk while the run lasts (an RNN's
-# is megabytes, SmolLM2's ~1.5 GB with its optimizer state) and is removed with the others at the end; without it
-# a damaged newest checkpoint sends the run back to its best one, which can be its first, or to step 0.
+# Checkpoints kept while a run trains: the newest, the one before it (what a resume falls back to when the
+# newest is damaged), and the best model's. The one before costs one more checkpoint of disk while the run
+# lasts (an RNN's is megabytes, SmolLM2's ~1.5 GB with its optimizer state) and is removed with the others at
+# the end; without it a damaged newest checkpoint sends the run back to its best one, which can be its first
+# (with training.keep_best off, it leaves nothing to resume from).
 KEEP_LAST = 2
 
 
@@ -169,13 +170,18 @@ def _fsync_tree(folder: Path) -> None:
     for path in (p for p in folder.rglob("*") if p.is_file()):
         with open(path, "rb") as f:
             os.fsync(f.fileno())
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # a file system that cannot flush a folder: the files are flushed
+    try:  # the rename's folder entry; a system that cannot open or flush a folder (Windows) has the files flushed
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
         pass
-    finally:
-        os.close(fd)
+
+
+# what torch says when a whole checkpoint meets a model or optimizer of another shape (its load_state_dict)
+_MISMATCH = ("size mismatch", "Missing key", "Unexpected key", "doesn't match", "different number")
 
 
 class _Damaged(RunError):
@@ -258,13 +264,14 @@ def _load_one(accelerator, folder: Path, state_type: Callable[..., Any]) -> Any:
         state = state_type(**json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8")))
     except (TypeError, ValueError) as e:
         raise _Damaged(f"{TRAINER_STATE} does not hold the loop's counters ({_first_line(e)})") from None
+    import torch
+
     try:
         accelerator.load_state(str(folder), load_kwargs={"weights_only": True})
+    except (torch.OutOfMemoryError, MemoryError):  # the machine's, not the checkpoint's: an older one is no better
+        raise
     except Exception as e:  # noqa: BLE001 - torch's and accelerate's errors have no common type
-        text = str(e)
-        mismatch = next((line.strip() for line in text.splitlines()
-                         if any(k in line for k in ("size mismatch", "Missing key", "Unexpected key", "doesn't match"))),
-                        None)
+        mismatch = next((line.strip() for line in str(e).splitlines() if any(k in line for k in _MISMATCH)), None)
         if mismatch is not None:
             raise ConfigError(f"the checkpoint {folder} does not fit the model the recipe builds ({mismatch[:300]}); "
                               "resume with the recipe the run was started with (its config.yaml)") from None
