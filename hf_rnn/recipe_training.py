@@ -7,6 +7,7 @@ a child process of their own (its peak memory is its own, and a crash does not t
 module's entry::
 
     python -m hf_rnn.recipe_training --config RECIPE.yaml --output-dir DIR [--resume | --overwrite] [KEY=VALUE ...]
+    python -m hf_rnn.recipe_training --output-dir DIR --resume [KEY=VALUE ...]    # the run's own config.yaml
     python -m hf_rnn.recipe_training --task T --model M --output-dir DIR [KEY=VALUE ...]
 
 Errors a user can act on (``HfRnnError``) print one line and exit with status 2, as the CLI's do.
@@ -66,7 +67,9 @@ def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None
             ones: ``hf_rnn/configs/<task>_<rnn|llm>.yaml``); ``None`` with ``resume``: the run's own recipe.
         output_dir: the run folder (default: the recipe's ``output_dir``, else ``runs/<task>-<model>``).
         overrides: ``section.key=value`` changes to the recipe, as on the command line.
-        resume: continue the run in ``output_dir`` from its last checkpoint.
+        resume: continue the run in ``output_dir`` from its last checkpoint (the newest intact one). The recipe may
+            differ from the run's ``config.yaml`` only in ``hf_rnn.resume_rules.RESUMABLE_KEYS`` (the budget,
+            cadence, patience, runtime knobs); any other change is one ``ConfigError`` and changes nothing.
         overwrite: start again in a folder that holds a run.
         data: your own data, a local file or a Hub dataset id, instead of the recipe's (``hf-rnn train --data``).
         **task_options: how to read it: the task's ``load_task`` options (``text_column="review"``...).
@@ -90,9 +93,12 @@ def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None
     output_dir = str(output_dir or default_output_dir(recipe))
     recipe = dataclasses.replace(recipe, output_dir=output_dir)  # config.yaml records where the run is
 
+    from .resume_rules import check_resume
     from .run_folder import check_output_dir
 
     check_output_dir(output_dir, resume=resume, overwrite=overwrite)  # fail before loading anything
+    if resume:  # a change the checkpoint cannot take (model.hidden_size...) fails here, config.yaml untouched
+        check_resume(output_dir, recipe.to_dict())
     task, tokenizer, model = _build(recipe)
 
     from .training import train
@@ -139,8 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides (section.key=value)")
     args = parser.parse_args(argv)
     try:
-        recipe = load_recipe(args.task, args.model, args.config, args.overrides)
-        run = train_recipe(recipe, args.output_dir, resume=args.resume, overwrite=args.overwrite)
+        if args.resume and not (args.config or args.task or args.model):  # the run's own config.yaml
+            run = train_recipe(None, args.output_dir, args.overrides, resume=True)
+        else:
+            recipe = load_recipe(args.task, args.model, args.config, args.overrides)
+            run = train_recipe(recipe, args.output_dir, resume=args.resume, overwrite=args.overwrite)
     except HfRnnError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2

@@ -12,8 +12,10 @@ Layout::
     checkpoints/         while training (``keep_checkpoints`` keeps them afterwards)
 
 ``check_output_dir`` decides, before anything is created, whether a run may use a folder; checkpoints are
-written to a temporary folder and renamed into place, so ``latest_checkpoint`` never sees half of one; the
-model is saved the same way. ``hf_rnn.run_metrics`` builds ``metrics.json``; ``hf_rnn.runs`` reads
+written to a temporary folder, flushed to disk and renamed into place, so ``latest_checkpoint`` never sees half of
+one; the model is saved the same way. A checkpoint damaged afterwards (a disk error, a file truncated or
+overwritten) is found by ``checkpoint_problem`` before it is loaded, and ``load_checkpoint`` falls back to the one
+before it. ``hf_rnn.run_metrics`` builds ``metrics.json``; ``hf_rnn.runs`` reads
 finished runs.
 """
 
@@ -24,18 +26,27 @@ import json
 import math
 import os
 import shutil
+import sys
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .assets import atomic_write_text
-from .errors import ConfigError
+from .errors import ConfigError, RunError
 
-__all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "checkpoint_dir", "clear_run", "drop_events_after",
-           "latest_checkpoint", "load_checkpoint", "save_checkpoint", "save_model"]
+__all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "checkpoint_dir", "checkpoint_problem", "checkpoints",
+           "clear_run", "drop_events_after", "latest_checkpoint", "load_checkpoint", "save_checkpoint", "save_model"]
 
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"  # a LoRA run's peft adapter (training.save_adapter), beside the merged model
 TRAINER_STATE = "trainer_state.json"  # the loop's counters, in every checkpoint
+# Checkpoints kept while a run trains: the newest, the one before it (what a resume falls back to when the
+# newest is damaged), and the best model's. The one before costs one more checkpoint of disk while the run
+# lasts (an RNN's is megabytes, SmolLM2's ~1.5 GB with its optimizer state) and is removed with the others at
+# the end; without it a damaged newest checkpoint sends the run back to its best one, which can be its first
+# (with training.keep_best off, it leaves nothing to resume from).
+KEEP_LAST = 2
 
 
 def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
@@ -75,14 +86,24 @@ def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: b
     return out
 
 
-def latest_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint (``checkpoints/step-N``; temporaries never count)."""
+def checkpoints(out: Path) -> list[Path]:
+    """The run's complete checkpoints (``checkpoints/step-N`` with their counters), newest first; temporaries and
+    checkpoints set aside as damaged (``.damaged-step-N``) never count."""
     root = out / CHECKPOINTS
     if not root.is_dir():
-        return None
-    steps = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and
-             (p / TRAINER_STATE).exists()]
-    return max(steps, key=lambda p: int(p.name[5:]), default=None)
+        return []
+    steps = [p for p in root.iterdir() if p.is_dir() and _step_of(p) is not None and (p / TRAINER_STATE).exists()]
+    return sorted(steps, key=_step_of, reverse=True)
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint (``checkpoints/step-N``; temporaries never count)."""
+    return next(iter(checkpoints(out)), None)
+
+
+def _step_of(folder: Path) -> int | None:
+    name = folder.name
+    return int(name[5:]) if name.startswith("step-") and name[5:].isdigit() else None
 
 
 def _event_step(line: str) -> float:
@@ -115,7 +136,9 @@ def clear_run(out: Path) -> None:
 def save_checkpoint(accelerator, out: Path, step: int, state: dict[str, Any], keep_step: int | None) -> None:
     """``accelerator.save_state`` + the loop's counters (``state``) into a temporary folder, then one rename.
 
-    Every process calls it. Older checkpoints are removed, except ``keep_step``'s (the best model's).
+    Every process calls it. Older checkpoints are removed, except the one before (``KEEP_LAST``) and
+    ``keep_step``'s (the best model's). The files are flushed to disk before the rename: a machine that loses power
+    right after it finds the new checkpoint whole, not renamed over data still in memory.
     """
     acc, is_main = accelerator, accelerator.is_main_process
     root = out / CHECKPOINTS
@@ -130,20 +153,149 @@ def save_checkpoint(accelerator, out: Path, step: int, state: dict[str, Any], ke
         (tmp / TRAINER_STATE).write_text(json.dumps(state, indent=1))
     acc.wait_for_everyone()
     if is_main:
+        _fsync_tree(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        keep = {final.name} | ({checkpoint_dir(out, keep_step).name} if keep_step else set())
+        before = [p.name for p in checkpoints(out) if _step_of(p) < step][:KEEP_LAST - 1]
+        keep = {final.name, *before} | ({checkpoint_dir(out, keep_step).name} if keep_step else set())
         for old in root.iterdir():
             if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)
     acc.wait_for_everyone()
 
 
-def load_checkpoint(accelerator, folder: Path) -> dict[str, Any]:
-    """Restore ``accelerator.load_state`` from ``folder`` and return the loop's counters saved with it."""
-    accelerator.load_state(str(folder))
-    return json.loads((folder / TRAINER_STATE).read_text())
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file under ``folder``, then the folder itself, to disk (main process: the others' files too)."""
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    try:  # the rename's folder entry; a system that cannot open or flush a folder (Windows) has the files flushed
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+# what torch says when a whole checkpoint meets a model or optimizer of another shape (its load_state_dict)
+_MISMATCH = ("size mismatch", "Missing key", "Unexpected key", "doesn't match", "different number")
+
+
+class _Damaged(RunError):
+    """A checkpoint whose files are not what ``save_checkpoint`` wrote (the message says which and how)."""
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """What is wrong with the checkpoint in ``folder``, or None when its files are whole; reads them, loads nothing.
+
+    ``trainer_state.json`` must be a JSON mapping of this checkpoint's step; a model state and an optimizer state
+    must be there; safetensors files must have a whole header that covers the file (a truncated one does not); the
+    ``torch.save`` files (optimizer, scheduler, RNG: zip archives) must pass their CRC-32 check, which also finds
+    bytes overwritten inside them. Bytes overwritten inside a safetensors file's tensors are not found (it has no
+    checksum).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        state = json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return f"{TRAINER_STATE} is unreadable ({_first_line(e)})"
+    if not isinstance(state, dict) or state.get("step") != _step_of(folder):
+        return f"{TRAINER_STATE} is not the counters of {folder.name}"
+    names = [p.name for p in folder.iterdir()]
+    for what, prefixes in (("model", ("model", "pytorch_model")), ("optimizer", ("optimizer",))):
+        if not any(n.startswith(prefixes) for n in names):
+            return f"it has no {what} state"
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder)
+        if path.suffix == ".safetensors":
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    f.keys()
+            except (SafetensorError, OSError) as e:
+                return f"{name} is cut short or overwritten ({_first_line(e)})"
+        elif path.suffix in (".bin", ".pkl", ".pt", ".pth"):
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    bad = archive.testzip()
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                return f"{name} is cut short or overwritten ({_first_line(e)})"
+            if bad is not None:
+                return f"{name} is overwritten (its part {bad} fails its CRC check)"
+    return None
+
+
+def load_checkpoint(accelerator, out: Path, state_type: Callable[..., Any] = dict) -> tuple[Path, Any]:
+    """Restore the newest intact checkpoint of the run in ``out``; return it and its counters (``state_type(**saved)``).
+
+    A damaged checkpoint (``checkpoint_problem``, or counters ``state_type`` refuses) is skipped with one line on
+    stderr naming it and the one used instead, and set aside (``.damaged-step-N``, removed with the next
+    checkpoint's clean-up) so that a later resume does not try it again. Files are read as data only: safetensors
+    for the model, ``torch.load(weights_only=True)`` for the rest.
+
+    Raises:
+        RunError: no checkpoint is intact (one line naming each and what is wrong with it).
+        ConfigError: an intact checkpoint does not fit the model or optimizer (another shape): a recipe that is
+            not the run's, which no older checkpoint would fit either.
+    """
+    found, skipped = checkpoints(out), []
+    for folder in found:
+        try:
+            state = _load_one(accelerator, folder, state_type)
+        except _Damaged as e:
+            skipped.append((folder, str(e)))
+            continue
+        if skipped:
+            _set_aside(accelerator, skipped, folder)
+        return folder, state
+    problems = "; ".join(f"{folder.name}: {problem}" for folder, problem in skipped)
+    raise RunError(f"cannot resume the run in {out}: no checkpoint is intact ({problems or 'none found'}); "
+                   "pass --overwrite instead of --resume to start it again")
+
+
+def _load_one(accelerator, folder: Path, state_type: Callable[..., Any]) -> Any:
+    problem = checkpoint_problem(folder)
+    if problem is not None:
+        raise _Damaged(problem)
+    try:
+        state = state_type(**json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8")))
+    except (TypeError, ValueError) as e:
+        raise _Damaged(f"{TRAINER_STATE} does not hold the loop's counters ({_first_line(e)})") from None
+    import torch
+
+    try:
+        accelerator.load_state(str(folder), load_kwargs={"weights_only": True})
+    except (torch.OutOfMemoryError, MemoryError):  # the machine's, not the checkpoint's: an older one is no better
+        raise
+    except Exception as e:  # noqa: BLE001 - torch's and accelerate's errors have no common type
+        mismatch = next((line.strip() for line in str(e).splitlines() if any(k in line for k in _MISMATCH)), None)
+        if mismatch is not None:
+            raise ConfigError(f"the checkpoint {folder} does not fit the model the recipe builds ({mismatch[:300]}); "
+                              "resume with the recipe the run was started with (its config.yaml)") from None
+        raise _Damaged(f"it cannot be loaded ({type(e).__name__}: {_first_line(e)})") from None
+    return state
+
+
+def _set_aside(accelerator, skipped: list[tuple[Path, str]], used: Path) -> None:
+    if accelerator.is_main_process:
+        for folder, problem in skipped:
+            print(f"[hf_rnn] the checkpoint {folder.name} is unusable ({problem}); resuming from {used.name} "
+                  f"instead (the damaged one is set aside as .damaged-{folder.name})", file=sys.stderr, flush=True)
+    accelerator.wait_for_everyone()  # every process has loaded before the damaged ones move
+    if accelerator.is_main_process:
+        for folder, _ in skipped:
+            target = folder.with_name(f".damaged-{folder.name}")
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(folder, target)
+    accelerator.wait_for_everyone()
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:200]
 
 
 def drop_events_after(out: Path, step: int) -> None:

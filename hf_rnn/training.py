@@ -32,6 +32,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from .cards import model_card
 from .config_schema import dump_yaml
 from .errors import ConfigError
 from .families import family_of
+from .resume_rules import check_resume
 from .run_folder import check_output_dir, latest_checkpoint
 from .run_metrics import metrics_document
 from .run_schema import RunMetrics
@@ -118,6 +120,8 @@ def train(
     """
     cfg = TrainConfig.from_any(config)
     out = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
+    if resume:  # a recipe the checkpoint cannot continue is refused before anything is written or loaded
+        check_resume(out, recipe if recipe is not None else {"training": dataclasses.asdict(cfg)})
     if tokenizer is None:  # the family's default: the LLM's own, the built-in one, none for values
         tokenizer = family_of(model).default_tokenizer(model, task)
     run = TrainingRun(model, task, cfg, tokenizer, out, resume=resume, overwrite=overwrite, recipe=recipe)
@@ -194,10 +198,10 @@ class TrainingRun:
 
         if self.is_main:
             out.mkdir(parents=True, exist_ok=True)  # the inputs are known good: now the run folder exists
-            config_doc = self.recipe or {"training": dataclasses.asdict(cfg)}
-            atomic_write_text(out / "config.yaml", dump_yaml(config_doc))
-        if resume:
-            self._load_checkpoint(latest_checkpoint(out))
+        if resume:  # before config.yaml changes: a checkpoint that cannot be loaded leaves the run as it was
+            self._load_checkpoint()
+        if self.is_main:
+            atomic_write_text(out / "config.yaml", dump_yaml(self._config_document(resume)))
         if trackers:
             acc.init_trackers("hf_rnn", config=tracker_config(cfg))
         self.pbar = None
@@ -389,11 +393,27 @@ class TrainingRun:
         run_folder.save_checkpoint(self.accelerator, self.out, st.step, dataclasses.asdict(st),
                         keep_step=st.best_step if self.cfg.keep_best else None)
 
-    def _load_checkpoint(self, folder: Path) -> None:
-        self.state = TrainerState(**run_folder.load_checkpoint(self.accelerator, folder))
+    def _load_checkpoint(self) -> None:
+        """The newest intact checkpoint (a damaged one is skipped, saying so: ``run_folder.load_checkpoint``)."""
+        found = run_folder.checkpoints(self.out)
+        folder, self.state = run_folder.load_checkpoint(self.accelerator, self.out, TrainerState)
         if self.is_main:  # events after the checkpoint happen again: drop their old lines
             run_folder.drop_events_after(self.out, self.state.step)
-        self._event({"event": "resume", "step": self.state.step, "checkpoint": folder.name})
+        event = {"event": "resume", "step": self.state.step, "checkpoint": folder.name}
+        if found and found[0] != folder:  # the newer ones were damaged: the record says which were passed over
+            event["skipped_damaged"] = [p.name for p in found[:found.index(folder)]]
+        self._event(event)
+
+    def _config_document(self, resume: bool) -> dict:
+        """What ``config.yaml`` records: the recipe; without one, the training section (a resumed run's other
+        sections stay as the run's ``config.yaml`` has them)."""
+        from .recipes import read_yaml
+
+        if self.recipe is not None:
+            return self.recipe
+        saved = self.out / "config.yaml"
+        document = read_yaml(saved) if resume and saved.exists() else {}
+        return {**document, "training": dataclasses.asdict(self.cfg)}
 
     # ------------------------------------------------------------------ logging
 
@@ -450,10 +470,18 @@ class TrainingRun:
 
     def _finish(self) -> RunMetrics:
         acc, st, cfg = self.accelerator, self.state, self.cfg
-        if cfg.keep_best and st.best_step is not None and st.best_step != st.step:
-            self.accelerator.load_state(str(run_folder.checkpoint_dir(self.out, st.best_step)))
-        test = self.evaluate("test")
         model_step = st.best_step if cfg.keep_best and st.best_step is not None else st.step
+        if model_step != st.step:
+            best = run_folder.checkpoint_dir(self.out, model_step)
+            problem = run_folder.checkpoint_problem(best) if best.is_dir() else "it is missing"
+            if problem is None:
+                acc.load_state(str(best), load_kwargs={"weights_only": True})
+            else:  # the last weights are a model too: better than no model after hours of training
+                if self.is_main:
+                    print(f"[hf_rnn] the best checkpoint {best.name} is unusable ({problem}); the saved model is the "
+                          f"last one, step {st.step}", file=sys.stderr, flush=True)
+                model_step = st.step
+        test = self.evaluate("test")
         self._event({"event": "test", "split": "test", "step": st.step, "model_step": model_step, **test},
                     prefix="test/")
         run_folder.save_model(acc, self.model, self.tokenizer, self.out, cfg.save_adapter)

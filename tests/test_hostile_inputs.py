@@ -1,7 +1,8 @@
 """Bad input, tried as a hostile user would: every case ends in one line that names the problem, never a
 traceback, a hang or a half-made folder.
 
-- CLI: exit status 2, one ``hf-rnn CMD: error: ...`` line on stderr, the output folder not created.
+- CLI: exit status 2, one ``hf-rnn CMD: error: ...`` line on stderr, the output folder not created (or, for a
+  resume, the run folder byte for byte as it was).
 - Python API: one ``HfRnnError`` subclass whose message names the bad value.
 - Properties (hypothesis, derandomized so that every run checks the same examples): any value of any task
   option either loads or is a ``DataError``; any label column becomes classes or one ``DataError`` (it found
@@ -85,6 +86,12 @@ CLI_CASES = [
     ("resume without folder", ["train", "--task", "sentiment", "--model", "bilstm", "--resume"], "--output-dir"),
     ("resume empty folder", ["train", "--task", "sentiment", "--model", "bilstm", "--resume", "--output-dir", "{OUT}"],
      "nothing to resume"),
+    # {OUT} holds a stopped run (a tiny recipe's config.yaml and a checkpoint whose files are missing)
+    ("resume changing the model", ["train", "--output-dir", "{OUT}", "--resume", "model.hidden_size=64",
+                                   "training.max_steps=9"], "--resume cannot change model.hidden_size (16 in the run"),
+    ("resume changing the data", ["train", "--output-dir", "{OUT}", "--resume", "task.max_train_examples=8"],
+     "task.max_train_examples"),
+    ("resume from a damaged checkpoint", ["train", "--output-dir", "{OUT}", "--resume"], "no checkpoint is intact"),
     ("missing recipe file", ["train", "--config", "{FILE:missing}"], "no recipe file"),
     ("broken recipe yaml", ["train", "--config", "{FILE:bad_yaml}"], "bad.yaml"),
     ("recipe not a mapping", ["train", "--config", "{FILE:list_yaml}"], "list.yaml"),
@@ -115,6 +122,8 @@ CLI_CASES = [
     ("results: README without markers", ["results", "--check", "--readme", "{FILE:empty}"], "block: add the lines"),
 ]
 
+STOPPED_RUN_CASES = {"resume changing the model", "resume changing the data", "resume from a damaged checkpoint"}
+
 
 def _fill(argv: list[str], files: dict[str, Path], out: Path) -> list[str]:
     filled = []
@@ -132,13 +141,36 @@ def test_cli_bad_input_is_one_line_exit_2_and_leaves_nothing(case, argv, phrase,
     out = tmp_path / "out"
     if case == "resume empty folder":
         out.mkdir()
+    if case in STOPPED_RUN_CASES:
+        _stopped_run(out)
     before = sorted(p.name for p in tmp_path.iterdir())
+    run_files = _snapshot(out)
     assert cli(_fill(argv, files, out)) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert err.startswith(f"hf-rnn {argv[0]}: error: ") and "Traceback" not in err
     assert phrase in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no run or report folder made
+    assert _snapshot(out) == run_files  # a run folder there is as it was, its config.yaml byte for byte
+
+
+def _stopped_run(out: Path) -> None:
+    """A run folder as a run stopped after its step-2 checkpoint leaves it, the checkpoint without its model and
+    optimizer files (only what the checks before training read: config.yaml, the checkpoint's counters)."""
+    from hf_rnn.recipes import dump_yaml, load_recipe
+
+    recipe = load_recipe("sentiment", "bilstm", overrides=[
+        "model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "task.max_train_examples=16",
+        "task.max_validation_examples=4", "task.max_test_examples=4", "training.max_steps=4",
+        "training.log_with=null", "training.progress_bar=false"])
+    checkpoint = out / "checkpoints" / "step-0000002"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text('{"step": 2}')
+    (out / "config.yaml").write_text(dump_yaml(recipe.to_dict()))
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # ---------------------------------------------------------------------------------------------- Python API
