@@ -116,7 +116,7 @@ def test_the_forecaster_reads_values_through_inputs_embeds(tmp_path):
     torch.manual_seed(0)
     model = HfMamba2ForTimeSeriesPrediction(tiny_config(vocab_size=1, pad_token_id=None, input_size=1,
                                                         prediction_length=2))
-    assert model.model.get_input_embeddings() is None  # values are projected, no token table
+    assert model.get_input_embeddings() is None and model.model.get_input_embeddings() is None  # values: no table
     past = torch.randn(4, 12) * 50 + 100
     out = model(past_values=past, future_values=torch.randn(4, 2) * 50 + 100)
     out.loss.backward()

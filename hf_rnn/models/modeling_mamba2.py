@@ -440,6 +440,9 @@ class HfMamba2ForTimeSeriesPrediction(HfMamba2PreTrainedModel):
         self.head = nn.Linear(config.hidden_size, config.prediction_length * config.input_size)
         self.post_init()
 
+    def get_input_embeddings(self) -> None:
+        return None  # it reads values (value_projection), no token table
+
     @can_return_tuple
     def forward(
         self,
