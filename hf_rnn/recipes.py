@@ -35,6 +35,7 @@ from .errors import ConfigError, DataError
 from .families import DEFAULT_FAMILY, family_for_model_name, family_named
 from .families import FAMILIES as REGISTERED_FAMILIES
 from .families.llm import LLM, LLM_DTYPES, LLM_MODES, LLM_NAMES, LLM_VARIANTS, LLMModelSection
+from .families.mamba2 import MAMBA2
 from .families.rnn import RNN, RNN_ABLATIONS, RNN_VARIANTS, RNNModelSection
 from .train_config import TrainConfig
 
@@ -49,7 +50,7 @@ CONFIG_DIR = Path(str(importlib.resources.files(__package__) / "configs"))
 ACCELERATE_CONFIG_DIR = CONFIG_DIR / "accelerate"
 # the families whose recipes ship with the package (``configs/<task>_<family>.yaml``); every registered family
 # (``hf_rnn.families.FAMILIES``, plug-ins included) can be a recipe's model.family
-FAMILIES = BUILTIN_FAMILIES = (RNN.name, LLM.name)
+FAMILIES = BUILTIN_FAMILIES = (RNN.name, LLM.name, MAMBA2.name)
 
 
 # =========================================================================== sections

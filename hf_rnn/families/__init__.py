@@ -1,9 +1,9 @@
 """Model families as plug-ins: the registry, and the functions that ask a model's family.
 
 ``FAMILIES`` maps a family's name (a recipe's ``model.family``, ``metrics.json``'s ``model.family``) to its
-``ModelFamily`` object, in registration order: the RNN family first, then the LLM family, then any other. A new
-family is one module: subclass ``ModelFamily``, register an instance with ``register_family``, and name the
-module in ``HF_RNN_FAMILY_MODULES`` so that ``hf-rnn compare``'s training processes import it too
+``ModelFamily`` object, in registration order: the RNN family first, then the LLM family, the Mamba-2 family, then
+any other. A new family is one module: subclass ``ModelFamily``, register an instance with ``register_family``,
+and name the module in ``HF_RNN_FAMILY_MODULES`` so that ``hf-rnn compare``'s training processes import it too
 (``tests/test_new_family.py`` does this with a toy family that trains, compares and shows in the app).
 """
 
@@ -15,9 +15,10 @@ from ..errors import ConfigError
 from ..plugins import import_named_modules, same_definition
 from .base import ModelFamily
 from .llm import LLM
+from .mamba2 import MAMBA2
 from .rnn import RNN
 
-FAMILIES: dict[str, ModelFamily] = {RNN.name: RNN, LLM.name: LLM}
+FAMILIES: dict[str, ModelFamily] = {RNN.name: RNN, LLM.name: LLM, MAMBA2.name: MAMBA2}
 # modules that define more families, imported with this package (comma-separated); child processes such as
 # `hf-rnn compare`'s training runs inherit it, so a family defined outside hf_rnn trains there too
 FAMILY_MODULES_ENV = "HF_RNN_FAMILY_MODULES"
@@ -44,7 +45,7 @@ def register_family(family: ModelFamily) -> ModelFamily:
 
 def unregister_family(name: str) -> None:
     """Remove a family that is not built in (tests, plug-ins that unload)."""
-    if name in (RNN.name, LLM.name):
+    if name in (RNN.name, LLM.name, MAMBA2.name):
         raise ConfigError(f"the {name} family is built in")
     FAMILIES.pop(name, None)
 
@@ -135,7 +136,7 @@ def _import_family_modules() -> None:
     import_named_modules(FAMILY_MODULES_ENV, ConfigError)
 
 
-__all__ = ["DEFAULT_FAMILY", "FAMILIES", "FAMILY_MODULES_ENV", "LLM", "RNN", "ModelFamily", "attention_maps",
+__all__ = ["DEFAULT_FAMILY", "FAMILIES", "FAMILY_MODULES_ENV", "LLM", "MAMBA2", "RNN", "ModelFamily", "attention_maps",
            "build_model", "build_tokenizer", "family_for_model_name", "family_name", "family_named", "family_of",
            "family_rank", "register_family", "unregister_family"]
 
