@@ -195,11 +195,9 @@ def format_number(value: Any, digits: int = 4) -> str:
 
 def primary_metric(doc: dict[str, Any]) -> str:
     """The comparison's primary metric (recorded in ``results.json``; older files: the task's)."""
-    if doc.get("primary_metric"):
-        return doc["primary_metric"]
-    from .tasks import TASKS
+    from .verdict_table import _primary_metric
 
-    return TASKS[doc["task"]].primary_metric if doc["task"] in TASKS else next(iter(doc["rows"][0]["metrics"]))
+    return _primary_metric(doc)
 
 
 
@@ -263,7 +261,7 @@ def generated_blocks(results_root: str | os.PathLike = RESULTS_DIR):
     from . import performance, verdict_table
 
     return (("verdict", verdict_table.BEGIN, verdict_table.END,
-             lambda base: verdict_table.verdict_section(results_root, base)),
+             lambda base: verdict_table.verdict_section(collect(results_root), base)),
             ("results", BEGIN, END, lambda base: readme_section(results_root, base)),
             ("performance", performance.BEGIN, performance.END,
              lambda base: performance.performance_section(results_root)))

@@ -162,13 +162,14 @@ def test_the_verdict_row_reads_the_paired_test_whichever_way_it_was_run(tmp_path
                             "difference": -0.1, "ci_low": -0.15, "ci_high": -0.05, "test": "exact McNemar",
                             "p_value": 0.0001, "p_holm": 0.0002}]
     publish(_write(tmp_path / "runs" / "compare", doc), tmp_path / "results")
+    from hf_rnn.results import collect
     from hf_rnn.verdict_table import verdict_section
 
-    text = verdict_section(tmp_path / "results")
+    text = verdict_section(collect(tmp_path / "results"))
     assert "| +0.100 (+0.050 to +0.150) | exact McNemar, p < 0.001 | **LLM ahead** |" in text
     doc["paired_tests"][0].update(p_value=0.2, p_holm=0.4)
     publish(_write(tmp_path / "runs" / "again", doc), tmp_path / "results")
-    assert "exact McNemar, p = 0.400 | no significant difference |" in verdict_section(tmp_path / "results")
+    assert "exact McNemar, p = 0.400 | no significant difference |" in verdict_section(collect(tmp_path / "results"))
 
 
 def test_publish_refuses_big_figures_and_folders_without_results(tmp_path):
