@@ -38,7 +38,7 @@ apertium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq apertium apertium-en-es >/dev/null; \
 	  else echo "the translation reference row needs: sudo apt-get install apertium apertium-en-es"; exit 1; fi; }
 
-# The main job: BiLSTM vs SmolLM2 (fine-tuned and zero-shot) on sentiment, matched budget,
+# The main job: BiLSTM, Mamba-2 and SmolLM2 (fine-tuned and zero-shot) on sentiment, matched budget,
 # report in runs/compare-sentiment-quick/; then the app serves those models on 127.0.0.1:7860.
 demo: setup
 	$(BIN)/hf-rnn compare --task sentiment --profile quick --output-dir runs/compare-sentiment-quick

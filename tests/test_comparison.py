@@ -271,12 +271,12 @@ def test_a_run_folder_with_missing_files_is_named(compared, tmp_path, capsys):
     assert "run folder not found" in err and "Traceback" not in err
 
 
-def test_every_task_has_a_default_model_set_with_both_families():
-    from hf_rnn.comparison import _is_llm_name
+def test_every_task_has_a_default_model_set_with_all_three_families():
+    from hf_rnn.families import family_for_model_name
 
     for task in TASKS:
-        families = {_is_llm_name(m) for m in TASKS[task].default_models}
-        assert families == {True, False}, task
+        families = {family_for_model_name(m).name for m in TASKS[task].default_models}
+        assert families == {"rnn", "mamba2", "llm"}, task
 
 
 def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():

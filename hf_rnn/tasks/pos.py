@@ -117,10 +117,11 @@ class POSTask(TokenClassificationTask):
     lecture_examples = ("Pass me the orange marker", "Pass me the orange")  # "orange": adjective, then noun
     title = "Word labels (POS)"
     input_hint = "a sentence to label"
-    default_models = ("lstm", "bilstm", "smollm2", "smollm2-twice")  # left-to-right vs both sides, in each family
+    default_models = ("lstm", "bilstm", "mamba2", "bimamba2", "smollm2", "smollm2-twice")  # left-to-right vs both sides, in each family
     # published BiLSTM taggers reach 97.4 on WSJ; the repeated-input LLM tagger sees the right context too
     goals = (Goal("bilstm", "accuracy", ">=", 0.970), Goal("llm", "accuracy", ">=", 0.950),
-             Goal("bilstm", "accuracy", ">=", "lstm"), Goal("smollm2-twice", "accuracy", ">=", "smollm2"))
+             Goal("bilstm", "accuracy", ">=", "lstm"), Goal("smollm2-twice", "accuracy", ">=", "smollm2"),
+             Goal("bimamba2", "accuracy", ">=", 0.970, profiles=("full",)))
     profiles = {
         "quick": Profile("quick", 120, 8000, 300, 1000, 50),
         # epochs on 16,000 sentences, each model stopping early on validation: the verdict does not depend on
@@ -131,6 +132,7 @@ class POSTask(TokenClassificationTask):
         # 20 passes (minutes each: the quick BiLSTM was still improving after 6.6 passes over 8,000)
         "full": Profile("full", None, 16000, 1000, None, 200, epochs=1,
                         extra={"rnn": ["training.epochs=20", "training.early_stopping_patience=5"],
+                               "mamba2": ["training.epochs=20", "training.early_stopping_patience=5"],
                                "llm": ["training.early_stopping_patience=5"], "smollm2": ["training.epochs=2"]}),
     }
     app_quick_train = ("bilstm", ("task.max_validation_examples=200", "task.max_test_examples=200"))

@@ -35,19 +35,22 @@ class SentimentTask(SequenceClassificationTask):
     lecture_examples = ("Good, cheap food!", "Neat plot. Great acting.")
     title = "Sentiment"
     input_hint = "a review, e.g. Good, cheap food!"
-    default_models = ("bilstm", "smollm2")
+    default_models = ("bilstm", "mamba2", "smollm2")
     # the bars of the results issue: the Trainer reference fine-tuning this model reached 0.902
     goals = (Goal("rnn", "accuracy", ">=", 0.80, profiles=("full",)),
              Goal("llm", "accuracy", ">=", 0.905, profiles=("full",)),
-             Goal("llm", "accuracy", ">=", "zero-shot"))
+             Goal("llm", "accuracy", ">=", "zero-shot"),
+             Goal("mamba2", "accuracy", ">=", "rnn", profiles=("full",)))
     profiles = {
         "quick": Profile("quick", 120, None, 300, None, 40,
-                         extra={"llm": ["training.eval_steps=40"], "rnn": ["training.eval_steps=60"]}),
+                         extra={"llm": ["training.eval_steps=40"], "rnn": ["training.eval_steps=60"],
+                                "mamba2": ["training.eval_steps=60"]}),
         # The RNN: up to three epochs with linear decay. The LLM: transformers.Trainer's usual 2e-5 decaying
         # to zero over 1.25 epochs (about 650 steps of 16, the schedule of the Trainer run behind the goal);
         # spread over three epochs the same rate overfits after the first.
         "full": Profile("full", None, None, None, None, 100, epochs=3,
                         extra={"rnn": ["training.early_stopping_patience=5"],
+                               "mamba2": ["training.early_stopping_patience=5"],
                                "llm": ["training.early_stopping_patience=5", "training.learning_rate=2e-5",
                                        "training.epochs=1.25"]}),
     }
