@@ -30,6 +30,10 @@ def run(args) -> int:
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()  # one "Loading weights" bar per model load would bury the progress lines
+    if args.publish:  # a folder that cannot be written fails now, not after the models have trained
+        from ..results import check_publish_root
+
+        check_publish_root(args.publish)
     if args.runs:
         result = compare_runs(args.runs, args.output_dir or "runs/compare-runs")
     else:
