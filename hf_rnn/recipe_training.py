@@ -66,7 +66,8 @@ def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None
         output_dir: the run folder (default: the recipe's ``output_dir``, else ``runs/<task>-<model>``).
         overrides: ``section.key=value`` changes to the recipe, as on the command line.
         resume: continue the run in ``output_dir`` from its last checkpoint.
-        overwrite: start again in a folder that holds a run.
+        overwrite: start again in a folder that holds a run (or holds other files: those of a
+            run's names are replaced, the rest kept; never the asset cache).
 
     The folder is checked before anything is loaded, so a wrong folder fails in a second, not after the data
     and model are built. Run under ``accelerate launch``, every process calls it and trains its share.
