@@ -14,10 +14,9 @@ Layout::
 ``check_output_dir`` decides, before anything is created, whether a run may use a folder: a folder is a run
 when its ``config.yaml`` is a recipe (``is_run_folder``); one holding anything else (a saved model, a user's
 files) takes a run only with ``--overwrite``, and the asset cache never does. ``check_report_dir`` does the
-same for a comparison's report folder. Checkpoints are
-written to a temporary folder and renamed into place, so ``latest_checkpoint`` never sees half of one; the
-model is saved the same way. ``hf_rnn.run_metrics`` builds ``metrics.json``; ``hf_rnn.runs`` reads
-finished runs.
+same for a comparison's report folder. Checkpoints are written to a temporary folder and renamed into place,
+so ``latest_checkpoint`` never sees half of one; the model is saved the same way. ``hf_rnn.run_metrics``
+builds ``metrics.json``; ``hf_rnn.runs`` reads finished runs.
 """
 
 from __future__ import annotations
