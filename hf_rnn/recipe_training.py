@@ -70,7 +70,8 @@ def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None
         resume: continue the run in ``output_dir`` from its last checkpoint (the newest intact one). The recipe may
             differ from the run's ``config.yaml`` only in ``hf_rnn.resume_rules.RESUMABLE_KEYS`` (the budget,
             cadence, patience, runtime knobs); any other change is one ``ConfigError`` and changes nothing.
-        overwrite: start again in a folder that holds a run.
+        overwrite: start again in a folder that holds a run (or holds other files: those of a
+            run's names are replaced, the rest kept; never the asset cache).
         data: your own data, a local file or a Hub dataset id, instead of the recipe's (``hf-rnn train --data``).
         **task_options: how to read it: the task's ``load_task`` options (``text_column="review"``...).
 

@@ -116,31 +116,59 @@ def goal_line(goal: Goal, doc: dict[str, Any]) -> str:
 # =========================================================================== publishing
 
 
+def check_publish_root(results_root: str | os.PathLike = RESULTS_DIR) -> Path:
+    """Check, without creating anything, that ``publish`` can write into ``results_root``; return it resolved.
+
+    ``hf-rnn compare --publish`` calls it before training, so a path that cannot be written fails in a second,
+    not after the comparison.
+    """
+    from .run_folder import writable_folder
+
+    return writable_folder(results_root, option="--publish folder")
+
+
+def _is_published(folder: Path) -> bool:
+    """Whether ``folder`` holds only what ``publish`` writes (so replacing it loses nothing else)."""
+    return all(p.is_file() and (p.name in PUBLISHED_FILES or p.suffix == ".png") for p in folder.iterdir())
+
+
 def publish(comparison_dir: str | os.PathLike, results_root: str | os.PathLike = RESULTS_DIR) -> Path:
     """Copy a finished comparison's report files into ``results_root/<task>-<profile>/``; return that folder.
 
     Only ``results.json``, ``report.md`` and the PNG figures travel (weights and run folders stay behind);
-    each figure must be under 500 KB. The folder is replaced as a whole, through a temporary sibling.
+    each figure must be under 500 KB. The folder is replaced as a whole, through a temporary sibling; a folder
+    of that name holding anything else (not an earlier publication) is refused, not replaced.
     """
     src = Path(comparison_dir)
     doc = read_results(src)
+    check_publish_root(results_root)
     dest = Path(results_root) / "-".join(p for p in (doc["task"], doc.get("variant"), doc["profile"]) if p)
+    if dest.exists() and not (dest.is_dir() and _is_published(dest)):
+        raise ResultsError(f"{dest} exists and is not a published comparison (it holds more than results.json, "
+                           "report.md and figures): move it away or choose another --publish folder")
     figures = sorted(src.glob("*.png"))
     for fig in figures:
         if fig.stat().st_size > MAX_FIGURE_BYTES:
             raise ResultsError(f"figure {fig} is {fig.stat().st_size // 1024} KB: results keep figures under "
                                f"{MAX_FIGURE_BYTES // 1024} KB")
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in PUBLISHED_FILES:
-        shutil.copy2(src / name, tmp / name)
-    for fig in figures:
-        shutil.copy2(fig, tmp / fig.name)
     old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(tmp, dest)
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        for name in PUBLISHED_FILES:
+            shutil.copy2(src / name, tmp / name)
+        for fig in figures:
+            shutil.copy2(fig, tmp / fig.name)
+        if dest.exists():
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+    except OSError as e:
+        if old.exists() and not dest.exists():  # put the earlier publication back
+            os.replace(old, dest)
+        raise ResultsError(f"cannot publish into {dest}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     return dest
 
@@ -277,33 +305,43 @@ def update_readme(readme: str | os.PathLike = "README.md", results_root: str | o
     """
     path = Path(readme)
     if not path.is_file():
-        raise ResultsError(f"{path} is not a file: name the README with --readme")
+        raise ResultsError(f"cannot read {path}: not a file; check --readme")
     docs_dir = Path(docs) if docs is not None else path.parent / "docs"
     files = [path, *sorted(docs_dir.glob("*.md"))] if docs_dir.is_dir() else [path]
+    try:
+        texts = {file: file.read_text(encoding="utf-8") for file in files}
+    except OSError as e:
+        raise ResultsError(f"cannot read {e.filename}: {e.strerror or e}; check --readme") from None
+    blocks = generated_blocks(results_root)
+    missing = [(name, begin, end) for name, begin, end, _ in blocks if not any(begin in t for t in texts.values())]
+    if missing:
+        name, begin, end = missing[0]
+        raise ResultsError(f"{path} (and {docs_dir}/) have no {name} block: add the lines {begin!r} and {end!r}")
+    # a typo in --results-dir would otherwise replace every table with "no committed results yet"
+    if not Path(results_root).is_dir():
+        raise ResultsError(f"the results folder {results_root} does not exist (or is not a folder): check "
+                           "--results-dir; nothing was written")
+    shown = "".join(t.split(BEGIN, 1)[1].split(END, 1)[0] for t in texts.values() if BEGIN in t and END in t)
+    if not collect(results_root) and "\n#### " in shown:
+        raise ResultsError(f"{results_root} holds no <task>-<profile>/results.json, yet the results block shows "
+                           "committed results: check --results-dir; nothing was written")
     root = path.parent.resolve()
-    found: set[str] = set()
     stale: dict[Path, str] = {}
     for file in files:
-        text = file.read_text(encoding="utf-8")
+        text = texts[file]
         base = os.path.relpath(root, file.parent.resolve()).replace(os.sep, "/")
         base = "" if base == "." else base + "/"
         new = text
-        for name, begin, end, body in generated_blocks(results_root):
+        for name, begin, end, body in blocks:
             if begin not in new:
                 continue
             if end not in new.split(begin, 1)[1]:
                 raise ResultsError(f"{file} opens the {name} block but does not close it: add the line {end!r}")
-            found.add(name)
             head, rest = new.split(begin, 1)
             _, tail = rest.split(end, 1)
             new = f"{head}{begin}\n{body(base)}{end}{tail}"
         if new != text:
             stale[file] = new
-    missing = [name for name, *_ in generated_blocks(results_root) if name not in found]
-    if missing:
-        begin, end = {n: (b, e) for n, b, e, _ in generated_blocks(results_root)}[missing[0]]
-        raise ResultsError(f"{path} (and {docs_dir}/) have no {missing[0]} block: add the lines {begin!r} and "
-                           f"{end!r}")
     if not stale:
         return False
     if check:

@@ -11,12 +11,14 @@ Layout::
     tensorboard/         TensorBoard events (``training.log_with``; other trackers log where they log)
     checkpoints/         while training (``keep_checkpoints`` keeps them afterwards)
 
-``check_output_dir`` decides, before anything is created, whether a run may use a folder; checkpoints are
-written to a temporary folder, flushed to disk and renamed into place, so ``latest_checkpoint`` never sees half of
-one; the model is saved the same way. A checkpoint damaged afterwards (a disk error, a file truncated or
-overwritten) is found by ``checkpoint_problem`` before it is loaded, and ``load_checkpoint`` falls back to the one
-before it. ``hf_rnn.run_metrics`` builds ``metrics.json``; ``hf_rnn.runs`` reads
-finished runs.
+``check_output_dir`` decides, before anything is created, whether a run may use a folder: a folder is a run
+when its ``config.yaml`` is a recipe (``is_run_folder``); one holding anything else (a saved model, a user's
+files) takes a run only with ``--overwrite``, and the asset cache never does. ``check_report_dir`` does the
+same for a comparison's report folder. Checkpoints are written to a temporary folder, flushed to disk and
+renamed into place, so ``latest_checkpoint`` never sees half of one; the model is saved the same way. A
+checkpoint damaged afterwards (a disk error, a file truncated or overwritten) is found by ``checkpoint_problem``
+before it is loaded, and ``load_checkpoint`` falls back to the one before it. ``hf_rnn.run_metrics`` builds
+``metrics.json``; ``hf_rnn.runs`` reads finished runs.
 """
 
 from __future__ import annotations
@@ -28,18 +30,22 @@ import os
 import shutil
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from .assets import atomic_write_text
 from .errors import ConfigError, RunError
 
-__all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "checkpoint_dir", "checkpoint_problem", "checkpoints",
-           "clear_run", "drop_events_after", "latest_checkpoint", "load_checkpoint", "save_checkpoint", "save_model"]
+__all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "check_report_dir", "checkpoint_dir", "checkpoint_problem",
+           "checkpoints", "clear_run", "drop_events_after", "is_run_folder", "latest_checkpoint", "load_checkpoint",
+           "save_checkpoint", "save_model"]
 
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"  # a LoRA run's peft adapter (training.save_adapter), beside the merged model
+RUN_CONFIG = "config.yaml"  # the resolved recipe: what makes a folder a run (``is_run_folder``)
+RECIPE_SECTIONS = frozenset({"task", "model", "tokenizer", "training", "output_dir"})  # Recipe.to_dict()'s keys
+REPLACED_WHOLE = (CHECKPOINTS, "tensorboard", ADAPTER)  # folders a run deletes and writes again
 TRAINER_STATE = "trainer_state.json"  # the loop's counters, in every checkpoint
 # Checkpoints kept while a run trains: the newest, the one before it (what a resume falls back to when the
 # newest is damaged), and the best model's. The one before costs one more checkpoint of disk while the run
@@ -52,14 +58,79 @@ KEEP_LAST = 2
 def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
     """Check, without creating or changing anything, that a run can use ``path``; return it resolved.
 
-    Raises ``ConfigError`` when it cannot be written, when it already holds a run (and
-    neither ``resume`` nor ``overwrite`` is set) or when ``resume`` finds no checkpoint. The
-    folder itself is made only once the run's inputs are known good (``TrainingRun``), so a failure
-    before that leaves nothing behind.
+    Raises ``ConfigError`` when it cannot be written, when it is (in, or holds) the asset cache, when it
+    already holds a run (and neither ``resume`` nor ``overwrite`` is set), when ``resume`` finds no checkpoint,
+    and when it holds anything that is not a run (a saved model, a user's files) unless ``overwrite`` says to
+    write the run beside it. Even then a folder a run would delete whole (``checkpoints/``, ``tensorboard/``,
+    ``adapter/``) is refused: ``--overwrite`` replaces files of a run's names, never a user's folders. The
+    folder itself is made only once the run's inputs are known good (``TrainingRun``), so a failure before
+    that leaves nothing behind.
     """
+    out = writable_folder(path)
+    if not is_run_folder(out):
+        held = contents(out)
+        if resume:
+            what = f"it holds no hf_rnn run (it holds {describe(held)})" if held else "no run there"
+            raise ConfigError(f"nothing to resume in {out}: {what}; drop --resume to start a new run")
+        if held and not overwrite:
+            raise ConfigError(f"{out} is not empty and holds no hf_rnn run: it holds {describe(held)}; choose "
+                              "another --output-dir (a new or empty folder), or pass --overwrite to write the run "
+                              "beside them (replacing files of the same names)")
+        whole = [name for name in held if name.rstrip("/") in REPLACED_WHOLE]
+        if whole:
+            raise ConfigError(f"{out} holds no hf_rnn run, but a run would delete its {', '.join(whole)} whole "
+                              "(even with --overwrite): choose another --output-dir")
+        return out
+    if resume:
+        if latest_checkpoint(out) is None:
+            if (out / "metrics.json").exists():
+                raise ConfigError(f"nothing to resume in {out}: its run has finished; drop --resume and pass "
+                                  "--overwrite to train it again, or choose another --output-dir")
+            raise ConfigError(f"nothing to resume in {out}: the run stopped before its first checkpoint; "
+                              "pass --overwrite instead of --resume to start it again")
+    elif not overwrite:
+        how = ("pass --resume to continue it, --overwrite to start again" if latest_checkpoint(out) is not None
+               else "it has no checkpoint to resume from: pass --overwrite to start again")
+        raise ConfigError(f"{out} already holds a run: {how}, or choose another --output-dir")
+    return out
+
+
+def check_report_dir(path: str | os.PathLike, run_folders: Iterable[str | os.PathLike] = ()) -> Path:
+    """Check, without creating anything, that a comparison may write its report into ``path`` and train its
+    models in ``run_folders``; return ``path`` resolved.
+
+    The report folder must be new, empty or a comparison's own (its ``results.json``, a model's run, a recipe
+    file a stopped comparison left): a run folder, or one holding anything else (a saved model, a user's
+    files), is refused, with or without ``--overwrite``. Each model's folder must be new, empty or a run,
+    since the comparison trains it again with ``--overwrite``.
+    """
+    out = writable_folder(path)
+    if is_run_folder(out):
+        raise ConfigError(f"{out} is a training run's folder: a comparison's report goes in a folder of its own; "
+                          "choose another --output-dir")
+    held = contents(out)
+    if held and not _is_comparison(out):
+        raise ConfigError(f"{out} is not empty and holds no comparison: it holds {describe(held)}; choose another "
+                          "--output-dir (a new or empty folder)")
+    for folder in run_folders:
+        folder = Path(folder).expanduser().resolve()
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{folder}, where the comparison would train a model, is a file; choose another "
+                              "--output-dir")
+        if not is_run_folder(folder) and contents(folder):
+            raise ConfigError(f"{folder}, where the comparison would train a model, holds no hf_rnn run: it holds "
+                              f"{describe(contents(folder))}; choose another --output-dir")
+    return out
+
+
+def writable_folder(path: str | os.PathLike, option: str = "--output-dir") -> Path:
+    """``path`` resolved, once it is known that hf_rnn may make and write it: not a file, not under a file,
+    writable, and not the asset cache (nor inside it, nor a folder that holds it). ``option`` is what the
+    errors tell the user to change."""
     out = Path(path).expanduser().resolve()
+    _check_not_asset_cache(out, option)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"the output folder {out} is a file; choose another --output-dir")
+        raise ConfigError(f"the output folder {out} is a file; choose another {option}")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the probe goes where the run will go
     if not existing.is_dir():
         raise ConfigError(f"cannot write to the output folder {out}: {existing} is a file")
@@ -69,21 +140,75 @@ def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: b
         probe.unlink()
     except OSError as e:
         raise ConfigError(f"cannot write to the output folder {out}: {e.strerror or e}") from None
-    started = any((out / name).exists() for name in ("config.yaml", CHECKPOINTS, "metrics.jsonl"))
-    if resume:
-        if latest_checkpoint(out) is None:
-            if (out / "metrics.json").exists():
-                raise ConfigError(f"nothing to resume in {out}: its run has finished; drop --resume and pass "
-                                  "--overwrite to train it again, or choose another --output-dir")
-            if started:
-                raise ConfigError(f"nothing to resume in {out}: the run stopped before its first checkpoint; "
-                                  "pass --overwrite instead of --resume to start it again")
-            raise ConfigError(f"nothing to resume in {out}: no run there; drop --resume to start a new run")
-    elif not overwrite and started:
-        how = ("pass --resume to continue it, --overwrite to start again" if latest_checkpoint(out) is not None
-               else "it has no checkpoint to resume from: pass --overwrite to start again")
-        raise ConfigError(f"{out} already holds a run: {how}, or choose another --output-dir")
     return out
+
+
+def _check_not_asset_cache(out: Path, option: str) -> None:
+    """The asset cache (``$HF_RNN_HOME``) holds the built-in model and data: a run or report never goes there."""
+    from .assets import home
+
+    cache = home().resolve()
+    if out == cache or cache in out.parents:
+        where = "is" if out == cache else f"is inside {cache},"
+        raise ConfigError(f"{out} {where} the hf_rnn asset cache ($HF_RNN_HOME, the built-in model and data): "
+                          f"nothing is written there, even with --overwrite; choose another {option}")
+    if out in cache.parents and cache.exists():
+        raise ConfigError(f"{out} holds the hf_rnn asset cache ({cache}, $HF_RNN_HOME): nothing is written over "
+                          f"it, even with --overwrite; choose another {option}")
+
+
+def is_run_folder(path: str | os.PathLike) -> bool:
+    """Whether hf_rnn wrote ``path`` as a run: its ``config.yaml`` is a recipe (``task``, ``model``,
+    ``tokenizer``, ``training`` sections and ``output_dir``, nothing else), the file ``TrainingRun`` writes as
+    soon as it makes the folder, or it holds this loop's checkpoints (``checkpoints/step-N`` with their counters). A saved ``transformers`` model (``config.json``) or another tool's
+    ``config.yaml`` is not a run."""
+    import yaml
+
+    if checkpoints(Path(path)):  # checkpoints/step-N/trainer_state.json: this loop's own (config.yaml lost)
+        return True
+    try:
+        data = yaml.safe_load((Path(path) / RUN_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return (isinstance(data, dict) and bool(data) and set(data) <= RECIPE_SECTIONS
+            and all(isinstance(value, dict) for key, value in data.items() if key != "output_dir"))
+
+
+def _is_comparison(out: Path) -> bool:
+    """Whether ``out`` is a comparison's folder: its ``results.json``, a model's run in it, or the recipe file
+    of a model it was training."""
+    try:
+        doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and {"task", "profile", "rows"} <= set(doc):
+            return True
+    except (OSError, ValueError):
+        pass
+    # zero_shot.json: the untrained model's scores, which a learning curve copies between its sizes' comparisons
+    return any(p.is_file() and (p.name.startswith(".") and p.name.endswith(".recipe.yaml") or
+                                p.name == "zero_shot.json") or
+               p.is_dir() and is_run_folder(p) for p in out.iterdir())
+
+
+def contents(out: Path) -> list[str]:
+    """The names in ``out`` that hold something, folders with a ``/`` (an empty folder holds nothing to lose)."""
+    if not out.is_dir():
+        return []
+    held = []
+    for p in sorted(out.iterdir()):
+        if p.is_dir() and not p.is_symlink():
+            if any(p.iterdir()):
+                held.append(p.name + "/")
+        else:
+            held.append(p.name)
+    return held
+
+
+def describe(names: list[str], shown: int = 4) -> str:
+    """``config.json, model.safetensors and 3 more (a saved model)``: what a folder holds, in a few words."""
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    model = any(n in ("config.json", "pytorch_model.bin") or n.endswith((".safetensors", ".safetensors.index.json"))
+                for n in names)
+    return listed + (" (a saved model)" if model else "")
 
 
 def checkpoints(out: Path) -> list[Path]:
@@ -127,7 +252,11 @@ def checkpoint_dir(out: Path, step: int) -> Path:
 
 
 def clear_run(out: Path) -> None:
-    """Remove what a run writes as it goes (``--overwrite``); ``config.yaml`` and the model are rewritten."""
+    """Remove what a run writes as it goes (``--overwrite``); ``config.yaml`` and the model are rewritten.
+
+    Only these names: in a folder that was not a run, ``check_output_dir`` has refused the folders among them,
+    and everything else the user keeps there stays.
+    """
     for name in (CHECKPOINTS, "metrics.jsonl", "metrics.json", "tensorboard", ADAPTER):
         target = out / name
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)

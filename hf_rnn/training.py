@@ -113,7 +113,8 @@ def train(
             ``model.name_or_path``), or the built-in one for an RNN. None for a numeric forecaster.
         output_dir: the run folder.
         resume: continue from the last checkpoint in ``output_dir``.
-        overwrite: start again in a folder that holds a run.
+        overwrite: start again in a folder that holds a run (or holds other files: those of a
+            run's names are replaced, the rest kept; never the asset cache).
         recipe: the full recipe to save as ``config.yaml`` (the CLI passes it).
 
     Run under ``accelerate launch`` the same call trains on every process.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -23,6 +24,44 @@ def test_atomic_dir_publishes_only_complete_folders(tmp_path):
     with assets.atomic_dir(final) as tmp:
         (tmp / "whole").write_text("y")
     assert (final / "whole").read_text() == "y"
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, and put the old one back."""
+    old = os.umask(0o022)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
+def test_atomic_writes_get_a_plain_writes_permissions(tmp_path, umask, mask):
+    """mkstemp/mkdtemp make private files; what they publish must read as ``open(path, "w")`` would leave it:
+    a run folder or cache a class shares stays readable to the group (umask 002) or everyone (022)."""
+    umask(mask)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assets.atomic_write_text(tmp_path / "atomic.txt", "x")
+    assets.atomic_write_bytes(tmp_path / "sub" / "atomic.bin", b"x")
+    want = stat.S_IMODE(plain.stat().st_mode)
+    assert want == 0o666 & ~mask
+    for path in (tmp_path / "atomic.txt", tmp_path / "sub" / "atomic.bin"):
+        assert stat.S_IMODE(path.stat().st_mode) == want, (oct(mask), path)
+    with assets.atomic_dir(tmp_path / "folder") as tmp:
+        (tmp / "inside").write_text("y")
+    (tmp_path / "plain-folder").mkdir()
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == stat.S_IMODE(
+        (tmp_path / "plain-folder").stat().st_mode) == 0o777 & ~mask
+    assert assets.current_umask() == mask  # read without changing it
+
+
+def test_atomic_rewrite_keeps_the_files_own_permissions(tmp_path, umask):
+    umask(0o022)
+    path = tmp_path / "shared.json"
+    path.write_text("old")
+    os.chmod(path, 0o664)  # the owner let the group write it; a rewrite keeps that, as open(path, "w") would
+    assets.atomic_write_text(path, "new")
+    assert path.read_text() == "new" and stat.S_IMODE(path.stat().st_mode) == 0o664
 
 
 def test_second_fetch_touches_no_registry(monkeypatch):

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hf_rnn import performance, results, verdict_table
 from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError, DataError, HfRnnError, InputError, ModelLoadError
 
@@ -51,6 +52,9 @@ def _files(tmp: Path) -> dict[str, Path]:
                                                 '{"text":"c","label":1}]'),
         "bad_yaml": _write(tmp / "bad.yaml", "task: [unclosed\n"),
         "list_yaml": _write(tmp / "list.yaml", "- just\n- a list\n"),
+        "readme": _write(tmp / "README.md", f"# x\n\n{verdict_table.BEGIN}\n{verdict_table.END}\n\n"
+                                            f"{results.BEGIN}\n#### sentiment · `quick`\n\n| a table |\n"
+                                            f"{results.END}\n\n{performance.BEGIN}\nnumbers\n{performance.END}\n"),
     }
 
 
@@ -127,9 +131,74 @@ CLI_CASES = [
     ("compare: missing run folder", ["compare", "--runs", "{FILE:missing}", "--output-dir", "{OUT}"], "nope.csv"),
     ("fetch: unknown asset", ["fetch", "weights-of-gpt5"], "weights-of-gpt5"),
     ("results: README without markers", ["results", "--check", "--readme", "{FILE:empty}"], "block: add the lines"),
+    # a user's files are never replaced unasked, the asset cache never; a typo destroys no generated file
+    ("train into a saved model", ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", "{OUT}"],
+     "holds no hf_rnn run: it holds config.json, model.safetensors (a saved model)"),
+    ("resume in a saved model", ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", "{OUT}",
+                                 "--resume"], "nothing to resume"),
+    ("overwrite a user's checkpoints", ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", "{OUT}",
+                                        "--overwrite"], "delete its checkpoints/ whole"),
+    ("train into the asset cache", ["train", "--task", "sentiment", "--model", "bilstm", "--overwrite",
+                                    "--output-dir", "{OUT}/cache/models/SmolLM2-135M-Instruct"], "asset cache"),
+    ("train into the cache's parent", ["train", "--task", "sentiment", "--model", "bilstm", "--overwrite",
+                                       "--output-dir", "{OUT}"], "holds the hf_rnn asset cache"),
+    ("compare into a saved model", ["compare", "--task", "sentiment", "--models", "bilstm", "--output-dir", "{OUT}"],
+     "holds no comparison"),
+    ("compare over a user's model folder", ["compare", "--task", "sentiment", "--models", "bilstm", "--output-dir",
+                                            "{OUT}"], "where the comparison would train a model"),
+    ("compare runs into a saved model", ["compare", "--runs", "{FILE:missing}", "--output-dir", "{OUT}"],
+     "holds no comparison"),
+    ("compare: publish under a file", ["compare", "--task", "sentiment", "--models", "bilstm", "--output-dir",
+                                       "{OUT}", "--publish", "{FILE:empty}/results"], "empty.csv"),
+    ("results: missing results folder", ["results", "--readme", "{FILE:readme}", "--results-dir", "{OUT}"],
+     "does not exist"),
+    ("results: folder without results", ["results", "--readme", "{FILE:readme}", "--results-dir", "{OUT}"],
+     "holds no <task>-<profile>/results.json"),
 ]
 
 STOPPED_RUN_CASES = {"resume changing the model", "resume changing the data", "resume from a damaged checkpoint"}
+
+
+def _saved_model(out: Path, monkeypatch) -> None:
+    out.mkdir(parents=True)
+    _write(out / "config.json", '{"model_type": "llama"}')
+    (out / "model.safetensors").write_bytes(b"weights")
+
+
+def _user_checkpoints(out: Path, monkeypatch) -> None:
+    (out / "checkpoints").mkdir(parents=True)
+    _write(out / "checkpoints" / "epoch-3.pt", "mine")
+
+
+def _cache_inside(out: Path, monkeypatch) -> None:
+    model = out / "cache" / "models" / "SmolLM2-135M-Instruct"
+    model.mkdir(parents=True)
+    _write(model / "config.json", "{}")
+    monkeypatch.setenv("HF_RNN_HOME", str(out / "cache"))
+
+
+def _model_in_comparison(out: Path, monkeypatch) -> None:
+    _saved_model(out / "bilstm", monkeypatch)  # where the comparison would train bilstm
+    _write(out / "results.json", '{"task": "sentiment", "profile": "quick", "rows": []}')  # an earlier comparison
+
+
+# what a case's {OUT} holds before the command (else nothing: the folder does not exist)
+SETUPS = {
+    "resume empty folder": lambda out, mp: out.mkdir(),
+    "results: folder without results": lambda out, mp: out.mkdir(),
+    "train into a saved model": _saved_model,
+    "resume in a saved model": _saved_model,
+    "compare into a saved model": _saved_model,
+    "compare runs into a saved model": _saved_model,
+    "overwrite a user's checkpoints": _user_checkpoints,
+    "train into the asset cache": _cache_inside,
+    "train into the cache's parent": _cache_inside,
+    "compare over a user's model folder": _model_in_comparison,
+}
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _fill(argv: list[str], files: dict[str, Path], out: Path) -> list[str]:
@@ -146,18 +215,20 @@ def test_cli_bad_input_is_one_line_exit_2_and_leaves_nothing(case, argv, phrase,
                                                              monkeypatch):
     monkeypatch.chdir(tmp_path)  # a default runs/ folder would land here
     out = tmp_path / "out"
-    if case == "resume empty folder":
-        out.mkdir()
     if case in STOPPED_RUN_CASES:
         _stopped_run(out)
+    if case in SETUPS:
+        SETUPS[case](out, monkeypatch)
     before = sorted(p.name for p in tmp_path.iterdir())
     run_files = _snapshot(out)
+    held, readme = _tree(tmp_path), files["readme"].read_text()
     assert cli(_fill(argv, files, out)) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert err.startswith(f"hf-rnn {argv[0]}: error: ") and "Traceback" not in err
     assert phrase in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no run or report folder made
+    assert _tree(tmp_path) == held and files["readme"].read_text() == readme  # nothing written, nothing lost
     assert _snapshot(out) == run_files  # a run folder there is as it was, its config.yaml byte for byte
 
 

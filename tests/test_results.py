@@ -11,12 +11,14 @@ import torch
 from hf_rnn import performance, verdict_table
 from hf_rnn.cli import main
 from hf_rnn.comparison import curve_summary
+from hf_rnn.errors import HfRnnError
 from hf_rnn.results import (
     BEGIN,
     END,
     Goal,
     ResultsError,
     check_goal,
+    check_publish_root,
     collect,
     goal_line,
     publish,
@@ -170,6 +172,41 @@ def test_the_verdict_row_reads_the_paired_test_whichever_way_it_was_run(tmp_path
     doc["paired_tests"][0].update(p_value=0.2, p_holm=0.4)
     publish(_write(tmp_path / "runs" / "again", doc), tmp_path / "results")
     assert "exact McNemar, p = 0.400 | no significant difference |" in verdict_section(collect(tmp_path / "results"))
+
+
+def test_publish_never_replaces_a_folder_it_did_not_write(tmp_path):
+    src = _write(tmp_path / "runs" / "compare", _doc())
+    mine = tmp_path / "results" / "sentiment-full"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(ResultsError, match="not a published comparison"):
+        publish(src, tmp_path / "results")
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    (mine / "notes.txt").unlink()
+    assert publish(src, tmp_path / "results") == mine  # an earlier publication (or nothing) is replaced
+    assert publish(src, tmp_path / "results") == mine
+    with pytest.raises(HfRnnError, match="is a file"):  # checked before `compare --publish` trains
+        check_publish_root(src / "results.json")
+    with pytest.raises(HfRnnError, match="cannot write"):
+        publish(src, src / "results.json" / "deeper")
+
+
+def test_update_readme_refuses_a_results_folder_that_is_not_there(tmp_path):
+    src = _write(tmp_path / "runs" / "compare", _doc())
+    publish(src, tmp_path / "results")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{verdict_table.BEGIN}\n{verdict_table.END}\n\n{BEGIN}\nold\n{END}\n\n"
+                      f"{performance.BEGIN}\nold\n{performance.END}\n")
+    update_readme(readme, tmp_path / "results")
+    text = readme.read_text()
+    (tmp_path / "empty").mkdir()
+    for typo, phrase in ((tmp_path / "resutls", "does not exist"), (tmp_path / "empty", "holds no")):
+        for check in (False, True):
+            with pytest.raises(ResultsError, match=phrase):
+                update_readme(readme, typo, check=check)
+        assert readme.read_text() == text  # the committed tables are still there
+    with pytest.raises(ResultsError, match="cannot read"):
+        update_readme(tmp_path / "READMY.md", tmp_path / "results")
 
 
 def test_publish_refuses_big_figures_and_folders_without_results(tmp_path):

@@ -39,6 +39,10 @@ def run(args) -> int:
     from ..tasks.user_data import flag_options
 
     options = flag_options(args, args.task)
+    if args.publish:  # a folder that cannot be written fails now, not after the models have trained
+        from ..results import check_publish_root
+
+        check_publish_root(args.publish)
     if args.runs:
         if args.data or options:
             raise ConfigError("--runs compares finished runs on the data they were trained on: drop --data and "

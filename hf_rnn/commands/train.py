@@ -56,7 +56,9 @@ def register(sub) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="a recipe file: the single source of truth of the run")
     p.add_argument("--output-dir", metavar="DIR", help="the run folder (default: the recipe's output_dir)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="start again in a folder that holds a run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again in a folder that holds a run, or write the run into a folder that holds other "
+                        "files (those of a run's names are replaced, the rest kept)")
     p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides (section.key=value)")
     add_data_arguments(p)
