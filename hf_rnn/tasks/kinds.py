@@ -533,6 +533,15 @@ class LanguageModelingTask(Task):
     def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return default_data_collator
 
+    def too_small_message(self, split: str, tokenizer, max_length: int | None) -> str:
+        block = max_length or self.default_block_size
+        texts = list(self.dataset[split]["text"])
+        tokens = sum(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0
+        # a split of many passages is cut in batches of 1,000: each batch's remainder is dropped
+        return (f"{self.name}: the {split} split is too small: its {len(texts)} passage(s) make {tokens} tokens, "
+                f"and a split needs at least one block of {block} tokens (training.max_length) to "
+                f"{'train on' if split == 'train' else 'be scored'}; give it more text, or lower training.max_length")
+
     def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
         inputs = {k: v for k, v in self.model_inputs(batch).items() if k != "labels"}
         logits = model(**inputs).logits[:, :-1].float()
