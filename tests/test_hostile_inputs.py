@@ -48,6 +48,19 @@ def _files(tmp: Path) -> dict[str, Path]:
         # hypothesis found it: ids 0..max become classes, so a label of 1e308 once asked for 22 GB
         "huge_label": _write(tmp / "huge.json", '[{"text":"a","label":0},{"text":"b","label":1e308},'
                                                 '{"text":"c","label":1}]'),
+        # labels that once trained wrongly: one class trained a regression and scored accuracy 1.0
+        "one_class": _write(tmp / "oneclass.csv", "text,label\n" + "".join(f"text {i},pos\n" for i in range(12))),
+        "one_tag": _write(tmp / "onetag.pos", "a/X b/X\nc/X d/X\ne/X\n" * 3),
+        "pairs": _write(tmp / "pairs.tsv", "en\tes\n" + "".join(f"pet {i}\tmascota {i}\n" for i in range(12))),
+        # series a model cannot learn from: NaN weights and a NaN MAE once, or nothing to forecast
+        "huge_series": _write(tmp / "huge.csv", "value\n" + "".join(f"{(i % 7 + 1)}e300\n" for i in range(40))),
+        "constant_series": _write(tmp / "flat.csv", "value\n" + "5\n" * 40),
+        "repeated_dates": _write(tmp / "dates.csv", "date,value\n" + "".join(
+            f"2020-01-{1 + i % 20:02d},{i}\n" for i in range(40))),
+        # 20 short passages: the validation split is shorter than one block (a KeyError once, after training)
+        "short_text": _write(tmp / "short.txt", "\n\n".join(f"Roses are red, verse {i}." for i in range(20))),
+        "utf16_no_bom": tmp.joinpath("utf16.csv"),
+        "zip": tmp.joinpath("sheet.xlsx"),
         "bad_yaml": _write(tmp / "bad.yaml", "task: [unclosed\n"),
         "list_yaml": _write(tmp / "list.yaml", "- just\n- a list\n"),
     }
@@ -57,6 +70,8 @@ def _files(tmp: Path) -> dict[str, Path]:
 def files(tmp_path_factory):
     found = _files(tmp_path_factory.mktemp("hostile"))
     found["binary"].write_bytes(bytes(range(256)) * 8)
+    found["utf16_no_bom"].write_bytes("text,label\ngood,pos\nbad,neg\nfine,pos\n".encode("utf-16-le"))
+    found["zip"].write_bytes(b"PK\x03\x04" + bytes(200))
     return found
 
 
@@ -103,6 +118,18 @@ CLI_CASES = [
      "max_words"),
     ("tasks: empty tag", ["tasks", "--task", "pos", "--source", "{FILE:empty_tag}"], "tag"),
     ("tasks: text in a series", ["tasks", "--task", "timeseries", "--source", "{FILE:text_values}"], "three"),
+    ("tasks: one class", ["tasks", "--task", "sentiment", "--source", "{FILE:one_class}"], "only the class 'pos'"),
+    ("tasks: one tag", ["tasks", "--task", "pos", "--source", "{FILE:one_tag}"], "only the class 'X'"),
+    ("tasks: series too large", ["tasks", "--task", "timeseries", "--source", "{FILE:huge_series}"], "float32"),
+    ("tasks: constant series", ["tasks", "--task", "timeseries", "--source", "{FILE:constant_series}"],
+     "constant series"),
+    ("tasks: repeated dates", ["tasks", "--task", "timeseries", "--source", "{FILE:repeated_dates}"],
+     "'2020-01-01' in column 'date' repeats"),
+    ("tasks: UTF-16 without BOM", ["tasks", "--task", "sentiment", "--source", "{FILE:utf16_no_bom}"], "NUL bytes"),
+    ("tasks: Excel workbook", ["tasks", "--task", "sentiment", "--source", "{FILE:zip}"], "ZIP archive"),
+    ("train: text shorter than a block", ["train", "--task", "textgen", "--model", "lstm", "--output-dir", "{OUT}",
+                                          "task.source={FILE:short_text}"],
+     "the validation split is too small: its 2 passage(s) make"),
     ("compare: unknown task", ["compare", "--task", "chess", "--output-dir", "{OUT}"], "chess"),
     ("compare: empty model list", ["compare", "--task", "sentiment", "--models", ",", "--output-dir", "{OUT}"],
      "empty"),
@@ -160,6 +187,16 @@ def test_load_task_bad_input_raises_one_hfrnn_error(files):
         (("sentiment", str(files["huge_label"])), {}, DataError, "class ids"),
         (("translation", str(files["long_pairs"])), {}, DataError, "max_words"),
         (("translation", str(files["long_pairs"])), {"max_words": 0}, DataError, "max_words"),
+        (("sentiment", str(files["one_class"])), {}, DataError, "only the class 'pos'"),
+        (("sentiment", str(files["one_class"])), {"text_column": "label", "label_column": "label"}, DataError,
+         "picked both for text_column and for label_column"),
+        (("sentiment", str(files["one_class"])), {"text_column": "label"}, DataError, "picked both"),
+        (("translation", str(files["pairs"])), {"source_column": "es", "target_column": "es"}, DataError,
+         "picked both for source_column and for target_column"),
+        (("timeseries", str(files["repeated_dates"])), {"date_column": "value"}, DataError, "picked both"),
+        (("timeseries", str(files["constant_series"])), {}, DataError, "all 40 values of column 'value' are 5"),
+        (("timeseries", str(files["huge_series"])), {}, DataError, "row 0 of column 'value' is 1e+300"),
+        (("pos", str(files["one_tag"])), {}, DataError, "only the class 'X'"),
     ]
     for args, options, error, phrase in cases:
         with pytest.raises(error) as caught:
@@ -265,17 +302,35 @@ def test_any_timeseries_options_load_or_raise_a_data_error(options):
     assert task.context_length >= 1 and task.horizon >= 1
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
-@given(st.lists(st.one_of(st.text(max_size=5), st.integers(-2, 5), st.none(),
-                          st.floats(allow_nan=True, allow_infinity=False)), min_size=2, max_size=8))
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.one_of(
+    st.lists(st.one_of(st.text(max_size=5), st.integers(-2, 5), st.none(),
+                       st.floats(allow_nan=True, allow_infinity=False), st.booleans()), min_size=2, max_size=8),
+    # one kind a column: labels with spaces around them, star ratings, true/false
+    st.lists(st.sampled_from(["pos", " pos", "pos ", "neg", "\tneg", "10", "2", " 2"]), min_size=2, max_size=8),
+    st.lists(st.integers(-3, 12), min_size=2, max_size=8),
+    st.lists(st.booleans(), min_size=2, max_size=8)))
 def test_any_label_column_becomes_classes_or_one_data_error(labels):
-    """A label column of any mix of text, numbers, gaps and NaN: clean classes, or a DataError naming it."""
+    """A label column of any mix of text, numbers, booleans, gaps and NaN: clean classes, or a DataError naming it.
+
+    Clean classes: the labels present (text without its surrounding spaces, numbers and booleans by their names),
+    two at least, in numeric order where all are numbers, and one id per distinct label."""
     from hf_rnn.tasks.kinds import _class_label
 
     try:
         names, ids = _class_label(labels, "label", "test data")
     except DataError as e:
-        assert "'label'" in str(e)
+        assert "'label'" in str(e) and "\n" not in str(e)
         return
-    assert len(ids) == len(labels) and all(0 <= i < len(names.names) for i in ids)
-    assert all(n.strip() and n.strip().lower() not in ("nan", "null", "n/a", "na") for n in names.names)
+    names = names.names
+    assert len(ids) == len(labels) and all(0 <= i < len(names) for i in ids)
+    assert all(n.strip() and n.strip().lower() not in ("nan", "null", "n/a", "na") for n in names)
+    spelled = [v.strip() if isinstance(v, str) else str(v) if isinstance(v, bool) else str(int(v)) for v in labels]
+    assert [names[i] for i in ids] == spelled  # each label keeps its name: no phantom class, no 0/1 for booleans
+    assert sorted(set(spelled)) == sorted(names) and len(names) >= 2  # the classes are the labels present
+    try:
+        numbers = [float(n) for n in names]
+    except ValueError:
+        assert names == sorted(names)
+    else:
+        assert numbers == sorted(numbers)  # 1..5 (and 2 < 10) stay in order

@@ -83,15 +83,16 @@ def decode_text(data: bytes, path: Path) -> str:
         raise DataError(f"{path} is a ZIP archive (an Excel .xlsx workbook is one): unzip it, or export the "
                         "sheet as CSV (UTF-8)")
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8-sig")
+    # text in UTF-16 without its BOM has a NUL in every other byte: valid UTF-8, but no one's text
+    if encoding == "utf-8-sig" and data[:200].count(0) >= 10:
+        raise DataError(f"{path} is not UTF-8 text: it has NUL bytes, as binary data or UTF-16 text without a "
+                        "byte-order mark has; re-save it as UTF-8 text, e.g. iconv -f utf-16le -t utf-8")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as e:
         if encoding != "utf-8-sig":
             raise DataError(f"{path} starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()} "
                             f"(bad bytes at offset {e.start}); re-save it as UTF-8") from None
-        if data[:200].count(0) >= 10:  # text in UTF-16 without its BOM has a NUL in every other byte
-            raise DataError(f"{path} is not UTF-8: it has NUL bytes, as binary data or UTF-16 text without a "
-                            "byte-order mark has; re-save it as UTF-8 text, e.g. iconv -f utf-16le -t utf-8") from None
         raise DataError(
             f"{path} is not UTF-8 (bad byte 0x{data[e.start]:02x} at offset {e.start}); "
             "re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8"
