@@ -13,6 +13,7 @@ escaping model names, bad windows), answered in the page.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -334,3 +335,97 @@ def test_any_label_column_becomes_classes_or_one_data_error(labels):
         assert names == sorted(names)
     else:
         assert numbers == sorted(numbers)  # 1..5 (and 2 < 10) stay in order
+
+
+# ---------------------------------------------------------------------------------------------- failed training
+
+TINY_BILSTM = ["model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.num_layers=1",
+               "model.dropout=0.0", "model.classifier_hidden_sizes=[]", "model.classifier_dropout=0.0",
+               "training.max_steps=8", "training.batch_size=8", "training.eval_batch_size=8",
+               "training.max_length=32", "training.eval_steps=3", "training.logging_steps=1",
+               "training.progress_bar=false", "training.warmup_steps=0"]
+
+
+def _reviews(tmp: Path) -> Path:
+    return _write(tmp / "reviews.csv", "text,label\n" + "".join(
+        f"sentence {i} is {'great fun' if i % 2 else 'awful dull'},{'pos' if i % 2 else 'neg'}\n" for i in range(60)))
+
+
+def test_diverging_training_is_one_error_and_saves_no_model(tmp_path, capsys):
+    """A learning rate of 1e9 once saved NaN weights, exited 0 and reported a test accuracy."""
+    out = tmp_path / "run"
+    argv = ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(out),
+            f"task.source={_reviews(tmp_path)}", "training.learning_rate=1e9", *TINY_BILSTM]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hf-rnn train: error: training failed: ")
+    assert "at step" in err[0] and "learning rate (1e+09) is too high" in err[0]
+    assert not (out / "metrics.json").exists() and not list(out.glob("*.safetensors"))
+    events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "failed" and not any(e["event"] == "test" for e in events)
+    from hf_rnn.runs import find_runs
+
+    assert find_runs(tmp_path) == []  # the app and compare do not list it
+
+
+def test_nan_validation_metric_stops_the_run_before_its_checkpoint(tmp_path, monkeypatch):
+    from hf_rnn.errors import TrainingError
+    from hf_rnn.recipe_training import train_recipe
+    from hf_rnn.recipes import load_recipe
+    from hf_rnn.tasks.kinds import SequenceClassificationTask
+
+    monkeypatch.setattr(SequenceClassificationTask, "compute_metrics",
+                        lambda self, outputs, tokenizer=None, split="test": {"accuracy": float("nan")})
+    out = tmp_path / "run"
+    recipe = load_recipe("sentiment", "bilstm", None, [f"task.source={_reviews(tmp_path)}", *TINY_BILSTM])
+    with pytest.raises(TrainingError, match=r"the validation accuracy at step 3 is nan, not a finite number"):
+        train_recipe(recipe, out)
+    assert not list(out.glob("checkpoints/*")) and not (out / "metrics.json").exists()
+
+
+def test_training_error_names_fp16_overflow(tmp_path):
+    from types import SimpleNamespace
+
+    from hf_rnn.errors import TrainingError
+    from hf_rnn.training import TrainConfig, TrainerState, TrainingRun
+
+    events = []
+    run = SimpleNamespace(cfg=TrainConfig(learning_rate=0.5), accelerator=SimpleNamespace(mixed_precision="fp16"),
+                          out=tmp_path, state=TrainerState(step=7), _event=events.append)
+    with pytest.raises(TrainingError, match=r"loss at step 7 is inf.*fp16 mixed precision overflowed \(try "
+                                            r"training.mixed_precision=bf16 or no\).*learning rate \(0.5\)"):
+        TrainingRun._fail(run, "the training loss at step 7 is inf, not a finite number")
+    assert events[0]["event"] == "failed" and events[0]["step"] == 7
+
+
+def test_too_small_split_fails_before_an_old_run_is_replaced(tmp_path, capsys):
+    """A split that encodes to nothing is a DataError before the run folder changes (--overwrite included)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.yaml").write_text("old run\n")
+    text = _write(tmp_path / "short.txt", "\n\n".join(f"Roses are red, verse {i}." for i in range(20)))
+    argv = ["train", "--task", "textgen", "--model", "lstm", "--output-dir", str(out), "--overwrite",
+            f"task.source={text}", "training.max_length=64"]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "the validation split is too small" in err and "block of 64 tokens" in err
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]
+    assert (out / "config.yaml").read_text() == "old run\n"
+
+
+def test_reports_refuse_metrics_that_are_not_finite(tmp_path):
+    import json as json_
+
+    from hf_rnn.comparison import _numbers
+    from hf_rnn.errors import RunError
+    from hf_rnn.results import ResultsError, read_results
+
+    assert _numbers({"accuracy": 0.5, "num_examples": 4, "flag": True}, "run") == {"accuracy": 0.5,
+                                                                                  "num_examples": 4}
+    with pytest.raises(RunError, match="its test mae is nan, not a finite number"):
+        _numbers({"mae": float("nan"), "rmse": 1.0}, "the run in runs/x")
+    doc = {"task": "timeseries", "profile": "quick", "budget": "1 s", "rows": [{"name": "lstm", "metrics": {
+        "mae": float("inf")}}]}
+    (tmp_path / "results.json").write_text(json_.dumps(doc))
+    with pytest.raises(ResultsError, match="lstm's mae is inf"):
+        read_results(tmp_path)
