@@ -429,3 +429,32 @@ def test_reports_refuse_metrics_that_are_not_finite(tmp_path):
     (tmp_path / "results.json").write_text(json_.dumps(doc))
     with pytest.raises(ResultsError, match="lstm's mae is inf"):
         read_results(tmp_path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          derandomize=True)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**20, 10**20)),
+                max_size=30),
+       st.lists(st.integers(0, 40), max_size=30))
+def test_any_series_file_loads_a_learnable_series_or_one_data_error(tmp_path, values, days):
+    """Any column of values (NaN, inf, 1e300, constant, short), with or without dates (repeated, shuffled): a
+    series a float32 model can scale, in date order, or one DataError."""
+    import warnings
+
+    from hf_rnn.tasks import load_task
+
+    dated = len(days) >= len(values)
+    lines = ["day,value" if dated else "value"]
+    lines += [f"{days[i]},{v!r}" if dated else repr(v) for i, v in enumerate(values)]
+    path = _write(tmp_path / "series.csv", "\n".join(lines) + "\n")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sorted by column 'day'"
+            task = load_task("timeseries", str(path), context_length=2)
+    except DataError as e:
+        assert "\n" not in str(e) and str(e)
+        return
+    series = task.dataset["test"][0]["values"]
+    assert len(series) == len(values) and all(abs(v) <= 1e15 for v in series) and len(set(series)) > 1
+    if dated:  # in date order: the file's values sorted by their day
+        assert series == [float(v) for _, v in sorted(zip(days, values), key=lambda p: p[0])]

@@ -179,6 +179,22 @@ def _frame_to_dataset(frame: pd.DataFrame, path: Path) -> DatasetDict:
         detail = e.args[0] if e.args else str(e)
         column = e.args[1].split("column ")[-1].split(" ")[0] if len(e.args) > 1 else "?"
         raise DataError(f"{path}: column {column!r} mixes kinds of values ({detail}); use one kind per column") from None
+    except OverflowError:  # an integer beyond 64 bits (pandas keeps it as a Python int)
+        column = next((c for c in frame.columns if _overflows(frame[c])), "?")
+        raise DataError(f"{path}: column {column!r} holds an integer beyond 64 bits; write such values as "
+                        "decimals (1e20) or as text") from None
+
+
+def _overflows(column: pd.Series) -> bool:
+    import pyarrow as pa
+
+    try:
+        pa.array(column, from_pandas=True)
+    except OverflowError:
+        return True
+    except (pa.ArrowException, TypeError, ValueError):
+        return False
+    return False
 
 
 def load_hub_dataset(source: str, **options: Any) -> DatasetDict:
