@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -526,11 +527,12 @@ def _say(progress: bool, text: str) -> None:
 
 def _row_from_run(run: Run, task, latency_examples: int, progress: bool) -> ModelResult:
     m = run.metrics
+    scores = _numbers(m.test, f"the run in {run.path}")  # before minutes of loading and timing
     model, tokenizer = load_run_model(run)
     p50, p95, other = measure_latency(model, tokenizer, task, latency_examples)
     _say(progress, f"[compare] {run.name}: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     return ModelResult(
-        name=run.name, family=run.family, run_dir=str(run.path), metrics=_numbers(m.test),
+        name=run.name, family=run.family, run_dir=str(run.path), metrics=scores,
         parameters_total=m.parameters.total, parameters_trainable=m.parameters.trainable,
         train_seconds=m.training.train_seconds, tokens_per_second=m.training.tokens_per_second,
         latency_ms_p50=p50, latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=m.memory.cpu_peak_rss_mb,
@@ -581,7 +583,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     _say(progress, f"[compare] smollm2 zero-shot: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     total, _ = count_parameters(model)
     row = ModelResult(
-        name="smollm2 zero-shot", family=LLM.name, run_dir=None, metrics=_numbers(metrics), parameters_total=total,
+        name="smollm2 zero-shot", family=LLM.name, run_dir=None, metrics=_numbers(metrics, "the zero-shot LLM"), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
         latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
@@ -615,8 +617,15 @@ def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float, 
             round(load.cores, 2))
 
 
-def _numbers(metrics: dict) -> dict[str, float]:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+def _numbers(metrics: dict, where: str) -> dict[str, float]:
+    """The numeric metrics of a row; a ``RunError`` for one that is not finite (a failed run's NaN must not
+    enter a table as a score)."""
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    broken = next((k for k, v in numbers.items() if not math.isfinite(v)), None)
+    if broken is not None:
+        raise RunError(f"{where}: its test {broken} is {numbers[broken]}, not a finite number (a failed training "
+                       "or scoring): train or score it again rather than report it")
+    return numbers
 
 
 # =========================================================================== the lecture's examples
@@ -624,7 +633,7 @@ def _numbers(metrics: dict) -> dict[str, float]:
 
 def reference_row(ref) -> ModelResult:
     """A reference (``hf_rnn.references``) as a table row: its metrics, no parameters, no training."""
-    return ModelResult(name=ref.name, family="reference", run_dir=None, metrics=_numbers(ref.metrics),
+    return ModelResult(name=ref.name, family="reference", run_dir=None, metrics=_numbers(ref.metrics, f"the reference {ref.name}"),
                        parameters_total=0, parameters_trainable=0, train_seconds=None, tokens_per_second=None,
                        latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note)
 

@@ -31,3 +31,8 @@ class InputError(HfRnnError):
 
 class RunError(HfRnnError):
     """A run folder is missing, incomplete, or does not match the others (its ``metrics.json`` included)."""
+
+
+class TrainingError(HfRnnError):
+    """Training failed on the way (the loss or a metric stopped being a finite number): no model is saved as a
+    finished run."""

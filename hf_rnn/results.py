@@ -12,6 +12,7 @@ against the committed numbers, so the README says "met" or "missed by" from the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -185,6 +186,12 @@ def read_results(folder: str | os.PathLike) -> dict[str, Any]:
     missing = [k for k in ("task", "profile", "rows", "budget") if k not in doc]
     if missing:
         raise ResultsError(f"{path} lacks {', '.join(missing)}: is it a comparison's results.json?")
+    for row in doc["rows"]:  # a failed run's NaN is not a result
+        metrics = row.get("metrics") if isinstance(row, dict) else None
+        for name, value in (metrics or {}).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ResultsError(f"{path}: {row.get('name', '?')}'s {name} is {value}, not a finite number: "
+                                   "compare again after training that model again")
     return doc
 
 

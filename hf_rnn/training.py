@@ -45,7 +45,7 @@ from . import run_folder
 from .assets import atomic_write_text
 from .cards import model_card
 from .config_schema import dump_yaml
-from .errors import ConfigError
+from .errors import ConfigError, DataError, TrainingError
 from .families import family_of
 from .resume_rules import check_resume
 from .run_folder import check_output_dir, latest_checkpoint
@@ -152,10 +152,6 @@ class TrainingRun:
         self.accelerator, trackers = make_accelerator(cfg, out)
         acc = self.accelerator
         self.is_main = acc.is_main_process
-        if overwrite and not resume:
-            acc.wait_for_everyone()  # every process has checked the folder before it changes
-            if self.is_main:
-                run_folder.clear_run(out)
         if self.is_main:  # a killed run's "scoring test: batch 30 of 39" would stay in the progress lines
             (out / EVAL_PROGRESS).unlink(missing_ok=True)
         acc.wait_for_everyone()
@@ -178,8 +174,11 @@ class TrainingRun:
                                                  cfg.eval_batch_size, cfg.num_workers, pin)
                         for split in ("validation", "test")}
         self.num_train_rows = len(train_rows)
-        if not train_rows:  # no batch would ever come: max_steps and max_seconds could never be reached
-            raise ConfigError(f"the {task.name} training split has no examples; nothing to train on")
+        # every split must give an example: no training batch would ever come (max_steps and max_seconds could
+        # never be reached), an evaluation of nothing has no metric; found here, before the run folder exists
+        for split, rows in (("train", train_rows), ("validation", enc_eval["validation"]), ("test", enc_eval["test"])):
+            if len(rows) == 0:
+                raise DataError(task.too_small_message(split, tokenizer, cfg.max_length))
 
         # ---- optimisation
         optimizer = make_optimizer(model, cfg, acc)
@@ -197,6 +196,10 @@ class TrainingRun:
                                        num_training_steps=self.total_steps)
         acc.register_for_checkpointing(self.scheduler)
 
+        if overwrite and not resume:  # the inputs are known good: an old run is replaced only now
+            acc.wait_for_everyone()  # every process has checked the folder before it changes
+            if self.is_main:
+                run_folder.clear_run(out)
         if self.is_main:
             out.mkdir(parents=True, exist_ok=True)  # the inputs are known good: now the run folder exists
         if resume:  # before config.yaml changes: a checkpoint that cannot be loaded leaves the run as it was
@@ -221,6 +224,8 @@ class TrainingRun:
         self.model.train()
         self._counts = torch.zeros(3, dtype=torch.float64, device=acc.device)  # tokens, positions, rows
         self._loss_sum, self._loss_n = torch.zeros((), device=acc.device), 0
+        # the first step whose loss was not a finite number (-1: none), kept on the device: no sync per step
+        self._first_bad_step = torch.full((), -1, dtype=torch.long, device=acc.device)
         self._window = (st.train_seconds, st.tokens)
         self._grad_norm = None
         self._lr = self.scheduler.get_last_lr()[0]
@@ -272,14 +277,25 @@ class TrainingRun:
             acc.backward(loss)
             if acc.sync_gradients and cfg.max_grad_norm:
                 self._grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+                # a NaN gradient makes NaN weights at this step (fp16's scaler skips such a step: not there)
+                if acc.mixed_precision != "fp16":
+                    self._mark_if_not_finite(self._grad_norm)
             self.optimizer.step()
             if acc.sync_gradients and not acc.optimizer_step_was_skipped:
                 self._lr = self.scheduler.get_last_lr()[0]  # the rate this step used
                 self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
         self._counts += self._count(batch)
-        self._loss_sum += loss.detach().float()
+        loss = loss.detach().float()
+        self._mark_if_not_finite(loss)
+        self._loss_sum += loss
         self._loss_n += 1
+
+    def _mark_if_not_finite(self, value: torch.Tensor) -> None:
+        """Remember the step under way when ``value`` (a loss, a gradient norm) is not finite, on the device."""
+        bad = ~torch.isfinite(torch.as_tensor(value, device=self._first_bad_step.device).float())
+        self._first_bad_step = torch.where((self._first_bad_step < 0) & bad, self.state.step + 1,
+                                           self._first_bad_step)
 
     def _budget_reached(self) -> bool:
         st, cfg = self.state, self.cfg
@@ -372,6 +388,8 @@ class TrainingRun:
         eval_start = time.perf_counter()
         metrics = self.evaluate("validation")
         value = float(metrics[task.primary_metric])
+        if not math.isfinite(value):  # before the checkpoint: the last one kept is a usable model
+            self._fail(f"the validation {task.primary_metric} at step {st.step} is {value}, not a finite number")
         improved = not math.isnan(value) and (
             st.best_metric is None or (value > st.best_metric if task.greater_is_better else value < st.best_metric))
         if improved:
@@ -431,6 +449,13 @@ class TrainingRun:
         if self._loss_n == 0:  # nothing new since the last line (the same on every process)
             return
         st.last_loss = float(acc.reduce(self._loss_sum / self._loss_n, "mean"))
+        bad_steps = acc.gather(self._first_bad_step.reshape(1))  # the same on every process: all stop here
+        bad_steps = bad_steps[bad_steps >= 0]
+        if len(bad_steps) or not math.isfinite(st.last_loss):
+            step = int(bad_steps.min()) if len(bad_steps) else st.step
+            self._fail(f"the training loss at step {step} is {st.last_loss}, not a finite number"
+                       if not math.isfinite(st.last_loss)
+                       else f"the gradients at step {step} are not finite numbers (loss {st.last_loss:.4g})")
         self._loss_sum.zero_()
         self._loss_n = 0
         self._add_counts(self._counts)
@@ -483,6 +508,11 @@ class TrainingRun:
                           f"last one, step {st.step}", file=sys.stderr, flush=True)
                 model_step = st.step
         test = self.evaluate("test")
+        broken = [k for k, v in test.items() if isinstance(v, float) and not math.isfinite(v)]
+        if broken:
+            self._fail(f"the test {broken[0]} is {test[broken[0]]}, not a finite number")
+        if not self._weights_finite():
+            self._fail(f"the model's weights after step {st.step} are not all finite numbers")
         self._event({"event": "test", "split": "test", "step": st.step, "model_step": model_step, **test},
                     prefix="test/")
         run_folder.save_model(acc, self.model, self.tokenizer, self.out, cfg.save_adapter)
@@ -499,6 +529,30 @@ class TrainingRun:
                 shutil.rmtree(self.out / run_folder.CHECKPOINTS, ignore_errors=True)
         acc.wait_for_everyone()
         return metrics
+
+    def _weights_finite(self) -> bool:
+        """Whether every parameter is finite, on every process (each checks its own shard)."""
+        bad = torch.zeros((), device=self.accelerator.device)
+        for p in self.model.parameters():
+            if p.numel() and not bool(torch.isfinite(p.detach()).all()):
+                bad += 1
+                break
+        return float(self.accelerator.reduce(bad, "sum")) == 0
+
+    def _fail(self, what: str) -> None:
+        """Stop a run whose numbers stopped being finite: one ``TrainingError`` that names the step and the
+        likely causes, a ``failed`` event in ``metrics.jsonl``; no model and no ``metrics.json`` are written, the
+        checkpoints of earlier evaluations stay for inspection."""
+        cfg = self.cfg
+        causes = [f"the learning rate ({cfg.learning_rate:g}) is too high", "the data's values are too large"]
+        if self.accelerator.mixed_precision == "fp16":
+            causes.insert(0, "fp16 mixed precision overflowed (try training.mixed_precision=bf16 or no)")
+        kept = run_folder.latest_checkpoint(self.out)
+        message = (f"training failed: {what}, so the model is broken; likely causes: "
+                   f"{', or '.join(causes)}. No model was saved"
+                   + (f" (the checkpoint {kept.name} in {self.out} is from before)" if kept is not None else ""))
+        self._event({"event": "failed", "step": self.state.step, "error": message})
+        raise TrainingError(message)
 
     def close(self) -> None:
         from accelerate.state import AcceleratorState, GradientState

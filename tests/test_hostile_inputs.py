@@ -14,6 +14,7 @@ escaping model names, bad windows), answered in the page.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -50,6 +51,19 @@ def _files(tmp: Path) -> dict[str, Path]:
         # hypothesis found it: ids 0..max become classes, so a label of 1e308 once asked for 22 GB
         "huge_label": _write(tmp / "huge.json", '[{"text":"a","label":0},{"text":"b","label":1e308},'
                                                 '{"text":"c","label":1}]'),
+        # labels that once trained wrongly: one class trained a regression and scored accuracy 1.0
+        "one_class": _write(tmp / "oneclass.csv", "text,label\n" + "".join(f"text {i},pos\n" for i in range(12))),
+        "one_tag": _write(tmp / "onetag.pos", "a/X b/X\nc/X d/X\ne/X\n" * 3),
+        "pairs": _write(tmp / "pairs.tsv", "en\tes\n" + "".join(f"pet {i}\tmascota {i}\n" for i in range(12))),
+        # series a model cannot learn from: NaN weights and a NaN MAE once, or nothing to forecast
+        "huge_series": _write(tmp / "huge.csv", "value\n" + "".join(f"{(i % 7 + 1)}e300\n" for i in range(40))),
+        "constant_series": _write(tmp / "flat.csv", "value\n" + "5\n" * 40),
+        "repeated_dates": _write(tmp / "dates.csv", "date,value\n" + "".join(
+            f"2020-01-{1 + i % 20:02d},{i}\n" for i in range(40))),
+        # 20 short passages: the validation split is shorter than one block (a KeyError once, after training)
+        "short_text": _write(tmp / "short.txt", "\n\n".join(f"Roses are red, verse {i}." for i in range(20))),
+        "utf16_no_bom": tmp.joinpath("utf16.csv"),
+        "zip": tmp.joinpath("sheet.xlsx"),
         "bad_yaml": _write(tmp / "bad.yaml", "task: [unclosed\n"),
         "list_yaml": _write(tmp / "list.yaml", "- just\n- a list\n"),
         "readme": _write(tmp / "README.md", f"# x\n\n{verdict_table.BEGIN}\n{verdict_table.END}\n\n"
@@ -62,6 +76,8 @@ def _files(tmp: Path) -> dict[str, Path]:
 def files(tmp_path_factory):
     found = _files(tmp_path_factory.mktemp("hostile"))
     found["binary"].write_bytes(bytes(range(256)) * 8)
+    found["utf16_no_bom"].write_bytes("text,label\ngood,pos\nbad,neg\nfine,pos\n".encode("utf-16-le"))
+    found["zip"].write_bytes(b"PK\x03\x04" + bytes(200))
     return found
 
 
@@ -121,6 +137,18 @@ CLI_CASES = [
      "max_words"),
     ("tasks: empty tag", ["tasks", "--task", "pos", "--source", "{FILE:empty_tag}"], "tag"),
     ("tasks: text in a series", ["tasks", "--task", "timeseries", "--source", "{FILE:text_values}"], "three"),
+    ("tasks: one class", ["tasks", "--task", "sentiment", "--source", "{FILE:one_class}"], "only the class 'pos'"),
+    ("tasks: one tag", ["tasks", "--task", "pos", "--source", "{FILE:one_tag}"], "only the class 'X'"),
+    ("tasks: series too large", ["tasks", "--task", "timeseries", "--source", "{FILE:huge_series}"], "float32"),
+    ("tasks: constant series", ["tasks", "--task", "timeseries", "--source", "{FILE:constant_series}"],
+     "constant series"),
+    ("tasks: repeated dates", ["tasks", "--task", "timeseries", "--source", "{FILE:repeated_dates}"],
+     "'2020-01-01' in column 'date' repeats"),
+    ("tasks: UTF-16 without BOM", ["tasks", "--task", "sentiment", "--source", "{FILE:utf16_no_bom}"], "NUL bytes"),
+    ("tasks: Excel workbook", ["tasks", "--task", "sentiment", "--source", "{FILE:zip}"], "ZIP archive"),
+    ("train: text shorter than a block", ["train", "--task", "textgen", "--model", "lstm", "--output-dir", "{OUT}",
+                                          "task.source={FILE:short_text}"],
+     "the validation split is too small: its 2 passage(s) make"),
     ("compare: unknown task", ["compare", "--task", "chess", "--output-dir", "{OUT}"], "chess"),
     ("compare: empty model list", ["compare", "--task", "sentiment", "--models", ",", "--output-dir", "{OUT}"],
      "empty"),
@@ -270,6 +298,16 @@ def test_load_task_bad_input_raises_one_hfrnn_error(files):
         (("sentiment", str(files["huge_label"])), {}, DataError, "class ids"),
         (("translation", str(files["long_pairs"])), {}, DataError, "max_words"),
         (("translation", str(files["long_pairs"])), {"max_words": 0}, DataError, "max_words"),
+        (("sentiment", str(files["one_class"])), {}, DataError, "only the class 'pos'"),
+        (("sentiment", str(files["one_class"])), {"text_column": "label", "label_column": "label"}, DataError,
+         "picked both for text_column and for label_column"),
+        (("sentiment", str(files["one_class"])), {"text_column": "label"}, DataError, "picked both"),
+        (("translation", str(files["pairs"])), {"source_column": "es", "target_column": "es"}, DataError,
+         "picked both for source_column and for target_column"),
+        (("timeseries", str(files["repeated_dates"])), {"date_column": "value"}, DataError, "picked both"),
+        (("timeseries", str(files["constant_series"])), {}, DataError, "all 40 values of column 'value' are 5"),
+        (("timeseries", str(files["huge_series"])), {}, DataError, "row 0 of column 'value' is 1e+300"),
+        (("pos", str(files["one_tag"])), {}, DataError, "only the class 'X'"),
     ]
     for args, options, error, phrase in cases:
         with pytest.raises(error) as caught:
@@ -375,17 +413,158 @@ def test_any_timeseries_options_load_or_raise_a_data_error(options):
     assert task.context_length >= 1 and task.horizon >= 1
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
-@given(st.lists(st.one_of(st.text(max_size=5), st.integers(-2, 5), st.none(),
-                          st.floats(allow_nan=True, allow_infinity=False)), min_size=2, max_size=8))
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.one_of(
+    st.lists(st.one_of(st.text(max_size=5), st.integers(-2, 5), st.none(),
+                       st.floats(allow_nan=True, allow_infinity=False), st.booleans()), min_size=2, max_size=8),
+    # one kind a column: labels with spaces around them, star ratings, true/false
+    st.lists(st.sampled_from(["pos", " pos", "pos ", "neg", "\tneg", "10", "2", " 2"]), min_size=2, max_size=8),
+    st.lists(st.integers(-3, 12), min_size=2, max_size=8),
+    st.lists(st.booleans(), min_size=2, max_size=8)))
 def test_any_label_column_becomes_classes_or_one_data_error(labels):
-    """A label column of any mix of text, numbers, gaps and NaN: clean classes, or a DataError naming it."""
+    """A label column of any mix of text, numbers, booleans, gaps and NaN: clean classes, or a DataError naming it.
+
+    Clean classes: the labels present (text without its surrounding spaces, numbers and booleans by their names),
+    two at least, in numeric order where all are numbers, and one id per distinct label."""
     from hf_rnn.tasks.kinds import _class_label
 
     try:
         names, ids = _class_label(labels, "label", "test data")
     except DataError as e:
-        assert "'label'" in str(e)
+        assert "'label'" in str(e) and "\n" not in str(e)
         return
-    assert len(ids) == len(labels) and all(0 <= i < len(names.names) for i in ids)
-    assert all(n.strip() and n.strip().lower() not in ("nan", "null", "n/a", "na") for n in names.names)
+    names = names.names
+    assert len(ids) == len(labels) and all(0 <= i < len(names) for i in ids)
+    assert all(n.strip() and n.strip().lower() not in ("nan", "null", "n/a", "na") for n in names)
+    spelled = [v.strip() if isinstance(v, str) else str(v) if isinstance(v, bool) else str(int(v)) for v in labels]
+    assert [names[i] for i in ids] == spelled  # each label keeps its name: no phantom class, no 0/1 for booleans
+    assert sorted(set(spelled)) == sorted(names) and len(names) >= 2  # the classes are the labels present
+    try:
+        numbers = [float(n) for n in names]
+    except ValueError:
+        assert names == sorted(names)
+    else:
+        assert numbers == sorted(numbers)  # 1..5 (and 2 < 10) stay in order
+
+
+# ---------------------------------------------------------------------------------------------- failed training
+
+TINY_BILSTM = ["model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.num_layers=1",
+               "model.dropout=0.0", "model.classifier_hidden_sizes=[]", "model.classifier_dropout=0.0",
+               "training.max_steps=8", "training.batch_size=8", "training.eval_batch_size=8",
+               "training.max_length=32", "training.eval_steps=3", "training.logging_steps=1",
+               "training.progress_bar=false", "training.warmup_steps=0"]
+
+
+def _reviews(tmp: Path) -> Path:
+    return _write(tmp / "reviews.csv", "text,label\n" + "".join(
+        f"sentence {i} is {'great fun' if i % 2 else 'awful dull'},{'pos' if i % 2 else 'neg'}\n" for i in range(60)))
+
+
+def test_diverging_training_is_one_error_and_saves_no_model(tmp_path, capsys):
+    """A learning rate of 1e9 once saved NaN weights, exited 0 and reported a test accuracy."""
+    out = tmp_path / "run"
+    argv = ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(out),
+            f"task.source={_reviews(tmp_path)}", "training.learning_rate=1e9", *TINY_BILSTM]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hf-rnn train: error: training failed: ")
+    assert "at step" in err[0] and "learning rate (1e+09) is too high" in err[0]
+    assert not (out / "metrics.json").exists() and not list(out.glob("*.safetensors"))
+    events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "failed" and not any(e["event"] == "test" for e in events)
+    from hf_rnn.runs import find_runs
+
+    assert find_runs(tmp_path) == []  # the app and compare do not list it
+
+
+def test_nan_validation_metric_stops_the_run_before_its_checkpoint(tmp_path, monkeypatch):
+    from hf_rnn.errors import TrainingError
+    from hf_rnn.recipe_training import train_recipe
+    from hf_rnn.recipes import load_recipe
+    from hf_rnn.tasks.kinds import SequenceClassificationTask
+
+    monkeypatch.setattr(SequenceClassificationTask, "compute_metrics",
+                        lambda self, outputs, tokenizer=None, split="test": {"accuracy": float("nan")})
+    out = tmp_path / "run"
+    recipe = load_recipe("sentiment", "bilstm", None, [f"task.source={_reviews(tmp_path)}", *TINY_BILSTM])
+    with pytest.raises(TrainingError, match=r"the validation accuracy at step 3 is nan, not a finite number"):
+        train_recipe(recipe, out)
+    assert not list(out.glob("checkpoints/*")) and not (out / "metrics.json").exists()
+
+
+def test_training_error_names_fp16_overflow(tmp_path):
+    from types import SimpleNamespace
+
+    from hf_rnn.errors import TrainingError
+    from hf_rnn.training import TrainConfig, TrainerState, TrainingRun
+
+    events = []
+    run = SimpleNamespace(cfg=TrainConfig(learning_rate=0.5), accelerator=SimpleNamespace(mixed_precision="fp16"),
+                          out=tmp_path, state=TrainerState(step=7), _event=events.append)
+    with pytest.raises(TrainingError, match=r"loss at step 7 is inf.*fp16 mixed precision overflowed \(try "
+                                            r"training.mixed_precision=bf16 or no\).*learning rate \(0.5\)"):
+        TrainingRun._fail(run, "the training loss at step 7 is inf, not a finite number")
+    assert events[0]["event"] == "failed" and events[0]["step"] == 7
+
+
+def test_too_small_split_fails_before_an_old_run_is_replaced(tmp_path, capsys):
+    """A split that encodes to nothing is a DataError before the run folder changes (--overwrite included)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.yaml").write_text("old run\n")
+    text = _write(tmp_path / "short.txt", "\n\n".join(f"Roses are red, verse {i}." for i in range(20)))
+    argv = ["train", "--task", "textgen", "--model", "lstm", "--output-dir", str(out), "--overwrite",
+            f"task.source={text}", "training.max_length=64"]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "the validation split is too small" in err and "block of 64 tokens" in err
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]
+    assert (out / "config.yaml").read_text() == "old run\n"
+
+
+def test_reports_refuse_metrics_that_are_not_finite(tmp_path):
+    import json as json_
+
+    from hf_rnn.comparison import _numbers
+    from hf_rnn.errors import RunError
+    from hf_rnn.results import ResultsError, read_results
+
+    assert _numbers({"accuracy": 0.5, "num_examples": 4, "flag": True}, "run") == {"accuracy": 0.5,
+                                                                                  "num_examples": 4}
+    with pytest.raises(RunError, match="its test mae is nan, not a finite number"):
+        _numbers({"mae": float("nan"), "rmse": 1.0}, "the run in runs/x")
+    doc = {"task": "timeseries", "profile": "quick", "budget": "1 s", "rows": [{"name": "lstm", "metrics": {
+        "mae": float("inf")}}]}
+    (tmp_path / "results.json").write_text(json_.dumps(doc))
+    with pytest.raises(ResultsError, match="lstm's mae is inf"):
+        read_results(tmp_path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          derandomize=True)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**20, 10**20)),
+                max_size=30),
+       st.lists(st.integers(0, 40), max_size=30))
+def test_any_series_file_loads_a_learnable_series_or_one_data_error(tmp_path, values, days):
+    """Any column of values (NaN, inf, 1e300, constant, short), with or without dates (repeated, shuffled): a
+    series a float32 model can scale, in date order, or one DataError."""
+    import warnings
+
+    from hf_rnn.tasks import load_task
+
+    dated = len(days) >= len(values)
+    lines = ["day,value" if dated else "value"]
+    lines += [f"{days[i]},{v!r}" if dated else repr(v) for i, v in enumerate(values)]
+    path = _write(tmp_path / "series.csv", "\n".join(lines) + "\n")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sorted by column 'day'"
+            task = load_task("timeseries", str(path), context_length=2)
+    except DataError as e:
+        assert "\n" not in str(e) and str(e)
+        return
+    series = task.dataset["test"][0]["values"]
+    assert len(series) == len(values) and all(abs(v) <= 1e15 for v in series) and len(set(series)) > 1
+    if dated:  # in date order: the file's values sorted by their day
+        assert series == [float(v) for _, v in sorted(zip(days, values), key=lambda p: p[0])]

@@ -118,3 +118,119 @@ def test_cli_bad_input_exits_2_without_traceback_and_writes_nothing(tmp_path, em
         assert "Traceback" not in proc.stderr
         assert proc.stderr.strip().count("\n") == 0 and "error:" in proc.stderr
     assert not empty_home.exists() or not any(empty_home.rglob("*"))
+
+
+# ----------------------------------------------------------------------------- labels as the file means them
+
+
+def _texts(n):
+    return [f"sentence number {i}" for i in range(n)]
+
+
+def test_labels_are_the_labels_present_stripped_and_in_order(tmp_path):
+    # " pos" and "pos " are one class (a CSV written with ", " between cells)
+    spaced = _write(tmp_path / "spaced.csv", "text,label\n" + "".join(
+        f"{t},{[' pos', 'pos ', 'pos', 'neg', ' neg'][i % 5]}\n" for i, t in enumerate(_texts(30))))
+    task = load_task("sentiment", str(spaced))
+    assert task.label_names == ["neg", "pos"]
+    # star ratings 1..5: five classes named as written, in numeric order, no phantom class 0
+    stars = _write(tmp_path / "stars.csv", "text,stars\n" + "".join(
+        f"{t},{1 + i % 5}\n" for i, t in enumerate(_texts(30))))
+    task = load_task("sentiment", str(stars), label_column="stars")
+    assert task.label_names == ["1", "2", "3", "4", "5"]
+    for split in SPLITS:
+        for row in task.dataset[split]:
+            number = int(row["text"].split()[-1])
+            assert task.label_names[row["label"]] == str(1 + number % 5)
+    # numbers as text sort numerically too ("2" before "10"); true/false keep their names
+    tens = _write(tmp_path / "tens.jsonl", "".join(json.dumps({"text": t, "label": ["10", "2", "7"][i % 3]}) + "\n"
+                                                  for i, t in enumerate(_texts(30))))
+    assert load_task("sentiment", str(tens)).label_names == ["2", "7", "10"]
+    flags = _write(tmp_path / "flags.jsonl", "".join(json.dumps({"text": t, "label": i % 2 == 0}) + "\n"
+                                                    for i, t in enumerate(_texts(30))))
+    task = load_task("sentiment", str(flags))
+    assert task.label_names == ["False", "True"]
+    row = task.dataset["train"][0]
+    assert task.label_names[row["label"]] == str(int(row["text"].split()[-1]) % 2 == 0)
+
+
+def test_pos_tags_are_stripped(tmp_path):
+    rows = [{"tokens": ["The", "dog"], "tags": ["DT", " NN"]}, {"tokens": ["A", "cat"], "tags": ["DT ", "NN"]}] * 6
+    task = load_task("pos", str(_write(tmp_path / "t.jsonl", "".join(json.dumps(r) + "\n" for r in rows))))
+    assert task.label_names == ["DT", "NN"]
+
+
+def test_empty_rows_left_out_are_counted_in_one_warning(tmp_path):
+    rows = "".join(f'"{t}",{"pos" if i % 2 else "neg"}\n' for i, t in enumerate(_texts(20)))
+    csv = _write(tmp_path / "gaps.csv", "text,label\n" + rows + '"",pos\n"   ",neg\n')
+    with pytest.warns(UserWarning, match=r"2 of 22 row\(s\) with an empty text in column 'text' were left out"):
+        load_task("sentiment", str(csv))
+    pairs = _write(tmp_path / "pairs.tsv", "en\tes\n" + "".join(f"pet {i}\tmascota {i}\n" for i in range(20))
+                   + "lonely\t \n")
+    with pytest.warns(UserWarning, match=r"1 of 21 row\(s\) with an empty source or target"):
+        load_task("translation", str(pairs))
+
+
+# ----------------------------------------------------------------------------- formats read as what they are
+
+
+def _sentiment_frame(n=30):
+    import pandas as pd
+
+    return pd.DataFrame({"text": _texts(n), "label": ["pos" if i % 2 else "neg" for i in range(n)]})
+
+
+def test_gzip_parquet_and_utf16_files_are_read(tmp_path):
+    import gzip
+
+    frame = _sentiment_frame()
+    csv_text = frame.to_csv(index=False)
+    (tmp_path / "r.csv.gz").write_bytes(gzip.compress(csv_text.encode()))
+    frame.to_parquet(tmp_path / "r.parquet")
+    (tmp_path / "parquet_named.csv").write_bytes((tmp_path / "r.parquet").read_bytes())  # by its bytes, not its name
+    _write(tmp_path / "r16.csv", "\ufeff" + csv_text, encoding="utf-16")
+    for name in ("r.csv.gz", "r.parquet", "parquet_named.csv", "r16.csv"):
+        task = load_task("sentiment", str(tmp_path / name))
+        assert task.label_names == ["neg", "pos"], name
+        assert sorted(t for s in SPLITS for t in task.dataset[s]["text"]) == sorted(frame["text"]), name
+    text = "\n\n".join(f"Roses are red, verse {i}." for i in range(20))
+    (tmp_path / "poem.txt.gz").write_bytes(gzip.compress(text.encode()))
+    assert len(load_task("textgen", str(tmp_path / "poem.txt.gz")).dataset["train"]) == 16
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"PK\x03\x04" + bytes(100), "ZIP archive"),
+    ("text,label\na,pos\nb,neg\nc,pos\n".encode("utf-16-le"), "NUL bytes"),
+    (b"\x1f\x8b\x08\x00broken", "gzip file that cannot be decompressed"),
+])
+def test_binary_files_are_named_for_what_they_are(tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        load_task("sentiment", str(path))
+
+
+def test_parquet_given_to_a_text_reader_is_named(tmp_path):
+    _sentiment_frame().to_parquet(tmp_path / "p.parquet")
+    (tmp_path / "poem.txt").write_bytes((tmp_path / "p.parquet").read_bytes())
+    with pytest.raises(DataError, match="is a Parquet file, not text"):
+        load_task("textgen", str(tmp_path / "poem.txt"))
+
+
+# ----------------------------------------------------------------------------- series in date order
+
+
+def test_series_is_sorted_by_its_date_column(tmp_path):
+    rows = [(f"2021-{1 + i // 28:02d}-{1 + i % 28:02d}", float(i % 9) + i / 100) for i in range(60)]
+    shuffled = rows[30:] + rows[:30]
+    path = _write(tmp_path / "s.csv", "date,value\n" + "".join(f"{d},{v}\n" for d, v in shuffled))
+    with pytest.warns(UserWarning, match="sorted by column 'date'"):
+        task = load_task("timeseries", str(path), context_length=6)
+    assert task.dataset["test"][0]["values"] == [v for _, v in rows]
+    # a named date column of numbers (steps), and a wrong name
+    path = _write(tmp_path / "t.csv", "step,y\n" + "".join(f"{60 - i},{i % 5 + i / 10}\n" for i in range(60)))
+    with pytest.warns(UserWarning, match="sorted by column 'step'"):
+        task = load_task("timeseries", str(path), date_column="step", context_length=6)
+    assert task.dataset["test"][0]["values"] == [i % 5 + i / 10 for i in reversed(range(60))]
+    with pytest.raises(DataError, match="no column 'when'"):
+        load_task("timeseries", str(path), date_column="when")

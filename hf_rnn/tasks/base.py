@@ -231,6 +231,12 @@ class Task:
                             f"empty after loading {what} ({sizes} examples){cls.empty_split_hint()}")
         return dd
 
+    def too_small_message(self, split: str, tokenizer, max_length: int | None) -> str:
+        """Why ``split`` encodes to no example, and the least it needs (``hf_rnn.train`` raises it before the
+        run folder exists). Kinds that cut or window their data say what one example needs."""
+        return (f"{self.name}: the {split} split has no example to {'train on' if split == 'train' else 'score'} "
+                f"({len(self.dataset[split])} rows before encoding); every split needs at least one")
+
     @classmethod
     def empty_split_hint(cls) -> str:
         """What to change when a split comes out empty (tasks with filtering options say which)."""

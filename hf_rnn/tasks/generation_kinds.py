@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,7 +22,7 @@ from ..tokenization import IGNORE_INDEX, chat_prompt_ids, ids_with_eos
 from .base import DIRECT, PROMPTED, SPLITS, Answer, Task, input_family
 from .kinds import concat_batches, generated_answers, left_padding
 from .options import Option
-from .sources import pick_column
+from .sources import distinct_columns, pick_column, warn_dropped
 
 # =========================================================================== prompted generation
 
@@ -87,6 +88,9 @@ class TranslationTask(_PromptedGenerationMixin, Task):
         where = f"{cls.name} data"
         out = DatasetDict()
         if "translation" in cols and source_column is None and target_column is None:
+            if source_lang == target_lang:
+                raise DataError(f"{where}: source_lang and target_lang are both {source_lang!r}: a translation "
+                                "needs two languages")
             for s, ds in raw.items():
                 pairs = list(ds["translation"])
                 try:
@@ -100,12 +104,16 @@ class TranslationTask(_PromptedGenerationMixin, Task):
                               "source_column", where)
             tgt = pick_column(cols, target_column, ("target", "tgt", "es", "spanish", target_lang), "target",
                               "target_column", where)
+            distinct_columns(where, source_column=src, target_column=tgt)
             for s, ds in raw.items():
                 out[s] = Dataset.from_dict({"source": list(ds[src]), "target": list(ds[tgt])})
+        total = dropped = 0
         for s, ds in out.items():
             if any(not isinstance(v, str) for v in [*ds["source"], *ds["target"]]):
                 raise DataError(f"{where}: source and target columns must hold text")
             out[s] = ds.filter(lambda r: bool(r["source"].strip()) and bool(r["target"].strip()))
+            total, dropped = total + len(ds), dropped + len(ds) - len(out[s])
+        warn_dropped(where, dropped, total, "with an empty source or target")
         return out
 
     @classmethod
@@ -220,6 +228,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
     kind = "forecasting"
     columns = ("series", "values", "target_start", "season")
     option_specs = {"value_column": Option(str, "the column of values"),
+                    "date_column": Option(str, "the column of dates (or years, steps) the rows are sorted by"),
                     "season": Option(int, "the seasonal period, for the seasonal-naive forecast", minimum=1),
                     "series": Option(str, "which series to forecast"),
                     "context_length": Option(int, "past values a model reads", minimum=1),
@@ -247,8 +256,12 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
         self.max_new_tokens = 8 * self.horizon + 4
         for s in SPLITS:
             if not self.windows(s):
+                row = self._row(s)
+                need = max(row["target_start"], self.context_length) + self.horizon
                 raise DataError(f"{self.name}: the {s} split of {self.series!r} is too short for "
-                                f"context_length={self.context_length} + horizon={self.horizon}")
+                                f"context_length={self.context_length} + horizon={self.horizon}: one window needs "
+                                f"{need} values up to the split's end, it has {len(row['values'])}; give a longer "
+                                "series or a smaller context_length")
 
     def _row(self, split: str) -> dict:
         ds = self.dataset[split]
@@ -276,12 +289,15 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
         return self
 
     @classmethod
-    def standardize(cls, raw: DatasetDict, value_column: str | None = None, season: int = 1, **_: Any) -> DatasetDict:
+    def standardize(cls, raw: DatasetDict, value_column: str | None = None, season: int = 1,
+                    date_column: str | None = None, **_: Any) -> DatasetDict:
         first = raw[next(iter(raw))]
         where = f"{cls.name} data"
         col = pick_column(first.column_names, value_column, ("value", "values", "y", "target"), "value",
                           "value_column", where)
+        date_col = _date_column(first.column_names, date_column, col, where)
         values: list[float] = []
+        dates: list[Any] = []
         for split, ds in raw.items():
             for i, v in enumerate(ds[col]):
                 if isinstance(v, str):  # a CSV column with one bad cell is read as text throughout
@@ -293,6 +309,11 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
                         not math.isfinite(float(v)):
                     raise DataError(f"{where}: column {col!r} must hold finite numbers; row {i} of {split} is {v!r}")
                 values.append(float(v))
+            if date_col is not None:
+                dates.extend(ds[date_col])
+        if date_col is not None:
+            values = _in_date_order(values, dates, date_col, where)
+        check_series(values, col, where)
         return series_splits({"series": values}, {"series": season or 1})
 
     @classmethod
@@ -416,6 +437,67 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
         if "generated" in outputs:
             out["parse_failures"] = failures
         return out
+
+
+# What the models compute in: float32, where each window is scaled by its standard deviation (the square of a
+# deviation overflows above ~1.8e19); values up to 1e15 leave room for a window's sum of squares
+MAX_SERIES_VALUE = 1e15
+# the column names read as a series' dates when no date_column is given
+DATE_COLUMNS = ("date", "time", "timestamp", "datetime", "ds", "year", "month", "week", "day", "period")
+
+
+def _date_column(columns: list[str], wanted: str | None, value_column: str, where: str) -> str | None:
+    """The column of dates the rows are sorted by: ``wanted``, else the one date-like name (none: file order)."""
+    if wanted is not None:
+        found = pick_column(columns, wanted, DATE_COLUMNS, "dates", "date_column", where)
+        distinct_columns(where, value_column=value_column, date_column=found)
+        return found
+    found = [c for c in columns if c.lower() in DATE_COLUMNS and c != value_column]
+    if len(found) > 1:
+        warnings.warn(f"{where}: several date-like columns {found}; the rows are kept in the file's order "
+                      "(name the one to sort by with date_column=COLUMN)", UserWarning, stacklevel=4)
+    return found[0] if len(found) == 1 else None
+
+
+def _in_date_order(values: list[float], dates: list[Any], column: str, where: str) -> list[float]:
+    """``values`` sorted by ``dates`` (numbers, or text pandas reads as dates); a repeated or missing date is a
+    ``DataError``: a series has one value per date."""
+    import pandas as pd
+
+    if all(isinstance(d, (int, float, np.integer, np.floating)) and not isinstance(d, bool) for d in dates):
+        keys = [float(d) for d in dates]
+        bad = next((i for i, k in enumerate(keys) if not math.isfinite(k)), None)
+    else:
+        try:
+            parsed = pd.to_datetime(pd.Series([None if d is None else str(d) for d in dates]), format="mixed")
+        except (ValueError, TypeError, OverflowError) as e:
+            raise DataError(f"{where}: column {column!r} is not dates ({str(e).splitlines()[0]}); name the date "
+                            "column with date_column=COLUMN") from None
+        keys = [None if pd.isna(t) else t.value for t in parsed]
+        bad = next((i for i, k in enumerate(keys) if k is None), None)
+    if bad is not None:
+        raise DataError(f"{where}: row {bad} has no date in column {column!r} ({dates[bad]!r}): every value needs one")
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable
+    for a, b in zip(order, order[1:]):
+        if keys[a] == keys[b]:
+            raise DataError(f"{where}: the date {dates[a]!r} in column {column!r} repeats (rows {min(a, b)} and "
+                            f"{max(a, b)}): a series has one value per date (one file per series)")
+    if order != sorted(order):
+        warnings.warn(f"{where}: the rows were not in date order; they are sorted by column {column!r}",
+                      UserWarning, stacklevel=4)
+    return [values[i] for i in order]
+
+
+def check_series(values: list[float], column: str, where: str) -> None:
+    """A series a model can learn from: values a float32 model can scale, and not all the same."""
+    big = next((i for i, v in enumerate(values) if abs(v) > MAX_SERIES_VALUE), None)
+    if big is not None:
+        raise DataError(f"{where}: row {big} of column {column!r} is {values[big]:g}, beyond {MAX_SERIES_VALUE:g}: "
+                        "the models compute in float32, where scaling such values overflows; rescale the series "
+                        "(e.g. divide it by a power of ten)")
+    if values and min(values) == max(values):
+        raise DataError(f"{where}: all {len(values)} values of column {column!r} are {values[0]:g}: a constant "
+                        "series has nothing to forecast")
 
 
 def series_splits(series: dict[str, list[float]], seasons: dict[str, int], fractions=(0.8, 0.1, 0.1)) -> DatasetDict:

@@ -38,7 +38,7 @@ from ..generation import generate_batch, pad_id
 from ..tokenization import IGNORE_INDEX, encode_words
 from .base import DIRECT, SPLITS, Answer, Task
 from .options import Option
-from .sources import pick_column
+from .sources import distinct_columns, pick_column, warn_dropped
 
 DEFAULT_MAX_LENGTH = 256
 
@@ -134,7 +134,9 @@ def macro_f1(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
 
 
 _MISSING_TEXT = {"", "nan", "null", "n/a", "na"}
-MAX_CLASS_ID = 10_000
+MAX_CLASSES = 10_000
+# integer labels beyond float64's exact integers are values, not classes (JSON numbers are read as floats)
+MAX_INTEGER_LABEL = 2**53
 
 
 def _is_missing(value: Any) -> bool:
@@ -146,35 +148,73 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in _MISSING_TEXT
 
 
+def _label_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "true/false"
+    return "text" if isinstance(value, str) else "number"
+
+
+def _numeric_order(names: list[str]) -> list[str]:
+    """``names`` in numeric order when every one is a number ("1" < "2" < "10"), else in text order; a tie
+    (``"1"`` and ``"1.0"``, two classes) is broken by the text, so the order never depends on the input's."""
+    try:
+        keys = {n: float(n) for n in names}
+    except ValueError:
+        return sorted(names)
+    if not all(math.isfinite(k) for k in keys.values()):
+        return sorted(names)
+    return sorted(names, key=lambda n: (keys[n], n))
+
+
+def check_classes(names: list[str], column: str, where: str) -> None:
+    """A classifier needs two classes at least (one would train a regression and score 1.0), and not more
+    than ``MAX_CLASSES``."""
+    if len(names) < 2:
+        found = f"only the class {names[0]!r}" if names else "no class"
+        raise DataError(f"{where}: column {column!r} has {found}: a classifier needs at least two classes "
+                        "(is it the right column?)")
+    if len(names) > MAX_CLASSES:
+        raise DataError(f"{where}: column {column!r} has {len(names):,} different labels, more than "
+                        f"{MAX_CLASSES:,} classes: is it a column of values rather than of classes?")
+
+
 def _class_label(values: list, column: str, where: str) -> tuple[ClassLabel, list[int]]:
-    """Turn a column of labels (strings or integers) into a ClassLabel and ids."""
+    """Turn a column of labels (text, integers or true/false) into a ClassLabel and an id per value.
+
+    The classes are the labels present, sorted (numbers numerically: star ratings 1..5 stay in order, with
+    names "1".."5"; true/false keep their names "False", "True"). Text is compared without the spaces around
+    it, so " pos" and "pos" are one class.
+    """
     missing = [i for i, v in enumerate(values) if _is_missing(v)]
     if missing:
         raise DataError(f"{where}: column {column!r} has {len(missing)} missing label(s) (empty, NaN or null; "
                         f"first at row {missing[0]}, value {values[missing[0]]!r}): fill them in or drop those rows")
-    kinds = ["text" if isinstance(v, str) else "number" for v in values]
+    kinds = [_label_kind(v) for v in values]
     if len(set(kinds)) > 1:  # name a cell of the rarer kind: that is the odd one out
-        rare = min(set(kinds), key=kinds.count)
+        rare = min(sorted(set(kinds)), key=kinds.count)
+        common = max(sorted(set(kinds)), key=kinds.count)
         i = kinds.index(rare)
-        raise DataError(f"{where}: column {column!r} mixes text and number labels (row {i} is {values[i]!r}, "
-                        f"while most are {'text' if rare == 'number' else 'numbers'}); use one kind")
-    if all(isinstance(v, str) for v in values):
-        names = sorted(set(values))
-        index = {n: i for i, n in enumerate(names)}
-        return ClassLabel(names=names), [index[v] for v in values]
-    if all(isinstance(v, (bool, int, np.integer)) or (isinstance(v, float) and float(v).is_integer())
-           for v in values):
-        ints = [int(v) for v in values]
-        if min(ints) < 0:
-            raise DataError(f"{where}: column {column!r} has negative integer labels; use 0..K-1 or strings")
-        if max(ints) >= MAX_CLASS_ID:  # ids 0..max become classes: a stray 1e9 must not make a billion of them
-            raise DataError(f"{where}: column {column!r} has the label {max(ints)}, but integer labels are class ids "
-                            f"0..K-1 (K <= {MAX_CLASS_ID:,}); write labels as strings if they are values")
-        names = [str(i) for i in range(max(ints) + 1)]
-        return ClassLabel(names=names), ints
-    example = next(v for v in values if not isinstance(v, (str, int, bool, np.integer)))
-    raise DataError(f"{where}: labels of the wrong type in column {column!r} (e.g. {example!r}, "
-                    f"{type(example).__name__}); classification needs integer ids or strings")
+        raise DataError(f"{where}: column {column!r} mixes {rare} and {common} labels (row {i} is {values[i]!r}, "
+                        f"while most are {common}); use one kind")
+    if kinds[0] == "text":
+        texts = [v.strip() for v in values]
+    elif kinds[0] == "true/false":
+        texts = [str(bool(v)) for v in values]
+    else:
+        bad = next((v for v in values if not isinstance(v, (int, np.integer))
+                    and not (isinstance(v, (float, np.floating)) and float(v).is_integer())), None)
+        if bad is not None:
+            raise DataError(f"{where}: labels of the wrong type in column {column!r} (e.g. {bad!r}, "
+                            f"{type(bad).__name__}); classification needs integer ids or strings")
+        big = next((v for v in values if abs(v) >= MAX_INTEGER_LABEL), None)
+        if big is not None:  # a float this large is not an exact integer: it is a value, not a class id
+            raise DataError(f"{where}: column {column!r} has the label {big!r}, too large for class ids (integers "
+                            f"below 2**53); write labels as strings if they are values")
+        texts = [str(int(v)) for v in values]
+    names = _numeric_order(list(set(texts)))
+    check_classes(names, column, where)
+    index = {n: i for i, n in enumerate(names)}
+    return ClassLabel(names=names), [index[t] for t in texts]
 
 
 # =========================================================================== classification
@@ -217,29 +257,32 @@ class SequenceClassificationTask(Task):
                                "text", "text_column", where)
         label_col = pick_column(cols, label_column, ("label", "labels", "sentiment", "class", "category", "target"),
                                 "label", "label_column", where)
+        distinct_columns(where, text_column=text_col, label_column=label_col)
         feature = first.features[label_col]
         out = DatasetDict()
         if isinstance(feature, ClassLabel):
             cl = feature
+            check_classes(list(cl.names), label_col, where)
             for split, ds in raw.items():
                 out[split] = Dataset.from_dict(
                     {"text": list(ds[text_col]), "label": list(ds[label_col])},
                     features=_features_text_label(cl),
                 )
-        else:
+        else:  # the classes of every split together: one id for one label in all of them
             all_labels = [v for ds in raw.values() for v in ds[label_col]]
-            cl, _ = _class_label(all_labels, label_col, where)
+            cl, ids = _class_label(all_labels, label_col, where)
+            start = 0
             for split, ds in raw.items():
-                column = list(ds[label_col])
-                _, ids = _class_label(column, label_col, where)
-                if isinstance(column[0], str):
-                    index = {n: i for i, n in enumerate(cl.names)}
-                    ids = [index[v] for v in column]
-                out[split] = Dataset.from_dict({"text": list(ds[text_col]), "label": ids}, features=_features_text_label(cl))
+                out[split] = Dataset.from_dict({"text": list(ds[text_col]), "label": ids[start:start + len(ds)]},
+                                               features=_features_text_label(cl))
+                start += len(ds)
+        total = dropped = 0
         for split, ds in out.items():
             if any(not isinstance(t, str) for t in ds["text"]):
                 raise DataError(f"{where}: column {text_col!r} must hold text (found non-string values)")
             out[split] = ds.filter(lambda r: bool(r["text"].strip()))
+            total, dropped = total + len(ds), dropped + len(ds) - len(out[split])
+        warn_dropped(where, dropped, total, f"with an empty text in column {text_col!r}")
         return out
 
     @staticmethod
@@ -334,6 +377,7 @@ class TokenClassificationTask(Task):
         tok_col = pick_column(cols, tokens_column, ("tokens", "words", "form"), "tokens", "tokens_column", where)
         tag_col = pick_column(cols, tags_column, ("tags", "upos", "pos_tags", "labels", "ner_tags"), "tags",
                               "tags_column", where)
+        distinct_columns(where, tokens_column=tok_col, tags_column=tag_col)
         feature = first.features[tag_col]
         inner = getattr(feature, "feature", None)
         if isinstance(inner, ClassLabel):
@@ -348,18 +392,23 @@ class TokenClassificationTask(Task):
                                 if any(_is_missing(t) for t in tags))
                 raise DataError(f"{where}: row {i} of {split} has an empty or missing tag in column {tag_col!r}: "
                                 "every word needs a tag")
-            names, as_ids = sorted(values), False
+            # compared without surrounding spaces: " NN" and "NN" are one tag
+            names, as_ids = sorted({t.strip() for t in values}), False
+        check_classes(names, tag_col, where)
         index = {n: i for i, n in enumerate(names)}
         features = _features_tokens_tags(names)
         out = DatasetDict()
+        total = dropped = 0
         for split, ds in raw.items():
             tokens, tags = list(ds[tok_col]), list(ds[tag_col])
             for i, (w, t) in enumerate(zip(tokens, tags)):
                 if len(w) != len(t):
                     raise DataError(f"{where}: row {i} of {split} has {len(w)} tokens but {len(t)} tags")
-            ids = tags if as_ids else [[index[t] for t in row] for row in tags]
+            ids = tags if as_ids else [[index[t.strip()] for t in row] for row in tags]
             out[split] = Dataset.from_dict({"tokens": tokens, "tags": ids}, features=features).filter(
                 lambda r: len(r["tokens"]) > 0)
+            total, dropped = total + len(tokens), dropped + len(tokens) - len(out[split])
+        warn_dropped(where, dropped, total, f"with no words in column {tok_col!r}")
         return out
 
     def _encode_words(self, tokenizer, words: list[str], tags: list[int], max_length: int | None) -> dict:
@@ -448,10 +497,15 @@ class LanguageModelingTask(Task):
     @classmethod
     def standardize(cls, raw: DatasetDict, text_column: str | None = None, **_: Any) -> DatasetDict:
         first = raw[next(iter(raw))]
+        where = f"{cls.name} data"
         col = pick_column(first.column_names, text_column, ("text", "content", "line", "passage"), "text",
-                          "text_column", f"{cls.name} data")
-        return DatasetDict({s: Dataset.from_dict({"text": [t for t in ds[col] if isinstance(t, str) and t.strip()]})
-                            for s, ds in raw.items()})
+                          "text_column", where)
+        out = DatasetDict({s: Dataset.from_dict({"text": [t for t in ds[col] if isinstance(t, str) and t.strip()]})
+                           for s, ds in raw.items()})
+        total = sum(len(ds) for ds in raw.values())
+        warn_dropped(where, total - sum(len(ds) for ds in out.values()), total,
+                     f"with an empty text (or no text) in column {col!r}")
+        return out
 
     def encode(self, tokenizer, encoding=DIRECT, splits=SPLITS, max_length=None, for_generation=False) -> DatasetDict:
         block = max_length or self.default_block_size
@@ -478,6 +532,15 @@ class LanguageModelingTask(Task):
 
     def collator(self, tokenizer, encoding=DIRECT, for_generation=False):
         return default_data_collator
+
+    def too_small_message(self, split: str, tokenizer, max_length: int | None) -> str:
+        block = max_length or self.default_block_size
+        texts = list(self.dataset[split]["text"])
+        tokens = sum(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0
+        # a split of many passages is cut in batches of 1,000: each batch's remainder is dropped
+        return (f"{self.name}: the {split} split is too small: its {len(texts)} passage(s) make {tokens} tokens, "
+                f"and a split needs at least one block of {block} tokens (training.max_length) to "
+                f"{'train on' if split == 'train' else 'be scored'}; give it more text, or lower training.max_length")
 
     def prediction_step(self, model, batch, tokenizer=None, **_) -> dict[str, torch.Tensor]:
         inputs = {k: v for k, v in self.model_inputs(batch).items() if k != "labels"}

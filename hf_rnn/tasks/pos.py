@@ -23,7 +23,7 @@ from ..goals import Goal
 from ..profiles import Profile
 from .base import seeded_splits
 from .kinds import TokenClassificationTask
-from .sources import read_text
+from .sources import TABULAR_SUFFIXES, data_suffix, read_text
 
 UNIVERSAL_TAGS = [".", "ADJ", "ADP", "ADV", "CONJ", "DET", "NOUN", "NUM", "PRON", "PRT", "VERB", "X"]
 
@@ -153,8 +153,8 @@ class POSTask(TokenClassificationTask):
 
     @classmethod
     def read_file(cls, path: Path, **options) -> DatasetDict:
-        suffix = path.suffix.lower()
-        if suffix in (".csv", ".tsv", ".json", ".jsonl"):
+        suffix = data_suffix(path)
+        if suffix in TABULAR_SUFFIXES:
             return super().read_file(path, **options)
         text = read_text(path)
         parse = parse_conllu if suffix in (".conllu", ".conll") else parse_word_tag_lines

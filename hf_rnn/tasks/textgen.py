@@ -19,7 +19,7 @@ from ..goals import Goal
 from ..profiles import Profile
 from .base import SPLIT_SEED
 from .kinds import LanguageModelingTask
-from .sources import read_text
+from .sources import data_suffix, read_text
 
 
 def passages(text: str) -> list[str]:
@@ -72,7 +72,7 @@ class TextGenerationTask(LanguageModelingTask):
 
     @classmethod
     def read_file(cls, path, **options):
-        if path.suffix.lower() == ".txt":
+        if data_suffix(path) == ".txt":
             return DatasetDict(train=Dataset.from_dict({"text": passages(read_text(path))}))
         return super().read_file(path, **options)
 
