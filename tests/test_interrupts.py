@@ -177,6 +177,22 @@ def test_supervised_stops_the_child_when_the_block_is_interrupted():
     assert proc.returncode == -signal.SIGKILL and time.monotonic() - started < 10
 
 
+def test_the_apps_quick_training_stops_when_the_call_is_interrupted(tmp_path):
+    from hf_rnn.app.quick_train import train_in_subprocess
+
+    pid_file = tmp_path / "pid"
+    argv = [sys.executable, "-c", f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+                                  "time.sleep(60)"]
+
+    def progress(fraction, text):  # the app goes away while it trains
+        if pid_file.exists() and pid_file.read_text():
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_in_subprocess(tmp_path / "runs", argv, None, tmp_path / "train.log", 60, progress)
+    assert not psutil.pid_exists(int(pid_file.read_text()))  # ended and reaped
+
+
 def test_watch_parent_does_nothing_in_a_process_not_started_by_start(monkeypatch):
     monkeypatch.delenv(PARENT_ENV, raising=False)
     assert child_process.watch_parent() is False
