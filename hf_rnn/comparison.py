@@ -299,9 +299,10 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
         raise RunError("nothing to compare: the run list is empty")
     seen: dict[Path, str | os.PathLike] = {}
     for d in run_dirs:
-        first = seen.setdefault(Path(d).expanduser().resolve(), d)
-        if first is not d:
-            raise RunError(f"a run folder is named twice: {str(first)!r} and {str(d)!r}; name it once")
+        where = Path(d).expanduser().resolve()
+        if where in seen:  # one run, two rows
+            raise RunError(f"a run folder is named twice: {str(seen[where])!r} and {str(d)!r}; name it once")
+        seen[where] = d
     runs = [read_run(d) for d in run_dirs]
     check_comparable(runs, allow_different_tokenizers=allow_different_tokenizers)
     meta = runs[0].metrics.task
