@@ -41,11 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from .child_process import Terminated, signals_as_interrupts
+
     try:
-        return int(args.func(args) or 0)
+        # SIGTERM/SIGHUP unwind like Ctrl+C: a comparison's training child is stopped, no half-made folder stays
+        with signals_as_interrupts():
+            return int(args.func(args) or 0)
     except HfRnnError as e:
         print(f"hf-rnn {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except Terminated as e:
+        print(f"hf-rnn {args.command}: terminated ({e.name})", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print(f"hf-rnn {args.command}: interrupted", file=sys.stderr)
         return 130

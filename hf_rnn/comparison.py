@@ -17,10 +17,13 @@ comparison down.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -134,28 +137,38 @@ def compare(
     start = time.perf_counter()
 
     # resolve every recipe first: a bad model name or override fails before any training or any folder
-    recipes = {}
+    recipes, spelled = {}, {}
     for name in models:
         base = load_recipe(task, name, overrides=list(overrides))
+        same = spelled.setdefault(_model_identity(base), name)
+        if same != name:  # two names of one model (rnn and bilstm, llm and smollm2, BiLSTM and bilstm)
+            raise ConfigError(f"a model is named twice: {same!r} and {name!r} are the same {task} recipe "
+                              f"({base.model.name}); name it once")
         layers = family_named(base.family).quick_profile_layers(base)
         recipes[name] = load_recipe(task, name, overrides=[*profile_overrides(prof, base.family, layers, name), *overrides])
     variant = comparison_variant(task, models[0], recipes[models[0]])
     named = f"{task}-{variant}" if variant else task
     out = Path(output_dir or f"runs/compare-{named}-{profile}").expanduser()
+    folders = _folder_names(models)
+    shared = _clashing({name: recipe.model.name for name, recipe in recipes.items()})
     for name, recipe in recipes.items():
-        recipe.output_dir = str(out / _folder_name(name))
+        recipe.output_dir = str(out / folders[name])
+        if name in shared:  # two LLM folders /a/model and /b/model: rows, plots and goals tell them apart
+            recipe.model.name = folders[name]
     from .run_folder import check_report_dir
 
     # writable, new or a comparison's own, each model's folder new or a run; nothing is created yet
     check_report_dir(out, [recipe.output_dir for recipe in recipes.values()])
-    out.mkdir(parents=True, exist_ok=True)
 
     runs: list[Run] = []
     if prof.epochs is None:
         _say(progress, f"[compare] budget: {prof.seconds:g} s of training per model (wall clock: a faster machine "
                        "gives every model more steps; the report shows quality against time)")
-    for name, recipe in recipes.items():
-        runs.append(_train_or_reuse(name, recipe, reuse=reuse, progress=progress))
+    # interrupted before a run wrote anything, no empty folder stays; a stopped run's checkpoints do (resumed)
+    with _no_empty_folders_on_failure([out, *(Path(r.output_dir) for r in recipes.values())]):
+        out.mkdir(parents=True, exist_ok=True)
+        for name, recipe in recipes.items():
+            runs.append(_train_or_reuse(name, recipe, reuse=reuse, progress=progress))
     check_comparable(runs)
 
     from .tasks import load_task
@@ -313,6 +326,12 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
 
     if not run_dirs:
         raise RunError("nothing to compare: the run list is empty")
+    seen: dict[Path, str | os.PathLike] = {}
+    for d in run_dirs:
+        where = Path(d).expanduser().resolve()
+        if where in seen:  # one run, two rows
+            raise RunError(f"a run folder is named twice: {str(seen[where])!r} and {str(d)!r}; name it once")
+        seen[where] = d
     check_report_dir(output_dir)  # writable, new or a comparison's own: never a saved model's folder
     runs = [read_run(d) for d in run_dirs]
     check_comparable(runs, allow_different_tokenizers=allow_different_tokenizers)
@@ -321,17 +340,25 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
     if meta.sizes["test"] < len(task.dataset["test"]):
         task = task.subset({"test": meta.sizes["test"]})
     out = Path(output_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     rows = [_row_from_run(run, task, latency_examples, False) for run in runs]
-    figures = _figures(task.name, runs, rows, task, out, False)
-    comparison = Comparison(task=task.name, profile="runs", budget="as trained (see each run's config.yaml)",
-                            rows=rows, output_dir=str(out), hardware=_hardware(runs),
-                            figures=figures, seconds=round(time.perf_counter() - start, 1), date=_now(),
-                            budget_kind="as trained",
-                            curve_summary=curve_summary(runs, task.primary_metric, task.greater_is_better),
-                            primary_metric=task.primary_metric)
-    write_report(comparison, task)
+    # the folder is made when there is something to write; interrupted while writing, the folder this call
+    # made goes (a folder that existed before stays)
+    made = _first_missing(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        figures = _figures(task.name, runs, rows, task, out, False)
+        comparison = Comparison(task=task.name, profile="runs", budget="as trained (see each run's config.yaml)",
+                                rows=rows, output_dir=str(out), hardware=_hardware(runs),
+                                figures=figures, seconds=round(time.perf_counter() - start, 1), date=_now(),
+                                budget_kind="as trained",
+                                curve_summary=curve_summary(runs, task.primary_metric, task.greater_is_better),
+                                primary_metric=task.primary_metric)
+        write_report(comparison, task)
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     return comparison
 
 
@@ -345,7 +372,72 @@ def _is_llm_name(name: str) -> bool:
 
 
 def _folder_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.strip("/").split("/")[-1])
+    """A model name as a folder name: its last path part, other characters than ``-_.`` made ``_``, no leading
+    dot (``..`` must not name the report folder's parent)."""
+    folder = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.strip("/").split("/")[-1])
+    return folder.lstrip(".") or "model"
+
+
+def _clashing(names: dict[str, str]) -> set[str]:
+    """The keys whose value another key has too, case aside (one folder on a macOS or Windows disk)."""
+    counts = collections.Counter(v.lower() for v in names.values())
+    return {k for k, v in names.items() if counts[v.lower()] > 1}
+
+
+def _folder_names(models: list[str]) -> dict[str, str]:
+    """Each model's run folder name under the report folder: unique, and the same whatever the order of the list.
+
+    The model's name as a folder name (``_folder_name``); names that clash take their parent folder in front
+    (``/a/model`` and ``/b/model``: ``a_model`` and ``b_model``), and where that clashes still, a short hash
+    of the name as typed.
+    """
+    folders = {m: _folder_name(m) for m in models}
+    for m in _clashing(folders):
+        folders[m] = _folder_name("_".join(Path(m.rstrip("/")).parts[-2:]))
+    for m in _clashing(folders):
+        folders[m] = f"{folders[m]}-{hashlib.sha1(m.encode()).hexdigest()[:8]}"
+    return folders
+
+
+def _model_identity(recipe) -> str:
+    """What two recipes that train the same model share: the recipe but where it is written and its display
+    name, a local LLM folder by its resolved path (``/a/model`` and ``/a/model/`` are one model)."""
+    data = recipe.to_dict()
+    data.pop("output_dir", None)
+    model = dict(data.get("model") or {})
+    model.pop("name", None)
+    path = model.get("name_or_path")
+    if isinstance(path, str) and Path(path).expanduser().exists():
+        model["name_or_path"] = str(Path(path).expanduser().resolve())
+    data["model"] = model
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder that ``folder.mkdir(parents=True)`` would make; ``None`` when ``folder`` exists."""
+    missing = None
+    for path in [folder.absolute(), *folder.absolute().parents]:
+        if path.exists():
+            return missing
+        missing = path
+    return missing
+
+
+@contextlib.contextmanager
+def _no_empty_folders_on_failure(folders: list[Path]):
+    """On an error or interrupt in the block, remove what it made of ``folders`` (and of their parents) that
+    holds no file. A folder that existed before stays, and so does one with a file in it (a stopped run's
+    checkpoints, which the next comparison resumes)."""
+    made = {top for f in folders if (top := _first_missing(f)) is not None}
+    try:
+        yield
+    except BaseException:
+        for top in sorted(made, key=lambda p: len(p.parts), reverse=True):  # inner first: an outer one empties
+            if top.is_dir():
+                for path, _, _ in os.walk(top, topdown=False):
+                    with contextlib.suppress(OSError):  # not empty: kept
+                        os.rmdir(path)
+        raise
 
 
 def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
@@ -377,8 +469,10 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
     cmd = [sys.executable, "-m", "hf_rnn.recipe_training", "--config", str(recipe_file), "--output-dir", str(folder),
            "--resume" if resume else "--overwrite"]
     started = time.perf_counter()
-    returncode, tail = _run_with_progress(cmd, name, folder, recipe, progress, env=env)
-    recipe_file.unlink(missing_ok=True)
+    try:
+        returncode, tail = _run_with_progress(cmd, name, folder, recipe, progress, env=env)
+    finally:
+        recipe_file.unlink(missing_ok=True)
     if returncode != 0:
         raise HfRnnError(f"training {name} failed (exit {returncode}); last lines:\n" + "\n".join(tail))
     _say(progress, f"[compare] {name}: done in {time.perf_counter() - started:.0f} s")
@@ -420,23 +514,26 @@ def _run_with_progress(cmd: list[str], name: str, folder: Path, recipe, progress
                        env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Run one training child; every ``PROGRESS_SECONDS`` print its step, metric and time left, read from the
     run's own event stream (``metrics.jsonl``). Returns the exit status and the child's last 15 output lines."""
-    import collections
     import threading
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    from .child_process import supervised
+
     tail: collections.deque[str] = collections.deque(maxlen=15)
-    reader = threading.Thread(target=lambda: [tail.append(line.rstrip()) for line in proc.stdout], daemon=True)
-    reader.start()
-    log, last, said = folder / "metrics.jsonl", time.monotonic(), ""
-    while proc.poll() is None:
-        time.sleep(0.2)
-        if progress and time.monotonic() - last >= PROGRESS_SECONDS:
-            last = time.monotonic()
-            line = progress_line(log, recipe)
-            if line and line != said:  # a new step or evaluation only: a slow step does not repeat the line
-                said = line
-                _say(progress, f"[compare] {name}: {line}")
-    reader.join(timeout=5)
+    # an interrupt (Ctrl+C, a notebook's stop, SIGTERM under the CLI) stops the child with us; a parent killed
+    # outright is noticed by the child itself (hf_rnn.child_process)
+    with supervised(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        reader = threading.Thread(target=lambda: [tail.append(line.rstrip()) for line in proc.stdout], daemon=True)
+        reader.start()
+        log, last, said = folder / "metrics.jsonl", time.monotonic(), ""
+        while proc.poll() is None:
+            time.sleep(0.2)
+            if progress and time.monotonic() - last >= PROGRESS_SECONDS:
+                last = time.monotonic()
+                line = progress_line(log, recipe)
+                if line and line != said:  # a new step or evaluation only: a slow step does not repeat the line
+                    said = line
+                    _say(progress, f"[compare] {name}: {line}")
+        reader.join(timeout=5)
     return proc.returncode, list(tail)
 
 

@@ -134,7 +134,13 @@ def _build(recipe: Recipe):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m hf_rnn.recipe_training``: ``train_recipe`` in a process of its own (see the module)."""
+    """``python -m hf_rnn.recipe_training``: ``train_recipe`` in a process of its own (see the module).
+
+    Started by a comparison or the app (``hf_rnn.child_process.start``), it ends when they do, however they
+    end (``watch_parent``); its run stays resumable from the last checkpoint."""
+    from .child_process import watch_parent
+
+    watch_parent()  # first: a parent killed while this one loads the data must not leave it training
     parser = argparse.ArgumentParser(prog="python -m hf_rnn.recipe_training",
                                      description="Train a recipe into a run folder (hf_rnn.train_recipe).")
     parser.add_argument("--config", metavar="FILE.yaml", help="the recipe file")

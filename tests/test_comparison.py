@@ -215,6 +215,35 @@ def test_bad_arguments_fail_before_any_training(kwargs, message, tmp_path):
     assert not any((tmp_path / "out").glob("*/metrics.json"))
 
 
+def test_two_llm_folders_of_one_name_train_into_two_run_folders(tmp_path, tiny_llama, monkeypatch):
+    """``/a/model`` and ``/b/model``: a folder each, whatever their order; their rows are told apart too. The
+    comparison, stopped before anything is written, leaves no empty report folder."""
+    a, b = tmp_path / "a" / "model", tmp_path / "b" / "model"
+    for folder in (a, b):
+        shutil.copytree(tiny_llama, folder)
+    trained = {}
+
+    def train(name, recipe, reuse, progress):  # record where each would train; stop before the first training
+        trained[name] = (Path(recipe.output_dir).name, recipe.model.name)
+        if len(trained) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(comparison, "_train_or_reuse", train)
+    for models in ([str(a), str(b)], [str(b), f"{a}/"]):
+        trained.clear()
+        with pytest.raises(KeyboardInterrupt):
+            compare("sentiment", [*models, "rnn"], "quick", tmp_path / "report", overrides=TINY, progress=False)
+        assert sorted(trained.values()) == [("a_model", "a_model"), ("b_model", "b_model")], trained
+        assert not (tmp_path / "report").exists()
+    # clashing case aside (a macOS disk), with the parent folder, then a hash of the name; never "..", the parent
+    names = comparison._folder_names(["x/Model", "y/model", "rnn", "..", "org/a_b", "a b", "a_b"])
+    assert {k: v for k, v in names.items() if k not in ("a b", "a_b")} == {
+        "x/Model": "x_Model", "y/model": "y_model", "rnn": "rnn", "..": "model", "org/a_b": "org_a_b"}
+    assert re.fullmatch(r"a_b-[0-9a-f]{8}", names["a b"]) and re.fullmatch(r"a_b-[0-9a-f]{8}", names["a_b"])
+    assert len({n.lower() for n in names.values()}) == len(names)
+    assert comparison._folder_names(["a_b", "a b"]) == {"a b": names["a b"], "a_b": names["a_b"]}  # any order
+
+
 def test_runs_of_different_tasks_splits_or_tokenizers_are_refused(compared, tmp_path):
     pos = [r.run_dir for r in compared("pos").rows if r.run_dir]
     sentiment = [r.run_dir for r in compared("sentiment").rows if r.run_dir]

@@ -154,6 +154,14 @@ CLI_CASES = [
      "empty"),
     ("compare: a model twice", ["compare", "--task", "sentiment", "--models", "bilstm,bilstm", "--output-dir",
                                 "{OUT}"], "twice"),
+    ("compare: two names of one model", ["compare", "--task", "sentiment", "--models", "rnn,bilstm",
+                                         "--output-dir", "{OUT}"], "'rnn' and 'bilstm' are the same sentiment recipe"),
+    ("compare: a model twice, case aside", ["compare", "--task", "pos", "--models", "bilstm,BILSTM", "--output-dir",
+                                            "{OUT}"], "'bilstm' and 'BILSTM'"),
+    ("compare: the LLM by two names", ["compare", "--task", "textgen", "--models", "lstm,llm,smollm2",
+                                       "--output-dir", "{OUT}"], "'llm' and 'smollm2'"),
+    ("compare: a run folder twice", ["compare", "--runs", "{FILE:empty}", "{FILE:empty}", "--output-dir", "{OUT}"],
+     "named twice"),
     ("compare: bad override", ["compare", "--task", "pos", "--models", "bilstm", "--output-dir", "{OUT}",
                                "training.batch_size=-3"], "batch_size"),
     ("compare: missing run folder", ["compare", "--runs", "{FILE:missing}", "--output-dir", "{OUT}"], "nope.csv"),
@@ -373,7 +381,7 @@ def test_real_smollm2_map_limit_fits_a_gigabyte():
     assert 4 * 30 * 9 * limit**2 <= MAP_MEMORY_BYTES < 4 * 30 * 9 * (limit + 1) ** 2
 
 
-def test_compare_bad_input_raises_before_any_folder(tmp_path):
+def test_compare_bad_input_raises_before_any_folder(tmp_path, tiny_llama):
     from hf_rnn import compare
 
     cases = [
@@ -381,6 +389,10 @@ def test_compare_bad_input_raises_before_any_folder(tmp_path):
         (dict(task="sentiment", profile="ultra"), "ultra"),
         (dict(task="sentiment", models=[]), "empty"),
         (dict(task="sentiment", models=["bilstm", "bilstm"]), "twice"),
+        (dict(task="sentiment", models=["rnn", "gru", "bilstm"]), "'rnn' and 'bilstm'"),  # rnn: the task's BiLSTM
+        (dict(task="translation", models=["BiGRU", "rnn"]), "'BiGRU' and 'rnn'"),
+        (dict(task="timeseries", models=["smollm2", "LLM"]), "'smollm2' and 'LLM'"),
+        (dict(task="sentiment", models=[str(tiny_llama), f"{tiny_llama}/"]), "named twice"),  # one folder
         (dict(task="pos", models=["bilstm"], overrides=["training.epochs=0"]), "epochs"),
         (dict(task="timeseries", models=["lstm"], overrides=["task.options={season: -4}"]), "season"),
     ]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..child_process import supervised
 from .choices import read_run_quiet, run_choice, task_class
 
 
@@ -54,9 +55,9 @@ def train_in_subprocess(runs_dir: Path, argv: Sequence[str], out: Path | None, l
     runs_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1", TQDM_DISABLE="1")
     started = time.monotonic()
-    with open(log, "w", encoding="utf-8") as handle:
-        proc = subprocess.Popen(list(argv), stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                cwd=os.getcwd())
+    # the child ends with the app: stopped if this call is interrupted, on its own if the app is killed
+    with open(log, "w", encoding="utf-8") as handle, \
+            supervised(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=os.getcwd()) as proc:
         while proc.poll() is None:
             time.sleep(0.5)
             if progress is not None:
