@@ -5,6 +5,7 @@ Layout::
     config.yaml          the resolved recipe (the single source of truth of the run)
     metrics.jsonl        one JSON line per logging, evaluation and test event
     metrics.json         test metrics, parameters, time, tokens/s, memory, hardware, identifiers
+    predictions.jsonl.gz the test split's per-example predictions (``hf_rnn.predictions``)
     README.md            a Hub model card
     config.json, model.safetensors, tokenizer files    the model (``save_pretrained``; LoRA merged in)
     adapter/             a LoRA run's peft adapter (``training.save_adapter``)
@@ -107,7 +108,7 @@ def checkpoint_dir(out: Path, step: int) -> Path:
 
 def clear_run(out: Path) -> None:
     """Remove what a run writes as it goes (``--overwrite``); ``config.yaml`` and the model are rewritten."""
-    for name in (CHECKPOINTS, "metrics.jsonl", "metrics.json", "tensorboard", ADAPTER):
+    for name in (CHECKPOINTS, "metrics.jsonl", "metrics.json", "predictions.jsonl.gz", "tensorboard", ADAPTER):
         target = out / name
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
 

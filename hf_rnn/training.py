@@ -11,7 +11,8 @@ code runs on a CPU, one GPU, several GPUs or machines under ``accelerate launch`
   a ``transformers`` LR schedule with warm-up, ``no``/``fp16``/``bf16`` mixed precision;
 * evaluation: ``task.prediction_step`` on every process, ``gather_for_metrics`` (each example
   counted once), ``task.compute_metrics``; early stopping and the best model on the task's
-  primary metric;
+  primary metric; the test split's per-example records (``task.example_records``) in
+  ``predictions.jsonl.gz`` (``hf_rnn.predictions``);
 * budget: ``max_steps`` and/or ``epochs`` and/or ``max_seconds`` (training time, which
   excludes evaluation and checkpoints): the first limit reached ends the run;
 * faults: a checkpoint (``accelerator.save_state`` + the loop's counters) at every evaluation,
@@ -46,6 +47,7 @@ from .cards import model_card
 from .config_schema import dump_yaml
 from .errors import ConfigError
 from .families import family_of
+from .predictions import PREDICTIONS, write_predictions
 from .run_folder import check_output_dir, latest_checkpoint
 from .run_metrics import metrics_document
 from .run_schema import RunMetrics
@@ -324,8 +326,9 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, split: str) -> dict[str, float]:
-        """The task's metrics on ``split``, every example counted once across processes."""
+    def evaluate(self, split: str, with_examples: bool = False):
+        """The task's metrics on ``split``, every example counted once across processes; ``with_examples``:
+        ``(metrics, records)``, the task's per-example records of the same gathered arrays too."""
         acc = self.accelerator
         loader = self.val_loader if split == "validation" else self.test_loader
         from accelerate.utils import DistributedType
@@ -349,7 +352,10 @@ class TrainingRun:
                                                 after_batch=report, **self._generate_kwargs)
         if self.is_main:
             progress.unlink(missing_ok=True)
-        return self.task.compute_metrics(outputs, tokenizer=self.tokenizer, split=split)
+        metrics = self.task.compute_metrics(outputs, tokenizer=self.tokenizer, split=split)
+        if with_examples:
+            return metrics, self.task.example_records(outputs, tokenizer=self.tokenizer, split=split)
+        return metrics
 
     def _pad_across(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
         if tensor.dtype == torch.bool:
@@ -452,7 +458,9 @@ class TrainingRun:
         acc, st, cfg = self.accelerator, self.state, self.cfg
         if cfg.keep_best and st.best_step is not None and st.best_step != st.step:
             self.accelerator.load_state(str(run_folder.checkpoint_dir(self.out, st.best_step)))
-        test = self.evaluate("test")
+        test, records = self.evaluate("test", with_examples=True)
+        if self.is_main and records is not None:  # each example once: gather_for_metrics dropped the repeats
+            write_predictions(self.out / PREDICTIONS, self.task, records, split="test")
         model_step = st.best_step if cfg.keep_best and st.best_step is not None else st.step
         self._event({"event": "test", "split": "test", "step": st.step, "model_step": model_step, **test},
                     prefix="test/")
