@@ -30,15 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from .assets import atomic_write_text
+from .assets import atomic_write_bytes, atomic_write_text
 from .cpu_load import BUSY_CORES
 from .errors import ConfigError, HfRnnError
 from .families import FAMILIES, LLM, attention_maps, family_for_model_name, family_named
+from .predictions import FORMAT as PREDICTIONS_FORMAT
+from .predictions import PREDICTIONS, PREDICTIONS_DIR, write_predictions
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .report import Comparison, ModelResult, write_report
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
 from .tasks import PROMPTED, TASKS, input_family
+from .verdict import judge
 
 # What a comparison trains and how long lives with each task (``Task.default_models``, ``Task.profiles``,
 # ``Task.zero_shot``, ``Task.lecture_examples``): a new task brings its own.
@@ -154,11 +157,12 @@ def compare(
 
     with _free_cores():
         rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
+        _keep_run_predictions(rows, runs, out)
         if zero_shot and task_class.zero_shot and not any(r.run_dir is None and "zero" in r.name for r in rows):
             rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
 
         refs = references(eval_task)
-        rows += [reference_row(ref) for ref in refs]
+        rows += [reference_row(ref, eval_task, out) for ref in refs]
         figures = _figures(task, runs, rows, eval_task, out, progress)
         examples = lecture_outputs(task, rows, out, progress,
                                    answers={r.name: r.answer for r in refs if r.answer})
@@ -171,8 +175,37 @@ def compare(
         curve_summary=curve_summary(runs, eval_task.primary_metric, eval_task.greater_is_better),
         examples=examples, primary_metric=eval_task.primary_metric,
     )
+    _judge(comparison, eval_task, progress)
     write_report(comparison, eval_task)
     return comparison
+
+
+def _judge(comparison: Comparison, task, progress: bool) -> None:
+    """The paired tests of the comparison's rows and its verdict (``hf_rnn.verdict``), into ``comparison``."""
+    _say(progress, "[compare] paired tests on the per-example predictions ...")
+    found = judge(comparison.rows, comparison.output_dir, task.kind, task.primary_metric, task.greater_is_better,
+                  task)
+    comparison.paired_tests, comparison.verdict = found.tests, found.paragraph
+    comparison.disagreements, comparison.paired_tests_note = found.disagreements, found.note
+
+
+def _keep_run_predictions(rows: list[ModelResult], runs: list[Run], out: Path) -> None:
+    """Copy each run's per-example predictions into ``out/predictions/`` (a row without them keeps ``None``)."""
+    for row, run in zip(rows, runs):
+        source = run.path / PREDICTIONS
+        if source.is_file():
+            relative = f"{PREDICTIONS_DIR}/{_folder_name(run.path.name)}.jsonl.gz"
+            atomic_write_bytes(out / relative, source.read_bytes())
+            row.predictions = relative
+
+
+def _write_row_predictions(out: Path | None, name: str, task, records: list[dict] | None) -> str | None:
+    """Write a row's per-example records into ``out/predictions/``; the file's path relative to ``out``."""
+    if out is None or records is None:
+        return None
+    relative = f"{PREDICTIONS_DIR}/{_folder_name(name)}.jsonl.gz"
+    write_predictions(out / relative, task, records)
+    return relative
 
 
 def comparison_variant(task: str, model: str, recipe) -> str | None:
@@ -294,6 +327,7 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     rows = [_row_from_run(run, task, latency_examples, False) for run in runs]
+    _keep_run_predictions(rows, runs, out)
     figures = _figures(task.name, runs, rows, task, out, False)
     comparison = Comparison(task=task.name, profile="runs", budget="as trained (see each run's config.yaml)",
                             rows=rows, output_dir=str(out), hardware=_hardware(runs),
@@ -301,6 +335,7 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
                             budget_kind="as trained",
                             curve_summary=curve_summary(runs, task.primary_metric, task.greater_is_better),
                             primary_metric=task.primary_metric)
+    _judge(comparison, task, False)
     write_report(comparison, task)
     return comparison
 
@@ -528,13 +563,17 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     key = {"task": task.name, "options": {k: v for k, v in sorted(task.options.items())},
            "test": _data_hash(task.dataset["test"]), "latency_examples": latency_examples,
            # what the latency times (a row cached before Task.predict timed a language model's scoring of a block)
-           "latency": "Task.predict"}
+           "latency": "Task.predict",
+           # a row cached before per-example predictions were kept has none: scored again
+           "predictions": PREDICTIONS_FORMAT}
+    name = "smollm2 zero-shot"
     if cache is not None and cache.exists():
         try:
             saved = json.loads(cache.read_text(encoding="utf-8"))
-            if saved.get("key") == key:
+            row = ModelResult(**saved["row"])
+            if saved.get("key") == key and row.predictions and (cache.parent / row.predictions).is_file():
                 _say(progress, f"[compare] smollm2 zero-shot: reusing the scores in {cache}")
-                return ModelResult(**saved["row"])
+                return row
         except (ValueError, TypeError, KeyError):
             pass  # unreadable: score again
     _say(progress, "[compare] smollm2 zero-shot: scoring the untrained instruct model ...")
@@ -545,17 +584,19 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
         scored = ZeroShotClassifier(model, tokenizer, task.label_names, instruction, answer_prefix)
     else:
         scored = model
-    metrics = zero_shot(task, model=model, tokenizer=tokenizer,
-                        progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
-                            progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples scored")))
+    metrics, records = zero_shot(task, model=model, tokenizer=tokenizer, with_examples=True,
+                                 progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
+                                     progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples "
+                                               "scored")))
     p50, p95, other = measure_latency(scored, tokenizer, task, latency_examples)
     _say(progress, f"[compare] smollm2 zero-shot: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     total, _ = count_parameters(model)
     row = ModelResult(
-        name="smollm2 zero-shot", family=LLM.name, run_dir=None, metrics=_numbers(metrics), parameters_total=total,
+        name=name, family=LLM.name, run_dir=None, metrics=_numbers(metrics), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
         latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
+        predictions=_write_row_predictions(cache.parent if cache is not None else None, name, task, records),
     )
     if cache is not None:
         atomic_write_text(cache, json.dumps({"key": key, "row": asdict(row)}, indent=1))
@@ -593,11 +634,13 @@ def _numbers(metrics: dict) -> dict[str, float]:
 # =========================================================================== the lecture's examples
 
 
-def reference_row(ref) -> ModelResult:
-    """A reference (``hf_rnn.references``) as a table row: its metrics, no parameters, no training."""
+def reference_row(ref, task=None, out: Path | None = None) -> ModelResult:
+    """A reference (``hf_rnn.references``) as a table row: its metrics, no parameters, no training; its
+    per-example records written into ``out/predictions/`` where given."""
     return ModelResult(name=ref.name, family="reference", run_dir=None, metrics=_numbers(ref.metrics),
                        parameters_total=0, parameters_trainable=0, train_seconds=None, tokens_per_second=None,
-                       latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note)
+                       latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note,
+                       predictions=_write_row_predictions(out, ref.name, task, ref.examples) if task else None)
 
 
 def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress: bool = False,

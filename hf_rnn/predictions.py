@@ -32,7 +32,16 @@ from .assets import atomic_write_bytes
 from .errors import RunError
 
 PREDICTIONS = "predictions.jsonl.gz"  # in a run folder
+PREDICTIONS_DIR = "predictions"  # in a comparison's folder: one file per row, ``predictions/<row>.jsonl.gz``
 FORMAT = "hf_rnn.predictions/1"
+
+
+def in_report_folder(relative: str) -> bool:
+    """Whether ``relative`` (a row's ``predictions`` in ``results.json``) names a file in the report folder's
+    ``predictions/``, not one elsewhere (``../``, an absolute path): a moved or hostile document reads no other."""
+    parts = Path(relative).parts
+    return (len(parts) == 2 and parts[0] == PREDICTIONS_DIR and parts[1].endswith(".jsonl.gz")
+            and parts[1] not in ("..", ".") and not Path(relative).is_absolute())
 
 
 @dataclass

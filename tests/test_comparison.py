@@ -97,6 +97,24 @@ def test_every_task_can_be_compared(task, compared):
     if task == "pos":  # one word/TAG pair per word of "Pass me the orange marker"
         assert all(len(a.split()) == 5 and "/" in a for a in c.examples[wanted[0]].values())
     assert 'src="http' not in page and "<link" not in page  # self-contained
+    # every row's per-example predictions beside the report, and the paired tests on them
+    from hf_rnn.predictions import read_predictions
+
+    for row in results["rows"]:
+        found = read_predictions(out / row["predictions"])
+        assert found.kind == TASKS[task].kind and len(found) > 0
+        assert [r["index"] for r in found.records] == sorted({r["index"] for r in found.records})
+    trained_files = [read_predictions(out / r["predictions"]) for r in results["rows"] if r["run_dir"]]
+    sizes = {len(f) for f in trained_files}
+    assert len(sizes) == 1 or task == "textgen"  # text generation: each tokenizer cuts its own blocks
+    if task in ("sentiment", "pos", "translation"):  # every test example answered once
+        assert sizes == {7}
+    verdict = results["paired_tests"][0]
+    assert verdict["role"] == "verdict" and {verdict["a"], verdict["b"]} == {r.name for r in trained}
+    assert verdict["metric"] == metric and verdict["ci_low"] <= verdict["difference"] <= verdict["ci_high"]
+    assert 0 <= verdict["p_value"] <= verdict["p_holm"] <= 1 and verdict["library"]
+    assert report.startswith(f"# {task}: RNN vs LLM (quick profile)\n\n**Verdict.** ") and "## Paired tests" in report
+    assert results["verdict"] and results["verdict"] in report
 
 
 def test_the_sentiment_report_has_attention_from_both_families_and_the_zero_shot_row(compared):
@@ -188,6 +206,21 @@ def test_the_progress_line_says_which_evaluation_is_under_way(tmp_path):
     assert "scoring test: batch 3 of 34" in progress_line(log, recipe)
     (tmp_path / EVAL_PROGRESS).write_text("{half")  # being rewritten: ignored, not an error
     assert "scoring" not in progress_line(log, recipe)
+
+
+def test_runs_from_before_predictions_are_compared_and_the_report_says_a_rerun_is_needed(compared, tmp_path):
+    from hf_rnn.verdict import NO_PREDICTIONS
+
+    old = []
+    for row in compared("timeseries").rows:
+        if row.run_dir:
+            folder = tmp_path / Path(row.run_dir).name
+            shutil.copytree(row.run_dir, folder)
+            (folder / "predictions.jsonl.gz").unlink()
+            old.append(folder)
+    c = compare_runs(old, tmp_path / "report")
+    assert c.paired_tests == [] and c.verdict == NO_PREDICTIONS and all(r.predictions is None for r in c.rows)
+    assert f"**Verdict.** {NO_PREDICTIONS}" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_cli_compare_and_compare_runs(compared, tmp_path, capsys):
