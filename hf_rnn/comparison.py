@@ -40,6 +40,8 @@ from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .report import Comparison, ModelResult, write_report
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
+from .seeds import check_seeds, seed_folder, seed_value
+from .seeds import summary as seed_summary
 from .tasks import PROMPTED, TASKS, input_family
 from .verdict import judge
 
@@ -92,6 +94,7 @@ def compare(
     reuse: bool = True,
     overrides: list[str] = (),
     progress: bool = True,
+    seeds: int = 1,
 ) -> Comparison:
     """Train (or reuse) each model under a matched budget and write the report.
 
@@ -104,6 +107,8 @@ def compare(
         zero_shot: add the untrained instruct LLM as a reference row (every task but POS).
         reuse: keep a finished run whose resolved recipe equals the one this call would run.
         overrides: extra ``key=value`` recipe overrides applied to every model.
+        seeds: train each model this many times, ``training.seed`` varied (``hf_rnn.seeds``): the report gives
+            each model's mean ± standard deviation and whether the verdict holds seed by seed.
 
     Returns:
         the ``Comparison`` (also written as ``results.json``).
@@ -121,6 +126,7 @@ def compare(
         raise ConfigError("the model list is empty: name at least one model (e.g. --models bilstm,smollm2)")
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is named twice in {models}")
+    seeds = check_seeds(seeds)
     prof = task_class.profiles[profile]
     start = time.perf_counter()
 
@@ -144,9 +150,15 @@ def compare(
     if prof.epochs is None:
         _say(progress, f"[compare] budget: {prof.seconds:g} s of training per model (wall clock: a faster machine "
                        "gives every model more steps; the report shows quality against time)")
+    seed_runs: dict[str, list[Run]] = {}
     for name, recipe in recipes.items():
         runs.append(_train_or_reuse(name, recipe, reuse=reuse, progress=progress))
+        seed_runs[name] = [runs[-1]]
+        for k in range(2, seeds + 1):  # seed 1 is the recipe as it is, in the usual folder
+            seed_runs[name].append(_train_or_reuse(f"{name} seed {k}", _seed_recipe(recipe, k), reuse=reuse,
+                                                   progress=progress))
     check_comparable(runs)
+    check_comparable([run for group in seed_runs.values() for run in group])
 
     from .tasks import load_task
 
@@ -176,8 +188,25 @@ def compare(
         examples=examples, primary_metric=eval_task.primary_metric,
     )
     _judge(comparison, eval_task, progress)
+    if seeds > 1:
+        verdict = next(((t["a"], t["b"]) for t in comparison.paired_tests if t["role"] == "verdict"), None)
+        by_row = {row.name: seed_runs[name] for row, name in zip(rows, recipes)}
+        comparison.seeds = seed_summary(
+            by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seeds + 1)]
+                     for row, name in zip(rows, recipes)},
+            verdict, eval_task.kind, eval_task.primary_metric, eval_task.greater_is_better)
     write_report(comparison, eval_task)
     return comparison
+
+
+def _seed_recipe(recipe, k: int):
+    """``recipe`` with seed ``k``'s ``training.seed``, in seed ``k``'s folder (``hf_rnn.seeds``)."""
+    import copy
+
+    again = copy.deepcopy(recipe)
+    again.training.seed = seed_value(recipe.training.seed, k)
+    again.output_dir = str(seed_folder(recipe.output_dir, k))
+    return again
 
 
 def _judge(comparison: Comparison, task, progress: bool) -> None:

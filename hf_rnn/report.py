@@ -15,6 +15,7 @@ from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL, atomic_write_text
 from .results import busy_latency_note, format_number, took
+from .seeds import lines as seed_lines
 from .tasks.kinds import LanguageModelingTask
 from .verdict import NO_PREDICTIONS, disagreement_lines, tests_table
 
@@ -64,6 +65,7 @@ class Comparison:
     verdict: str = ""
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     paired_tests_note: str = ""
+    seeds: dict[str, Any] = field(default_factory=dict)  # several seeds per model (``hf_rnn.seeds.summary``)
 
     def table_markdown(self) -> str:
         return results_table(self)
@@ -123,7 +125,7 @@ def write_report(c: Comparison, task) -> None:
     intro = [
         f"# {c.task}{f' ({c.variant})' if c.variant else ''}: RNN vs LLM ({c.profile} profile)",
         "",
-        f"**Verdict.** {c.verdict or NO_PREDICTIONS}",
+        f"**Verdict.** {c.verdict or NO_PREDICTIONS}" + (f" {c.seeds['holds']}" if c.seeds.get("holds") else ""),
         "",
         _BUDGET_WARNING.get(c.budget_kind, ""),
         "",
@@ -147,6 +149,7 @@ def write_report(c: Comparison, task) -> None:
     notes = [f"- **{r.name}**: {r.note}" for r in c.rows if r.note]
     md = intro + (["Notes:", *notes, ""] if notes else [])
     md += _paired_section(c)
+    md += seed_lines(c.seeds, metric)
     if c.examples:
         names = [r.name for r in c.rows]
         md += ["## The lecture's examples", "", "| input | " + " | ".join(names) + " |",

@@ -16,6 +16,9 @@ def register(sub) -> None:
     p.add_argument("--runs", metavar="DIR", nargs="+", help="compare these finished run folders instead of training")
     p.add_argument("--no-zero-shot", action="store_true", help="leave out the zero-shot LLM reference row")
     p.add_argument("--retrain", action="store_true", help="train again even where a matching run exists")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="train each model N times, training.seed varied; the report gives mean ± sd and whether "
+                        "the verdict holds seed by seed (default 1)")
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
                    help="also copy the report files (no weights) into DIR/TASK-PROFILE (default DIR: results)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every model")
@@ -37,7 +40,7 @@ def run(args) -> int:
         if models is not None:
             models = [m for m in models if m]
         result = compare(args.task, models, args.profile, args.output_dir, zero_shot=not args.no_zero_shot,
-                         reuse=not args.retrain, overrides=args.overrides)
+                         reuse=not args.retrain, overrides=args.overrides, seeds=args.seeds)
     print(result.table_markdown())
     if args.publish:
         from ..results import publish
