@@ -16,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("--runs", metavar="DIR", nargs="+", help="compare these finished run folders instead of training")
     p.add_argument("--no-zero-shot", action="store_true", help="leave out the zero-shot LLM reference row")
     p.add_argument("--retrain", action="store_true", help="train again even where a matching run exists")
-    p.add_argument("--seeds", type=int, default=1, metavar="N",
+    p.add_argument("--seeds", default="1", metavar="N",
                    help="train each model N times, training.seed varied; the report gives mean ± sd and whether "
                         "the verdict holds seed by seed (default 1)")
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
@@ -40,7 +40,7 @@ def run(args) -> int:
         if models is not None:
             models = [m for m in models if m]
         result = compare(args.task, models, args.profile, args.output_dir, zero_shot=not args.no_zero_shot,
-                         reuse=not args.retrain, overrides=args.overrides, seeds=args.seeds)
+                         reuse=not args.retrain, overrides=args.overrides, seeds=_seeds(args.seeds))
     print(result.table_markdown())
     if args.publish:
         from ..results import publish
@@ -48,3 +48,13 @@ def run(args) -> int:
         print(f"published: {publish(result.output_dir, args.publish)}")
     print(f"\nreport: {result.output_dir}/report.md (and report.html, results.json); {result.seconds:.0f} s")
     return 0
+
+
+def _seeds(value: str) -> int:
+    """``--seeds``' text as a number (the range is checked with the other arguments, by ``compare``)."""
+    from ..errors import ConfigError
+
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--seeds takes a whole number of runs per model, not {value!r}") from None
