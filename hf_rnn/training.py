@@ -326,9 +326,9 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, split: str, with_examples: bool = False):
-        """The task's metrics on ``split``, every example counted once across processes; ``with_examples``:
-        ``(metrics, records)``, the task's per-example records of the same gathered arrays too."""
+    def evaluate(self, split: str) -> dict[str, float]:
+        """The task's metrics on ``split``, every example counted once across processes. The test split's
+        per-example records (``task.example_records`` of the same gathered arrays) are kept in ``test_records``."""
         acc = self.accelerator
         loader = self.val_loader if split == "validation" else self.test_loader
         from accelerate.utils import DistributedType
@@ -352,10 +352,9 @@ class TrainingRun:
                                                 after_batch=report, **self._generate_kwargs)
         if self.is_main:
             progress.unlink(missing_ok=True)
-        metrics = self.task.compute_metrics(outputs, tokenizer=self.tokenizer, split=split)
-        if with_examples:
-            return metrics, self.task.example_records(outputs, tokenizer=self.tokenizer, split=split)
-        return metrics
+        if split == "test":
+            self.test_records = self.task.example_records(outputs, tokenizer=self.tokenizer, split=split)
+        return self.task.compute_metrics(outputs, tokenizer=self.tokenizer, split=split)
 
     def _pad_across(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
         if tensor.dtype == torch.bool:
@@ -458,9 +457,10 @@ class TrainingRun:
         acc, st, cfg = self.accelerator, self.state, self.cfg
         if cfg.keep_best and st.best_step is not None and st.best_step != st.step:
             self.accelerator.load_state(str(run_folder.checkpoint_dir(self.out, st.best_step)))
-        test, records = self.evaluate("test", with_examples=True)
-        if self.is_main and records is not None:  # each example once: gather_for_metrics dropped the repeats
-            write_predictions(self.out / PREDICTIONS, self.task, records, split="test")
+        self.test_records = None
+        test = self.evaluate("test")
+        if self.is_main and self.test_records is not None:  # each example once: gather_for_metrics dropped repeats
+            write_predictions(self.out / PREDICTIONS, self.task, self.test_records, split="test")
         model_step = st.best_step if cfg.keep_best and st.best_step is not None else st.step
         self._event({"event": "test", "split": "test", "step": st.step, "model_step": model_step, **test},
                     prefix="test/")
