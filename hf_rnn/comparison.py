@@ -34,15 +34,20 @@ from typing import Any
 
 import numpy as np
 
-from .assets import atomic_write_text
+from .assets import atomic_write_bytes, atomic_write_text
 from .cpu_load import BUSY_CORES
 from .errors import ConfigError, HfRnnError
 from .families import FAMILIES, LLM, attention_maps, family_for_model_name, family_named
+from .predictions import FORMAT as PREDICTIONS_FORMAT
+from .predictions import PREDICTIONS, PREDICTIONS_DIR, write_predictions
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
 from .report import Comparison, ModelResult, write_report
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
+from .seeds import check_seeds, seed_folder, seed_value
+from .seeds import summary as seed_summary
 from .tasks import PROMPTED, TASKS, input_family
+from .verdict import judge
 
 # What a comparison trains and how long lives with each task (``Task.default_models``, ``Task.profiles``,
 # ``Task.zero_shot``, ``Task.lecture_examples``): a new task brings its own.
@@ -93,6 +98,7 @@ def compare(
     reuse: bool = True,
     overrides: list[str] = (),
     progress: bool = True,
+    seeds: int = 1,
     data: str | os.PathLike | None = None,
     **task_options: Any,
 ) -> Comparison:
@@ -107,6 +113,8 @@ def compare(
         zero_shot: add the untrained instruct LLM as a reference row (every task but POS).
         reuse: keep a finished run whose resolved recipe equals the one this call would run.
         overrides: extra ``key=value`` recipe overrides applied to every model.
+        seeds: train each model this many times, ``training.seed`` varied (``hf_rnn.seeds``): the report gives
+            each model's mean ± standard deviation and whether the verdict holds seed by seed.
         data: your own data, a local file or a Hub dataset id (default: the built-in data); the report and
             its folder (``runs/compare-TASK-FILESTEM-PROFILE``) are named after it.
         **task_options: how to read it, the task's ``load_task`` options (``text_column="review"``,
@@ -128,6 +136,7 @@ def compare(
         raise ConfigError("the model list is empty: name at least one model (e.g. --models bilstm,smollm2)")
     if len(set(models)) != len(models):
         raise ConfigError(f"a model is named twice in {models}")
+    seeds = check_seeds(seeds)
     from .tasks.user_data import data_overrides, unknown_keyword
 
     for key in task_options:  # a misspelled argument of compare() must not read as a task option
@@ -165,11 +174,17 @@ def compare(
         _say(progress, f"[compare] budget: {prof.seconds:g} s of training per model (wall clock: a faster machine "
                        "gives every model more steps; the report shows quality against time)")
     # interrupted before a run wrote anything, no empty folder stays; a stopped run's checkpoints do (resumed)
+    seed_runs: dict[str, list[Run]] = {}
     with _no_empty_folders_on_failure([out, *(Path(r.output_dir) for r in recipes.values())]):
         out.mkdir(parents=True, exist_ok=True)
         for name, recipe in recipes.items():
             runs.append(_train_or_reuse(name, recipe, reuse=reuse, progress=progress))
+            seed_runs[name] = [runs[-1]]
+            for k in range(2, seeds + 1):  # seed 1 is the recipe as it is, in the usual folder
+                seed_runs[name].append(_train_or_reuse(f"{name} seed {k}", _seed_recipe(recipe, k), reuse=reuse,
+                                                       progress=progress))
     check_comparable(runs)
+    check_comparable([run for group in seed_runs.values() for run in group])
 
     from .tasks import load_task
 
@@ -180,11 +195,12 @@ def compare(
 
     with _free_cores():
         rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
+        _keep_run_predictions(rows, runs, out)
         if zero_shot and task_class.zero_shot and not any(r.run_dir is None and "zero" in r.name for r in rows):
             rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
 
         refs = references(eval_task)
-        rows += [reference_row(ref) for ref in refs]
+        rows += [reference_row(ref, eval_task, out) for ref in refs]
         figures = _figures(task, runs, rows, eval_task, out, progress)
         examples = lecture_outputs(task, rows, out, progress,
                                    answers={r.name: r.answer for r in refs if r.answer})
@@ -197,8 +213,54 @@ def compare(
         curve_summary=curve_summary(runs, eval_task.primary_metric, eval_task.greater_is_better),
         examples=examples, primary_metric=eval_task.primary_metric,
     )
+    _judge(comparison, eval_task, progress)
+    if seeds > 1:
+        verdict = next(((t["a"], t["b"]) for t in comparison.paired_tests if t["role"] == "verdict"), None)
+        by_row = {row.name: seed_runs[name] for row, name in zip(rows, recipes)}
+        comparison.seeds = seed_summary(
+            by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seeds + 1)]
+                     for row, name in zip(rows, recipes)},
+            verdict, eval_task.kind, eval_task.primary_metric, eval_task.greater_is_better)
     write_report(comparison, eval_task)
     return comparison
+
+
+def _seed_recipe(recipe, k: int):
+    """``recipe`` with seed ``k``'s ``training.seed``, in seed ``k``'s folder (``hf_rnn.seeds``)."""
+    import copy
+
+    again = copy.deepcopy(recipe)
+    again.training.seed = seed_value(recipe.training.seed, k)
+    again.output_dir = str(seed_folder(recipe.output_dir, k))
+    return again
+
+
+def _judge(comparison: Comparison, task, progress: bool) -> None:
+    """The paired tests of the comparison's rows and its verdict (``hf_rnn.verdict``), into ``comparison``."""
+    _say(progress, "[compare] paired tests on the per-example predictions ...")
+    found = judge(comparison.rows, comparison.output_dir, task.kind, task.primary_metric, task.greater_is_better,
+                  task)
+    comparison.paired_tests, comparison.verdict = found.tests, found.paragraph
+    comparison.disagreements, comparison.paired_tests_note = found.disagreements, found.note
+
+
+def _keep_run_predictions(rows: list[ModelResult], runs: list[Run], out: Path) -> None:
+    """Copy each run's per-example predictions into ``out/predictions/`` (a row without them keeps ``None``)."""
+    for row, run in zip(rows, runs):
+        source = run.path / PREDICTIONS
+        if source.is_file():
+            relative = f"{PREDICTIONS_DIR}/{_folder_name(run.path.name)}.jsonl.gz"
+            atomic_write_bytes(out / relative, source.read_bytes())
+            row.predictions = relative
+
+
+def _write_row_predictions(out: Path | None, name: str, task, records: list[dict] | None) -> str | None:
+    """Write a row's per-example records into ``out/predictions/``; the file's path relative to ``out``."""
+    if out is None or records is None:
+        return None
+    relative = f"{PREDICTIONS_DIR}/{_folder_name(name)}.jsonl.gz"
+    write_predictions(out / relative, task, records)
+    return relative
 
 
 def comparison_variant(task: str, model: str, recipe) -> str | None:
@@ -347,6 +409,7 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
     made = _first_missing(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        _keep_run_predictions(rows, runs, out)
         figures = _figures(task.name, runs, rows, task, out, False)
         comparison = Comparison(task=task.name, profile="runs", budget="as trained (see each run's config.yaml)",
                                 rows=rows, output_dir=str(out), hardware=_hardware(runs),
@@ -354,6 +417,7 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
                                 budget_kind="as trained",
                                 curve_summary=curve_summary(runs, task.primary_metric, task.greater_is_better),
                                 primary_metric=task.primary_metric)
+        _judge(comparison, task, False)
         write_report(comparison, task)
     except BaseException:
         if made is not None:
@@ -656,13 +720,17 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     key = {"task": task.name, "options": {k: v for k, v in sorted(task.options.items())},
            "test": _data_hash(task.dataset["test"]), "latency_examples": latency_examples,
            # what the latency times (a row cached before Task.predict timed a language model's scoring of a block)
-           "latency": "Task.predict"}
+           "latency": "Task.predict",
+           # a row cached before per-example predictions were kept has none: scored again
+           "predictions": PREDICTIONS_FORMAT}
+    name = "smollm2 zero-shot"
     if cache is not None and cache.exists():
         try:
             saved = json.loads(cache.read_text(encoding="utf-8"))
-            if saved.get("key") == key:
+            row = ModelResult(**saved["row"])
+            if saved.get("key") == key and row.predictions and (cache.parent / row.predictions).is_file():
                 _say(progress, f"[compare] smollm2 zero-shot: reusing the scores in {cache}")
-                return ModelResult(**saved["row"])
+                return row
         except (ValueError, TypeError, KeyError):
             pass  # unreadable: score again
     _say(progress, "[compare] smollm2 zero-shot: scoring the untrained instruct model ...")
@@ -673,17 +741,19 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
         scored = ZeroShotClassifier(model, tokenizer, task.label_names, instruction, answer_prefix)
     else:
         scored = model
-    metrics = zero_shot(task, model=model, tokenizer=tokenizer,
-                        progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
-                            progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples scored")))
+    metrics, records = zero_shot(task, model=model, tokenizer=tokenizer, with_examples=True,
+                                 progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
+                                     progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples "
+                                               "scored")))
     p50, p95, other = measure_latency(scored, tokenizer, task, latency_examples)
     _say(progress, f"[compare] smollm2 zero-shot: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     total, _ = count_parameters(model)
     row = ModelResult(
-        name="smollm2 zero-shot", family=LLM.name, run_dir=None, metrics=_numbers(metrics, "the zero-shot LLM"), parameters_total=total,
+        name=name, family=LLM.name, run_dir=None, metrics=_numbers(metrics, "the zero-shot LLM"), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
         latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
+        predictions=_write_row_predictions(cache.parent if cache is not None else None, name, task, records),
     )
     if cache is not None:
         atomic_write_text(cache, json.dumps({"key": key, "row": asdict(row)}, indent=1))
@@ -728,11 +798,13 @@ def _numbers(metrics: dict, where: str) -> dict[str, float]:
 # =========================================================================== the lecture's examples
 
 
-def reference_row(ref) -> ModelResult:
-    """A reference (``hf_rnn.references``) as a table row: its metrics, no parameters, no training."""
+def reference_row(ref, task=None, out: Path | None = None) -> ModelResult:
+    """A reference (``hf_rnn.references``) as a table row: its metrics, no parameters, no training; its
+    per-example records written into ``out/predictions/`` where given."""
     return ModelResult(name=ref.name, family="reference", run_dir=None, metrics=_numbers(ref.metrics, f"the reference {ref.name}"),
                        parameters_total=0, parameters_trainable=0, train_seconds=None, tokens_per_second=None,
-                       latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note)
+                       latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note,
+                       predictions=_write_row_predictions(out, ref.name, task, ref.examples) if task else None)
 
 
 def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress: bool = False,

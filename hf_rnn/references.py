@@ -36,6 +36,8 @@ class Reference:
     metrics: dict[str, float]
     note: str
     answer: Callable[[str], str] | None = field(default=None, repr=False)  # a lecture example -> its answer
+    # its per-example records on the test split (``Task.example_records``' format), for paired tests
+    examples: list[dict] | None = field(default=None, repr=False)
 
 
 def references(task) -> list[Reference]:
@@ -59,10 +61,11 @@ def majority_class(task) -> Reference:
     train = task.dataset["train"]["label"]
     gold = np.asarray(task.dataset["test"]["label"])
     top = Counter(train).most_common(1)[0][0]
-    metrics = task.compute_metrics({"predictions": [np.full(len(gold), top)], "labels": [gold]})
+    outputs = {"predictions": [np.full(len(gold), top)], "labels": [gold]}
+    metrics = task.compute_metrics(outputs)
     label = task.label_names[top]
     return Reference("majority class", metrics, f"always {label!r}, the most frequent training label",
-                     answer=lambda text: f"{label} (always)")
+                     answer=lambda text: f"{label} (always)", examples=task.example_records(outputs))
 
 
 def most_frequent_tag(task) -> Reference:
@@ -75,11 +78,13 @@ def most_frequent_tag(task) -> Reference:
             overall[t] += 1
     fallback = overall.most_common(1)[0][0]
     best = {w: c.most_common(1)[0][0] for w, c in counts.items()}
+    # one sentence a batch (its words [1, n]): the records keep sentences whole
     pred, gold = [], []
     for words, tags in zip(task.dataset["test"]["tokens"], task.dataset["test"]["tags"]):
-        pred += [best.get(w, fallback) for w in words]
-        gold += list(tags)
-    metrics = task.compute_metrics({"predictions": [np.asarray(pred)], "labels": [np.asarray(gold)]})
+        pred.append(np.asarray([[best.get(w, fallback) for w in words]]))
+        gold.append(np.asarray([list(tags)]))
+    outputs = {"predictions": pred, "labels": gold}
+    metrics = task.compute_metrics(outputs)
     names = task.label_names
 
     def answer(text: str) -> str:
@@ -88,7 +93,8 @@ def most_frequent_tag(task) -> Reference:
         return " ".join(f"{w}/{names[best.get(w, fallback)]}" for w in split_words(text))
 
     return Reference("most frequent tag", metrics,
-                     f"each word's most frequent training tag; unseen words get {names[fallback]!r}", answer)
+                     f"each word's most frequent training tag; unseen words get {names[fallback]!r}", answer,
+                     examples=task.example_records(outputs))
 
 
 def seasonal_naive(task) -> Reference:
@@ -98,10 +104,11 @@ def seasonal_naive(task) -> Reference:
     season = task.season
     pred = np.asarray([[full[t + h - season * (1 + h // season)] for h in range(task.horizon)]
                        for _, _, t in windows])
-    metrics = task.compute_metrics({"prediction": [pred], "example_index": [np.arange(len(windows))]})
+    outputs = {"prediction": [pred], "example_index": [np.arange(len(windows))]}
+    metrics = task.compute_metrics(outputs)
     first = ", ".join(f"{v:.1f}" for v in pred[0])
     return Reference("seasonal-naive", metrics, f"the value one season ({season} steps) earlier",
-                     answer=lambda _: first)
+                     answer=lambda _: first, examples=task.example_records(outputs))
 
 
 def apertium(task) -> Reference | None:
@@ -112,9 +119,11 @@ def apertium(task) -> Reference | None:
     hyps = apertium_translate(list(task.dataset["test"]["source"]), pair) if pair else None
     if hyps is None:
         return None
-    metrics = score_translations(hyps, list(task.dataset["test"]["target"]))
+    refs = list(task.dataset["test"]["target"])
+    metrics = score_translations(hyps, refs)
     return Reference("apertium", metrics, f"rule-based Apertium {pair} (Debian apertium-en-es), no training",
-                     answer=lambda text: (apertium_translate([text], pair) or ["—"])[0])
+                     answer=lambda text: (apertium_translate([text], pair) or ["—"])[0],
+                     examples=[{"index": i, "hyp": h, "ref": r} for i, (h, r) in enumerate(zip(hyps, refs))])
 
 
 def apertium_translate(texts: list[str], pair: str = "eng-spa") -> list[str] | None:
@@ -164,7 +173,11 @@ class CharNGram:
 
     def bits(self, text: str) -> float:
         """Total -log2 P of every character of ``text`` given the ones before it."""
-        return -sum(math.log2(self.prob(text[max(0, i - self.order + 1):i], c)) for i, c in enumerate(text))
+        return float(sum(self.char_bits(text)))
+
+    def char_bits(self, text: str) -> list[float]:
+        """-log2 P of each character of ``text`` given the ones before it."""
+        return [-math.log2(self.prob(text[max(0, i - self.order + 1):i], c)) for i, c in enumerate(text)]
 
     def continue_text(self, prompt: str, n: int = 40) -> str:
         """The most probable next character, ``n`` times (greedy)."""
@@ -179,7 +192,13 @@ def char_ngram(task, order: int = 5) -> Reference:
     """Bits per character of a character ``order``-gram model on the test passages (joined as the models see
     them: a passage break counts as one character, like the models' eos)."""
     model = CharNGram("".join(p + "\n" for p in task.dataset["train"]["text"]), order)
-    test = "".join(p + "\n" for p in task.dataset["test"]["text"])
-    metrics = {"bpc": model.bits(test) / max(len(test), 1), "num_characters": len(test)}
+    passages = [p + "\n" for p in task.dataset["test"]["text"]]
+    bits = model.char_bits("".join(passages))
+    metrics = {"bpc": float(sum(bits)) / max(len(bits), 1), "num_characters": len(bits)}
+    # per passage (its units are not the models' blocks: a paired test with a model is an unpaired one)
+    ends = np.cumsum([len(p) for p in passages])
+    examples = [{"index": i, "bits": round(float(sum(bits[start:end])), 4), "chars": int(end - start)}
+                for i, (start, end) in enumerate(zip([0, *ends[:-1]], ends))]
     return Reference(f"char {order}-gram", metrics, f"character {order}-gram of the training text, Witten-Bell "
-                     "interpolation, no neural network", answer=lambda text: " ".join(model.continue_text(text).split()))
+                     "interpolation, no neural network", answer=lambda text: " ".join(model.continue_text(text).split()),
+                     examples=examples)

@@ -15,7 +15,9 @@ from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL, atomic_write_text
 from .results import busy_latency_note, format_number, took
+from .seeds import lines as seed_lines
 from .tasks.kinds import LanguageModelingTask
+from .verdict import NO_PREDICTIONS, disagreement_lines, tests_table
 
 
 @dataclass
@@ -38,6 +40,7 @@ class ModelResult:
     epochs: float | None = None
     note: str = ""
     latency_other_load: float | None = None  # cores' worth of other processes' work while latency was measured
+    predictions: str | None = None  # its per-example test predictions, relative to the report folder
 
 
 @dataclass
@@ -56,6 +59,13 @@ class Comparison:
     examples: dict[str, dict[str, str]] = field(default_factory=dict)  # lecture input -> model -> its answer
     primary_metric: str = ""  # the task's metric the verdict is read from
     variant: str | None = None  # other data than the task's usual (e.g. the CO2 series): see comparison_variant
+    # the paired tests (``hf_rnn.verdict``): each PairedResult as a dict with its role, the verdict paragraph the
+    # report opens with, the test examples where the verdict's two models disagree, and what was not tested
+    paired_tests: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = ""
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    paired_tests_note: str = ""
+    seeds: dict[str, Any] = field(default_factory=dict)  # several seeds per model (``hf_rnn.seeds.summary``)
 
     def table_markdown(self) -> str:
         return results_table(self)
@@ -115,6 +125,8 @@ def write_report(c: Comparison, task) -> None:
     intro = [
         f"# {c.task}{f' ({c.variant})' if c.variant else ''}: RNN vs LLM ({c.profile} profile)",
         "",
+        f"**Verdict.** {c.verdict or NO_PREDICTIONS}" + (f" {c.seeds['holds']}" if c.seeds.get("holds") else ""),
+        "",
         _BUDGET_WARNING.get(c.budget_kind, ""),
         "",
         *([f"What holds across the learning curves: {c.curve_summary}", ""] if c.curve_summary else []),
@@ -137,6 +149,8 @@ def write_report(c: Comparison, task) -> None:
     ]
     notes = [f"- **{r.name}**: {r.note}" for r in c.rows if r.note]
     md = intro + (["Notes:", *notes, ""] if notes else [])
+    md += _paired_section(c)
+    md += seed_lines(c.seeds, metric)
     if c.examples:
         names = [r.name for r in c.rows]
         md += ["## The lecture's examples", "", "| input | " + " | ".join(names) + " |",
@@ -149,6 +163,24 @@ def write_report(c: Comparison, task) -> None:
         md += [f"## {title.replace('_', ' ').capitalize()}", "", f"![{title}]({name})", ""]
     atomic_write_text(out / "report.md", "\n".join(md))
     atomic_write_text(out / "report.html", _html(c, md, out))
+
+
+def _paired_section(c: Comparison) -> list[str]:
+    """The paired tests' table and the examples where the verdict's two models disagree."""
+    md = ["## Paired tests", ""]
+    if c.paired_tests:
+        md += ["Each pair on the same test examples, from each model's per-example predictions (`predictions/`); "
+               "the 95% interval is of the difference, the p-values Holm-corrected over the pairs below.", "",
+               *tests_table(c.paired_tests), ""]
+        wilson = {name: bounds for t in c.paired_tests for name, bounds in t.get("intervals", {}).items()}
+        if wilson:
+            md += ["Each model's accuracy with its 95% Wilson interval: " + "; ".join(
+                f"{name} {low:.3f} to {high:.3f}" for name, (low, high) in wilson.items()) + ".", ""]
+    if c.paired_tests_note or not c.paired_tests:
+        md += [c.paired_tests_note or NO_PREDICTIONS, ""]
+    if c.disagreements:
+        md += ["## Where they disagree", "", *disagreement_lines(c.disagreements)]
+    return md
 
 
 def _html(c: Comparison, md_lines: list[str], out: Path) -> str:

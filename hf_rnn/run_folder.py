@@ -5,6 +5,7 @@ Layout::
     config.yaml          the resolved recipe (the single source of truth of the run)
     metrics.jsonl        one JSON line per logging, evaluation and test event
     metrics.json         test metrics, parameters, time, tokens/s, memory, hardware, identifiers
+    predictions.jsonl.gz the test split's per-example predictions (``hf_rnn.predictions``)
     README.md            a Hub model card
     config.json, model.safetensors, tokenizer files    the model (``save_pretrained``; LoRA merged in)
     adapter/             a LoRA run's peft adapter (``training.save_adapter``)
@@ -257,7 +258,7 @@ def clear_run(out: Path) -> None:
     Only these names: in a folder that was not a run, ``check_output_dir`` has refused the folders among them,
     and everything else the user keeps there stays.
     """
-    for name in (CHECKPOINTS, "metrics.jsonl", "metrics.json", "tensorboard", ADAPTER):
+    for name in (CHECKPOINTS, "metrics.jsonl", "metrics.json", "predictions.jsonl.gz", "tensorboard", ADAPTER):
         target = out / name
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
 

@@ -11,7 +11,8 @@ code runs on a CPU, one GPU, several GPUs or machines under ``accelerate launch`
   a ``transformers`` LR schedule with warm-up, ``no``/``fp16``/``bf16`` mixed precision;
 * evaluation: ``task.prediction_step`` on every process, ``gather_for_metrics`` (each example
   counted once), ``task.compute_metrics``; early stopping and the best model on the task's
-  primary metric;
+  primary metric; the test split's per-example records (``task.example_records``) in
+  ``predictions.jsonl.gz`` (``hf_rnn.predictions``);
 * budget: ``max_steps`` and/or ``epochs`` and/or ``max_seconds`` (training time, which
   excludes evaluation and checkpoints): the first limit reached ends the run;
 * faults: a checkpoint (``accelerator.save_state`` + the loop's counters) at every evaluation,
@@ -47,6 +48,7 @@ from .cards import model_card
 from .config_schema import dump_yaml
 from .errors import ConfigError, DataError, TrainingError
 from .families import family_of
+from .predictions import PREDICTIONS, write_predictions
 from .resume_rules import check_resume
 from .run_folder import check_output_dir, latest_checkpoint
 from .run_metrics import metrics_document
@@ -346,7 +348,8 @@ class TrainingRun:
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, split: str) -> dict[str, float]:
-        """The task's metrics on ``split``, every example counted once across processes."""
+        """The task's metrics on ``split``, every example counted once across processes. The test split's
+        per-example records (``task.example_records`` of the same gathered arrays) are kept in ``test_records``."""
         acc = self.accelerator
         loader = self.val_loader if split == "validation" else self.test_loader
         from accelerate.utils import DistributedType
@@ -370,6 +373,8 @@ class TrainingRun:
                                                 after_batch=report, **self._generate_kwargs)
         if self.is_main:
             progress.unlink(missing_ok=True)
+        if split == "test":
+            self.test_records = self.task.example_records(outputs, tokenizer=self.tokenizer, split=split)
         return self.task.compute_metrics(outputs, tokenizer=self.tokenizer, split=split)
 
     def _pad_across(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
@@ -507,12 +512,15 @@ class TrainingRun:
                     print(f"[hf_rnn] the best checkpoint {best.name} is unusable ({problem}); the saved model is the "
                           f"last one, step {st.step}", file=sys.stderr, flush=True)
                 model_step = st.step
+        self.test_records = None
         test = self.evaluate("test")
         broken = [k for k, v in test.items() if isinstance(v, float) and not math.isfinite(v)]
         if broken:
             self._fail(f"the test {broken[0]} is {test[broken[0]]}, not a finite number")
         if not self._weights_finite():
             self._fail(f"the model's weights after step {st.step} are not all finite numbers")
+        if self.is_main and self.test_records is not None:  # each example once: gather_for_metrics dropped repeats
+            write_predictions(self.out / PREDICTIONS, self.task, self.test_records, split="test")
         self._event({"event": "test", "split": "test", "step": st.step, "model_step": model_step, **test},
                     prefix="test/")
         run_folder.save_model(acc, self.model, self.tokenizer, self.out, cfg.save_adapter)

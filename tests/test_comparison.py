@@ -97,6 +97,24 @@ def test_every_task_can_be_compared(task, compared):
     if task == "pos":  # one word/TAG pair per word of "Pass me the orange marker"
         assert all(len(a.split()) == 5 and "/" in a for a in c.examples[wanted[0]].values())
     assert 'src="http' not in page and "<link" not in page  # self-contained
+    # every row's per-example predictions beside the report, and the paired tests on them
+    from hf_rnn.predictions import read_predictions
+
+    for row in results["rows"]:
+        found = read_predictions(out / row["predictions"])
+        assert found.kind == TASKS[task].kind and len(found) > 0
+        assert [r["index"] for r in found.records] == sorted({r["index"] for r in found.records})
+    trained_files = [read_predictions(out / r["predictions"]) for r in results["rows"] if r["run_dir"]]
+    sizes = {len(f) for f in trained_files}
+    assert len(sizes) == 1 or task == "textgen"  # text generation: each tokenizer cuts its own blocks
+    if task in ("sentiment", "pos", "translation"):  # every test example answered once
+        assert sizes == {7}
+    verdict = results["paired_tests"][0]
+    assert verdict["role"] == "verdict" and {verdict["a"], verdict["b"]} == {r.name for r in trained}
+    assert verdict["metric"] == metric and verdict["ci_low"] <= verdict["difference"] <= verdict["ci_high"]
+    assert 0 <= verdict["p_value"] <= verdict["p_holm"] <= 1 and verdict["library"]
+    assert report.startswith(f"# {task}: RNN vs LLM (quick profile)\n\n**Verdict.** ") and "## Paired tests" in report
+    assert results["verdict"] and results["verdict"] in report
 
 
 def test_the_sentiment_report_has_attention_from_both_families_and_the_zero_shot_row(compared):
@@ -190,6 +208,46 @@ def test_the_progress_line_says_which_evaluation_is_under_way(tmp_path):
     assert "scoring" not in progress_line(log, recipe)
 
 
+def test_seeds_train_each_model_again_and_the_report_says_whether_the_verdict_holds(compared, tiny_llama, capsys):
+    c = compared("pos")
+    out = Path(c.output_dir)
+    capsys.readouterr()
+    again = compare("pos", ["rnn", str(tiny_llama)], "quick", out, overrides=TINY, zero_shot=False, progress=True,
+                    seeds=2)
+    err = capsys.readouterr().err
+    assert err.count("reusing the finished run") == 2  # seed 1 is the comparison's own runs
+    llm_folder = Path([r.run_dir for r in c.rows if r.family == "llm"][0]).name
+    for folder in ("rnn-seed2", f"{llm_folder}-seed2"):
+        assert (out / folder / "predictions.jsonl.gz").is_file()
+        assert yaml.safe_load((out / folder / "config.yaml").read_text())["training"]["seed"] == 43
+    seeds = json.loads((out / "results.json").read_text())["seeds"]
+    assert seeds == again.seeds and seeds["count"] == 2
+    for m in seeds["per_model"].values():
+        assert m["training_seeds"] == [42, 43] and len(m["values"]) == 2
+        assert m["mean"] == pytest.approx(sum(m["values"]) / 2) and m["std"] >= 0
+    rnn = next(r for r in again.rows if r.family == "rnn")
+    assert seeds["per_model"][rnn.name]["values"][0] == pytest.approx(rnn.metrics["accuracy"])
+    assert [s["seed"] for s in seeds["verdict_per_seed"]] == [1, 2]
+    assert all("difference" in s and 0 <= s["p_value"] <= 1 for s in seeds["verdict_per_seed"])
+    report = (out / "report.md").read_text()
+    assert "## Seeds" in report and seeds["holds"] in report and "of 2" in seeds["holds"]
+
+
+def test_runs_from_before_predictions_are_compared_and_the_report_says_a_rerun_is_needed(compared, tmp_path):
+    from hf_rnn.verdict import NO_PREDICTIONS
+
+    old = []
+    for row in compared("timeseries").rows:
+        if row.run_dir:
+            folder = tmp_path / Path(row.run_dir).name
+            shutil.copytree(row.run_dir, folder)
+            (folder / "predictions.jsonl.gz").unlink()
+            old.append(folder)
+    c = compare_runs(old, tmp_path / "report")
+    assert c.paired_tests == [] and c.verdict == NO_PREDICTIONS and all(r.predictions is None for r in c.rows)
+    assert f"**Verdict.** {NO_PREDICTIONS}" in (tmp_path / "report" / "report.md").read_text()
+
+
 def test_cli_compare_and_compare_runs(compared, tmp_path, capsys):
     c = compared("timeseries")
     runs = [r.run_dir for r in c.rows if r.run_dir]
@@ -208,6 +266,8 @@ def test_cli_compare_and_compare_runs(compared, tmp_path, capsys):
     (dict(task="sentiment", models=["bilstm", "bilstm"]), "named twice"),
     (dict(task="sentiment", profile="medium"), "unknown profile 'medium'"),
     (dict(task="sentiment", models=["bilstm"], overrides=["training.learning_rat=1"]), "learning_rat"),
+    (dict(task="sentiment", models=["bilstm"], seeds=0), "seeds must be a whole number from 1 to 20"),
+    (dict(task="sentiment", models=["bilstm"], seeds="3"), "seeds must be a whole number"),
 ])
 def test_bad_arguments_fail_before_any_training(kwargs, message, tmp_path):
     with pytest.raises(ConfigError, match=message):

@@ -162,3 +162,34 @@ def test_bad_inputs_name_the_problem(runs):
         series.predict(forecaster, None, [[1.0, 2.0]])
     with pytest.raises(InputError, match="window of numbers"):
         series.predict(forecaster, None, [["a"] * series.context_length])
+
+
+@pytest.mark.parametrize("run, task_name", [("sentiment-bilstm-attn", "sentiment"), ("pos-bilstm", "pos"),
+                                            ("pos-llm", "pos"), ("textgen-lstm", "textgen"),
+                                            ("translation-bigru", "translation"), ("timeseries-lstm", "timeseries")])
+def test_evaluation_records_recompute_its_metrics(runs, run, task_name):
+    """``evaluate(with_examples=True)``: one record per test unit, in order, from which the metric follows."""
+    task = _task(task_name, 12)
+    model, tok = load_run_model(runs / run)
+    metrics, records = task.evaluate(model, tok, batch_size=5, with_examples=True, max_new_tokens=8)
+    assert metrics == task.evaluate(model, tok, batch_size=5, max_new_tokens=8)
+    assert [r["index"] for r in records] == list(range(len(records)))
+    if task.kind == "sequence-classification":
+        assert len(records) == 12 and sum(r["pred"] == r["gold"] for r in records) / 12 == pytest.approx(
+            metrics["accuracy"])
+        assert all(sum(r["probs"]) == pytest.approx(1.0, abs=1e-3) for r in records)
+        assert [r["gold"] for r in records] == list(task.dataset["test"]["label"])
+    elif task.kind == "token-classification":
+        right = sum(p == g for r in records for p, g in zip(r["pred"], r["gold"]))
+        words = sum(len(r["gold"]) for r in records)
+        assert len(records) == 12 and words == metrics["num_words"] and right / words == pytest.approx(metrics["accuracy"])
+        assert [len(r["gold"]) for r in records] == [len(t) for t in task.dataset["test"]["tags"]]
+    elif task.kind == "causal-lm":
+        bits, chars = sum(r["bits"] for r in records), sum(r["chars"] for r in records)
+        assert chars == metrics["num_characters"] and bits / chars == pytest.approx(metrics["bpc"], rel=1e-4)
+    elif task.kind == "translation":
+        assert [r["ref"] for r in records] == list(task.dataset["test"]["target"])
+        assert score_translations([r["hyp"] for r in records], [r["ref"] for r in records]) == metrics
+    else:
+        errors = [abs(p - t) for r in records for p, t in zip(r["pred"], r["true"])]
+        assert len(records) == metrics["num_windows"] and np.mean(errors) == pytest.approx(metrics["mae"], rel=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,38 @@ def test_update_readme_refuses_a_results_folder_that_is_not_there(tmp_path):
         assert readme.read_text() == text  # the committed tables are still there
     with pytest.raises(ResultsError, match="cannot read"):
         update_readme(tmp_path / "READMY.md", tmp_path / "results")
+
+
+def test_publish_copies_the_rows_predictions_and_keeps_the_folder_small(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from hf_rnn import results
+    from hf_rnn.predictions import read_predictions, write_predictions
+
+    doc = _doc()
+    doc["rows"][0]["predictions"] = "predictions/bilstm.jsonl.gz"
+    src = _write(tmp_path / "runs" / "compare", doc)
+    task = SimpleNamespace(name="sentiment", kind="sequence-classification")
+    write_predictions(src / "predictions" / "bilstm.jsonl.gz", task, [{"index": 0, "gold": 1, "pred": 1}])
+    (src / "predictions" / "stray.jsonl.gz").write_bytes(b"not named by results.json: stays behind")
+    dest = publish(src, tmp_path / "results")
+    assert sorted(p.name for p in (dest / "predictions").iterdir()) == ["bilstm.jsonl.gz"]
+    assert read_predictions(dest / "predictions" / "bilstm.jsonl.gz").records == [{"index": 0, "gold": 1, "pred": 1}]
+    # a folder over 5 MB, a named file missing, a path outside the folder: refused, nothing replaced
+    assert results.MAX_FOLDER_BYTES == 5 * 2**20
+    monkeypatch.setattr(results, "MAX_FOLDER_BYTES", 2**20)  # 1 MB instead of 5: a smaller file to write
+    write_predictions(src / "predictions" / "bilstm.jsonl.gz", task,
+                      [{"index": i, "gold": 1, "pred": 1, "noise": os.urandom(400).hex()} for i in range(4000)])
+    with pytest.raises(ResultsError, match="under 1 MB"):
+        publish(src, tmp_path / "results")
+    monkeypatch.undo()
+    for bad, message in (("predictions/gone.jsonl.gz", "lacks the predictions"),
+                         ("../../secret.jsonl.gz", "outside its predictions/ folder")):
+        doc["rows"][0]["predictions"] = bad
+        (src / "results.json").write_text(json.dumps(doc))
+        with pytest.raises(ResultsError, match=message):
+            publish(src, tmp_path / "results")
+    assert read_predictions(dest / "predictions" / "bilstm.jsonl.gz").records == [{"index": 0, "gold": 1, "pred": 1}]
 
 
 def test_publish_refuses_big_figures_and_folders_without_results(tmp_path):

@@ -5,7 +5,8 @@
   logged losses agree to within 1e-4 at every step (float rounding only: the gradients
   averaged by DDP equal the 1-process mean for a per-example loss; observed ~1e-7);
 * evaluation: ``gather_for_metrics`` counts each example once: 37 test and 21 validation
-  sentences, neither divisible by 2 processes x 8 per batch, are scored exactly once.
+  sentences, neither divisible by 2 processes x 8 per batch, are scored exactly once; the per-example
+  test predictions hold each example once, in order, with the 1-process run's answers.
 """
 
 from __future__ import annotations
@@ -65,3 +66,11 @@ def test_two_cpu_processes_match_one_and_count_each_example_once(tmp_path):
     assert m2["test"]["accuracy"] == m1["test"]["accuracy"]
     assert m2["training"]["tokens"] == m1["training"]["tokens"]  # every training token counted once
     assert proc.stdout.count("run folder:") == 1  # only the main process reports
+    # the per-example predictions: each test example once, in order, the same answers as one process gives
+    from hf_rnn.predictions import read_predictions
+
+    p2, p1 = read_predictions(two / "predictions.jsonl.gz"), read_predictions(one / "predictions.jsonl.gz")
+    assert [r["index"] for r in p2.records] == list(range(37))
+    assert [(r["gold"], r["pred"]) for r in p2.records] == [(r["gold"], r["pred"]) for r in p1.records]
+    for r2, r1 in zip(p2.records, p1.records):
+        np.testing.assert_allclose(r2["probs"], r1["probs"], rtol=0, atol=2e-3)

@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("--runs", metavar="DIR", nargs="+", help="compare these finished run folders instead of training")
     p.add_argument("--no-zero-shot", action="store_true", help="leave out the zero-shot LLM reference row")
     p.add_argument("--retrain", action="store_true", help="train again even where a matching run exists")
+    p.add_argument("--seeds", default="1", metavar="N",
+                   help="train each model N times, training.seed varied; the report gives mean ± sd and whether "
+                        "the verdict holds seed by seed (default 1)")
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
                    help="also copy the report files (no weights) into DIR/TASK-PROFILE (default DIR: results)")
     p.add_argument("--train-sizes", metavar="N,N,...", help="compare at each of these numbers of labelled training "
@@ -57,7 +60,8 @@ def run(args) -> int:
         if models is not None:
             models = [m for m in models if m]
         result = compare(args.task, models, args.profile, args.output_dir, zero_shot=not args.no_zero_shot,
-                         reuse=not args.retrain, overrides=args.overrides, data=args.data, **options)
+                         reuse=not args.retrain, overrides=args.overrides, seeds=_seeds(args.seeds),
+                         data=args.data, **options)
     print(result.table_markdown())
     if args.publish:
         from ..results import publish
@@ -73,10 +77,20 @@ def _run_sizes(args, options) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models is not None else None
     curve = compare_sizes(args.task, models, args.train_sizes, args.profile, args.output_dir,
-                          overrides=args.overrides, zero_shot=not args.no_zero_shot, reuse=not args.retrain,
+                          overrides=args.overrides, zero_shot=not args.no_zero_shot, reuse=not args.retrain, seeds=_seeds(args.seeds),
                           data=args.data, **options)
     print("\n".join(curve.equivalence))
     if args.publish:
         print(f"published: {publish_curve(curve.output_dir, args.publish)}")
     print(f"\ncurve: {curve.output_dir}/curve.md (and curve.png, curve.json; one comparison per size beside them)")
     return 0
+
+
+def _seeds(value: str) -> int:
+    """``--seeds``' text as a number (the range is checked with the other arguments, by ``compare``)."""
+    from ..errors import ConfigError
+
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--seeds takes a whole number of runs per model, not {value!r}") from None

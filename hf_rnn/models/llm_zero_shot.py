@@ -219,8 +219,9 @@ def zero_shot(
     max_examples: int | None = None,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    with_examples: bool = False,
     **options: Any,
-) -> dict[str, float]:
+) -> dict[str, float] | tuple[dict[str, float], list[dict[str, Any]] | None]:
     """Score an instruct LLM on ``task`` without training, with the task's own metric.
 
     Args:
@@ -231,6 +232,7 @@ def zero_shot(
         max_examples: score a seeded subset of this size.
         batch_size: texts per forward pass.
         progress: called as ``progress(done, total)`` after each batch.
+        with_examples: return ``(metrics, records)``: the per-example records too (``Task.example_records``).
         options: for classification, ``ZeroShotClassifier`` settings (``instruction``,
             ``answer_prefix``, ``label_words``; default: ``default_prompt(task)``);
             otherwise generation settings passed to ``task.evaluate``.
@@ -261,7 +263,8 @@ def zero_shot(
         model = ZeroShotClassifier(model, tokenizer, task.label_names, **options)
         options = {}
     return task.evaluate(
-        model, tokenizer, split=split, batch_size=batch_size, max_examples=max_examples, progress=progress, **options
+        model, tokenizer, split=split, batch_size=batch_size, max_examples=max_examples, progress=progress,
+        with_examples=with_examples, **options
     )
 
 

@@ -344,6 +344,14 @@ class Task:
         """Turn gathered prediction arrays (one list entry per batch) into the task's metrics."""
         raise NotImplementedError
 
+    def example_records(self, outputs: Mapping[str, list[np.ndarray]], tokenizer=None,
+                        split: str = "test") -> list[dict[str, Any]] | None:
+        """The same gathered arrays as ``compute_metrics`` reads, as one JSON-able record per scored unit (a text,
+        a sentence, a block, a pair, a window), ordered by ``index`` (the unit's position in ``split``): what a
+        paired test between two models needs of each example (``hf_rnn.paired_tests``). ``None``: the kind
+        keeps none (a plug-in kind that does not say)."""
+        return None
+
     # ------------------------------------------------------------------ answers to raw inputs
 
     # inputs predict batches together
@@ -431,11 +439,13 @@ class Task:
         max_examples: int | None = None,
         max_length: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        with_examples: bool = False,
         **generate_kwargs,
-    ) -> dict[str, float]:
+    ) -> dict[str, float] | tuple[dict[str, float], list[dict[str, Any]] | None]:
         """Score ``model`` on ``split`` in this process (no distribution): the task's metrics.
 
         ``progress(done, total)`` is called after each batch with the examples scored so far.
+        ``with_examples``: return ``(metrics, example_records(...))``, the per-example answers too.
         """
         encoding = input_family(model)
         sub = self if max_examples is None else self.subset({split: max_examples})
@@ -450,7 +460,10 @@ class Task:
         total = len(enc)
         after_batch = None if progress is None else lambda done: progress(min(done * batch_size, total), total)
         outputs = sub.collect_predictions(model, batches, tokenizer, after_batch=after_batch, **generate_kwargs)
-        return sub.compute_metrics(outputs, tokenizer=tokenizer, split=split)
+        metrics = sub.compute_metrics(outputs, tokenizer=tokenizer, split=split)
+        if with_examples:
+            return metrics, sub.example_records(outputs, tokenizer=tokenizer, split=split)
+        return metrics
 
     def collect_predictions(
         self,

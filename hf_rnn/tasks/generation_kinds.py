@@ -20,7 +20,7 @@ from ..errors import DataError, InputError
 from ..generation import generate_batch, pad_id
 from ..tokenization import IGNORE_INDEX, chat_prompt_ids, ids_with_eos
 from .base import DIRECT, PROMPTED, SPLITS, Answer, Task, input_family
-from .kinds import concat_batches, generated_answers, left_padding
+from .kinds import by_index, concat_batches, generated_answers, left_padding
 from .options import Option
 from .sources import distinct_columns, pick_column, warn_dropped
 
@@ -177,14 +177,25 @@ class TranslationTask(_PromptedGenerationMixin, Task):
         return {"generated": self.generate_ids(model, batch, tokenizer, **generate_kwargs),
                 "example_index": batch["example_index"]}
 
-    def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
+    def _hypotheses(self, outputs, tokenizer, split: str) -> tuple[np.ndarray, list[str], list[str]]:
+        """The gathered rows' ``example_index``, decoded translations and references, in gathered order."""
         if tokenizer is None:
             raise ValueError("translation metrics need the tokenizer to decode generated ids")
         generated = np.concatenate(outputs["generated"])
-        index = concat_batches(outputs, "example_index")
+        index = concat_batches(outputs, "example_index").astype(np.int64)
         hyps = [t.strip() for t in tokenizer.batch_decode(generated, skip_special_tokens=True)]
-        refs = [self.dataset[split][int(i)]["target"] for i in index]
+        targets = self.dataset[split]["target"]
+        return index, hyps, [targets[int(i)] for i in index]
+
+    def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
+        _, hyps, refs = self._hypotheses(outputs, tokenizer, split)
         return score_translations(hyps, refs)
+
+    def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
+        """Per pair: ``index``, the hypothesis ``hyp`` and the reference ``ref`` (sacrebleu's paired tests
+        rescore the corpus from them)."""
+        index, hyps, refs = self._hypotheses(outputs, tokenizer, split)
+        return by_index([{"index": int(i), "hyp": h, "ref": r} for i, h, r in zip(index, hyps, refs)])
 
 
 def _whole_prompt(task, tokenizer, prompt: str, max_length: int | None) -> dict[str, list[int]]:
@@ -409,23 +420,36 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
         ok = len(found) == self.horizon
         return found + [fallback] * (self.horizon - len(found)), ok
 
-    def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
+    def _forecasts(self, outputs, tokenizer, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The gathered rows' ``example_index`` [N], forecasts and truths [N, horizon], and whether each forecast
+        was read whole [N] (an LLM's text may hold too few numbers: the last value fills in)."""
         wins = self.windows(split)
         index = concat_batches(outputs, "example_index").astype(int)
-        failures = 0
         if "prediction" in outputs:
             pred = np.concatenate([np.asarray(a).reshape(len(a), -1) for a in outputs["prediction"]])
+            parsed = np.ones(len(pred), dtype=bool)
         else:
             if tokenizer is None:
                 raise ValueError("forecasting metrics of an LLM need the tokenizer to decode generated ids")
             texts = tokenizer.batch_decode(np.concatenate(outputs["generated"]), skip_special_tokens=True)
-            rows = []
-            for text, i in zip(texts, index):
-                values, ok = self.parse(text, fallback=wins[i][0][-1])
-                failures += not ok
-                rows.append(values)
-            pred = np.asarray(rows)
+            read = [self.parse(text, fallback=wins[i][0][-1]) for text, i in zip(texts, index)]
+            pred = np.asarray([values for values, _ in read])
+            parsed = np.asarray([ok for _, ok in read], dtype=bool)
         gold = np.asarray([wins[i][1] for i in index])
+        return index, pred, gold, parsed
+
+    def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
+        """Per window: ``index``, the forecast ``pred`` and the ``true`` values (``horizon`` each); ``parsed``:
+        false where an LLM's text held too few numbers."""
+        index, pred, gold, parsed = self._forecasts(outputs, tokenizer, split)
+        return by_index([{"index": int(i), "pred": [round(float(v), 6) for v in p], "true": [float(v) for v in g],
+                          **({} if ok else {"parsed": False})}
+                         for i, p, g, ok in zip(index, pred, gold, parsed)])
+
+    def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
+        index, pred, gold, parsed = self._forecasts(outputs, tokenizer, split)
+        wins = self.windows(split)
+        failures = int((~parsed).sum())
         full = self._row(split)["values"]
         season = self.season
         naive = np.asarray([[full[wins[i][2] + h - season * (1 + h // season)] for h in range(self.horizon)]

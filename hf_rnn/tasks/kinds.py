@@ -55,6 +55,23 @@ def concat_batches(outputs: Mapping[str, list[np.ndarray]], key: str) -> np.ndar
                            for a in outputs[key]])
 
 
+def example_order(outputs: Mapping[str, list[np.ndarray]], n: int) -> np.ndarray:
+    """Each gathered row's ``example_index`` [n] (its position in the split), or 0..n-1 where the outputs have
+    none (a reference's arrays, built in the split's order)."""
+    if "example_index" in outputs:
+        return concat_batches(outputs, "example_index").astype(np.int64).reshape(-1)
+    return np.arange(n)
+
+
+def by_index(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` in split order (an evaluation reads its batches longest first)."""
+    return sorted(records, key=lambda r: r["index"])
+
+
+# a classifier's per-example probabilities are kept up to this many labels (a file per run stays small)
+MAX_LABELS_WITH_PROBABILITIES = 20
+
+
 def model_label_names(model) -> list[str] | None:
     """The labels ``model`` answers with, in id order: a zero-shot classifier's ``label_names``, else its
     config's ``id2label``."""
@@ -331,6 +348,20 @@ class SequenceClassificationTask(Task):
         probs = torch.from_numpy(scores).softmax(-1).tolist()
         return [Answer(dict(zip(names, p)), scores=[float(v) for v in s]) for p, s in zip(probs, scores)]
 
+    def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
+        """Per text: ``index``, ``gold`` and ``pred`` label ids, and ``probs`` (the softmax of the scores, 4
+        decimals) where the step kept scores for at most ``MAX_LABELS_WITH_PROBABILITIES`` labels."""
+        pred, gold = concat_batches(outputs, "predictions"), concat_batches(outputs, "labels")
+        index = example_order(outputs, len(gold))
+        probs = None
+        if "scores" in outputs and all(np.asarray(s).ndim == 2 for s in outputs["scores"]):
+            scores = np.concatenate(outputs["scores"])  # [N, num_labels]
+            if scores.shape[1] <= MAX_LABELS_WITH_PROBABILITIES:
+                probs = torch.from_numpy(scores).float().softmax(-1).tolist()
+        return by_index([{"index": int(i), "gold": int(g), "pred": int(p),
+                          **({"probs": [round(v, 4) for v in probs[k]]} if probs is not None else {})}
+                         for k, (i, g, p) in enumerate(zip(index, gold, pred))])
+
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
         pred, gold = concat_batches(outputs, "predictions"), concat_batches(outputs, "labels")
         return {"accuracy": float(np.mean(pred == gold)),
@@ -443,8 +474,11 @@ class TokenClassificationTask(Task):
         if logits.dim() != 3:
             raise InputError(f"{self.name}: the model answers with one score vector per text, not per token: a "
                              "tagging run answers here")
-        return {"predictions": logits.argmax(-1), "labels": batch["labels"],
-                "num_labels": torch.full((len(logits), 1), logits.shape[-1])}
+        out = {"predictions": logits.argmax(-1), "labels": batch["labels"],
+               "num_labels": torch.full((len(logits), 1), logits.shape[-1])}
+        if "example_index" in batch:  # which sentence each row is: a paired test resamples whole sentences
+            out["example_index"] = batch["example_index"]
+        return out
 
     def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
         names = _label_names(self, model, int(np.asarray(outputs["num_labels"][0]).ravel()[0]))
@@ -458,6 +492,17 @@ class TokenClassificationTask(Task):
                                       "labelled.")
             result.append(answer)
         return result
+
+    def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
+        """Per sentence: ``index``, the ``gold`` and ``pred`` tag ids of its scored words (the positions labelled
+        ``IGNORE_INDEX`` dropped: later sub-tokens, padding), so a test can resample whole sentences."""
+        rows = [(pred_row[gold_row != IGNORE_INDEX], gold_row[gold_row != IGNORE_INDEX])
+                for pred, labels in zip(outputs["predictions"], outputs["labels"])
+                for pred_row, gold_row in zip(np.asarray(pred).reshape(len(pred), -1),
+                                              np.asarray(labels).reshape(len(labels), -1))]
+        index = example_order(outputs, len(rows))
+        return by_index([{"index": int(i), "gold": [int(t) for t in g], "pred": [int(t) for t in p]}
+                         for i, (p, g) in zip(index, rows)])
 
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
         pred = np.concatenate([np.asarray(a).ravel() for a in outputs["predictions"]])
@@ -552,6 +597,8 @@ class LanguageModelingTask(Task):
         out = {"loss_sum": (loss * counted).sum(1), "n_tokens": counted.sum(1)}
         if "n_chars" in batch:
             out["n_chars"] = batch["n_chars"]
+        if "example_index" in batch:  # which block each row is (per-example records)
+            out["example_index"] = batch["example_index"]
         return out
 
     # ------------------------------------------------------------------ continuations
@@ -592,6 +639,17 @@ class LanguageModelingTask(Task):
         """As ``Task.predict``, one prompt at a time whatever ``batch_size`` says (prompts of different lengths
         would need padding, which an RNN language model reads as text)."""
         return super().predict(model, tokenizer, inputs, max_length=max_length, batch_size=1, **generate_kwargs)
+
+    def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
+        """Per block: ``index``, ``bits`` (the summed negative log-likelihood of its predicted tokens, in bits),
+        ``chars`` (the characters they spell: bpc's denominator, absent without ``n_chars``) and ``tokens``."""
+        bits = concat_batches(outputs, "loss_sum") / math.log(2)
+        tokens = concat_batches(outputs, "n_tokens")
+        chars = concat_batches(outputs, "n_chars") if "n_chars" in outputs else None
+        index = example_order(outputs, len(bits))
+        return by_index([{"index": int(i), "bits": round(float(b), 4), "tokens": int(t),
+                          **({"chars": int(chars[k])} if chars is not None else {})}
+                         for k, (i, b, t) in enumerate(zip(index, bits, tokens))])
 
     def compute_metrics(self, outputs, tokenizer=None, split="test") -> dict:
         total = float(np.sum(concat_batches(outputs, "loss_sum")))
