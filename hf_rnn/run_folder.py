@@ -133,7 +133,7 @@ def save_checkpoint(accelerator, out: Path, step: int, state: dict[str, Any], ke
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        keep = {final.name} | ({checkpoint_dir(out, keep_step).name} if keep_step else set())
+        keep = {final.name} | ({checkpoint_dir(out, keep_step).name} if keep_step is not None else set())
         for old in root.iterdir():
             if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)
