@@ -218,3 +218,32 @@ def test_a_broken_prompt_file_is_one_model_load_error(task, tiny_llama, tmp_path
     (tmp_path / "m" / PROMPT_FILE).write_text('{"label_names": ["a", "b"]}')
     with pytest.raises(ModelLoadError, match="label_words"):
         PromptClassifier.from_pretrained(tmp_path / "m")
+
+
+def test_the_full_sentiment_comparison_trains_both_llm_heads(monkeypatch, tmp_path):
+    """Under the full profile a sentiment comparison reports the prompt classifier and the new head; quick trains
+    the task's usual pair."""
+    import hf_rnn.comparison as comparison
+    import hf_rnn.recipes as recipes
+
+    real, seen = recipes.load_recipe, []
+
+    def recording(task, name, *args, **kwargs):
+        seen.append(name)
+        return real(task, name, *args, **kwargs)
+
+    class Stop(Exception):
+        pass
+
+    def stop(*_):
+        raise Stop
+
+    monkeypatch.setattr(recipes, "load_recipe", recording)
+    monkeypatch.setattr(comparison, "comparison_variant", stop)  # called once every recipe is resolved
+    for profile, expected in (("full", ["bilstm", "smollm2", "smollm2-newhead"]), ("quick", ["bilstm", "smollm2"])):
+        seen.clear()
+        with pytest.raises(Stop):
+            comparison.compare("sentiment", profile=profile, output_dir=tmp_path / profile)
+        assert list(dict.fromkeys(seen)) == expected
+    heads = [real("sentiment", m).model.head for m in ("smollm2", "smollm2-newhead")]
+    assert heads == ["prompt", "new-head"]
