@@ -200,6 +200,10 @@ def test_cli_trains_every_task_from_its_recipe(task, family, tmp_path, tiny_llam
     at_start = bool(saved["training"].get("eval_at_start"))
     assert at_start == (family == "llm" and task != "pos")
     assert kinds.count("eval") == 2 + at_start and kinds[-1] == "test"
+    if at_start:  # the model kept is never worse on validation than the one training started from
+        first = next(e for e in read_events(out) if e["event"] == "eval")
+        best, start = metrics["best"]["value"], first[task_cls.primary_metric]
+        assert first["step"] == 0 and (best >= start if task_cls.greater_is_better else best <= start)
     # each evaluation says when it happened in training time (the comparison's curves against seconds)
     eval_seconds = [e["train_seconds"] for e in read_events(out) if e["event"] == "eval" and e["step"] > 0]
     assert 0 < eval_seconds[0] <= eval_seconds[1] <= metrics["training"]["train_seconds"] + 1e-3
