@@ -7,7 +7,10 @@ The head follows from the task's kind, for both families:
 =======================  ===============================  ===================================
 task kind                RNN                              LLM (``load_llm``)
 =======================  ===============================  ===================================
-sequence-classification  RNNForSequenceClassification     AutoModelForSequenceClassification
+sequence-classification  RNNForSequenceClassification     PromptClassifier (``head=prompt``: the LM
+                                                          head's label words), or
+                                                          AutoModelForSequenceClassification
+                                                          (``head=new-head``)
 token-classification     RNNForTokenClassification        AutoModelForTokenClassification
 causal-lm                RNNForCausalLM                   AutoModelForCausalLM
 translation              RNNForSeq2SeqLM                  AutoModelForCausalLM (chat prompt)
