@@ -107,7 +107,8 @@ def compare(
     Args:
         task: a task name (``hf_rnn.tasks.TASKS``).
         models: recipe model names (``bilstm``, ``gru``, ``lstm``, ``rnn``, ``smollm2``, an LLM id
-            or folder); default: the task's usual set (``Task.default_models``).
+            or folder); default: the profile's set (``Profile.models``), else the task's usual one
+            (``Task.default_models``).
         profile: ``quick`` (a few minutes a model on a laptop CPU) or ``full``.
         output_dir: the report folder; each model's run goes to ``output_dir/<model>``.
         zero_shot: add the untrained instruct LLM as a reference row (every task but POS).
@@ -131,7 +132,8 @@ def compare(
     task_class = TASKS[task]
     if profile not in task_class.profiles:
         raise ConfigError(f"unknown profile {profile!r}; choose {' or '.join(task_class.profiles or PROFILE_NAMES)}")
-    models = list(task_class.default_models if models is None else models)
+    prof = task_class.profiles[profile]
+    models = list((prof.models or task_class.default_models) if models is None else models)
     if not models:
         raise ConfigError("the model list is empty: name at least one model (e.g. --models bilstm,smollm2)")
     if len(set(models)) != len(models):
@@ -142,7 +144,6 @@ def compare(
     for key in task_options:  # a misspelled argument of compare() must not read as a task option
         unknown_keyword("compare", compare, task_class, key)
     overrides = [*data_overrides(task, data, task_options, overrides), *overrides]
-    prof = task_class.profiles[profile]
     start = time.perf_counter()
 
     # resolve every recipe first: a bad model name or override fails before any training or any folder

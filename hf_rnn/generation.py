@@ -42,18 +42,22 @@ def output_cache(output) -> Any:
 
 def cache_argument(model) -> str:
     """The forward's argument that takes a cache: ``cache`` (transformers >= 5.24 renamed it; the old name still
-    works there, with a warning), else ``past_key_values``."""
+    works there, with a warning), else ``past_key_values``. A peft model passes it on to the model it wraps."""
+    get_base = getattr(model, "get_base_model", None)
+    model = get_base() if callable(get_base) else model
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def read_cache(model, ids: list[int], *, device: torch.device | None = None,
-               layer_types: tuple[str, ...] = KV_CACHE_LAYERS, **forward_kwargs) -> CachedPrefix | None:
+               layer_types: tuple[str, ...] = KV_CACHE_LAYERS, grad: bool = False,
+               **forward_kwargs) -> CachedPrefix | None:
     """Read ``ids`` (one prefix, [T]) once with a key/value cache that later passes can extend, or ``None`` where
     that is not possible: caching switched off, a forward that takes no ``position_ids`` (each later pass gives the
     positions after the prefix), or a cache layer not in ``layer_types`` (recurrent or linear-attention layers,
     a static or quantized cache cannot be copied and extended). ``forward_kwargs`` go to the forward (e.g.
     ``output_attentions=True``); only the last position's logits are computed where the model allows it.
-    ``device``: where the later passes' inputs live (default: the model's first parameter's)."""
+    ``device``: where the later passes' inputs live (default: the model's first parameter's). ``grad``: read it
+    with gradients (training: later passes backpropagate into the prefix's keys and values)."""
     parameters = inspect.signature(model.forward).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     if not ids or not getattr(model.config, "use_cache", True) or not ("position_ids" in parameters or takes_any):
@@ -61,7 +65,7 @@ def read_cache(model, ids: list[int], *, device: torch.device | None = None,
     keep = "logits_to_keep" in parameters
     device = device if device is not None else next(model.parameters()).device
     inputs = torch.tensor([list(ids)], dtype=torch.long, device=device)
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
         out = model(input_ids=inputs, attention_mask=torch.ones_like(inputs), use_cache=True,
                     **({"logits_to_keep": 1} if keep else {}), **forward_kwargs)
     cache = output_cache(out)

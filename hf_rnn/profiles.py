@@ -28,6 +28,7 @@ class Profile:
     latency_examples: int = 30
     extra: dict[str, list[str]] = field(default_factory=dict)  # family or model name -> more overrides
     epochs: float | None = None  # matched epochs instead of seconds
+    models: tuple[str, ...] | None = None  # what a comparison under it trains by default (None: Task.default_models)
 
 
 PROFILE_NAMES = ("quick", "full")

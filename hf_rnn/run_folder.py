@@ -288,7 +288,7 @@ def save_checkpoint(accelerator, out: Path, step: int, state: dict[str, Any], ke
             shutil.rmtree(final)
         os.replace(tmp, final)
         before = [p.name for p in checkpoints(out) if _step_of(p) < step][:KEEP_LAST - 1]
-        keep = {final.name, *before} | ({checkpoint_dir(out, keep_step).name} if keep_step else set())
+        keep = {final.name, *before} | ({checkpoint_dir(out, keep_step).name} if keep_step is not None else set())
         for old in root.iterdir():
             if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)

@@ -139,8 +139,8 @@ def load_run_model(run: Run | str | Path, output_attentions: bool = False):
     """``(model, tokenizer)`` of a run, in eval mode; eager attention when maps are wanted.
 
     The run's family (``metrics.json``'s ``model.family``) loads it: the head follows the run's task kind, so a
-    sentiment LLM run loads as ``AutoModelForSequenceClassification`` and an RNN run with the head it was
-    saved with.
+    sentiment LLM run loads as the ``PromptClassifier`` it trained (``AutoModelForSequenceClassification`` with
+    ``model.head=new-head``) and an RNN run with the head it was saved with.
     """
     from transformers import AutoTokenizer
 

@@ -53,6 +53,9 @@ class TrainConfig:
     eval_steps: int | None = field(default=None, metadata={"min": 1})  # null: at the end of each epoch
     early_stopping_patience: int | None = field(default=None, metadata={"min": 1})  # evaluations without gain
     keep_best: bool = True  # the saved model is the best on validation (else the last)
+    # validate before the first update too: with keep_best, a run never ends under its starting model (an LLM's
+    # prompt format, the zero-shot classifier)
+    eval_at_start: bool = False
     keep_checkpoints: bool = False  # keep checkpoints/ after a successful run
     max_new_tokens: int | None = field(default=None, metadata={"min": 1})  # generation tasks; null: the task's
     # logging and runtime

@@ -233,6 +233,8 @@ class TrainingRun:
         self._lr = self.scheduler.get_last_lr()[0]
         # a run resumed from its final checkpoint (killed while scoring the test split) only scores
         stopped = self._budget_reached() or self._early_stop()
+        if cfg.eval_at_start and st.step == 0 and st.last_eval_step < 0:  # step 0: the model before any update
+            self._evaluate_and_checkpoint()
         last = time.perf_counter()
         while not stopped:
             # accelerate's loader passes its own epoch counter to the sampler at every pass: keep them equal

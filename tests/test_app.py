@@ -657,3 +657,34 @@ def test_a_tagger_trained_on_repeated_input_reads_it_twice_in_the_app(tmp_path, 
     assert r.a.ok and [w for w, _ in r.a.output] == ["Pass", "me", "the", "orange", "marker"]
     assert seen and seen[0] == 10  # five one-token words, twice
     service.close()
+
+
+def test_a_prompt_trained_llm_run_answers_as_its_classifier_with_the_question_s_maps(tmp_path, tiny_llama):
+    """A sentiment LLM run trained through its LM head (model.head=prompt) is served as the classifier it was
+    tested as: the same probabilities, and the attention of the causal LM over the question it asks."""
+    import torch
+
+    from hf_rnn.app.service import AppService
+    from hf_rnn.cli import main as cli
+    from hf_rnn.models.llm_prompt import PromptClassifier
+    from hf_rnn.runs import load_run_model
+
+    run = tmp_path / "runs" / "sentiment-prompt"
+    assert cli(["train", "--task", "sentiment", "--model", str(tiny_llama), "--output-dir", str(run),
+                "task.max_train_examples=16", "task.max_validation_examples=4", "task.max_test_examples=4",
+                "training.max_steps=2", "training.batch_size=4", "training.progress_bar=false",
+                "training.learning_rate=1e-2"]) == 0
+    service = AppService(tmp_path / "runs")
+    text = "Neat plot. Great acting."
+    r = service.compare("sentiment", "run:sentiment-prompt", None, text)
+    assert r.a.ok, r.a.error
+    clf, tok = load_run_model(run)
+    assert isinstance(clf, PromptClassifier)
+    ids = tok(text, return_tensors="pt")
+    with torch.no_grad():
+        expected = clf(**ids).logits[0].softmax(-1).tolist()
+    for label, p in zip(clf.label_names, expected):
+        assert r.a.output[label] == pytest.approx(p, abs=1e-4)
+    assert r.a.maps.kind == "self-attention" and r.a.maps.key_tokens[r.a.maps.meta["input_start"]] == "Ne"
+    assert any(n.startswith("prompt-trained:") for n in r.a.notices)
+    service.close()

@@ -196,9 +196,16 @@ def test_cli_trains_every_task_from_its_recipe(task, family, tmp_path, tiny_llam
     assert front["model-index"][0]["results"][0]["metrics"]
     assert (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
     kinds = [e["event"] for e in read_events(out)]
-    assert kinds.count("eval") == 2 and kinds[-1] == "test"
+    # the LLM recipes also validate the model before any update (training.eval_at_start: step 0)
+    at_start = bool(saved["training"].get("eval_at_start"))
+    assert at_start == (family == "llm" and task != "pos")
+    assert kinds.count("eval") == 2 + at_start and kinds[-1] == "test"
+    if at_start:  # the model kept is never worse on validation than the one training started from
+        first = next(e for e in read_events(out) if e["event"] == "eval")
+        best, start = metrics["best"]["value"], first[task_cls.primary_metric]
+        assert first["step"] == 0 and (best >= start if task_cls.greater_is_better else best <= start)
     # each evaluation says when it happened in training time (the comparison's curves against seconds)
-    eval_seconds = [e["train_seconds"] for e in read_events(out) if e["event"] == "eval"]
+    eval_seconds = [e["train_seconds"] for e in read_events(out) if e["event"] == "eval" and e["step"] > 0]
     assert 0 < eval_seconds[0] <= eval_seconds[1] <= metrics["training"]["train_seconds"] + 1e-3
 
     # the folder loads back as the model that was tested
@@ -213,6 +220,10 @@ def _load_saved(folder, family, kind):
         return load_rnn(folder)
     import transformers
 
+    from hf_rnn.models.llm_prompt import PromptClassifier, is_prompt_classifier_folder
+
+    if is_prompt_classifier_folder(folder):  # an LLM classifier trained through its LM head (model.head=prompt)
+        return PromptClassifier.from_pretrained(folder)
     auto = {"sequence-classification": "AutoModelForSequenceClassification",
             "token-classification": "AutoModelForTokenClassification"}.get(kind, "AutoModelForCausalLM")
     return getattr(transformers, auto).from_pretrained(folder)
@@ -414,7 +425,7 @@ def test_lora_run_saves_a_plain_merged_model(tmp_path, tiny_llama):
 
     out = tmp_path / "lora"
     assert cli(["train", "--task", "sentiment", "--model", str(tiny_llama), "--output-dir", str(out),
-                "model.mode=lora", "model.lora_r=2", *TINY_DATA, *TINY_TRAINING]) == 0
+                "model.mode=lora", "model.head=new-head", "model.lora_r=2", *TINY_DATA, *TINY_TRAINING]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["parameters"]["trainable"] < metrics["parameters"]["total"] / 2
     assert not (out / "adapter_config.json").exists()

@@ -296,7 +296,8 @@ def test_lora_run_saves_a_peft_adapter_beside_the_merged_model(tmp_path, tiny_ll
 
     out = tmp_path / "lora"
     assert cli(["train", "--task", "sentiment", "--model", str(tiny_llama), "--output-dir", str(out),
-                "model.mode=lora", "model.lora_r=2", "training.save_adapter=true", "training.learning_rate=1e-2",
+                "model.mode=lora", "model.head=new-head", "model.lora_r=2", "training.save_adapter=true",
+                "training.learning_rate=1e-2",
                 *TINY_DATA, *TINY_TRAINING]) == 0
     adapter = out / "adapter"
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
@@ -317,7 +318,7 @@ def test_lora_run_saves_a_peft_adapter_beside_the_merged_model(tmp_path, tiny_ll
 
     # overwriting the run without the key leaves no stale adapter behind
     assert cli(["train", "--task", "sentiment", "--model", str(tiny_llama), "--output-dir", str(out), "--overwrite",
-                "model.mode=lora", "model.lora_r=2", *TINY_DATA, *TINY_TRAINING]) == 0
+                "model.mode=lora", "model.head=new-head", "model.lora_r=2", *TINY_DATA, *TINY_TRAINING]) == 0
     assert not adapter.exists()
 
 

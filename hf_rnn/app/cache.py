@@ -125,8 +125,11 @@ def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
         raise AppError(f"cannot load {run.path.name}: {first_line(e)}") from None
     family = family_named(run.family)
     kind, context = family.app_kind(run, model, llm_dtype)  # an LLM run is cast to llm_dtype here
+    extra = {}
+    if getattr(model, "answers_with_label_words", False):  # a prompt classifier: its causal LM answers the question
+        model, extra["prompt classifier"] = model.lm, model
     return LoadedModel(key, model, tokenizer, kind, run.label, context=context, family=family,
-                       task_options=dict(run.metrics.task.options))
+                       task_options=dict(run.metrics.task.options), extra=extra)
 
 
 __all__ = ["LoadedModel", "ModelCache", "load_choice", "load_run", "load_zero_shot"]

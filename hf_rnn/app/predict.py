@@ -68,7 +68,8 @@ def zero_shot_classifier(lm: LoadedModel, task):
 
 def classify(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int, zero_shot=None) -> None:
     """Label probabilities (``task.predict``) of a classifier run, or of the zero-shot LLM with ``zero_shot``
-    (its :func:`zero_shot_classifier`); the answer's forward pass keeps the attention maps too."""
+    (its :func:`zero_shot_classifier`, or a prompt-trained run's ``PromptClassifier``, which asks the same
+    question of ``lm.model``); the answer's forward pass keeps the attention maps too."""
     from types import SimpleNamespace
 
     import torch
@@ -89,7 +90,8 @@ def classify(lm: LoadedModel, task, text: str, pred: Prediction, max_tokens: int
 
         answer = task.predict(zero_shot, tok, [text], max_length=room, forward=with_maps)[0]
         pred.output = answer.output
-        pred.notices.append(f"zero-shot: {_mass(torch.tensor(answer.scores))} of the next-token probability is "
+        how = "prompt-trained" if getattr(zero_shot, "answers_with_label_words", False) else "zero-shot"
+        pred.notices.append(f"{how}: {_mass(torch.tensor(answer.scores))} of the next-token probability is "
                             "on the label words")
         return
     room, reason = limit(lm, max_tokens)

@@ -214,7 +214,8 @@ class AppService:
                 answering = self._answering_task(task, lm)
                 kind = answering.kind
                 if kind == "sequence-classification":
-                    zero_shot = self._zero_shot_classifier(lm, task) if choice.value == ZERO_SHOT else None
+                    zero_shot = (self._zero_shot_classifier(lm, task) if choice.value == ZERO_SHOT
+                                 else lm.extra.get("prompt classifier"))  # a prompt-trained run asks as zero-shot
                     predict.classify(lm, answering, text, pred, self.max_input_tokens, zero_shot=zero_shot)
                 elif kind == "token-classification":
                     predict.tag(lm, answering, text, pred, self.max_input_tokens)

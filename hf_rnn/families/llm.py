@@ -29,9 +29,12 @@ LLM_NAMES = ("llm", "smollm2")
 # tagging: the sentence twice, the second copy tagged
 LLM_VARIANTS = {"smollm2-twice": {"repeat_input": True}}
 # the built-in LLM used another way: name -> the recipe sections' keys it sets.
+# smollm2-newhead (classification): a new linear head on the last token's state (AutoModelForSequenceClassification)
+# instead of the default prompt classifier, which reads the LM head's label words (models/llm_prompt.py)
 # smollm2-patch (forecasting): patches of values in, values out, lower blocks frozen (GPT4TS); its ~17k
 # new weights train at a forecasting head's rate for many passes over the few hundred windows, like the LSTM
-LLM_MODES = {"smollm2-patch": {"model": {"mode": "patch"},
+LLM_MODES = {"smollm2-newhead": {"model": {"head": "new-head"}},
+             "smollm2-patch": {"model": {"mode": "patch"},
                                "training": {"learning_rate": 1e-3, "batch_size": 16, "epochs": 60,
                                             "warmup_steps": 20, "eval_steps": 70, "early_stopping_patience": 5,
                                             "logging_steps": 20}}}
@@ -49,6 +52,9 @@ class LLMModelSection:
     name_or_path: str | None = None  # None: the built-in SmolLM2-135M-Instruct
     # patch: a numeric forecaster on the lower blocks, frozen (models/patch_forecaster.py)
     mode: str = field(default="full", metadata={"choices": ("full", "lora", "freeze", "patch")})
+    # classification: "prompt" asks the zero-shot question and trains the LM head's label words (step 0 is the
+    # zero-shot classifier), "new-head" adds a new linear head; other kinds ignore it
+    head: str = field(default="prompt", metadata={"choices": ("prompt", "new-head")})
     lora_r: int = field(default=8, metadata={"min": 1})
     lora_alpha: int = field(default=16, metadata={"min": 1})
     lora_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
@@ -116,6 +122,9 @@ class LLMFamily(ModelFamily):
             # fp16 autocast scales the loss and unscales float32 gradients; float16 weights give float16 ones
             raise ConfigError("model.dtype=float16 with training.mixed_precision=fp16: fp16 loss scaling needs "
                               "float32 weights; use model.dtype=float32, or training.mixed_precision=no")
+        if model.head == "prompt" and model.mode == "freeze" and kind == "sequence-classification":
+            raise ConfigError("model.mode=freeze trains only a new task head; the prompt classifier (model.head=prompt)"
+                              " reads the LM head and adds none: use model.mode=full or lora, or model.head=new-head")
         if recipe.training.save_adapter and model.mode != "lora":
             raise ConfigError(f"training.save_adapter saves a LoRA adapter; model.mode is {model.mode}: "
                               "set model.mode=lora or training.save_adapter=false")
@@ -151,9 +160,12 @@ class LLMFamily(ModelFamily):
 
             return transformers.AutoModelForTimeSeriesPrediction.from_pretrained(run.path)
         from ..models.llm import LLM_HEADS  # the head each task kind is trained with
+        from ..models.llm_prompt import PromptClassifier, is_prompt_classifier_folder
 
-        auto = getattr(transformers, LLM_HEADS[run.metrics.task.kind][0])
         kwargs = {"attn_implementation": "eager"} if output_attentions else {}
+        if is_prompt_classifier_folder(run.path):  # a causal LM answering with label words (model.head=prompt)
+            return PromptClassifier.from_pretrained(run.path, **kwargs)
+        auto = getattr(transformers, LLM_HEADS[run.metrics.task.kind][0])
         return auto.from_pretrained(run.path, **kwargs)
 
     def quick_profile_layers(self, recipe) -> int | None:
@@ -170,7 +182,10 @@ class LLMFamily(ModelFamily):
 
     def attention_maps(self, model, tokenizer, text: str, **options):
         from ..attention import self_attention_maps
+        from ..models.llm_zero_shot import ZeroShotClassifier
 
+        if isinstance(model, ZeroShotClassifier):  # a prompt classifier: its causal LM over the question it asks
+            text, model = tokenizer.decode(model.prompt_ids(text)), model.lm
         return self_attention_maps(model, tokenizer, text, **options)
 
     def app_forward(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
@@ -199,6 +214,8 @@ class LLMFamily(ModelFamily):
         from ..models.llm import context_length
 
         model.to(getattr(torch, llm_dtype))
+        if getattr(model, "answers_with_label_words", False):  # a prompt classifier asks its causal LM
+            return "causal", context_length(model)
         heads = ("sequence-classification", "token-classification")
         return ("head" if run.metrics.task.kind in heads else "causal"), context_length(model)
 
@@ -231,6 +248,12 @@ class LLMFamily(ModelFamily):
                 "and none is named here.\n")
 
     def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
+        if model_doc.class_name == "PromptClassifier":
+            return ("A causal LM that answers the task's question with a label word: `AutoModelForCausalLM` loads "
+                    "its weights, and `hf_rnn` the classifier (the question and label words are in "
+                    "`prompt_classifier.json`; LoRA adapters, if any, are merged into the weights).",
+                    ["from hf_rnn.models.llm_prompt import PromptClassifier", "",
+                     'model = PromptClassifier.from_pretrained("PATH")  # logits: a label word\'s log-probability'])
         return None  # the card's own: hf_rnn's classes, or a plain transformers model
 
     def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:

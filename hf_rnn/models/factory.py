@@ -7,7 +7,10 @@ The head follows from the task's kind, for both families:
 =======================  ===============================  ===================================
 task kind                RNN                              LLM (``load_llm``)
 =======================  ===============================  ===================================
-sequence-classification  RNNForSequenceClassification     AutoModelForSequenceClassification
+sequence-classification  RNNForSequenceClassification     PromptClassifier (``head=prompt``: the LM
+                                                          head's label words), or
+                                                          AutoModelForSequenceClassification
+                                                          (``head=new-head``)
 token-classification     RNNForTokenClassification        AutoModelForTokenClassification
 causal-lm                RNNForCausalLM                   AutoModelForCausalLM
 translation              RNNForSeq2SeqLM                  AutoModelForCausalLM (chat prompt)
@@ -66,7 +69,15 @@ def _training_texts(task):
 
 
 def build_llm(task, model_cfg):
-    """``(model, tokenizer)``: the recipe's LLM (an ``LLMModelSection``) with the task's head and training mode."""
+    """``(model, tokenizer)``: the recipe's LLM (an ``LLMModelSection``) with the task's head and training mode;
+    for classification with ``model.head=prompt``, a ``PromptClassifier`` (the LM head on the label words)."""
+    if task.kind == "sequence-classification" and getattr(model_cfg, "head", "new-head") == "prompt":
+        from .llm_prompt import load_prompt_classifier
+
+        return load_prompt_classifier(model_cfg.name_or_path, task, mode=model_cfg.mode, lora_r=model_cfg.lora_r,
+                                      lora_alpha=model_cfg.lora_alpha, lora_dropout=model_cfg.lora_dropout,
+                                      lora_target_modules=model_cfg.lora_target_modules,
+                                      freeze_layers=model_cfg.freeze_layers, dtype=model_cfg.dtype)
     return load_llm(
         model_cfg.name_or_path,
         task,

@@ -82,7 +82,7 @@ class ZeroShotClassifier(nn.Module):
         self.label_token_ids = self._label_token_ids()
         # the shared prompt prefix (ids, key/value cache, forward options) or None, worked out for _prefix_key
         self._prefix: tuple[list[int], Any, dict[str, Any]] | None = None
-        self._prefix_key: tuple | None = None  # (device, dtype)
+        self._prefix_key: tuple | None = None  # (device, dtype, weights' version)
         self.tokenizer.padding_side = "right"  # the full-prompt path reads each row's last real token
         self.eval()  # an evaluator: the LM it wraps is not put in training mode by whoever evaluates it
 
@@ -113,22 +113,29 @@ class ZeroShotClassifier(nn.Module):
         """The token ids every prompt starts with, the LM's key/value cache of them and the forward options that
         read after it; or ``None`` when the model cannot (no plain key/value cache, no ``position_ids``) or the
         prompts share too little to gain. Worked out once per device and dtype, either way."""
-        key = (device, next(self.lm.parameters()).dtype)
+        # the weights' version counters too: a classifier that trains (PromptClassifier) reads its head again
+        key = (device, next(self.lm.parameters()).dtype, sum(p._version for p in self.lm.parameters()))
         if self._prefix_key != key:
             self._prefix_key, self._prefix = key, self._read_shared_prefix(device)
         return self._prefix
 
-    def _read_shared_prefix(self, device: torch.device) -> tuple[list[int], Any, dict[str, Any]] | None:
+    def shared_head_ids(self) -> list[int]:
+        """The token ids every prompt starts with (``[]`` when they share under 8: too little to gain)."""
         a, b = self.prompt_ids("a"), self.prompt_ids("Zebra 9")
         n = 0
         while n < min(len(a), len(b)) and a[n] == b[n]:
             n += 1
         # the last shared token may merge with a text's first characters in other prompts: leave it out
         ids = a[: max(n - 1, 0)]
-        if len(ids) < 8:
+        return ids if len(ids) >= 8 else []
+
+    def _read_shared_prefix(self, device: torch.device, grad: bool = False
+                            ) -> tuple[list[int], Any, dict[str, Any]] | None:
+        ids = self.shared_head_ids()
+        if not ids:
             return None
         # only plain key/value layers repeat over a batch and ignore left padding
-        read = read_cache(self.lm, ids, device=device, layer_types=KV_LAYERS)
+        read = read_cache(self.lm, ids, device=device, layer_types=KV_LAYERS, grad=grad)
         if read is None:
             return None
         # only the answer position's logits where the model can skip the others
@@ -138,12 +145,12 @@ class ZeroShotClassifier(nn.Module):
         return ids, read.cache, options
 
     def _cached_next_logits(self, prompts: list[list[int]], head_ids: list[int], cache, options: dict[str, Any],
-                            device) -> torch.Tensor:
+                            device, copy_cache: bool = True) -> torch.Tensor:
         """Next-token logits [B, V] after each prompt, reading only what follows the shared head.
 
         The head's key/value cache (read once) is repeated over the batch; each row's own text and answer opening
         follow it, padded on the left, with the positions they would have unpadded, so every row's answer
-        position is the last column.
+        position is the last column. ``copy_cache=False`` extends ``cache`` itself (one read for this batch only).
         """
         start = len(head_ids)
         rest = [p[start:] for p in prompts]
@@ -152,13 +159,30 @@ class ZeroShotClassifier(nn.Module):
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rest], device=device)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rest], device=device)
         positions = (start + mask.cumsum(1) - 1).clamp(min=start)
-        batch_cache = copy.deepcopy(cache)
+        batch_cache = copy.deepcopy(cache) if copy_cache else cache
         batch_cache.batch_repeat_interleave(len(rest))
         kwargs = {k: v for k, v in options.items() if k != "cache_argument"}
         kwargs[options["cache_argument"]] = batch_cache
         mask = torch.cat([torch.ones(len(rest), start, dtype=mask.dtype, device=device), mask], 1)
         out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
         return out.logits[:, -1].float()
+
+    def _next_logits(self, prompts: list[list[int]], device) -> torch.Tensor:
+        """Next-token logits [B, V] after each prompt (token ids)."""
+        head = None if torch.is_grad_enabled() else self._shared_prefix(device)
+        if head is not None and not all(p[: len(head[0])] == head[0] and len(p) > len(head[0]) for p in prompts):
+            head = None
+        if head is None:
+            return self._full_next_logits(prompts, device)
+        return self._cached_next_logits(prompts, *head, device)
+
+    def _full_next_logits(self, prompts: list[list[int]], device) -> torch.Tensor:
+        """Next-token logits [B, V] after each prompt, every prompt read in full, right-padded: right for any
+        model, recurrent layers too."""
+        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(device)
+        out = self.lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        last = batch["attention_mask"].sum(1) - 1  # each row's last real position
+        return out.logits[torch.arange(len(prompts), device=device), last].float()  # [B, V]
 
     def texts_from_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> list[str]:
         """Decode a padded batch back to text. ``input_ids``: [B, T]."""
@@ -193,18 +217,7 @@ class ZeroShotClassifier(nn.Module):
             next-token log-probability of its word's first token.
         """
         prompts = [self.prompt_ids(t) for t in self.texts_from_ids(input_ids, attention_mask)]
-        device = input_ids.device
-        head = None if torch.is_grad_enabled() else self._shared_prefix(device)
-        if head is not None and not all(p[: len(head[0])] == head[0] and len(p) > len(head[0]) for p in prompts):
-            head = None
-        if head is None:  # every prompt read in full, right-padded: right for any model, recurrent layers too
-            batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(device)
-            out = self.lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            last = batch["attention_mask"].sum(1) - 1  # each row's last real position
-            next_logits = out.logits[torch.arange(len(prompts), device=device), last].float()  # [B, V]
-        else:
-            next_logits = self._cached_next_logits(prompts, *head, device)
-        logits = self.label_scores(next_logits)  # [B, num_labels]
+        logits = self.label_scores(self._next_logits(prompts, input_ids.device))  # [B, num_labels]
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits, labels.to(logits.device))
