@@ -711,6 +711,8 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
             raise ValueError(
                 f"past_values has {values.shape[-1]} features, the config says input_size={self.input_size}."
             )
+        if values.shape[1] == 0:  # no mean nor spread to scale by: a forecast from nothing would be made up
+            raise ValueError("past_values has no time steps: a forecast needs at least one past value.")
         normalised, observed, loc, scale = scale_windows(values, past_observed_mask)  # loc, scale [B, 1, F]
 
         rnn_inputs = torch.cat([normalised, observed], dim=-1)
