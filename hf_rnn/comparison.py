@@ -290,10 +290,12 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
     task = load_task(meta.name, None if meta.source == "builtin" else meta.source, **meta.options)
     if meta.sizes["test"] < len(task.dataset["test"]):
         task = task.subset({"test": meta.sizes["test"]})
-    out = Path(output_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    from .run_folder import usable_path
+
+    out = usable_path(output_dir, "report folder")
     start = time.perf_counter()
     rows = [_row_from_run(run, task, latency_examples, False) for run in runs]
+    out.mkdir(parents=True, exist_ok=True)  # once every run has loaded and answered: a damaged one leaves nothing
     figures = _figures(task.name, runs, rows, task, out, False)
     comparison = Comparison(task=task.name, profile="runs", budget="as trained (see each run's config.yaml)",
                             rows=rows, output_dir=str(out), hardware=_hardware(runs),

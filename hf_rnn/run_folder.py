@@ -31,11 +31,53 @@ from .assets import atomic_write_text
 from .errors import ConfigError
 
 __all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "checkpoint_dir", "clear_run", "drop_events_after",
-           "latest_checkpoint", "load_checkpoint", "save_checkpoint", "save_model"]
+           "latest_checkpoint", "load_checkpoint", "save_checkpoint", "save_model", "usable_path"]
 
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"  # a LoRA run's peft adapter (training.save_adapter), beside the merged model
 TRAINER_STATE = "trainer_state.json"  # the loop's counters, in every checkpoint
+
+
+# room left under a run folder for the longest path a run writes in it (a checkpoint's optimizer state, a
+# tokenizer file in a temporary folder): a folder whose own path fills PATH_MAX fails only at the first save
+_ROOM_FOR_RUN_FILES = 160
+
+
+def usable_path(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """``path`` made absolute, once the OS has been able to look it and its parents up; a ``ConfigError``
+    naming it (shortened) when it cannot: a symlink loop, a name or path too long, a non-folder in the way.
+
+    Looks only: nothing is created.
+    """
+    try:
+        out = Path(os.fspath(path)).expanduser().resolve()  # a symlink loop: RuntimeError (3.11) or OSError
+        for folder in (out, *out.parents):
+            folder.exists()  # ENAMETOOLONG, ELOOP on a parent: raised here, not at the first write
+    except TypeError:
+        raise ConfigError(f"the {what} must be a path, not {type(path).__name__} ({path!r:.80})") from None
+    except (OSError, RuntimeError) as e:
+        reason = getattr(e, "strerror", None) or ("a symlink loop" if isinstance(e, RuntimeError) else str(e))
+        raise ConfigError(f"cannot use {_short(path)} as the {what}: {reason}") from None
+    limit = _path_max(out)
+    if len(os.fsencode(out)) + _ROOM_FOR_RUN_FILES > limit:
+        raise ConfigError(f"cannot use {_short(path)} as the {what}: its path is {len(os.fsencode(out))} bytes "
+                          f"long, and the files a run writes in it need it under {limit - _ROOM_FOR_RUN_FILES}")
+    return out
+
+
+def _short(path: Any) -> str:
+    """A user's path for a one-line message: a 4,000-character one would fill the screen."""
+    text = str(path)
+    return repr(text) if len(text) <= 120 else repr(f"{text[:60]}...{text[-40:]}") + f" ({len(text)} characters)"
+
+
+def _path_max(out: Path) -> int:
+    """The longest path the OS takes (4096 on Linux); a platform without ``pathconf`` gets Linux's."""
+    folder = next((p for p in (out, *out.parents) if p.is_dir()), None)
+    try:
+        return os.pathconf(folder, "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError, TypeError):
+        return 4096
 
 
 def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
@@ -46,7 +88,7 @@ def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: b
     folder itself is made only once the run's inputs are known good (``TrainingRun``), so a failure
     before that leaves nothing behind.
     """
-    out = Path(path).expanduser().resolve()
+    out = usable_path(path)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"the output folder {out} is a file; choose another --output-dir")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the probe goes where the run will go
