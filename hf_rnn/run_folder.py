@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import atomic_write_text
-from .errors import ConfigError
+from .errors import ConfigError, RunError
 
 __all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "checkpoint_dir", "clear_run", "drop_events_after",
            "latest_checkpoint", "load_checkpoint", "save_checkpoint", "save_model", "usable_path"]
@@ -167,9 +167,16 @@ def save_checkpoint(accelerator, out: Path, step: int, state: dict[str, Any], ke
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
-    acc.save_state(str(tmp))
-    if is_main:
-        (tmp / TRAINER_STATE).write_text(json.dumps(state, indent=1))
+    try:
+        acc.save_state(str(tmp))
+        if is_main:
+            (tmp / TRAINER_STATE).write_text(json.dumps(state, indent=1))
+    except OSError as e:  # a full disk, a quota: the half-written checkpoint goes, the last complete one stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        last = latest_checkpoint(out)
+        then = f"resume from {last.name} with --resume" if last is not None else "train again with --overwrite"
+        raise RunError(f"cannot write the checkpoint of step {step} in {root}: {e.strerror or e}; free space, "
+                       f"then {then}") from None
     acc.wait_for_everyone()
     if is_main:
         if final.exists():
@@ -212,14 +219,19 @@ def save_model(accelerator, model, tokenizer, out: Path, save_adapter: bool = Fa
     model = acc.unwrap_model(model, keep_torch_compile=False)  # no "_orig_mod." in the saved names
     tmp = out / ".tmp-model"
     shutil.rmtree(tmp, ignore_errors=True)
-    if hasattr(model, "merge_and_unload"):  # peft: save a plain model with the adapters merged in
-        copy.deepcopy(model).merge_and_unload().save_pretrained(tmp)
-        if save_adapter:  # and peft's own format beside it, for PeftModel.from_pretrained
-            model.save_pretrained(tmp / ADAPTER)
-    else:
-        model.save_pretrained(tmp, state_dict=state_dict)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(tmp)
+    try:
+        if hasattr(model, "merge_and_unload"):  # peft: save a plain model with the adapters merged in
+            copy.deepcopy(model).merge_and_unload().save_pretrained(tmp)
+            if save_adapter:  # and peft's own format beside it, for PeftModel.from_pretrained
+                model.save_pretrained(tmp / ADAPTER)
+        else:
+            model.save_pretrained(tmp, state_dict=state_dict)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+    except OSError as e:  # a full disk: no half-saved model; the checkpoints (if kept) can be resumed
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunError(f"cannot save the model in {out}: {e.strerror or e}; free space, then resume with "
+                       "--resume or train again with --overwrite") from None
     for item in tmp.iterdir():
         target = out / item.name
         if target.is_dir():  # os.replace cannot put a folder over a non-empty one
