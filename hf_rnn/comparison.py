@@ -105,9 +105,15 @@ def compare(
     Returns:
         the ``Comparison`` (also written as ``results.json``).
     """
+    from .arguments import list_argument, path_argument, text_argument
     from .recipes import load_recipe
     from .tasks import TASKS
 
+    text_argument(task, "compare: task")
+    models = list_argument(models, "compare: models", "model names", optional=True)
+    text_argument(profile, "compare: profile")
+    path_argument(output_dir, "compare: output_dir", optional=True)
+    overrides = list_argument(overrides, "compare: overrides", "key=value overrides")
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
     task_class = TASKS[task]
@@ -280,8 +286,11 @@ def _budget_line(recipes) -> str:
 def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLike,
                  allow_different_tokenizers: bool = False, latency_examples: int = 30) -> Comparison:
     """Compare finished run folders as they are (no training): same checks, same report."""
+    from .arguments import list_argument, path_argument
     from .tasks import load_task
 
+    run_dirs = list_argument(run_dirs, "compare_runs: run_dirs", "run folders", paths=True)
+    path_argument(output_dir, "compare_runs: output_dir")
     if not run_dirs:
         raise RunError("nothing to compare: the run list is empty")
     runs = [read_run(d) for d in run_dirs]

@@ -72,6 +72,12 @@ def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None
     and model are built. Run under ``accelerate launch``, every process calls it and trains its share.
     ``run.metrics`` is the typed ``metrics.json`` (``hf_rnn.run_schema.RunMetrics``).
     """
+    from .arguments import instance_argument, list_argument, path_argument
+
+    instance_argument(recipe, (Recipe, Mapping, str, os.PathLike), "train_recipe: recipe",
+                      "a Recipe, a mapping or a YAML file's path", optional=True)
+    path_argument(output_dir, "train_recipe: output_dir", optional=True)
+    overrides = list_argument(overrides, "train_recipe: overrides", "key=value overrides")
     recipe = resolve_recipe(recipe, overrides, output_dir=output_dir, resume=resume)
     output_dir = str(output_dir or default_output_dir(recipe))
     recipe = dataclasses.replace(recipe, output_dir=output_dir)  # config.yaml records where the run is

@@ -70,7 +70,9 @@ class Run:
 
 def read_run(folder: str | Path) -> Run:
     """Read a run folder; a clear ``RunError`` names what is missing."""
-    path = Path(folder).expanduser()
+    from .arguments import path_argument
+
+    path = Path(path_argument(folder, "read_run: folder")).expanduser()
     if not path.is_dir():
         raise RunError(f"run folder not found: {path}")
     missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
