@@ -58,7 +58,12 @@ def usable_path(path: str | os.PathLike, what: str = "output folder") -> Path:
     except (OSError, RuntimeError) as e:
         reason = getattr(e, "strerror", None) or ("a symlink loop" if isinstance(e, RuntimeError) else str(e))
         raise ConfigError(f"cannot use {_short(path)} as the {what}: {reason}") from None
-    limit = _path_max(out)
+    name_max = _path_limit(out, "PC_NAME_MAX", 255)  # checked here: a lookup stops at the first missing folder
+    longest = max(out.parts, key=lambda part: len(os.fsencode(part)))
+    if len(os.fsencode(longest)) > name_max:
+        raise ConfigError(f"cannot use {_short(path)} as the {what}: a name in it is {len(os.fsencode(longest))} "
+                          f"bytes long, and the file system takes at most {name_max} (File name too long)")
+    limit = _path_limit(out, "PC_PATH_MAX", 4096)
     if len(os.fsencode(out)) + _ROOM_FOR_RUN_FILES > limit:
         raise ConfigError(f"cannot use {_short(path)} as the {what}: its path is {len(os.fsencode(out))} bytes "
                           f"long, and the files a run writes in it need it under {limit - _ROOM_FOR_RUN_FILES}")
@@ -71,13 +76,14 @@ def _short(path: Any) -> str:
     return repr(text) if len(text) <= 120 else repr(f"{text[:60]}...{text[-40:]}") + f" ({len(text)} characters)"
 
 
-def _path_max(out: Path) -> int:
-    """The longest path the OS takes (4096 on Linux); a platform without ``pathconf`` gets Linux's."""
+def _path_limit(out: Path, name: str, default: int) -> int:
+    """``os.pathconf``'s ``name`` (``PC_PATH_MAX``, ``PC_NAME_MAX``) where ``out`` would be made; ``default``
+    (Linux's) on a platform without ``pathconf``."""
     folder = next((p for p in (out, *out.parents) if p.is_dir()), None)
     try:
-        return os.pathconf(folder, "PC_PATH_MAX")
+        return os.pathconf(folder, name)
     except (AttributeError, OSError, ValueError, TypeError):
-        return 4096
+        return default
 
 
 def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
