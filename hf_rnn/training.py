@@ -119,10 +119,10 @@ def train(
     from .arguments import instance_argument, path_argument
     from .tasks import Task
 
+    cfg = TrainConfig.from_any(config)
     instance_argument(model, torch.nn.Module, "train: model", "a model (torch.nn.Module)")
     instance_argument(task, Task, "train: task", "a Task (hf_rnn.load_task)")
     path_argument(output_dir, "train: output_dir")
-    cfg = TrainConfig.from_any(config)
     out = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
     if tokenizer is None:  # the family's default: the LLM's own, the built-in one, none for values
         tokenizer = family_of(model).default_tokenizer(model, task)
