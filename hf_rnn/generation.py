@@ -10,13 +10,15 @@ of generated text (``hf_rnn.attention``).
 from __future__ import annotations
 
 import inspect
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-__all__ = ["KV_CACHE_LAYERS", "CachedPrefix", "cache_argument", "continuation", "decoder_start_id", "generate_batch",
-           "generate_one", "greedy_generate", "is_encoder_decoder", "output_cache", "pad_id", "read_cache"]
+__all__ = ["KV_CACHE_LAYERS", "CachedPrefix", "cache_argument", "check_generate_options", "continuation",
+           "decoder_start_id", "generate_batch", "generate_one", "greedy_generate", "is_encoder_decoder",
+           "output_cache", "pad_id", "read_cache"]
 
 # the layers of transformers' plain key/value cache (DynamicCache): a copy of one read for a shared prompt head
 # can be extended by each prompt and repeated over a batch; a recurrent, linear-attention, static or quantized
@@ -73,6 +75,31 @@ def read_cache(model, ids: list[int], *, device: torch.device | None = None,
     if not layers or any(type(layer).__name__ not in layer_types for layer in layers):
         return None
     return CachedPrefix(out, cache, cache_argument(model), keep)
+
+
+# generate()'s counts, with the least each takes: transformers checks few of them itself (num_beams=0 is a
+# ZeroDivisionError deep inside, -2 a negative tensor size, 2.5 a torch TypeError). num_return_sequences is
+# one here: every caller reads one continuation per input
+_COUNT_OPTIONS = {"max_new_tokens": 1, "min_new_tokens": 0, "max_length": 1, "min_length": 0, "num_beams": 1,
+                  "num_beam_groups": 1, "no_repeat_ngram_size": 0, "top_k": 0, "encoder_no_repeat_ngram_size": 0}
+_ONE_OPTIONS = ("num_return_sequences",)
+
+
+def check_generate_options(settings: dict[str, Any]) -> None:
+    """An ``InputError`` naming the first count option of ``generate`` (``num_beams``, ``max_new_tokens``, ...)
+    that is not an integer in its range; ``None`` leaves an option to the model's generation config."""
+    from .errors import InputError
+
+    for name, least in _COUNT_OPTIONS.items():
+        value = settings.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise InputError(f"generation option {name} must be an integer >= {least}; got {value!r}")
+    for name in _ONE_OPTIONS:
+        if settings.get(name) not in (None, 1):
+            raise InputError(f"generation option {name} must be 1 here (one answer per input); "
+                             f"got {settings[name]!r}")
 
 
 # An LLM's generation config may ask for sampling; with do_sample=False these are unused, and nulling them keeps
@@ -139,10 +166,19 @@ def greedy_generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     settings.update(options)
     if not settings["do_sample"]:
         settings = {**_SAMPLING_SETTINGS, **settings}
+    check_generate_options(settings)
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     with torch.no_grad():
-        return model.generate(input_ids=input_ids, attention_mask=attention_mask, **settings)
+        try:
+            return model.generate(input_ids=input_ids, attention_mask=attention_mask, **settings)
+        except ValueError as e:  # transformers' own check of an option (temperature=0, a misspelled name)
+            named = [name for name in options if f"`{name}`" in str(e) or f"'{name}'" in str(e)]
+            if not named:
+                raise
+            from .errors import InputError
+
+            raise InputError(f"generation option {named[0]}: {str(e).splitlines()[0]}") from None
 
 
 def continuation(model, sequences: torch.Tensor, prompt_length: int) -> torch.Tensor:

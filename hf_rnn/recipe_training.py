@@ -79,6 +79,12 @@ def train_recipe(recipe: RecipeLike | None, output_dir: str | os.PathLike | None
     and model are built. Run under ``accelerate launch``, every process calls it and trains its share.
     ``run.metrics`` is the typed ``metrics.json`` (``hf_rnn.run_schema.RunMetrics``).
     """
+    from .arguments import instance_argument, list_argument, path_argument
+
+    instance_argument(recipe, (Recipe, Mapping, str, os.PathLike), "train_recipe: recipe",
+                      "a Recipe, a mapping or a YAML file's path", optional=True)
+    path_argument(output_dir, "train_recipe: output_dir", optional=True)
+    overrides = list_argument(overrides, "train_recipe: overrides", "key=value overrides")
     if data is not None or task_options:
         if resume:
             raise ConfigError("resume=True continues a run on the data it started with: drop data= and the task "

@@ -40,7 +40,7 @@ from .errors import ConfigError, RunError
 
 __all__ = ["ADAPTER", "CHECKPOINTS", "check_output_dir", "check_report_dir", "checkpoint_dir", "checkpoint_problem",
            "checkpoints", "clear_run", "drop_events_after", "is_run_folder", "latest_checkpoint", "load_checkpoint",
-           "save_checkpoint", "save_model"]
+           "save_checkpoint", "save_model", "usable_path"]
 
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"  # a LoRA run's peft adapter (training.save_adapter), beside the merged model
@@ -54,6 +54,54 @@ TRAINER_STATE = "trainer_state.json"  # the loop's counters, in every checkpoint
 # the end; without it a damaged newest checkpoint sends the run back to its best one, which can be its first
 # (with training.keep_best off, it leaves nothing to resume from).
 KEEP_LAST = 2
+
+
+# room left under a run folder for the longest path a run writes in it (a checkpoint's optimizer state, a
+# tokenizer file in a temporary folder): a folder whose own path fills PATH_MAX fails only at the first save
+_ROOM_FOR_RUN_FILES = 160
+
+
+def usable_path(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """``path`` made absolute, once the OS has been able to look it and its parents up; a ``ConfigError``
+    naming it (shortened) when it cannot: a symlink loop, a name or path too long, a non-folder in the way.
+
+    Looks only: nothing is created.
+    """
+    try:
+        out = Path(os.fspath(path)).expanduser().resolve()  # a symlink loop: RuntimeError (3.11) or OSError
+        for folder in (out, *out.parents):
+            folder.exists()  # ENAMETOOLONG, ELOOP on a parent: raised here, not at the first write
+    except TypeError:
+        raise ConfigError(f"the {what} must be a path, not {type(path).__name__} ({path!r:.80})") from None
+    except (OSError, RuntimeError) as e:
+        reason = getattr(e, "strerror", None) or ("a symlink loop" if isinstance(e, RuntimeError) else str(e))
+        raise ConfigError(f"cannot use {_short(path)} as the {what}: {reason}") from None
+    name_max = _path_limit(out, "PC_NAME_MAX", 255)  # checked here: a lookup stops at the first missing folder
+    longest = max(out.parts, key=lambda part: len(os.fsencode(part)))
+    if len(os.fsencode(longest)) > name_max:
+        raise ConfigError(f"cannot use {_short(path)} as the {what}: a name in it is {len(os.fsencode(longest))} "
+                          f"bytes long, and the file system takes at most {name_max} (File name too long)")
+    limit = _path_limit(out, "PC_PATH_MAX", 4096)
+    if len(os.fsencode(out)) + _ROOM_FOR_RUN_FILES > limit:
+        raise ConfigError(f"cannot use {_short(path)} as the {what}: its path is {len(os.fsencode(out))} bytes "
+                          f"long, and the files a run writes in it need it under {limit - _ROOM_FOR_RUN_FILES}")
+    return out
+
+
+def _short(path: Any) -> str:
+    """A user's path for a one-line message: a 4,000-character one would fill the screen."""
+    text = str(path)
+    return repr(text) if len(text) <= 120 else repr(f"{text[:60]}...{text[-40:]}") + f" ({len(text)} characters)"
+
+
+def _path_limit(out: Path, name: str, default: int) -> int:
+    """``os.pathconf``'s ``name`` (``PC_PATH_MAX``, ``PC_NAME_MAX``) where ``out`` would be made; ``default``
+    (Linux's) on a platform without ``pathconf``."""
+    folder = next((p for p in (out, *out.parents) if p.is_dir()), None)
+    try:
+        return os.pathconf(folder, name)
+    except (AttributeError, OSError, ValueError, TypeError):
+        return default
 
 
 def check_output_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
@@ -128,7 +176,7 @@ def writable_folder(path: str | os.PathLike, option: str = "--output-dir") -> Pa
     """``path`` resolved, once it is known that hf_rnn may make and write it: not a file, not under a file,
     writable, and not the asset cache (nor inside it, nor a folder that holds it). ``option`` is what the
     errors tell the user to change."""
-    out = Path(path).expanduser().resolve()
+    out = usable_path(path)  # a symlink loop, a name too long: one line, before anything else looks
     _check_not_asset_cache(out, option)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"the output folder {out} is a file; choose another {option}")
@@ -278,9 +326,16 @@ def save_checkpoint(accelerator, out: Path, step: int, state: dict[str, Any], ke
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
-    acc.save_state(str(tmp))
-    if is_main:
-        (tmp / TRAINER_STATE).write_text(json.dumps(state, indent=1))
+    try:
+        acc.save_state(str(tmp))
+        if is_main:
+            (tmp / TRAINER_STATE).write_text(json.dumps(state, indent=1))
+    except OSError as e:  # a full disk, a quota: the half-written checkpoint goes, the last complete one stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        last = latest_checkpoint(out)
+        then = f"resume from {last.name} with --resume" if last is not None else "train again with --overwrite"
+        raise RunError(f"cannot write the checkpoint of step {step} in {root}: {e.strerror or e}; free space, "
+                       f"then {then}") from None
     acc.wait_for_everyone()
     if is_main:
         _fsync_tree(tmp)
@@ -452,14 +507,19 @@ def save_model(accelerator, model, tokenizer, out: Path, save_adapter: bool = Fa
     model = acc.unwrap_model(model, keep_torch_compile=False)  # no "_orig_mod." in the saved names
     tmp = out / ".tmp-model"
     shutil.rmtree(tmp, ignore_errors=True)
-    if hasattr(model, "merge_and_unload"):  # peft: save a plain model with the adapters merged in
-        copy.deepcopy(model).merge_and_unload().save_pretrained(tmp)
-        if save_adapter:  # and peft's own format beside it, for PeftModel.from_pretrained
-            model.save_pretrained(tmp / ADAPTER)
-    else:
-        model.save_pretrained(tmp, state_dict=state_dict)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(tmp)
+    try:
+        if hasattr(model, "merge_and_unload"):  # peft: save a plain model with the adapters merged in
+            copy.deepcopy(model).merge_and_unload().save_pretrained(tmp)
+            if save_adapter:  # and peft's own format beside it, for PeftModel.from_pretrained
+                model.save_pretrained(tmp / ADAPTER)
+        else:
+            model.save_pretrained(tmp, state_dict=state_dict)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+    except OSError as e:  # a full disk: no half-saved model; the checkpoints (if kept) can be resumed
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunError(f"cannot save the model in {out}: {e.strerror or e}; free space, then resume with "
+                       "--resume or train again with --overwrite") from None
     for item in tmp.iterdir():
         target = out / item.name
         if target.is_dir():  # os.replace cannot put a folder over a non-empty one

@@ -8,6 +8,7 @@ its schema (``hf_rnn.run_schema.RunMetrics``), so a malformed file is a ``RunErr
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,9 @@ class Run:
 
 def read_run(folder: str | Path) -> Run:
     """Read a run folder; a clear ``RunError`` names what is missing."""
-    path = Path(folder).expanduser()
+    from .arguments import path_argument
+
+    path = Path(path_argument(folder, "read_run: folder")).expanduser()
     if not path.is_dir():
         raise RunError(f"run folder not found: {path}")
     missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
@@ -135,6 +138,21 @@ def _tok_name(identity: TokenizerInfo) -> str:
     return identity.name_or_path or identity.class_name or "?"
 
 
+@contextlib.contextmanager
+def _load_error(what: str):
+    """Loading ``what`` from files a user may have edited or damaged: its failure as one ``RunError`` line."""
+    try:
+        yield
+    except HfRnnError:
+        raise
+    except (OSError, ValueError) as e:
+        raise RunError(f"cannot load {what}: {(str(e).splitlines() or [type(e).__name__])[0]}") from None
+    except (RuntimeError, TypeError, AttributeError, KeyError) as e:  # an edited config.json: a str for a mapping,
+        # an unknown dtype name, a weight torch cannot take
+        raise RunError(f"cannot load {what} ({type(e).__name__}: {(str(e).splitlines() or [''])[0]}); is its "
+                       "config.json edited? Restore it or train the run again") from None
+
+
 def load_run_model(run: Run | str | Path, output_attentions: bool = False):
     """``(model, tokenizer)`` of a run, in eval mode; eager attention when maps are wanted.
 
@@ -152,13 +170,15 @@ def load_run_model(run: Run | str | Path, output_attentions: bool = False):
     if family is None:
         raise RunError(f"run {path} is of the {run.family!r} model family, which is not registered here: name the "
                        f"module that registers it in {FAMILY_MODULES_ENV}")
-    try:
+    has_tokenizer = (path / "tokenizer_config.json").exists()
+    if run.metrics.tokenizer is not None and not has_tokenizer:  # trained on tokens: it cannot read text without
+        raise RunError(f"run folder {path} is missing its tokenizer files (tokenizer_config.json): they were "
+                       f"removed or not copied; restore them or train it again (hf-rnn train ... --output-dir "
+                       f"{path} --overwrite)")
+    with _load_error(f"the model of run {path}"):
         model = family.load_model(run, output_attentions=output_attentions)
-        tokenizer = AutoTokenizer.from_pretrained(path) if (path / "tokenizer_config.json").exists() else None
-    except (OSError, ValueError) as e:
-        if isinstance(e, HfRnnError):
-            raise
-        raise RunError(f"cannot load the model of run {path}: {str(e).splitlines()[0]}") from None
+    with _load_error(f"the tokenizer of run {path}"):
+        tokenizer = AutoTokenizer.from_pretrained(path) if has_tokenizer else None
     if tokenizer is not None and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from .arguments import checked_texts, path_argument
 from .assets import ensure_builtin_llm
 
 IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy skips
@@ -25,6 +26,7 @@ def load_tokenizer(name_or_path: str | None = None) -> PreTrainedTokenizerBase:
     Decoder-only tokenizers often lack a pad token; we reuse eos, the usual choice, since
     padded positions are masked out of both attention and loss.
     """
+    path_argument(name_or_path, "load_tokenizer: name_or_path", optional=True)
     if name_or_path is None:
         name_or_path = str(ensure_builtin_llm())
     tok = AutoTokenizer.from_pretrained(name_or_path)
@@ -134,6 +136,7 @@ def train_word_tokenizer(
     from tokenizers.processors import TemplateProcessing
     from tokenizers.trainers import WordLevelTrainer
 
+    texts = checked_texts(texts, "train_word_tokenizer: texts")  # a str would train on its letters
     specials = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
     tok = Tokenizer(WordLevel(unk_token="[UNK]"))
     norm = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])

@@ -45,7 +45,7 @@ class TrainConfig:
     # autocast around forward and loss, the weights stay in their dtype (an LLM's is model.dtype);
     # null: what the launcher says (accelerate config / --mixed_precision), else "no"
     mixed_precision: str | None = field(default=None, metadata={"choices": ("no", "fp16", "bf16")})
-    seed: int = 42
+    seed: int = field(default=42, metadata={"min": 0, "max": 2**32 - 1})  # numpy's legacy seeding range
     # memory and speed
     gradient_checkpointing: bool = False  # LLMs: keep fewer activations, recompute each layer in backward
     torch_compile: bool = False  # torch.compile the model (inductor); false: what the launcher says, else not

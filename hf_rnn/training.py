@@ -121,10 +121,16 @@ def train(
 
     Run under ``accelerate launch`` the same call trains on every process.
     """
+    from .arguments import instance_argument, path_argument
+    from .tasks import Task
+
     cfg = TrainConfig.from_any(config)
+    path_argument(output_dir, "train: output_dir")
     out = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
     if resume:  # a recipe the checkpoint cannot continue is refused before anything is written or loaded
         check_resume(out, recipe if recipe is not None else {"training": dataclasses.asdict(cfg)})
+    instance_argument(model, torch.nn.Module, "train: model", "a model (torch.nn.Module)")
+    instance_argument(task, Task, "train: task", "a Task (hf_rnn.load_task)")
     if tokenizer is None:  # the family's default: the LLM's own, the built-in one, none for values
         tokenizer = family_of(model).default_tokenizer(model, task)
     run = TrainingRun(model, task, cfg, tokenizer, out, resume=resume, overwrite=overwrite, recipe=recipe)

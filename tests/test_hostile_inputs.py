@@ -78,6 +78,10 @@ def files(tmp_path_factory):
     found["binary"].write_bytes(bytes(range(256)) * 8)
     found["utf16_no_bom"].write_bytes("text,label\ngood,pos\nbad,neg\nfine,pos\n".encode("utf-16-le"))
     found["zip"].write_bytes(b"PK\x03\x04" + bytes(200))
+    loop = found["loop"] = found["empty"].parent / "loop-a"
+    loop.symlink_to(loop.parent / "loop-b")
+    (loop.parent / "loop-b").symlink_to(loop)  # a -> b -> a: every lookup through it is ELOOP
+    found["a_file"] = found["empty"]
     return found
 
 
@@ -172,6 +176,19 @@ CLI_CASES = [
     ("compare: seeds not a number", ["compare", "--task", "pos", "--seeds", "three", "--output-dir", "{OUT}"],
      "--seeds"),
     ("compare: missing run folder", ["compare", "--runs", "{FILE:missing}", "--output-dir", "{OUT}"], "nope.csv"),
+    ("compare: output folder in a symlink loop", ["compare", "--task", "pos", "--models", "bilstm", "--output-dir",
+                                                  "{FILE:loop}/report"], "symlink loop"),
+    ("output folder in a symlink loop", ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir",
+                                         "{FILE:loop}/run"], "symlink loop"),
+    ("output folder name too long", ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir",
+                                     "{OUT}/" + "x" * 300], "too long"),
+    ("output path too long", ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir",
+                              "{OUT}/" + "/".join(["y" * 200] * 20)], "bytes long"),
+    ("output folder under a file", ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir",
+                                    "{FILE:a_file}/run"], "is a file"),
+    ("negative seed", ["train", "--task", "sentiment", "--model", "bilstm", "training.seed=-1"], "training.seed"),
+    ("seed past numpy's range", ["train", "--task", "sentiment", "--model", "bilstm", "training.seed=4294967296"],
+     "training.seed"),
     ("fetch: unknown asset", ["fetch", "weights-of-gpt5"], "weights-of-gpt5"),
     ("results: README without markers", ["results", "--check", "--readme", "{FILE:empty}"], "block: add the lines"),
     # a user's files are never replaced unasked, the asset cache never; a typo destroys no generated file
@@ -587,3 +604,193 @@ def test_any_series_file_loads_a_learnable_series_or_one_data_error(tmp_path, va
     assert len(series) == len(values) and all(abs(v) <= 1e15 for v in series) and len(set(series)) > 1
     if dated:  # in date order: the file's values sorted by their day
         assert series == [float(v) for _, v in sorted(zip(days, values), key=lambda p: p[0])]
+
+
+
+# ---------------------------------------------------------------------------------------------- more of the API
+
+
+def test_public_functions_name_an_argument_of_the_wrong_type(tmp_path, monkeypatch):
+    """A str where a list is expected is not read letter by letter, a number where a path is expected does not
+    fail inside ``os``: one ``InputError`` names the function and the argument, and nothing is written."""
+    import hf_rnn
+
+    monkeypatch.chdir(tmp_path)
+    cases = [
+        (hf_rnn.compare, ("sentiment", "bilstm"), {}, "compare: models must be a list"),
+        (hf_rnn.compare, (5,), {}, "compare: task"),
+        (hf_rnn.compare, ("sentiment", ["bilstm"]), {"overrides": "training.max_steps=2"}, "compare: overrides"),
+        (hf_rnn.compare, ("sentiment", ["bilstm"]), {"output_dir": 5}, "compare: output_dir"),
+        (hf_rnn.compare_runs, ("runs/x", "report"), {}, "compare_runs: run_dirs must be a list"),
+        (hf_rnn.compare_runs, ([5], "report"), {}, "compare_runs: run_dirs[0]"),
+        (hf_rnn.compare_runs, (["runs/x"], 5), {}, "compare_runs: output_dir"),
+        (hf_rnn.load_rnn, (5,), {}, "load_rnn: folder"),
+        (hf_rnn.load_rnn, (["runs/x"],), {}, "load_rnn: folder"),
+        (hf_rnn.load_task, (["sentiment"],), {}, "load_task: name"),
+        (hf_rnn.load_task, ("sentiment", 5), {}, "load_task: source"),
+        (hf_rnn.fetch, ("model",), {}, "fetch: names must be a list"),
+        (hf_rnn.fetch, (5,), {}, "fetch: names"),
+        (hf_rnn.read_run, (5,), {}, "read_run: folder"),
+        (hf_rnn.load_tokenizer, (5,), {}, "load_tokenizer: name_or_path"),
+        (hf_rnn.train_word_tokenizer, ("hello world",), {}, "train_word_tokenizer: texts"),
+        (hf_rnn.train_word_tokenizer, (["hello", 5],), {}, "train_word_tokenizer: texts[1]"),
+        (hf_rnn.train_recipe, (5,), {}, "train_recipe: recipe"),
+        (hf_rnn.train_recipe, ({"task": {"name": "pos"}},), {"overrides": "training.seed=1"}, "train_recipe: overrides"),
+        (hf_rnn.train, ("model", "sentiment"), {}, "train: model"),
+        (hf_rnn.zero_shot, (5,), {}, "zero_shot: task"),
+        (hf_rnn.attention_maps, ("model", None, "hi"), {}, "attention_maps: model"),
+    ]
+    for function, args, kwargs, phrase in cases:
+        with pytest.raises(InputError) as caught:
+            function(*args, **kwargs)
+        assert phrase in str(caught.value) and "\n" not in str(caught.value), (function.__name__, args)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generation_options_and_lone_surrogates_raise_input_errors(tokenizer):
+    """``num_beams=0`` was a ZeroDivisionError inside ``generate``, a lone surrogate a TypeError inside the
+    tokenizer; both are one ``InputError`` naming them, from ``Task.predict`` (and ``evaluate``, same path)."""
+    import torch
+
+    from hf_rnn.models import RNNConfig, RNNForSeq2SeqLM, RNNForSequenceClassification
+    from hf_rnn.tasks import TASKS
+
+    torch.manual_seed(0)
+    ids = dict(vocab_size=len(tokenizer), embedding_size=8, hidden_size=8, pad_token_id=tokenizer.pad_token_id,
+               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    translator = RNNForSeq2SeqLM(RNNConfig(**ids, decoder_start_token_id=tokenizer.bos_token_id)).eval()
+    translation = TASKS["translation"].without_data()
+    cases = [({"num_beams": 0}, "num_beams"), ({"num_beams": -2}, "num_beams"), ({"num_beams": 2.5}, "num_beams"),
+             ({"max_new_tokens": 0}, "max_new_tokens"), ({"no_repeat_ngram_size": -1}, "no_repeat_ngram_size"),
+             ({"num_return_sequences": 2, "num_beams": 2}, "num_return_sequences"),
+             ({"do_sample": True, "temperature": 0.0}, "temperature"), ({"num_beemz": 2}, "num_beemz")]
+    for options, phrase in cases:
+        with pytest.raises(InputError, match=f"generation option {phrase}"):
+            translation.predict(translator, tokenizer, ["hello there"], **{"max_new_tokens": 3, **options})
+    (answer,) = translation.predict(translator, tokenizer, ["hello there"], max_new_tokens=3, num_beams=2)
+    assert len(answer.token_ids) <= 3  # a valid beam search still answers
+
+    classifier = RNNForSequenceClassification(RNNConfig(**ids, num_labels=2)).eval()
+    for task, model, text in [("sentiment", classifier, "good \ud800 food"), ("translation", translator, "hi \udfff"),
+                              ("textgen", translator, "To \ud800"), ("pos", classifier, ["the", "c\ud800t"])]:
+        with pytest.raises(InputError, match="lone surrogate") as caught:
+            TASKS[task].without_data().predict(model, tokenizer, [text], max_new_tokens=2)
+        assert "U+D" in str(caught.value) and task in str(caught.value)
+
+
+def test_hf_rnn_home_that_is_a_file_or_cannot_be_written_is_one_line(tmp_path, capsys, monkeypatch):
+    """``HF_RNN_HOME`` naming a file (or a folder under one), or a folder that cannot be written (simulated:
+    ``os.access`` says so, since root may write anywhere), fails before any download with one line."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    a_file = tmp_path / "home-file"
+    a_file.write_text("not a folder")
+    for home, phrase in ((a_file, "is a file"), (a_file / "cache", "which is a file")):
+        monkeypatch.setenv("HF_RNN_HOME", str(home))
+        assert cli(["tasks", "--task", "sentiment"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("hf-rnn tasks: error: ") and phrase in err, err
+    read_only = tmp_path / "read-only-home"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path).startswith(str(read_only))
+                        else real_access(path, mode, **kw))
+    monkeypatch.setenv("HF_RNN_HOME", str(read_only))
+    assert cli(["tasks", "--task", "sentiment"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot write to the hf_rnn cache folder" in err, err
+    assert [p.name for p in read_only.rglob("*") if p.is_file()] == []  # nothing downloaded, nothing half-made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home-file", "read-only-home"]
+
+
+TINY_RUN = ["model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.num_layers=1",
+            "task.max_train_examples=40", "task.max_validation_examples=4", "task.max_test_examples=4",
+            "training.batch_size=8", "training.eval_batch_size=8", "training.max_length=32",
+            "training.progress_bar=false", "training.log_with=null"]
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "model"])
+def test_a_full_disk_while_saving_is_one_line_and_leaves_no_temporary(where, tmp_path, capsys, monkeypatch):
+    """ENOSPC (simulated) while writing a checkpoint or the model: one line saying how to go on, the half-written
+    ``.tmp-...`` folder removed, the last complete checkpoint kept."""
+    import errno
+
+    import accelerate
+    import transformers
+
+    out = tmp_path / "run"
+    calls = []
+
+    def full_disk(real):
+        def save(self, folder=None, *args, **kwargs):
+            calls.append(folder)
+            if where == "model" or len(calls) >= 2:  # a checkpoint: the second one
+                os_folder = Path(folder)
+                os_folder.mkdir(parents=True, exist_ok=True)
+                (os_folder / "model.safetensors").write_bytes(b"half a file")
+                raise OSError(errno.ENOSPC, "No space left on device", str(folder))
+            return real(self, folder, *args, **kwargs)
+        return save
+
+    if where == "checkpoint":
+        monkeypatch.setattr(accelerate.Accelerator, "save_state", full_disk(accelerate.Accelerator.save_state))
+    else:
+        monkeypatch.setattr(transformers.PreTrainedModel, "save_pretrained",
+                            full_disk(transformers.PreTrainedModel.save_pretrained))
+    argv = ["train", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(out), *TINY_RUN,
+            "training.max_steps=3", "training.eval_steps=1"]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left on device" in err and "--resume" in err, err
+    assert not [p for p in out.rglob(".tmp-*")], "a half-written temporary folder was left"
+    assert not (out / "model.safetensors").exists() and not (out / "metrics.json").exists()
+    kept = [p.name for p in (out / "checkpoints").iterdir()]  # what --resume continues from
+    assert kept == ["step-0000001"] if where == "checkpoint" else kept
+
+
+# ---------------------------------------------------------------------------------------------- damaged run folders
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished sentiment RNN run (attention pooling, a few steps)."""
+    folder = tmp_path_factory.mktemp("runs") / "good"
+    assert cli(["train", "--task", "sentiment", "--model", "rnn", "--output-dir", str(folder), *TINY_RUN,
+                "training.max_steps=2"]) == 0
+    return folder
+
+
+def _edit_config(folder: Path, **changes) -> None:
+    import json
+
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+
+
+DAMAGES = {
+    "no tokenizer files": (lambda f: [p.unlink() for p in f.glob("tokenizer*")], "missing its tokenizer files"),
+    "garbage config.json": (lambda f: (f / "config.json").write_text("{not json"), "not valid JSON"),
+    "edited hidden_size": (lambda f: _edit_config(f, hidden_size=999), "do not have the shapes"),
+    "attention removed": (lambda f: _edit_config(f, attention="none"), "unexpected keys"),
+    "id2label not a mapping": (lambda f: _edit_config(f, id2label="abc"), "config.json edited"),
+    "garbage tokenizer.json": (lambda f: (f / "tokenizer.json").write_text("garbage"), "the tokenizer of run"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_run_folder_is_one_line_to_compare_and_the_app(damage, tiny_run, tmp_path, capsys):
+    from hf_rnn.app.cache import load_run
+    from hf_rnn.runs import read_run
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    spoil, phrase = DAMAGES[damage]
+    spoil(broken)
+    report = tmp_path / "report"
+    assert cli(["compare", "--runs", str(broken), str(tiny_run), "--output-dir", str(report)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("hf-rnn compare: error: ") and phrase in err, err
+    assert not report.exists()  # no report folder for a comparison that did not happen
+    with pytest.raises(HfRnnError, match=phrase):  # the app shows this line in the page
+        load_run(("run", str(broken), 0.0), read_run(broken), "float32")

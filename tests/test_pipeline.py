@@ -38,8 +38,13 @@ lazy = {{"models_imported": "hf_rnn.models" in sys.modules, "watching": hf_rnn._
 from transformers import pipeline
 runs = json.loads(sys.argv[1])
 out = {{"lazy": lazy}}
-out["text-classification"] = pipeline("text-classification", model=runs["sentiment"])({SENTENCES!r})
-out["token-classification"] = pipeline("token-classification", model=runs["pos"])({TAGGED!r})
+classify = pipeline("text-classification", model=runs["sentiment"])
+tag = pipeline("token-classification", model=runs["pos"])
+out["text-classification"] = classify({SENTENCES!r})
+out["token-classification"] = tag({TAGGED!r})
+# "" has no tokens with the RNN tokenizers: alone, and padded beside a sentence in one batch
+out["empty"] = {{"alone": classify(""), "batched": classify(["", {SENTENCES[0]!r}], batch_size=2),
+                 "tagged": tag("")}}
 out["text-generation"] = pipeline("text-generation", model=runs["textgen"])(
     {PROMPT!r}, max_new_tokens={NEW_TOKENS}, do_sample=False)
 print(json.dumps(out, default=float))
@@ -87,6 +92,23 @@ def test_text_classification_pipeline(answers):
         best = int(probs.argmax())
         assert result["label"] == model.config.id2label[best] and result["label"] in ("negative", "positive")
         assert result["score"] == pytest.approx(float(probs[best]), abs=1e-5)
+
+
+def test_pipelines_answer_an_empty_text_from_the_start_state(answers):
+    """``""`` tokenizes to no ids (no special tokens): the classifier answers from the RNN's start state, the
+    same alone and padded in a batch; the tagger finds nothing to tag."""
+    runs, out = answers
+    model, tok = load(runs["sentiment"], "AutoModelForSequenceClassification")
+    assert tok("")["input_ids"] == []
+    with torch.no_grad():
+        probs = model(input_ids=torch.zeros(1, 0, dtype=torch.long)).logits.softmax(-1)[0]
+    best = int(probs.argmax())
+    empty = out["empty"]
+    for result in (empty["alone"][0], empty["batched"][0]):
+        assert result["label"] == model.config.id2label[best]
+        assert result["score"] == pytest.approx(float(probs[best]), abs=1e-5)
+    assert empty["batched"][1] == pytest.approx(out["text-classification"][0], abs=1e-5)  # its neighbour as alone
+    assert empty["tagged"] == []
 
 
 def test_token_classification_pipeline(answers):

@@ -298,6 +298,68 @@ def test_seq2seq_ignores_source_and_target_padding(attention, pad_side):
     torch.testing.assert_close(batch.loss, token_weighted_mean(losses, target_lengths), atol=1e-5, rtol=0)
 
 
+EMPTY_CASES = {
+    "sequence": (RNNForSequenceClassification, dict(cell="lstm", bidirectional=True)),
+    "sequence, attention": (RNNForSequenceClassification, dict(cell="gru", bidirectional=True, attention="dot")),
+    "token": (RNNForTokenClassification, dict(cell="rnn", bidirectional=True)),
+    "causal": (RNNForCausalLM, dict(cell="lstm")),
+    "seq2seq": (RNNForSeq2SeqLM, dict(cell="lstm", bidirectional=True, attention="general")),
+    "seq2seq, additive": (RNNForSeq2SeqLM, dict(cell="gru", attention="additive")),
+}
+
+
+@pytest.mark.parametrize("pad_side", ["right", "left"])
+@pytest.mark.parametrize("case", list(EMPTY_CASES))
+def test_an_empty_input_reads_as_the_start_state_alone_or_in_a_batch(case, pad_side):
+    """``""`` gives no tokens with the RNN tokenizers (no special tokens): ``transformers.pipeline`` then runs the
+    model on ``(1, 0)`` ids, or on a row of padding in a batch. Both read nothing: the final state is the start
+    state (zeros), the per-token outputs are empty or zero, and the head answers from that, the same both ways."""
+    torch.manual_seed(0)
+    model_class, overrides = EMPTY_CASES[case]
+    model = model_class(tiny_config(**overrides)).eval()
+    ids, mask = (right_padded if pad_side == "right" else left_padded)([0, 4])
+    extra = {"decoder_input_ids": random_ids(2, 3)} if model_class is RNNForSeq2SeqLM else {}
+    with torch.no_grad():
+        batch = model(ids, attention_mask=mask, **extra)
+        alone = model(ids[:1, :0], **{k: v[:1] for k, v in extra.items()})
+        encoder = model.get_encoder() if model_class is RNNForSeq2SeqLM else model.rnn
+        start = encoder(ids[:1, :0], use_cache=False)
+    assert torch.all(start.final_hidden_state == 0) and start.last_hidden_state.shape[:2] == (1, 0)
+    if model_class in (RNNForTokenClassification, RNNForCausalLM):
+        assert alone.logits.shape == (1, 0, batch.logits.shape[-1])  # one answer per token: none
+        # the empty row's padding positions answer as the zero state does
+        torch.testing.assert_close(batch.logits[0], batch.logits[0, :1].expand_as(batch.logits[0]))
+    else:
+        assert torch.isfinite(alone.logits).all()
+        torch.testing.assert_close(batch.logits[:1], alone.logits, atol=1e-5, rtol=0)
+    # the other row is unchanged by its empty neighbour
+    keep = mask[1] == 1
+    with torch.no_grad():
+        other = model(ids[1:, keep], **{k: v[1:] for k, v in extra.items()})
+    if model_class in (RNNForTokenClassification, RNNForCausalLM):
+        torch.testing.assert_close(batch.logits[1][keep], other.logits[0], atol=1e-5, rtol=0)
+    else:
+        torch.testing.assert_close(batch.logits[1:], other.logits, atol=1e-5, rtol=0)
+
+
+def test_no_new_tokens_leave_a_cached_state_as_it_was():
+    torch.manual_seed(0)
+    model = RNNForCausalLM(tiny_config(cell="gru")).eval()
+    with torch.no_grad():
+        cache = model(random_ids(2, 5), use_cache=True).cache
+        before = [t.clone() for t in cache.get_state() if t is not None]
+        out = model(random_ids(2, 5)[:, :0], cache=cache, use_cache=True)
+    assert out.logits.shape == (2, 0, VOCAB)
+    for was, now in zip(before, [t for t in out.cache.get_state() if t is not None]):
+        torch.testing.assert_close(now, was, atol=0, rtol=0)
+
+
+def test_time_series_without_past_values_is_a_clear_error():
+    model = RNNForTimeSeriesPrediction(tiny_config(prediction_length=2, input_size=1)).eval()
+    with pytest.raises(ValueError, match="no time steps"):
+        model(torch.zeros(2, 0))
+
+
 def test_seq2seq_labels_are_shifted_right_with_the_decoder_start_token():
     model = RNNForSeq2SeqLM(tiny_config()).eval()
     src = random_ids(2, 4)

@@ -122,8 +122,12 @@ def attention_maps(model, tokenizer, text: str, *, generate: bool = False, max_n
     Raises:
         ValueError: for an RNN head without attention (the message names the config that gives it one).
     """
+    from torch import nn
+
+    from ..arguments import instance_argument
     from ..errors import InputError
 
+    instance_argument(model, nn.Module, "attention_maps: model", "a model (torch.nn.Module)")
     if not isinstance(text, str) or not text:
         raise InputError("text must be a non-empty string")
     if max_new_tokens < 1:

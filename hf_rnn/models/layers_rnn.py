@@ -80,12 +80,15 @@ def run_rnn(
     Returns:
         `(outputs, (h_n, c_n))`: `outputs` of shape `(batch_size, seq_len, num_directions * hidden_size)`, zero at
         padded positions (or `None`); `h_n`/`c_n` of shape `(num_layers * num_directions, batch_size, hidden_size)` taken after
-        the last real token of each sequence (`c_n` is `None` unless LSTM). A row without any real token is run
-        over one (padding) token, since packing needs lengths >= 1.
+        the last real token of each sequence (`c_n` is `None` unless LSTM). An empty sequence (`seq_len == 0`, or
+        a row without any real token) reads nothing: its final state is the initial state (zeros when omitted)
+        and its outputs are zeros, as in the same row padded inside a longer batch.
     """
     hx = None
     if initial_state is not None:
         hx = initial_state if isinstance(rnn, nn.LSTM) else initial_state[0]
+    if inputs.shape[1] == 0:  # the fused kernels refuse a zero-length sequence ("" in a pipeline)
+        return _empty_run(rnn, inputs, initial_state, return_sequences)
 
     mask = None if attention_mask is None else attention_mask.bool()
     if mask is None or bool(mask.all()):
@@ -98,18 +101,54 @@ def run_rnn(
             # Stable sort of "is padding" puts the real tokens first, in their original order.
             order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
             inputs = inputs.gather(1, order[..., None].expand(-1, -1, inputs.shape[-1]))
-        lengths = mask.sum(dim=1).clamp(min=1).cpu()  # pack_padded_sequence wants CPU lengths
-        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        lengths = mask.sum(dim=1).cpu()  # pack_padded_sequence wants CPU lengths
+        empty = lengths == 0
+        # packing needs lengths >= 1: an empty row is run over one padding token, then given its start back
+        packed = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
         packed_outputs, final = rnn(packed, hx)
+        if bool(empty.any()):
+            final = _restart_empty_rows(rnn, inputs, initial_state, final, empty.to(inputs.device))
         if not return_sequences:
             return None, (final if isinstance(final, tuple) else (final, None))
         outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=seq_len)
         if needs_reorder:
             index = order[..., None].expand(-1, -1, outputs.shape[-1])
             outputs = torch.zeros_like(outputs).scatter(1, index, outputs)
+        if bool(empty.any()):
+            outputs = outputs.masked_fill(empty.to(outputs.device)[:, None, None], 0.0)
 
     hidden, cell = final if isinstance(final, tuple) else (final, None)
     return outputs, (hidden, cell)
+
+
+def _start_state(rnn: nn.RNNBase, inputs: torch.Tensor, initial_state: RNNState | None) -> RNNState:
+    """The state before any token: `initial_state`, or zeros `(num_layers * num_directions, batch_size,
+    hidden_size)` (what the fused RNN starts from when given none)."""
+    if initial_state is not None:
+        return initial_state[0], (initial_state[1] if isinstance(rnn, nn.LSTM) else None)
+    shape = (rnn.num_layers * (2 if rnn.bidirectional else 1), inputs.shape[0], rnn.hidden_size)
+    zeros = inputs.new_zeros(shape)
+    return zeros, (torch.zeros_like(zeros) if isinstance(rnn, nn.LSTM) else None)
+
+
+def _empty_run(rnn: nn.RNNBase, inputs: torch.Tensor, initial_state: RNNState | None,
+               return_sequences: bool) -> tuple[torch.Tensor | None, RNNState]:
+    """`run_rnn` on `inputs` of shape `(batch_size, 0, input_size)`: no outputs `(batch_size, 0, num_directions *
+    hidden_size)`, and the start state as the final one."""
+    size = rnn.hidden_size * (2 if rnn.bidirectional else 1)
+    outputs = inputs.new_zeros(inputs.shape[0], 0, size) if return_sequences else None
+    return outputs, _start_state(rnn, inputs, initial_state)
+
+
+def _restart_empty_rows(rnn: nn.RNNBase, inputs: torch.Tensor, initial_state: RNNState | None, final,
+                        empty: torch.Tensor):
+    """`final` (the fused RNN's `h_n` or `(h_n, c_n)`) with the rows flagged in `empty` `(batch_size,)` put
+    back to their start state: a row without tokens read one padding token only because packing needs one."""
+    start_hidden, start_cell = _start_state(rnn, inputs, initial_state)
+    keep_start = empty[None, :, None]  # [1, B, 1] against [layers * directions, B, H]
+    if isinstance(final, tuple):
+        return torch.where(keep_start, start_hidden, final[0]), torch.where(keep_start, start_cell, final[1])
+    return torch.where(keep_start, start_hidden, final)
 
 
 def last_layer_features(final_hidden_state: torch.Tensor, num_directions: int) -> torch.Tensor:

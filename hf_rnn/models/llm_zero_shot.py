@@ -256,9 +256,12 @@ def zero_shot(
     Raises:
         ConfigError: a token-classification task (a causal LM cannot tag zero-shot here).
     """
-    from ..tasks import load_task
+    from ..arguments import instance_argument
+    from ..tasks import Task, load_task
     from .llm import load_llm
 
+    instance_argument(task, (str, Task), "zero_shot: task", "a Task or a task name")
+    instance_argument(model, nn.Module, "zero_shot: model", "a causal LM (torch.nn.Module)", optional=True)
     if isinstance(task, str):
         task = load_task(task)
     if not task.zero_shot:

@@ -55,7 +55,7 @@ from .layers_rnn import (  # noqa: F401 - RNN_CLASSES, RNNState, use_single_bias
     use_single_bias,
 )
 from .outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
-from .saved_folder import check_saved_architecture, reraise_weight_file_error
+from .saved_folder import check_saved_architecture, clear_size_mismatch, reraise_weight_file_error
 from .window_scaling import scale_windows
 
 
@@ -139,11 +139,14 @@ class RNNPreTrainedModel(PreTrainedModel):
         - a folder saved with another head of this family (e.g. token classification loaded as seq2seq) raises a
           `ValueError` instead of silently initialising the missing head; pass `allow_different_head=True` to
           reuse the matching weights on purpose, or use `hf_rnn.models.load_rnn(folder)` to load the saved head;
-        - a truncated or corrupt `model.safetensors` raises an `OSError` naming the file.
+        - a truncated or corrupt `model.safetensors` raises an `OSError` naming the file;
+        - weights that do not fit `config.json` (an edited `hidden_size`) raise a `ModelLoadError` (a `ValueError`)
+          naming the folder, instead of a table of every weight and a `RuntimeError`.
         """
         check_saved_architecture(pretrained_model_name_or_path, cls.__name__, allow_different_head)
         try:
-            loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+            with clear_size_mismatch(pretrained_model_name_or_path):
+                loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         except Exception as error:  # noqa: BLE001 - only weight-file errors are rewrapped, the rest re-raised
             reraise_weight_file_error(error, pretrained_model_name_or_path)
             raise
@@ -711,6 +714,8 @@ class RNNForTimeSeriesPrediction(RNNPreTrainedModel):
             raise ValueError(
                 f"past_values has {values.shape[-1]} features, the config says input_size={self.input_size}."
             )
+        if values.shape[1] == 0:  # no mean nor spread to scale by: a forecast from nothing would be made up
+            raise ValueError("past_values has no time steps: a forecast needs at least one past value.")
         normalised, observed, loc, scale = scale_windows(values, past_observed_mask)  # loc, scale [B, 1, F]
 
         rnn_inputs = torch.cat([normalised, observed], dim=-1)

@@ -4,12 +4,22 @@
 at random and logs a report), and reports a truncated `model.safetensors` with a low-level safetensors message.
 The helpers here turn both into errors that name the folder and the problem. They read files only (no torch):
 the RNN heads' `from_pretrained` (`modeling_rnn`), `load_rnn` (`loading_rnn`) and `load_llm` (`llm`) use them.
+A `config.json` edited so that the weights no longer fit it (another `hidden_size`) makes transformers log a
+table of every mismatched weight and raise a `RuntimeError` pointing at it: `clear_size_mismatch` makes that one
+`ModelLoadError` line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+
+from ..errors import ModelLoadError
+
+# the logger transformers' `from_pretrained` writes its loading report (the mismatch table) to
+_LOADING_LOGGER = "transformers.modeling_utils"
 
 # Heads whose weights live under the `rnn.` prefix, so the bare encoder can be loaded from their folders
 # (the usual "load the backbone of a fine-tuned model" use of `AutoModel`).
@@ -77,3 +87,56 @@ def is_weight_file_error(error: Exception) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+class HeldReport(list):
+    """The log records `held_loading_report` holds back; `drop()` forgets them (the error says it instead)."""
+
+    def drop(self) -> None:
+        self.clear()
+        self.dropped = True
+
+
+@contextlib.contextmanager
+def held_loading_report():
+    """Hold back what `from_pretrained` logs (its loading report: a table of every weight missing, unexpected or
+    of another shape) until the block ends: logged then as usual, unless the block `drop()`s it or raises a
+    `ModelLoadError` (which says what the table would)."""
+    logger = logging.getLogger(_LOADING_LOGGER)
+    held = HeldReport()
+    held.dropped = False
+
+    def hold(record: logging.LogRecord) -> bool:
+        held.append(record)
+        return False
+
+    logger.addFilter(hold)
+    try:
+        yield held
+    except ModelLoadError:
+        held.drop()
+        raise
+    finally:
+        logger.removeFilter(hold)
+        for record in [] if held.dropped else held:
+            logger.handle(record)
+
+
+@contextlib.contextmanager
+def clear_size_mismatch(folder):
+    """Run a `from_pretrained` of `folder` with its size-mismatch failure as one `ModelLoadError` (a `ValueError`).
+
+    transformers logs the loading report (a table of every weight whose shape differs from the config's) and then
+    raises a `RuntimeError` that says to read it: the table is dropped, and the error names the problem instead.
+    """
+    with held_loading_report() as report:
+        try:
+            yield
+        except RuntimeError as error:
+            if "ignore_mismatched_sizes" not in str(error):
+                raise
+            report.drop()
+            raise ModelLoadError(
+                f"cannot load '{os.fspath(folder)}': its weights do not have the shapes its config.json describes "
+                "(config.json edited, or copied from another model?); restore config.json or save the model again"
+            ) from None

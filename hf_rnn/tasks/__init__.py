@@ -68,6 +68,10 @@ def load_task(name: str, source: str | None = None, **options: Any) -> Task:
     >>> task = load_task("pos", "my_tags.conllu")          # any tag set
     >>> task = load_task("sentiment", "reviews.csv", text_column="review", label_column="stars")
     """
+    from ..arguments import path_argument, text_argument
+
+    text_argument(name, "load_task: name")
+    path_argument(source, "load_task: source", optional=True)  # a file, or a Hub dataset id
     return get_task_class(name).from_source(source, **options)
 
 

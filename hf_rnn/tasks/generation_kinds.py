@@ -20,7 +20,7 @@ from ..errors import DataError, InputError
 from ..generation import generate_batch, pad_id
 from ..tokenization import IGNORE_INDEX, chat_prompt_ids, ids_with_eos
 from .base import DIRECT, PROMPTED, SPLITS, Answer, Task, input_family
-from .kinds import by_index, concat_batches, generated_answers, left_padding
+from .kinds import by_index, concat_batches, generated_answers, left_padding, unicode_text
 from .options import Option
 from .sources import distinct_columns, pick_column, warn_dropped
 
@@ -155,6 +155,8 @@ class TranslationTask(_PromptedGenerationMixin, Task):
     def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
         rows = []
         for source in inputs:
+            if isinstance(source, str):
+                unicode_text(source, self.name)
             if not isinstance(source, str) or not tokenizer(source, add_special_tokens=False)["input_ids"]:
                 raise InputError(f"{self.name}: each input must be a text with tokens to translate, "
                                  f"not {source!r}")

@@ -105,6 +105,18 @@ def _without_labels(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def _text_input(text: Any, task: str) -> str:
     if not isinstance(text, str):
         raise InputError(f"{task}: each input must be a text (str), not {type(text).__name__}")
+    return unicode_text(text, task)
+
+
+def unicode_text(text: str, task: str) -> str:
+    """``text``, or an ``InputError`` where it holds a lone surrogate (``"\\ud800"``: half of a UTF-16 pair, which
+    no tokenizer can encode; Python makes one from a bad ``\\u`` escape or ``errors="surrogateescape"``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InputError(f"{task}: the text {text[:40]!r} holds a lone surrogate (U+{ord(text[e.start]):04X} at "
+                         f"character {e.start}), which is not Unicode text; remove it or decode the text again") \
+            from None
     return text
 
 
@@ -116,6 +128,8 @@ def _word_input(words: Any, task: str) -> list[str]:
         raise InputError(f"{task}: each input must be a list of words (str) or a text")
     if not words:
         raise InputError(f"{task}: an input has no words to label")
+    for word in words:
+        unicode_text(word, task)
     if any(not w.strip() or w != w.strip() for w in words):  # tags are read back word by word, in order
         raise InputError(f"{task}: a word is empty or has spaces around it: {[w for w in words if w != w.strip() or not w]}")
     return list(words)
