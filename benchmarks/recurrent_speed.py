@@ -26,7 +26,7 @@ three alike, and the ratios use medians.
 
 Usage::
 
-    python benchmarks/recurrent_speed.py                       # defaults: 1 thread, ~2 minutes
+    python benchmarks/recurrent_speed.py                       # defaults: 1 thread, under a minute
     python benchmarks/recurrent_speed.py --rounds 4 --gen-rounds 2 --contexts 64 256 1024 2048 --publish
     python benchmarks/recurrent_speed.py --threads 2 --clock wall
 """
@@ -51,8 +51,6 @@ REFERENCE = "lstm"  # ratios are against this model, measured in the same run
 def build_models(args) -> dict[str, torch.nn.Module]:
     """The three language models, same width, depth and vocabulary (`[B, T]` ids -> `[B, T, vocab]` logits)."""
     width, layers, vocab = args.width, args.layers, args.vocab_size
-    if width % 64:
-        raise SystemExit("recurrent_speed.py: error: --width must be a multiple of 64 (heads of 64 channels)")
     torch.manual_seed(args.seed)
     mamba2 = HfMamba2ForCausalLM(HfMamba2Config(
         vocab_size=vocab, hidden_size=width, num_hidden_layers=layers, expand=2, num_heads=2 * width // 64,
@@ -183,6 +181,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("width", "layers", "vocab_size", "batch_size", "seq_len", "rounds", "gen_rounds", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.width % 64:
+        parser.error("--width must be a multiple of 64 (Mamba-2 and Llama heads of 64 channels)")
     if args.new_tokens < 2 or min(args.contexts) < 1:
         parser.error("--new-tokens must be at least 2 (a time between two steps) and every context at least 1")
     torch.set_num_threads(args.threads)
