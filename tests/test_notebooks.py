@@ -62,6 +62,11 @@ EXPECTED = {
         "text": ["| model | family | accuracy |", "| bilstm | rnn |", "| smollm2 | llm |"],
         "images": 3,
     },
+    "07_recurrent_returns": {
+        "text": ["loop == scan in float64, to a relative 1e-10: True", "loop == scan in float32, to a relative 1e-3: True",
+                 "per training step", "equal to 1e-4: True", "same tokens: True", "SmolLM2 (self-attention)"],
+        "images": 3,
+    },
 }
 
 
@@ -70,7 +75,7 @@ def _code_cells(nb):
 
 
 def test_every_notebook_has_expectations():
-    assert len(NOTEBOOKS) == 6, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
     assert {p.stem for p in NOTEBOOKS} == set(EXPECTED)
 
 
@@ -141,7 +146,7 @@ def test_the_pair_comparison_sees_a_one_sided_edit(tmp_path):
 def test_ruff_passes_on_the_notebooks():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     assert ruff, "ruff is a dev dependency: pip install -e '.[dev]'"
-    assert len(SCRIPTS) == 6
+    assert len(SCRIPTS) == 7
     files = [str(p.relative_to(ROOT)) for p in SCRIPTS + NOTEBOOKS]
     result = subprocess.run([ruff, "check", "--no-cache", *files], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)

@@ -35,7 +35,7 @@ def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_pa
     assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 500 | 3.2% | 0.840 |" in text
     assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
     assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
-    assert "Not measured yet: `trainer_reference`, `rnn_throughput`, `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
+    assert "Not measured yet: `trainer_reference`, `rnn_throughput`, `recurrent_speed`, `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
     assert text.index("Trainer") < text.index("FLOPs")  # the README's order, not the files'
 
 
@@ -117,6 +117,32 @@ def test_the_rnn_throughput_line_gives_both_rates_and_the_ratio_against_its_goal
     assert "9,310 against 10,000 non-padding tokens/s, ratio **0.93**" in text
     assert "goal ≥ 0.95: **missed by 0.019**" in text and "32 sequences of 32-64 tokens" in text
     assert "**Measured on a busy machine:** other processes kept 1.20 of its cores busy" in text
+
+
+def test_the_recurrent_speed_table_gives_each_models_rates_against_the_lstm_and_its_growth(tmp_path):
+    def generation(ms_short, ms_long, lstm_short, lstm_long):
+        return {"64": {"ms_per_token": ms_short, "time_ratio_to_lstm": ms_short / lstm_short},
+                "2048": {"ms_per_token": ms_long, "time_ratio_to_lstm": ms_long / lstm_long}}
+
+    performance.publish("recurrent_speed", {
+        "threads": 1, "clock": "cpu", "width": 256, "layers": 2, "vocab_size": 4096, "batch_size": 16,
+        "seq_len": 128, "rounds": 6, "contexts": [64, 2048], "new_tokens": 16, "gen_rounds": 2,
+        "parameters": {"mamba2": 1_912_880, "lstm": 2_101_248, "llama": 2_621_696},
+        "settings": {"mamba2": "chunked PyTorch path", "lstm": "fused nn.LSTM", "llama": "sdpa, DynamicCache"},
+        "training": {"mamba2": {"tokens_per_second": 1400.0, "speed_ratio_to_lstm": 0.5},
+                     "lstm": {"tokens_per_second": 2800.0, "speed_ratio_to_lstm": 1.0},
+                     "llama": {"tokens_per_second": 2100.0, "speed_ratio_to_lstm": 0.75}},
+        "generation": {"mamba2": generation(4.0, 4.0, 2.0, 2.0), "lstm": generation(2.0, 2.0, 2.0, 2.0),
+                       "llama": generation(3.0, 6.0, 2.0, 2.0)},
+        "other_load_cores": 1.4}, tmp_path)
+    text = performance.performance_section(tmp_path)
+    assert "| model | parameters | training tokens/s (× LSTM) | ms per token at 64 (× LSTM) | ms per token at 2048 " \
+           "(× LSTM) |" in text
+    assert "| Mamba-2 | 1,912,880 | 1,400 (0.50×) | 4.00 (2.00×) | 4.00 (2.00×) |" in text
+    assert "| Llama | 2,621,696 | 2,100 (0.75×) | 3.00 (1.50×) | 6.00 (3.00×) |" in text
+    assert "at a context of 2048 against 64: Mamba-2 1.00×, LSTM 1.00×, Llama 2.00×" in text
+    assert "Mamba-2: chunked PyTorch path; LSTM: fused nn.LSTM; Llama: sdpa, DynamicCache" in text
+    assert "**Measured on a busy machine:** other processes kept 1.40 of its cores busy" in text
 
 
 @pytest.mark.parametrize("units, expected, absent", [
