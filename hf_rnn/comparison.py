@@ -334,7 +334,9 @@ def curve_summary(runs: list[Run], metric: str, greater_is_better: bool) -> str:
             by_family[run.family] = (run.label, points)
     if len(by_family) < 2:
         return ""
-    (name_a, a), (name_b, b) = (by_family[f] for f in sorted(by_family)[:2])
+    # the lecture's two sides where both trained (the RNN and the LLM), else the first two families by name
+    pair = ["rnn", "llm"] if {"rnn", "llm"} <= set(by_family) else sorted(by_family)[:2]
+    (name_a, a), (name_b, b) = (by_family[f] for f in pair)
     start, end = max(a[0][0], b[0][0]), min(a[-1][0], b[-1][0])
 
     def at(curve, t):

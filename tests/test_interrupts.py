@@ -89,7 +89,9 @@ def test_interrupting_a_comparison_ends_its_training_child(signum, tmp_path):
     out = tmp_path / "report"
     parent = subprocess.Popen(
         [sys.executable, "-m", "hf_rnn.cli", "compare", "--task", "pos", "--models", "rnn", "--output-dir", str(out),
-         "--no-zero-shot", *ENDLESS], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--no-zero-shot", *ENDLESS], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a suite started in the background (`make test &`) runs with SIGINT ignored, which children inherit
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     child = None
     try:
         watched = psutil.Process(parent.pid)
