@@ -173,8 +173,14 @@ def compare(
             recipe.model.name = folders[name]
     from .run_folder import check_report_dir
 
+    seed_recipes = {name: [recipe, *(_seed_recipe(recipe, k) for k in range(2, seeds + 1))]
+                    for name, recipe in recipes.items()}
+    every_folder = [r.output_dir for group in seed_recipes.values() for r in group]
+    clash = next((f for i, f in enumerate(every_folder) if f in every_folder[:i]), None)
+    if clash is not None:  # a model named like another's seed folder (an LLM folder "bilstm-seed2")
+        raise ConfigError(f"two runs of this comparison would share the folder {clash}: rename a model")
     # writable, new or a comparison's own, each model's folder new or a run; nothing is created yet
-    check_report_dir(out, [recipe.output_dir for recipe in recipes.values()])
+    check_report_dir(out, every_folder)
 
     runs: list[Run] = []
     if prof.epochs is None:
@@ -182,14 +188,13 @@ def compare(
                        "gives every model more steps; the report shows quality against time)")
     # interrupted before a run wrote anything, no empty folder stays; a stopped run's checkpoints do (resumed)
     seed_runs: dict[str, list[Run]] = {}
-    with _no_empty_folders_on_failure([out, *(Path(r.output_dir) for r in recipes.values())]):
+    with _no_empty_folders_on_failure([out, *(Path(f) for f in every_folder)]):
         out.mkdir(parents=True, exist_ok=True)
-        for name, recipe in recipes.items():
-            runs.append(_train_or_reuse(name, recipe, reuse=reuse, progress=progress))
+        for name, group in seed_recipes.items():
+            runs.append(_train_or_reuse(name, group[0], reuse=reuse, progress=progress))
             seed_runs[name] = [runs[-1]]
-            for k in range(2, seeds + 1):  # seed 1 is the recipe as it is, in the usual folder
-                seed_runs[name].append(_train_or_reuse(f"{name} seed {k}", _seed_recipe(recipe, k), reuse=reuse,
-                                                       progress=progress))
+            for k, recipe in enumerate(group[1:], start=2):  # seed 1 is the recipe as it is, in the usual folder
+                seed_runs[name].append(_train_or_reuse(f"{name} seed {k}", recipe, reuse=reuse, progress=progress))
     check_comparable(runs)
     check_comparable([run for group in seed_runs.values() for run in group])
 
@@ -238,6 +243,9 @@ def _seed_recipe(recipe, k: int):
 
     again = copy.deepcopy(recipe)
     again.training.seed = seed_value(recipe.training.seed, k)
+    if not 0 <= again.training.seed < 2**32:  # checked here, before seed 1 trains, not in seed k's child
+        raise ConfigError(f"seed {k} of {recipe.model.name} would train with training.seed={again.training.seed}, "
+                          "outside 0 to 2**32-1: lower training.seed")
     again.output_dir = str(seed_folder(recipe.output_dir, k))
     return again
 
@@ -251,12 +259,27 @@ def _judge(comparison: Comparison, task, progress: bool) -> None:
     comparison.disagreements, comparison.paired_tests_note = found.disagreements, found.note
 
 
+def _unique_row_names(rows: list[ModelResult], runs: list[Run]) -> None:
+    """Rows of runs that share a model name (``--runs a/bilstm b/bilstm``) take their folders in their names:
+    the paired tests and the predictions files tell rows apart by name."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.name] = counts.get(row.name, 0) + 1
+    taken: set[str] = set()
+    for i, (row, run) in enumerate(zip(rows, runs)):
+        if counts[row.name] > 1:
+            name = f"{row.name} ({run.path.parent.name}/{run.path.name})"
+            row.name = name if name not in taken else f"{name} #{i + 1}"
+        taken.add(row.name)
+
+
 def _keep_run_predictions(rows: list[ModelResult], runs: list[Run], out: Path) -> None:
-    """Copy each run's per-example predictions into ``out/predictions/`` (a row without them keeps ``None``)."""
+    """Copy each run's per-example predictions into ``out/predictions/`` (a row without them keeps ``None``),
+    named after the row (unique in a comparison)."""
     for row, run in zip(rows, runs):
         source = run.path / PREDICTIONS
         if source.is_file():
-            relative = f"{PREDICTIONS_DIR}/{_folder_name(run.path.name)}.jsonl.gz"
+            relative = f"{PREDICTIONS_DIR}/{_folder_name(row.name.replace('/', '_'))}.jsonl.gz"
             atomic_write_bytes(out / relative, source.read_bytes())
             row.predictions = relative
 
@@ -416,6 +439,7 @@ def compare_runs(run_dirs: list[str | os.PathLike], output_dir: str | os.PathLik
     out = usable_path(output_dir, "report folder")
     start = time.perf_counter()
     rows = [_row_from_run(run, task, latency_examples, False) for run in runs]
+    _unique_row_names(rows, runs)
     # the folder is made when there is something to write; interrupted while writing, the folder this call
     # made goes (a folder that existed before stays)
     made = _first_missing(out)
@@ -522,7 +546,10 @@ def _train_or_reuse(name: str, recipe, reuse: bool, progress: bool) -> Run:
     folder = Path(recipe.output_dir)
     wanted = dump_yaml(recipe.to_dict())
     if reuse and (folder / "metrics.json").exists() and (folder / "config.yaml").exists():
-        if _same_recipe(folder / "config.yaml", recipe):
+        if not (folder / PREDICTIONS).is_file():  # its test predictions are what the paired tests read
+            _say(progress, f"[compare] {name}: the finished run in {folder} kept no per-example predictions "
+                           "(trained before they were kept): training it again")
+        elif _same_recipe(folder / "config.yaml", recipe):
             try:
                 run = read_run(folder)
                 _say(progress, f"[compare] {name}: reusing the finished run in {folder}")

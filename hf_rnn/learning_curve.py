@@ -94,12 +94,14 @@ class Curve:
     output_dir: str
     equivalence: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
+    variant: str | None = None  # other data than the task's usual (the user's file, another series)
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "profile": self.profile, "metric": self.metric,
                 "greater_is_better": self.greater_is_better, "sizes": self.sizes,
                 "points": {k: [list(p) for p in v] for k, v in self.points.items()}, "lines": self.lines,
-                "families": self.families, "equivalence": self.equivalence, "folders": self.folders}
+                "families": self.families, "equivalence": self.equivalence, "folders": self.folders,
+                "variant": self.variant}
 
 
 def compare_sizes(task: str, models: list[str] | None = None, train_sizes: str | Sequence[int | str] = "100,300,all",
@@ -114,44 +116,66 @@ def compare_sizes(task: str, models: list[str] | None = None, train_sizes: str |
         overrides: recipe overrides for every model at every size.
         **compare_options: the rest of ``hf_rnn.compare``'s arguments (``data=``, ``zero_shot=``, task options).
     """
-    from .comparison import compare
+    from .comparison import ZERO_SHOT_CACHE, compare, comparison_variant
     from .recipes import load_recipe
     from .tasks import get_task_class, load_task
     from .tasks.user_data import data_overrides
 
     task_class = get_task_class(task)
+    if profile not in task_class.profiles:
+        raise ConfigError(f"unknown profile {profile!r}; choose {' or '.join(task_class.profiles)}")
     # the training split the sizes cut, read as the comparison will read it (the user's file, options, caps)
     data = compare_options.get("data")
     options = {k: v for k, v in compare_options.items() if k not in _COMPARE_ARGUMENTS}
     given = [*data_overrides(task, data, options, overrides), *overrides]
     if any(o.split("=", 1)[0].strip() == "task.max_train_examples" for o in overrides):
         raise ConfigError("--train-sizes sets task.max_train_examples itself: drop that override")
-    t = load_recipe(task, (models or task_class.default_models)[0], overrides=given).task
+    first = (models or task_class.default_models)[0]
+    recipe = load_recipe(task, first, overrides=given)
+    t = recipe.task
     loaded = load_task(task, t.source, **t.options)
-    train_examples = len(loaded.dataset["train"])
+    # "all" is what the profile trains on: its own cap (POS quick: 8,000 sentences) where it has one
+    cap = task_class.profiles[profile].train_examples
+    train_examples = min(len(loaded.dataset["train"]), cap) if cap else len(loaded.dataset["train"])
     sizes = parse_train_sizes(train_sizes, train_examples, len(loaded.label_names or []) or None)
-    out = Path(output_dir or f"runs/curve-{task}-{profile}").expanduser()
+    variant = comparison_variant(task, first, recipe)  # the user's data, another series: a curve of its own
+    named = "-".join(p for p in (task, variant) if p)
+    out = Path(output_dir or f"runs/curve-{named}-{profile}").expanduser()
 
     comparisons = []
-    shared_zero_shot = None
+    zero_shot_from: Path | None = None
     for size in sizes:
         folder = out / (ALL if size == ALL else f"n{size}")
-        if shared_zero_shot is not None and not (folder / shared_zero_shot.name).exists():
-            folder.mkdir(parents=True, exist_ok=True)  # the untrained model's scores do not depend on the size
-            shutil.copy2(shared_zero_shot, folder / shared_zero_shot.name)
+        if zero_shot_from is not None:  # the untrained model's scores do not depend on the size
+            _copy_zero_shot(zero_shot_from, folder, ZERO_SHOT_CACHE)
         extra = [] if size == ALL else [f"task.max_train_examples={size}"]
         if progress:
             print(f"[curve] {task}: {size} training examples", flush=True)
         c = compare(task, models, profile, folder, overrides=[*overrides, *extra], progress=progress,
                     **compare_options)
         comparisons.append((train_examples if size == ALL else size, c))
-        from .comparison import ZERO_SHOT_CACHE
-
         if (folder / ZERO_SHOT_CACHE).exists():
-            shared_zero_shot = folder / ZERO_SHOT_CACHE
+            zero_shot_from = folder
     curve = _curve_of(task, profile, loaded, comparisons, out)
+    curve.variant = variant
     write_curve(curve)
     return curve
+
+
+def _copy_zero_shot(source: Path, folder: Path, cache: str) -> None:
+    """The zero-shot row's cache and the predictions file it names, from one size's comparison to the next."""
+    if (folder / cache).exists():
+        return
+    try:
+        row = json.loads((source / cache).read_text(encoding="utf-8")).get("row", {})
+    except (OSError, ValueError, AttributeError):
+        return  # unreadable: that size scores it again
+    folder.mkdir(parents=True, exist_ok=True)
+    predictions = row.get("predictions") if isinstance(row, dict) else None
+    if isinstance(predictions, str) and (source / predictions).is_file():
+        (folder / predictions).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / predictions, folder / predictions)
+    shutil.copy2(source / cache, folder / cache)
 
 
 # compare()'s own keyword arguments (the rest of **compare_options are task options)
@@ -276,10 +300,13 @@ def publish_curve(curve_dir: str | os.PathLike, results_root: str | os.PathLike 
     src = Path(curve_dir)
     try:
         doc = json.loads((src / "curve.json").read_text(encoding="utf-8"))
-        name = f"{doc['task']}-curve-{doc['profile']}"
+        name = "-".join(p for p in (doc["task"], doc.get("variant"), "curve", doc["profile"]) if p)
     except (OSError, ValueError, KeyError) as e:
         raise ConfigError(f"{src} holds no finished curve (curve.json): {e}") from None
     dest = Path(results_root) / name
+    if dest.exists() and not (dest.is_dir() and all(p.name in CURVE_FILES for p in dest.iterdir())):
+        raise ConfigError(f"{dest} exists and is not a published curve (it holds more than "
+                          f"{', '.join(CURVE_FILES)}): move it away or choose another --publish folder")
     tmp = dest.with_name(f".{name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -1,7 +1,8 @@
 """The cross-task verdict: one row per task, what the fine-tuned transformer buys over the best RNN, generated
 from the committed ``results/`` into the README's and the docs' home page's ``verdict`` block.
 
-Each row reads one committed comparison (the ``full`` profile where it is committed, else ``quick``): the
+Each row reads one committed comparison (one with paired tests before one without, then the ``full`` profile
+before ``quick``): the
 best trained RNN and the best fine-tuned LLM on the task's primary metric, their difference with its 95%
 interval and paired test (the comparison's ``paired_tests`` entry of role ``verdict``, computed from both
 models' per-example predictions), whether it holds at the 5% level, and the cost as ratios (training
@@ -56,13 +57,19 @@ def _test_of(doc: dict[str, Any], llm: str, rnn: str) -> dict[str, Any] | None:
 
 
 def _pick(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One comparison per task (no variants): the first of ``PREFERRED_PROFILES`` that is committed."""
+    """One comparison per task (no variants): a tested one first (its ``paired_tests`` hold the verdict pair),
+    then the larger budget (the order of ``PREFERRED_PROFILES``): a verdict is a difference with its test, so
+    a tested ``quick`` row comes before an untested ``full`` one."""
+    def rank(doc: dict[str, Any]) -> tuple[int, int]:
+        tested = any(t.get("role") == "verdict" for t in doc.get("paired_tests") or [])
+        return (0 if tested else 1, PREFERRED_PROFILES.index(doc["profile"]))
+
     by_task: dict[str, dict[str, Any]] = {}
     for doc in docs:
         if doc.get("variant") or doc.get("profile") not in PREFERRED_PROFILES:
             continue
         have = by_task.get(doc["task"])
-        if have is None or PREFERRED_PROFILES.index(doc["profile"]) < PREFERRED_PROFILES.index(have["profile"]):
+        if have is None or rank(doc) < rank(have):
             by_task[doc["task"]] = doc
     return [d for d in docs if by_task.get(d["task"]) is d]
 

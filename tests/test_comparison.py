@@ -161,9 +161,27 @@ def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys
     (rnn_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
     compare("pos", ["rnn"], "quick", tmp_path, overrides=TINY, progress=True)
     assert "reusing the finished run" in capsys.readouterr().err
+    # a run from before per-example predictions were kept: trained again, so that its pairs can be tested
+    (rnn_dir / "predictions.jsonl.gz").unlink()
+    kept = compare("pos", ["rnn"], "quick", tmp_path, overrides=TINY, progress=True)
+    assert "kept no per-example predictions" in capsys.readouterr().err
+    assert (rnn_dir / "predictions.jsonl.gz").is_file() and kept.rows[0].predictions
     # one more step is another recipe: trained again, not reused
     other = compare("pos", ["rnn"], "quick", tmp_path, overrides=[*TINY, "training.max_steps=4"], progress=False)
     assert other.rows[0].steps == 4
+
+
+def test_compare_runs_tells_two_runs_of_one_model_name_apart(tmp_path):
+    first = compare("pos", ["rnn"], "quick", tmp_path / "a", overrides=TINY, progress=False)
+    second = compare("pos", ["rnn"], "quick", tmp_path / "b", overrides=[*TINY, "training.seed=7"], progress=False)
+    runs = [first.rows[0].run_dir, second.rows[0].run_dir]
+    c = compare_runs(runs, tmp_path / "both", latency_examples=2)
+    names = [r.name for r in c.rows if r.run_dir]
+    assert len(set(names)) == 2 and all("/" in n for n in names)  # "bilstm (a/bilstm)", "bilstm (b/bilstm)"
+    files = [r.predictions for r in c.rows if r.run_dir]
+    assert len(set(files)) == 2 and all((tmp_path / "both" / f).is_file() for f in files)
+    pair = next(t for t in c.paired_tests if {t["a"], t["b"]} == set(names))  # the two runs, not one twice
+    assert pair["n"] > 0
 
 
 def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch):

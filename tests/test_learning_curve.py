@@ -90,8 +90,9 @@ def test_a_curve_compares_both_families_on_nested_subsets_and_publishes(reviews,
     doc = json.loads((out / "curve.json").read_text())
     assert doc["sizes"] == curve.sizes and (out / "curve.png").stat().st_size > 1000
     assert "Data equivalence" in (out / "curve.md").read_text()
+    assert curve.variant == "reviews" and doc["variant"] == "reviews"  # the user's file: a curve of its own
     published = publish_curve(out, tmp_path / "results")
-    assert published.name == "sentiment-curve-quick"
+    assert published.name == "sentiment-reviews-curve-quick"
     assert sorted(p.name for p in published.iterdir()) == ["curve.json", "curve.md", "curve.png"]
 
 
@@ -108,3 +109,36 @@ def test_cli_bad_sizes_exit_2_before_any_folder(argv, phrase, reviews, tmp_path,
     err = capsys.readouterr().err
     assert code == 2 and phrase in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_all_is_what_the_profile_trains_on_and_larger_sizes_are_refused():
+    # POS quick trains on 8,000 of the 45,872 training sentences: "all" is 8,000 there, and 9,000 is too many
+    with pytest.raises(ConfigError, match="more than the 8,000 examples"):
+        compare_sizes("pos", ["bilstm"], "100,9000", "quick", progress=False)
+
+
+def test_the_zero_shot_scores_travel_with_their_predictions(tmp_path):
+    from hf_rnn.learning_curve import _copy_zero_shot
+
+    first, second = tmp_path / "n100", tmp_path / "all"
+    (first / "predictions").mkdir(parents=True)
+    (first / "predictions" / "smollm2_zero-shot.jsonl.gz").write_bytes(b"records")
+    (first / "zero_shot.json").write_text(json.dumps({"key": {}, "row": {
+        "predictions": "predictions/smollm2_zero-shot.jsonl.gz"}}))
+    _copy_zero_shot(first, second, "zero_shot.json")
+    assert (second / "predictions" / "smollm2_zero-shot.jsonl.gz").read_bytes() == b"records"
+    assert (second / "zero_shot.json").read_text() == (first / "zero_shot.json").read_text()
+
+
+def test_publishing_a_curve_never_replaces_a_folder_it_did_not_write(tmp_path):
+    src = tmp_path / "curve"
+    src.mkdir()
+    (src / "curve.json").write_text(json.dumps({"task": "pos", "profile": "quick"}))
+    (src / "curve.md").write_text("# c")
+    (src / "curve.png").write_bytes(b"png")
+    mine = tmp_path / "results" / "pos-curve-quick"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not a published curve"):
+        publish_curve(src, tmp_path / "results")
+    assert (mine / "notes.txt").read_text() == "mine"

@@ -50,7 +50,11 @@ def test_committed_results_are_complete_and_portable():
         assert (folder / "report.md").exists()
         for fig in folder.glob("*.png"):
             assert fig.stat().st_size < 500 * 1024, fig
-        assert not list(folder.glob("*.safetensors")) and not [p for p in folder.iterdir() if p.is_dir()]
+        # no weights, no run folders: only the per-example predictions the paired tests read
+        assert not list(folder.glob("*.safetensors"))
+        assert [p.name for p in folder.iterdir() if p.is_dir()] in ([], ["predictions"]), folder
+        assert all(p.name.endswith(".jsonl.gz") for p in folder.glob("predictions/*")), folder
+        assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 5 * 2**20, f"{folder}: over 5 MB"
 
 
 def _doc(task="sentiment", profile="full", rows=None, **extra):
@@ -317,3 +321,19 @@ def test_a_comparison_that_reused_its_runs_says_so_instead_of_a_whole_time():
     trained = [120.0, 123.0, None]  # a reference row has no training seconds
     assert took(900.0, trained) == "the whole comparison took 900 s"
     assert took(174.0, trained).startswith("the comparison command took 174 s, reusing")
+
+
+def test_the_verdict_row_prefers_a_tested_comparison_to_a_larger_untested_one(tmp_path):
+    from hf_rnn.results import collect
+    from hf_rnn.verdict_table import verdict_section
+
+    publish(_write(tmp_path / "runs" / "full", _doc()), tmp_path / "results")  # full, no paired tests
+    quick = _doc()
+    quick["profile"] = "quick"
+    quick["paired_tests"] = [{"role": "verdict", "a": "smollm2", "b": "bilstm", "metric": "accuracy",
+                              "difference": 0.09, "ci_low": 0.05, "ci_high": 0.13, "test": "exact McNemar",
+                              "p_value": 0.0001, "p_holm": 0.0002}]
+    publish(_write(tmp_path / "runs" / "quick", quick), tmp_path / "results")
+    text = verdict_section(collect(tmp_path / "results"))
+    assert "(results/sentiment-quick/report.md) `quick`" in text and "sentiment-full" not in text
+    assert "**LLM ahead**" in text
