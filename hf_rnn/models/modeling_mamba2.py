@@ -500,21 +500,10 @@ def load_mamba2(folder: str | os.PathLike, **kwargs):
 
 def register_auto_classes() -> None:
     """Make `AutoConfig` / `AutoModel*` resolve `model_type="hf_mamba2"` to these classes (no trust_remote_code)."""
-    from transformers import (
-        AutoConfig,
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForSequenceClassification,
-        AutoModelForTimeSeriesPrediction,
-        AutoModelForTokenClassification,
-    )
+    from .auto_registration import register_with_auto
 
-    AutoConfig.register(HfMamba2Config.model_type, HfMamba2Config, exist_ok=True)
-    for auto_class, model_class in (
-        (AutoModel, HfMamba2Model),
-        (AutoModelForSequenceClassification, HfMamba2ForSequenceClassification),
-        (AutoModelForTokenClassification, HfMamba2ForTokenClassification),
-        (AutoModelForCausalLM, HfMamba2ForCausalLM),
-        (AutoModelForTimeSeriesPrediction, HfMamba2ForTimeSeriesPrediction),
-    ):
-        auto_class.register(HfMamba2Config, model_class, exist_ok=True)
+    register_with_auto(HfMamba2Config, {
+        "AutoModel": HfMamba2Model, "AutoModelForSequenceClassification": HfMamba2ForSequenceClassification,
+        "AutoModelForTokenClassification": HfMamba2ForTokenClassification,
+        "AutoModelForCausalLM": HfMamba2ForCausalLM,
+        "AutoModelForTimeSeriesPrediction": HfMamba2ForTimeSeriesPrediction})

@@ -756,25 +756,11 @@ RNN_HEADS: dict[str, type[RNNPreTrainedModel]] = {
 def register_auto_classes() -> None:
     """Make `AutoConfig` / `AutoModel*` resolve `model_type="hf_rnn"` to these classes (no trust_remote_code).
 
-    Called on `import hf_rnn.models`; `exist_ok=True` keeps re-imports (e.g. module reloads) harmless.
+    Called on `import hf_rnn.models`; re-imports (e.g. module reloads) are harmless.
     """
-    from transformers import (
-        AutoConfig,
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForSeq2SeqLM,
-        AutoModelForSequenceClassification,
-        AutoModelForTimeSeriesPrediction,
-        AutoModelForTokenClassification,
-    )
+    from .auto_registration import register_with_auto
 
-    AutoConfig.register(RNNConfig.model_type, RNNConfig, exist_ok=True)
-    for auto_class, model_class in (
-        (AutoModel, RNNModel),
-        (AutoModelForSequenceClassification, RNNForSequenceClassification),
-        (AutoModelForTokenClassification, RNNForTokenClassification),
-        (AutoModelForCausalLM, RNNForCausalLM),
-        (AutoModelForSeq2SeqLM, RNNForSeq2SeqLM),
-        (AutoModelForTimeSeriesPrediction, RNNForTimeSeriesPrediction),
-    ):
-        auto_class.register(RNNConfig, model_class, exist_ok=True)
+    register_with_auto(RNNConfig, {
+        "AutoModel": RNNModel, "AutoModelForSequenceClassification": RNNForSequenceClassification,
+        "AutoModelForTokenClassification": RNNForTokenClassification, "AutoModelForCausalLM": RNNForCausalLM,
+        "AutoModelForSeq2SeqLM": RNNForSeq2SeqLM, "AutoModelForTimeSeriesPrediction": RNNForTimeSeriesPrediction})
