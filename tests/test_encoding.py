@@ -108,12 +108,12 @@ def test_repeat_input_is_a_tagging_option_that_reaches_the_encoding(tokenizer):
         load_task("sentiment", repeat_input=True)
 
 
-def test_the_old_family_keyword_still_encodes_with_a_future_warning(tokenizer):
+def test_the_old_family_keyword_is_gone(tokenizer):
+    # ``family=`` was the old name of ``encoding=`` (a FutureWarning shim, removed 2026-12): plain Python refuses it now
     task = load_task("sentiment").subset({"train": 4})
-    with pytest.warns(FutureWarning, match=r"encode\(family=\.\.\.\) is now encoding="):
-        old = task.encode(tokenizer, family="llm", splits=("train",))["train"]
-    assert old["input_ids"] == task.encode(tokenizer, encoding="llm", splits=("train",))["train"]["input_ids"]
-    with pytest.warns(FutureWarning, match="collator"):
-        task.collator(tokenizer, family="rnn")
-    with pytest.raises(TypeError, match="both encoding= and family="):
-        task.encode_inputs(tokenizer, ["fine"], encoding="rnn", family="rnn")
+    for call in (lambda: task.encode(tokenizer, family="llm", splits=("train",)),
+                 lambda: task.collator(tokenizer, family="rnn"),
+                 lambda: task.encode_inputs(tokenizer, ["fine"], family="rnn")):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'family'"):
+            call()
+    assert task.encode(tokenizer, encoding="llm", splits=("train",))["train"]["input_ids"]

@@ -23,9 +23,7 @@ The five kinds of the lecture are the subclasses in ``kinds.py`` and ``generatio
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +42,6 @@ from .options import Option
 SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 1234
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-# the methods whose ``encoding`` argument was once called ``family`` (still accepted, with a FutureWarning)
-_RENAMED_ENCODING_METHODS = ("encode", "encode_inputs", "collator")
 
 
 # The two encodings of a task (the ``encoding`` argument of ``Task.encode`` / ``collator``), named after the
@@ -103,30 +99,8 @@ def seeded_splits(ds: Dataset, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS
     )
 
 
-def _accepts_family_keyword(method: Callable) -> Callable:
-    """``method`` also taking ``family=``, the old name of its ``encoding`` argument (with a FutureWarning)."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        if "family" in kwargs:
-            if "encoding" in kwargs:
-                raise TypeError(f"{method.__qualname__}() got both encoding= and family= (its old name); "
-                                "pass encoding= only")
-            warnings.warn(f"{method.__qualname__}(family=...) is now encoding=...; family= will be removed",
-                          FutureWarning, stacklevel=2)
-            kwargs["encoding"] = kwargs.pop("family")
-        return method(self, *args, **kwargs)
-    return wrapper
-
-
 class Task:
     """One of the lecture's tasks: data, the families' inputs, and the metric."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # every kind's own encode / encode_inputs / collator keeps reading the argument's old name
-        for name in _RENAMED_ENCODING_METHODS:
-            if name in cls.__dict__:
-                setattr(cls, name, _accepts_family_keyword(cls.__dict__[name]))
 
     # options every source accepts (a Hub dataset's configuration and revision); tasks add their own
     option_specs: ClassVar[dict[str, Option]] = {
