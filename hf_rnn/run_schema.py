@@ -261,15 +261,6 @@ class RunMetrics(_Section):
         """Read and check a ``metrics.json`` document; a ``RunError`` names what is missing or wrong."""
         return super().from_dict(data, where)
 
-    def __getitem__(self, key: str) -> Any:
-        """``metrics["test"]["accuracy"]``, as when ``train()`` returned a dict: a copy, read through ``to_dict()``
-        (deprecated: read the attributes, ``metrics.test["accuracy"]``)."""
-        import warnings
-
-        warnings.warn("train() returns a RunMetrics: read its attributes (metrics.test[...], metrics.training.steps); "
-                      "dict-style reading is a read-only copy and will go", DeprecationWarning, stacklevel=2)
-        return self.to_dict()[key]
-
     @property
     def primary_score(self) -> float | None:
         """The test score on the task's primary metric (None when the test split was not scored)."""

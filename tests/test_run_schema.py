@@ -60,10 +60,12 @@ def test_a_metrics_json_of_the_release_before_reads_and_writes_back_unchanged():
     assert json.dumps(metrics.to_dict(), indent=2) == json.dumps(LEGACY, indent=2)  # same keys, order and values
 
 
-def test_dict_style_reading_still_works_with_a_deprecation_warning():
+def test_dict_style_reading_is_gone_the_attributes_read_the_same_values():
+    # ``metrics["test"]`` was a deprecated read-only copy (removed 2026-12): the attributes are the one way
     metrics = RunMetrics.from_dict(copy.deepcopy(LEGACY))
-    with pytest.warns(DeprecationWarning, match="attributes"):
-        assert metrics["test"] == LEGACY["test"] and metrics["training"]["steps"] == metrics.training.steps
+    with pytest.raises(TypeError, match="not subscriptable"):
+        metrics["test"]
+    assert metrics.test == LEGACY["test"] and metrics.training.steps == LEGACY["training"]["steps"]
 
 
 def test_a_forecaster_has_no_tokenizer_and_a_family_keeps_its_own_model_keys():
