@@ -7,15 +7,15 @@ a child process of their own (its peak memory is its own, and a crash does not t
 module's entry::
 
     python -m hf_rnn.recipe_training --config RECIPE.yaml --output-dir DIR [--resume | --overwrite] [KEY=VALUE ...]
-    python -m hf_rnn.recipe_training --output-dir DIR --resume [KEY=VALUE ...]    # the run's own config.yaml
-    python -m hf_rnn.recipe_training --task T --model M --output-dir DIR [KEY=VALUE ...]
+
+Its command line is ``hf-rnn train``'s (``hf_rnn.commands.train``, one parser), in a process that ends with
+its parent (``hf_rnn.child_process.watch_parent``) and is ended at once by SIGTERM.
 
 Errors a user can act on (``HfRnnError``) print one line and exit with status 2, as the CLI's do.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -140,34 +140,21 @@ def _build(recipe: Recipe):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m hf_rnn.recipe_training``: ``train_recipe`` in a process of its own (see the module).
+    """``python -m hf_rnn.recipe_training``: ``hf-rnn train``'s command line in a process of its own.
 
     Started by a comparison or the app (``hf_rnn.child_process.start``), it ends when they do, however they
     end (``watch_parent``); its run stays resumable from the last checkpoint."""
     from .child_process import watch_parent
+    from .commands.train import build_parser
 
     watch_parent()  # first: a parent killed while this one loads the data must not leave it training
-    parser = argparse.ArgumentParser(prog="python -m hf_rnn.recipe_training",
-                                     description="Train a recipe into a run folder (hf_rnn.train_recipe).")
-    parser.add_argument("--config", metavar="FILE.yaml", help="the recipe file")
-    parser.add_argument("--task", help="with --model: the built-in recipe of this task")
-    parser.add_argument("--model", help="with --task: the built-in recipe of this model")
-    parser.add_argument("--output-dir", metavar="DIR", required=True, help="the run folder")
-    parser.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
-    parser.add_argument("--overwrite", action="store_true", help="start again in a folder that holds a run")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides (section.key=value)")
-    args = parser.parse_args(argv)
+    parser = build_parser("python -m hf_rnn.recipe_training")
+    args = parser.parse_args(None if argv is None else list(argv))
     try:
-        if args.resume and not (args.config or args.task or args.model):  # the run's own config.yaml
-            run = train_recipe(None, args.output_dir, args.overrides, resume=True)
-        else:
-            recipe = load_recipe(args.task, args.model, args.config, args.overrides)
-            run = train_recipe(recipe, args.output_dir, resume=args.resume, overwrite=args.overwrite)
+        return int(args.func(args) or 0)
     except HfRnnError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
-    print(f"run folder: {run.path.resolve()}")
-    return 0
 
 
 if __name__ == "__main__":

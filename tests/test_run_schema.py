@@ -161,3 +161,16 @@ def test_the_child_process_entry_runs_train_recipe(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         "python -m hf_rnn.recipe_training: error: training.batch_size must be >= 1; got 0"]
+
+
+def test_the_child_process_entry_reads_the_hf_rnn_train_command_line(tmp_path, capsys):
+    # one parser: the child's entry is ``hf-rnn train``'s (overrides anywhere, --print-config, the same recipe)
+    from hf_rnn import cli, recipe_training
+
+    argv = ["training.max_steps=7", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(tmp_path / "r"),
+            "--print-config", "model.hidden_size=24"]
+    assert recipe_training.main(argv) == 0
+    child = capsys.readouterr().out
+    assert cli.main(["train", *argv]) == 0
+    assert capsys.readouterr().out == child
+    assert "max_steps: 7" in child and "hidden_size: 24" in child and not (tmp_path / "r").exists()
