@@ -5,7 +5,8 @@
   taken at the last position only, for a simple RNN, a GRU, an LSTM and a transformer of the same width;
   :func:`plot_gradient_norms` draws the curves on a log scale.
 - **The bidirectional effect** ("Pass me the orange" / "Pass me the orange marker"): :func:`train_quick_taggers`
-  trains a unidirectional and a bidirectional LSTM tagger on part of the POS data in about a minute each;
+  trains a unidirectional and a bidirectional LSTM tagger on part of the POS data in about a minute each,
+  through the package's one training loop (``hf_rnn.training.train``);
   :func:`bidirectional_effect` tags the lecture's sentences word by word with each tagger, and
   :func:`plot_bidirectional_effect` / :func:`bidirectional_table_markdown` / :func:`bidirectional_table_html`
   render the table.
@@ -17,7 +18,6 @@ import copy
 import html
 import logging
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -477,43 +477,6 @@ def _rectangle(x, y, colour, height=1.0, width=0.94, edge="white", line=1.0):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _encode_sentences(tokenizer, rows, max_length: int) -> list[tuple[list[int], list[int]]]:
-    from .tokenization import encode_words
-
-    encoded = []
-    for words, tags in rows:
-        enc = encode_words(tokenizer, words, tags, max_length=max_length)
-        encoded.append((enc["input_ids"], enc["labels"]))
-    return encoded
-
-
-def _batch(examples, pad_id: int) -> dict[str, torch.Tensor]:
-    from .tokenization import IGNORE_INDEX
-
-    longest = max(len(ids) for ids, _ in examples)
-    ids = torch.full((len(examples), longest), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), longest), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(examples), longest), dtype=torch.long)
-    for k, (i, lab) in enumerate(examples):
-        ids[k, : len(i)] = torch.tensor(i)
-        labels[k, : len(lab)] = torch.tensor(lab)
-        mask[k, : len(i)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-@torch.no_grad()
-def _accuracy(model, examples, pad_id: int, batch_size: int = 64) -> float:
-    model.eval()
-    correct = total = 0
-    for start in range(0, len(examples), batch_size):
-        batch = _batch(examples[start : start + batch_size], pad_id)
-        predictions = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.argmax(-1)
-        kept = batch["labels"] != -100
-        correct += int((predictions[kept] == batch["labels"][kept]).sum())
-        total += int(kept.sum())
-    return correct / max(total, 1)
-
-
 def train_quick_taggers(
     steps: int = 600,
     *,
@@ -531,89 +494,86 @@ def train_quick_taggers(
     num_threads: int | None = 1,
     seed: int = 0,
     names: tuple[str, str] = (UNIDIRECTIONAL_NAME, BIDIRECTIONAL_NAME),
+    output_dir: str | Path | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """Train a unidirectional and a bidirectional RNN tagger on part of the POS data (the lecture's word
-    labeling), with a plain PyTorch loop, for the bidirectional demo.
+    labeling), through the package's one training loop (``hf_rnn.training.train``), for the bidirectional demo.
 
-    Both taggers see the same batches in the same order for ``steps`` steps (or until ``max_seconds`` per model);
-    defaults take about a minute per model on a CPU. Words are labelled at their first sub-token of the
-    built-in (SmolLM2) tokenizer, as the POS task does.
+    Both taggers see the same batches in the same order (the loop's sampler is seeded by ``seed``) for ``steps``
+    optimizer steps (or until ``max_seconds`` of training per model), with Adam at a constant
+    ``learning_rate`` (AdamW without weight decay) and gradients clipped to norm 1; each is scored on
+    the validation sentences once, at the end. Defaults take about a minute per model on a CPU. Words are labelled
+    at their first sub-token of the built-in (SmolLM2) tokenizer, as the POS task does for every model.
+
+    ``max_train_sentences`` / ``max_validation_sentences``: a seeded sample of the train / validation split
+    (``Task.subset``); the loop's final test score uses as many test sentences as validation ones.
 
     ``num_threads`` sets PyTorch's CPU threads during training (restored after). One thread is the default: for
     models this small a second thread gains little, and when other processes share the cores, OpenMP threads
     waiting for each other can make every step several times slower. ``None`` keeps the current setting.
 
+    ``output_dir``: where the two run folders go (``unidirectional/``, ``bidirectional/``; a run already there
+    is replaced); ``None``: a temporary folder, removed afterwards (the models stay in memory).
+
     Returns:
         ``{name: (model, tokenizer)}`` (ready for :func:`bidirectional_effect`). Each model carries a
-        ``quick_training`` dict: steps, seconds, final training loss, validation accuracy.
+        ``quick_training`` dict: steps, seconds of training, the last logged training loss, the validation
+        (and test) token accuracy, the numbers of sentences and the run folder (``None`` when temporary).
     """
+    import tempfile
+
     from .tasks import load_task
     from .tokenization import load_tokenizer
 
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer()
     task = task if task is not None else load_task("pos")
-    label_names = list(task.dataset["train"].features["tags"].feature.names)
-    rng = np.random.default_rng(seed)
-
-    train_split = task.dataset["train"]
-    order = rng.permutation(len(train_split))[:max_train_sentences]
-    subset = train_split.select(np.sort(order))
-    train = _encode_sentences(tokenizer, zip(subset["tokens"], subset["tags"]), max_length)
-    validation_split = task.dataset["validation"]
-    validation_split = validation_split.select(range(min(max_validation_sentences, len(validation_split))))
-    validation = _encode_sentences(tokenizer, zip(validation_split["tokens"], validation_split["tags"]), max_length)
-    batches = [rng.choice(len(train), size=batch_size, replace=False) for _ in range(steps)]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    task = task.subset({"train": max_train_sentences, "validation": max_validation_sentences,
+                        "test": max_validation_sentences}, seed=seed)
+    config = {"epochs": None, "max_steps": steps, "max_seconds": max_seconds, "batch_size": batch_size,
+              "learning_rate": learning_rate, "weight_decay": 0.0, "lr_scheduler": "constant", "max_grad_norm": 1.0,
+              "max_length": max_length, "eval_steps": steps, "seed": seed, "log_with": None, "progress_bar": False}
 
     previous_threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
-        return _train_taggers(names, tokenizer, label_names, train, validation, batches, pad_id, cell, hidden_size,
-                              embedding_size, learning_rate, steps, max_seconds, seed)
+        with tempfile.TemporaryDirectory(prefix="hf_rnn_taggers_") as scratch:
+            root = Path(output_dir).expanduser() if output_dir is not None else Path(scratch)
+            return {name: (_train_tagger(name, bidirectional, task, tokenizer, config, cell, hidden_size,
+                                         embedding_size, root, keep=output_dir is not None), tokenizer)
+                    for name, bidirectional in zip(names, (False, True))}
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train_taggers(names, tokenizer, label_names, train, validation, batches, pad_id, cell, hidden_size,
-                   embedding_size, learning_rate, steps, max_seconds, seed) -> dict[str, tuple[Any, Any]]:
+def _train_tagger(name: str, bidirectional: bool, task, tokenizer, config: dict[str, Any], cell: str,
+                  hidden_size: int, embedding_size: int, root: Path, keep: bool):
+    """One tagger of :func:`train_quick_taggers`, trained by ``hf_rnn.training.train`` in ``root``."""
+    from . import training
     from .models import RNNConfig, RNNForTokenClassification
 
-    taggers: dict[str, tuple[Any, Any]] = {}
-    for name, bidirectional in zip(names, (False, True)):
-        torch.manual_seed(seed)
-        config = RNNConfig(
-            vocab_size=len(tokenizer), embedding_size=embedding_size, hidden_size=hidden_size, cell=cell,
-            bidirectional=bidirectional, num_labels=len(label_names), pad_token_id=pad_id,
-            id2label=dict(enumerate(label_names)), label2id={n: i for i, n in enumerate(label_names)},
-        )
-        model = RNNForTokenClassification(config)
-        try:  # the fused kernel updates the 49152-row embedding several times faster than the default
-            optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, fused=True)
-        except (RuntimeError, TypeError, ValueError):
-            optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-        model.train()
-        start, loss_value, done = time.perf_counter(), float("nan"), 0
-        for step, indices in enumerate(batches, 1):
-            batch = _batch([train[i] for i in indices], pad_id)
-            loss = model(**batch).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            loss_value, done = loss.detach().item(), step
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                logger.warning("%s: stopped after %d of %d steps (max_seconds=%s)", name, step, steps, max_seconds)
-                break
-        seconds = time.perf_counter() - start
-        accuracy = _accuracy(model, validation, pad_id)
-        model.eval()
-        model.quick_training = {"steps": done, "seconds": round(seconds, 1), "train_loss": round(loss_value, 4),
-                                "validation_accuracy": round(accuracy, 4), "train_sentences": len(train),
-                                "validation_sentences": len(validation)}
-        logger.info("%s: %s", name, model.quick_training)
-        taggers[name] = (model, tokenizer)
-    return taggers
+    label_names = list(task.label_names)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    torch.manual_seed(config["seed"])  # both taggers start from the same generator state
+    model = RNNForTokenClassification(RNNConfig(
+        vocab_size=len(tokenizer), embedding_size=embedding_size, hidden_size=hidden_size, cell=cell,
+        bidirectional=bidirectional, num_labels=len(label_names), pad_token_id=pad_id,
+        id2label=dict(enumerate(label_names)), label2id={n: i for i, n in enumerate(label_names)},
+    ))
+    out = root / ("bidirectional" if bidirectional else "unidirectional")
+    metrics = training.train(model, task, config, tokenizer, out, overwrite=True)
+    if metrics.training.stopped_because == "max_seconds":
+        logger.warning("%s: stopped after %d of %d steps (max_seconds=%s)", name, metrics.training.steps,
+                       config["max_steps"], config["max_seconds"])
+    model.eval()
+    model.quick_training = {
+        "steps": metrics.training.steps, "seconds": round(metrics.training.train_seconds, 1),
+        "train_loss": round(metrics.training.final_loss, 4) if metrics.training.final_loss is not None else None,
+        "validation_accuracy": round(metrics.best.value, 4), "test_accuracy": round(metrics.test["accuracy"], 4),
+        "train_sentences": len(task.dataset["train"]), "validation_sentences": len(task.dataset["validation"]),
+        "run_dir": str(out) if keep else None}
+    logger.info("%s: %s", name, model.quick_training)
+    return model
 
 
 __all__ = [

@@ -51,8 +51,9 @@ print(f"files go to {OUT}; {THREADS} CPU thread(s)")
 # ## The data and the two taggers
 #
 # The `pos` task is the whole Brown corpus with the 12 universal tags. Both taggers read SmolLM2's
-# tokenizer's sub-tokens (so the LLM of notebook 5 would see the same ids) and are trained with a plain
-# PyTorch loop, seeing the same batches in the same order.
+# tokenizer's sub-tokens (so the LLM of notebook 5 would see the same ids) and are trained by the package's one
+# training loop (`hf_rnn.training.train`, as `hf-rnn train` does), seeing the same batches in the same order;
+# their run folders go to `OUT/taggers`.
 
 # %%
 from IPython.display import Markdown, display
@@ -68,7 +69,7 @@ print(list(zip(example["tokens"], [pos.label_names[t] for t in example["tags"]])
 
 taggers = train_quick_taggers(STEPS, task=pos, max_seconds=MAX_SECONDS, max_train_sentences=TRAIN_SENTENCES,
                               max_validation_sentences=500, hidden_size=HIDDEN, embedding_size=HIDDEN,
-                              num_threads=THREADS)
+                              num_threads=THREADS, output_dir=os.path.join(OUT, "taggers"))
 for name, (model, _) in taggers.items():
     info = model.quick_training
     print(f"{name:24s} {info['steps']} steps in {info['seconds']} s, "

@@ -159,3 +159,39 @@ def test_train_quick_taggers_runs_briefly(tokenizer):
     table = bidirectional_effect(taggers, sentences=("Rest before your next class",))
     assert len(table) == 5
     assert torch.get_num_threads() == threads  # the training thread setting is restored
+
+
+def test_quick_taggers_train_through_the_one_loop(tokenizer, monkeypatch, tmp_path):
+    """No second training loop: each tagger is one ``hf_rnn.training.train`` call, whose run folder holds the
+    model the function returns."""
+    from hf_rnn import training
+    from hf_rnn.runs import load_run_model, read_run
+
+    calls = []
+    real_train = training.train
+
+    def spy(model, task, config, *args, **kwargs):
+        calls.append((type(model).__name__, model.config.bidirectional, dict(config)))
+        return real_train(model, task, config, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train", spy)
+    taggers = train_quick_taggers(steps=2, tokenizer=tokenizer, hidden_size=8, embedding_size=8, batch_size=4,
+                                  max_train_sentences=24, max_validation_sentences=6, names=("uni", "bi"),
+                                  output_dir=tmp_path / "taggers", max_seconds=None, seed=5)
+    assert [c[:2] for c in calls] == [("RNNForTokenClassification", False), ("RNNForTokenClassification", True)]
+    assert all(c[2]["max_steps"] == 2 and c[2]["seed"] == 5 and c[2]["lr_scheduler"] == "constant" for c in calls)
+    for name, folder in (("uni", "unidirectional"), ("bi", "bidirectional")):
+        model, _ = taggers[name]
+        run = read_run(tmp_path / "taggers" / folder)
+        info = model.quick_training
+        assert info["run_dir"] == str(tmp_path / "taggers" / folder) and info["steps"] == run.metrics.training.steps == 2
+        assert info["train_sentences"] == 24 and info["validation_sentences"] == 6
+        assert info["validation_accuracy"] == pytest.approx(run.metrics.best.value, abs=1e-4)  # rounded to 4 places
+        saved, _ = load_run_model(run)
+        for (key, mine), theirs in zip(model.state_dict().items(), saved.state_dict().values()):
+            torch.testing.assert_close(mine, theirs, msg=key)  # the returned model is the one trained and saved
+    # the temporary run folders of the default are removed, the models stay usable
+    taggers = train_quick_taggers(steps=1, tokenizer=tokenizer, hidden_size=8, embedding_size=8, batch_size=4,
+                                  max_train_sentences=8, max_validation_sentences=4, names=("uni", "bi"))
+    assert taggers["uni"][0].quick_training["run_dir"] is None and len(calls) == 4
+    assert len(bidirectional_effect(taggers, sentences=("Pass me the orange",))) == 4
