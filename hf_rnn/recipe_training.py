@@ -8,10 +8,9 @@ module's entry::
 
     python -m hf_rnn.recipe_training --config RECIPE.yaml --output-dir DIR [--resume | --overwrite] [KEY=VALUE ...]
 
-Its command line is ``hf-rnn train``'s (``hf_rnn.commands.train``, one parser), in a process that ends with
-its parent (``hf_rnn.child_process.watch_parent``) and is ended at once by SIGTERM.
-
-Errors a user can act on (``HfRnnError``) print one line and exit with status 2, as the CLI's do.
+It is ``hf-rnn train`` (``hf_rnn.cli``: the same parser, options and output; its errors are one line
+``hf-rnn train: error: ...`` and exit status 2) in a process that ends with its parent
+(``hf_rnn.child_process.watch_parent``).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, HfRnnError
+from .errors import ConfigError
 from .recipes import Recipe, apply_overrides, build_recipe, load_recipe
 from .runs import Run
 
@@ -140,21 +139,15 @@ def _build(recipe: Recipe):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m hf_rnn.recipe_training``: ``hf-rnn train``'s command line in a process of its own.
+    """``python -m hf_rnn.recipe_training ARGS``: ``hf-rnn train ARGS`` in a process of its own.
 
     Started by a comparison or the app (``hf_rnn.child_process.start``), it ends when they do, however they
     end (``watch_parent``); its run stays resumable from the last checkpoint."""
     from .child_process import watch_parent
-    from .commands.train import build_parser
+    from .cli import main as cli_main
 
     watch_parent()  # first: a parent killed while this one loads the data must not leave it training
-    parser = build_parser("python -m hf_rnn.recipe_training")
-    args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        return int(args.func(args) or 0)
-    except HfRnnError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 2
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

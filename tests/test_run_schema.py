@@ -160,11 +160,11 @@ def test_the_child_process_entry_runs_train_recipe(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
-        "python -m hf_rnn.recipe_training: error: training.batch_size must be >= 1; got 0"]
+        "hf-rnn train: error: training.batch_size must be >= 1; got 0"]  # it is hf-rnn train, in a child
 
 
 def test_the_child_process_entry_reads_the_hf_rnn_train_command_line(tmp_path, capsys):
-    # one parser: the child's entry is ``hf-rnn train``'s (overrides anywhere, --print-config, the same recipe)
+    # one command line: the child's entry is ``hf-rnn train`` (overrides anywhere, --print-config, the same recipe)
     from hf_rnn import cli, recipe_training
 
     argv = ["training.max_steps=7", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(tmp_path / "r"),

@@ -8,7 +8,8 @@ name (``--task``/``--model``, ``--config``, the run's own ``config.yaml`` with `
     hf-rnn train --output-dir runs/x --resume            # after a crash or kill -9
     accelerate launch --num_processes 2 -m hf_rnn.cli train --task pos --model bilstm
 
-``build_parser`` is the same command line for the training child (``python -m hf_rnn.recipe_training``).
+The training children of ``compare`` and the app read this same command line: ``python -m hf_rnn.recipe_training
+ARGS`` is ``hf-rnn train ARGS`` in a process that ends with its parent.
 """
 
 from __future__ import annotations
@@ -48,26 +49,11 @@ class _TrainParser(argparse.ArgumentParser):
         return super().parse_known_args(options + overrides, namespace)
 
 
-DESCRIPTION = "Train a model on a task from a YAML recipe (see hf_rnn/configs/)."
-
-
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model on a task (one Accelerate loop for RNNs and LLMs)",
-                       description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description="Train a model on a task from a YAML recipe (see hf_rnn/configs/).", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.__class__ = _TrainParser
-    _add_arguments(p)
-
-
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    """This command's parser standing alone under the name ``prog``: the training child's entry
-    (``python -m hf_rnn.recipe_training``) reads the same command line as ``hf-rnn train``."""
-    p = _TrainParser(prog=prog, description=DESCRIPTION, epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_arguments(p)
-    return p
-
-
-def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="task name (sentiment, pos, textgen, translation, timeseries)")
     p.add_argument("--model", help="recipe model name, or an LLM Hub id / folder")
     p.add_argument("--config", metavar="FILE.yaml", help="a recipe file: the single source of truth of the run")
