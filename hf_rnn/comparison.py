@@ -173,7 +173,9 @@ def compare(
             recipe.model.name = folders[name]
     from .run_folder import check_report_dir
 
-    seed_recipes = {name: [recipe, *(_seed_recipe(recipe, k) for k in range(2, seeds + 1))]
+    # a model whose one run takes hours trains fewer seeds where the profile says so (``Profile.seed_limits``)
+    seed_counts = {name: prof.seeds_for(name, recipe.family, seeds) for name, recipe in recipes.items()}
+    seed_recipes = {name: [recipe, *(_seed_recipe(recipe, k) for k in range(2, seed_counts[name][0] + 1))]
                     for name, recipe in recipes.items()}
     every_folder = [r.output_dir for group in seed_recipes.values() for r in group]
     clash = next((f for i, f in enumerate(every_folder) if f in every_folder[:i]), None)
@@ -230,9 +232,10 @@ def compare(
         verdict = next(((t["a"], t["b"]) for t in comparison.paired_tests if t["role"] == "verdict"), None)
         by_row = {row.name: seed_runs[name] for row, name in zip(rows, recipes)}
         comparison.seeds = seed_summary(
-            by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seeds + 1)]
+            by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seed_counts[name][0] + 1)]
                      for row, name in zip(rows, recipes)},
-            verdict, eval_task.kind, eval_task.primary_metric, eval_task.greater_is_better)
+            verdict, eval_task.kind, eval_task.primary_metric, eval_task.greater_is_better,
+            limits={row.name: seed_counts[name][1] for row, name in zip(rows, recipes) if seed_counts[name][1]})
     write_report(comparison, eval_task)
     return comparison
 

@@ -29,6 +29,19 @@ class Profile:
     extra: dict[str, list[str]] = field(default_factory=dict)  # family or model name -> more overrides
     epochs: float | None = None  # matched epochs instead of seconds
     models: tuple[str, ...] | None = None  # what a comparison under it trains by default (None: Task.default_models)
+    # family or model name -> (most seeds, why): a model whose one run takes over an hour of one core is trained
+    # once however many ``--seeds`` are asked for, and the report says why
+    seed_limits: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def seeds_for(self, model: str, family: str, asked: int) -> tuple[int, str | None]:
+        """How many seeds ``model`` (of ``family``) trains when ``asked`` are asked for, and why fewer (or None).
+
+        A limit under the model's own name wins over its family's.
+        """
+        limit = self.seed_limits.get(model) or self.seed_limits.get(family)
+        if limit is None or asked <= limit[0]:
+            return asked, None
+        return limit[0], limit[1]
 
 
 PROFILE_NAMES = ("quick", "full")

@@ -41,7 +41,7 @@ def seed_value(base: int, k: int) -> int:
 
 
 def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]], verdict_pair: tuple[str, str] | None, kind: str,
-            metric: str, greater_is_better: bool) -> dict[str, Any]:
+            metric: str, greater_is_better: bool, limits: dict[str, str] | None = None) -> dict[str, Any]:
     """``results.json``'s ``seeds``: per model the metric of each seed, their mean and standard deviation; per
     seed the verdict pair's paired test; and a sentence on whether the verdict holds across seeds.
 
@@ -49,6 +49,7 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
         runs_by_model: each model's runs (``hf_rnn.runs.Run``), seed 1 first.
         training_seeds: each model's ``training.seed`` of each run, seed 1 first.
         verdict_pair: the verdict's two model names (``a``, ``b``), or None (nothing to test seed by seed).
+        limits: why a model trained fewer seeds than the others (``Profile.seed_limits``), by model name.
     """
     count = max(len(r) for r in runs_by_model.values())
     per_model = {}
@@ -56,10 +57,17 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
         values = [float(run.metrics.test[metric]) for run in runs if metric in run.metrics.test]
         per_model[name] = {"training_seeds": list(training_seeds.get(name, [])), "values": values, "mean": statistics.fmean(values) if values else None,
                            "std": statistics.stdev(values) if len(values) > 1 else None}
+        if limits and limits.get(name):
+            per_model[name]["fewer_seeds"] = limits[name]
     per_seed: list[dict[str, Any]] = []
+    once = False
     if verdict_pair is not None:
         a, b = verdict_pair
-        for k, (run_a, run_b) in enumerate(zip(runs_by_model[a], runs_by_model[b]), 1):
+        runs_a, runs_b = runs_by_model[a], runs_by_model[b]
+        once = len(runs_a) != len(runs_b) and 1 in (len(runs_a), len(runs_b))
+        if once:  # a model trained once meets each seed of the other
+            runs_a, runs_b = runs_a * (len(runs_b) if len(runs_a) == 1 else 1), runs_b * (len(runs_a) if len(runs_b) == 1 else 1)
+        for k, (run_a, run_b) in enumerate(zip(runs_a, runs_b), 1):
             entry: dict[str, Any] = {"seed": k}
             try:
                 pa, pb = read_predictions(run_a.path / PREDICTIONS), read_predictions(run_b.path / PREDICTIONS)
@@ -72,10 +80,11 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
                 entry["error"] = str(e)
             per_seed.append(entry)
     return {"count": count, "per_model": per_model, "verdict_per_seed": per_seed,
-            "holds": holds_sentence(per_seed, verdict_pair)}
+            "holds": holds_sentence(per_seed, verdict_pair, once_against_seeds=once)}
 
 
-def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None) -> str:
+def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None,
+                   once_against_seeds: bool = False) -> str:
     """Whether the verdict's sign and significance hold seed by seed, in words."""
     tested = [s for s in per_seed if "difference" in s]
     if pair is None or not tested:
@@ -87,7 +96,8 @@ def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None)
     n = len(tested)
     leader, count = (a, ahead_a) if ahead_a >= ahead_b else (b, ahead_b)
     holds = "holds" if count == n and significant == n else "does not hold at every seed"
-    return (f"Seed by seed (seed k of {a} against seed k of {b}), {leader} is ahead in {count} of {n} and the "
+    once = "; a model trained once meets every seed of the other" if once_against_seeds else ""
+    return (f"Seed by seed (seed k of {a} against seed k of {b}{once}), {leader} is ahead in {count} of {n} and the "
             f"difference is significant (p < 0.05, uncorrected) in {significant} of {n}: the verdict {holds}.")
 
 
@@ -95,8 +105,12 @@ def lines(seeds: dict[str, Any], metric: str) -> list[str]:
     """The report's "Seeds" section (markdown lines)."""
     if not seeds or seeds.get("count", 1) < 2:
         return []
-    out = ["## Seeds", "", f"Each model trained {seeds['count']} times, `training.seed` varied (initialisation "
-           "and data order); the table above shows seed 1.", "",
+    fewer = {name: m["fewer_seeds"] for name, m in seeds["per_model"].items() if m.get("fewer_seeds")}
+    times = {1: "once", 2: "twice"}
+    out = ["## Seeds", "", f"Each model trained {seeds['count']} times" + (" (but see below)" if fewer else "")
+           + ", `training.seed` varied (initialisation and data order); the table above shows seed 1."
+           + "".join(f" {name} trained {times.get(len(seeds['per_model'][name]['values']), 'fewer times')}: {why}"
+                     + ("" if why.endswith(".") else ".") for name, why in fewer.items()), "",
            f"| model | {metric}: mean ± sd | per seed |", "|---|---|---|"]
     for name, m in seeds["per_model"].items():
         spread = "—" if m["mean"] is None else f"{m['mean']:.4g}" + (f" ± {m['std']:.2g}" if m["std"] is not None

@@ -454,3 +454,36 @@ def test_the_zero_shot_forecast_in_the_report_reads_the_compared_series(tmp_path
     truths = {name: answer.rsplit("(truth ", 1)[-1] for name, answer in answers.items()}
     assert truths["smollm2 zero-shot"] == truths["lstm"], answers  # the same CO2 window (values near 360)
     assert float(truths["lstm"].rstrip(")")) > 300
+
+
+def test_a_profile_trains_a_slow_model_fewer_seeds_and_the_report_says_why(compared, tiny_llama, monkeypatch):
+    """``Profile.seed_limits``: an LLM whose one run takes hours trains once; it meets every seed of the RNN."""
+    import dataclasses
+
+    from hf_rnn.profiles import Profile
+    from hf_rnn.tasks import TASKS
+
+    limited = Profile("quick", 60, seed_limits={"llm": (1, "one run takes hours"), "x": (2, "")})
+    assert limited.seeds_for("smollm2", "llm", 3) == (1, "one run takes hours")
+    assert limited.seeds_for("x", "llm", 3) == (2, "")  # the model's own name wins over its family's
+    assert limited.seeds_for("bilstm", "rnn", 3) == (3, None) and limited.seeds_for("smollm2", "llm", 1) == (1, None)
+
+    c = compared("pos")
+    out = Path(c.output_dir)
+    profiles = dict(TASKS["pos"].profiles)
+    profiles["quick"] = dataclasses.replace(profiles["quick"], seed_limits={"llm": (1, "one run takes hours")})
+    monkeypatch.setattr(TASKS["pos"], "profiles", profiles)
+    again = compare("pos", ["rnn", str(tiny_llama)], "quick", out, overrides=TINY, zero_shot=False, progress=False,
+                    seeds=3)
+    llm_folder = Path([r.run_dir for r in c.rows if r.family == "llm"][0]).name
+    assert (out / "rnn-seed3").is_dir() and not (out / f"{llm_folder}-seed2").exists()
+    per_model = again.seeds["per_model"]
+    llm = next(r.name for r in again.rows if r.family == "llm")
+    rnn = next(r.name for r in again.rows if r.family == "rnn")
+    assert len(per_model[llm]["values"]) == 1 and per_model[llm]["std"] is None
+    assert per_model[llm]["fewer_seeds"] == "one run takes hours" and "fewer_seeds" not in per_model[rnn]
+    assert len(per_model[rnn]["values"]) == 3
+    assert [s["seed"] for s in again.seeds["verdict_per_seed"]] == [1, 2, 3]  # the one LLM run against each
+    assert "of 3" in again.seeds["holds"] and "trained once meets every seed" in again.seeds["holds"]
+    report = (out / "report.md").read_text()
+    assert f"{llm} trained once: one run takes hours." in report

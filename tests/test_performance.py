@@ -35,7 +35,7 @@ def test_published_numbers_make_the_readme_block_with_goals_met_or_missed(tmp_pa
     assert "| `Trainer`, `train_sampling_strategy=\"group_by_length\"` | 240.4 | 243.1 | 500 | 3.2% | 0.840 |" in text
     assert "**1.04×**" in text and "goal ≥ 1.1×: **missed by 0.06×**" in text
     assert "| fp32 | 200.0 | 164.0 | 197.0 | 83.0% |" in text and "goal ≥ 2×: **missed by 1.69×**" in text
-    assert "Not measured yet: `trainer_reference`, `rnn_throughput`, `recurrent_speed`, `llm_step`, `quick_compare`, `app_latency`, `gpu_check`." in text
+    assert "Not measured yet: `trainer_reference`, `rnn_throughput`, `recurrent_speed`, `llm_step`, `quick_compare`, `own_data_compare`, `app_latency`, `gpu_check`." in text
     assert text.index("Trainer") < text.index("FLOPs")  # the README's order, not the files'
 
 

@@ -133,7 +133,9 @@ class POSTask(TokenClassificationTask):
         "full": Profile("full", None, 16000, 1000, None, 200, epochs=1,
                         extra={"rnn": ["training.epochs=20", "training.early_stopping_patience=5"],
                                "mamba2": ["training.epochs=20", "training.early_stopping_patience=5"],
-                               "llm": ["training.early_stopping_patience=5"], "smollm2": ["training.epochs=2"]}),
+                               "llm": ["training.early_stopping_patience=5"], "smollm2": ["training.epochs=2"]},
+                        seed_limits={"llm": (1, "one run of an LLM tagger takes over an hour of one core (3,600 to "
+                                                "4,000 s of training in the committed runs)")}),
     }
     app_quick_train = ("bilstm", ("task.max_validation_examples=200", "task.max_test_examples=200"))
 

@@ -44,7 +44,9 @@ class TextGenerationTask(LanguageModelingTask):
         # (patience 5 evaluations, 1,000 steps: about one pass; the recipe's 3 is for one pass in all)
         "full": Profile("full", None, None, 1000, None, 200, epochs=1,
                         extra={"rnn": ["training.epochs=8", "training.early_stopping_patience=5"],
-                               "mamba2": ["training.epochs=8", "training.early_stopping_patience=5"]}),
+                               "mamba2": ["training.epochs=8", "training.early_stopping_patience=5"]},
+                        seed_limits={"llm": (1, "its one pass over the training passages takes over an hour of one "
+                                                "core (about 4,000 s)")}),
     }
     app_quick_train = ("rnn", ("task.max_validation_examples=100", "task.max_test_examples=100"))
     description = "Shakespeare's 42 works → next-token prediction, held-out works for test"
