@@ -48,6 +48,7 @@ from .comparison_schema import (
 from .cpu_load import BUSY_CORES
 from .errors import ConfigError, HfRnnError
 from .families import FAMILIES, LLM, attention_maps, family_for_model_name, family_named
+from .lecture_answers import lecture_outputs, zero_shot_model
 from .predictions import FORMAT as PREDICTIONS_FORMAT
 from .predictions import PREDICTIONS, PREDICTIONS_DIR, write_predictions
 from .profiles import PROFILE_NAMES, Profile
@@ -225,7 +226,7 @@ def compare(
         rows += [reference_row(ref, eval_task, out) for ref in refs]
         figures = _figures(task, runs, rows, eval_task, out, progress)
         examples = lecture_outputs(task, rows, out, progress,
-                                   answers={r.name: r.answer for r in refs if r.answer})
+                                   answers={r.name: r.answer for r in refs if r.answer}, task=eval_task)
     comparison = Comparison(
         task=task, profile=profile, variant=variant,
         budget=_budget_line(recipes.values()),
@@ -770,8 +771,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     row when the split's hash, the task's options and the latency sample size match.
     """
     from .memory import peak_rss_mb
-    from .models.llm import load_llm
-    from .models.llm_zero_shot import ZeroShotClassifier, default_prompt, zero_shot
+    from .models.llm_zero_shot import zero_shot
     from .parameters import count_parameters
     from .run_metrics import data_hash as _data_hash
 
@@ -792,13 +792,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
         except (ValueError, TypeError, KeyError, ResultsError):
             pass  # unreadable: score again
     _say(progress, "[compare] smollm2 zero-shot: scoring the untrained instruct model ...")
-    model, tokenizer = load_llm(None, task="causal-lm")
-    model.eval()
-    if task.kind == "sequence-classification":  # timed with the question it is scored with
-        instruction, answer_prefix = default_prompt(task)
-        scored = ZeroShotClassifier(model, tokenizer, task.label_names, instruction, answer_prefix)
-    else:
-        scored = model
+    model, scored, tokenizer = zero_shot_model(task)  # timed with the question it is scored with
     metrics, records = zero_shot(task, model=model, tokenizer=tokenizer, with_examples=True,
                                  progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
                                      progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples "
@@ -854,7 +848,7 @@ def _numbers(metrics: dict, where: str) -> dict[str, float]:
     return numbers
 
 
-# =========================================================================== the lecture's examples
+# =========================================================================== reference rows
 
 
 def reference_row(ref, task=None, out: Path | None = None) -> ModelResult:
@@ -864,71 +858,6 @@ def reference_row(ref, task=None, out: Path | None = None) -> ModelResult:
                        parameters_total=0, parameters_trainable=0, train_seconds=None, tokens_per_second=None,
                        latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note,
                        predictions=_write_row_predictions(out, ref.name, task, ref.examples) if task else None)
-
-
-def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress: bool = False,
-                    max_new_tokens: int = 24, answers: dict | None = None) -> dict[str, dict[str, str]]:
-    """Each model's answer to the task's lecture examples (``{example: {model: answer}}``), as the app shows them.
-
-    The app's inference path (``hf_rnn.app.service.AppService``) answers, so the report shows what a user of the
-    app would see. Time series: the first test window's forecast against the truth. ``answers``: how each
-    reference row answers (``{name: example -> text}``); a rule or a program, no model.
-    """
-    from .app.service import RUN_PREFIX, ZERO_SHOT, AppService
-
-    forecasting = TASKS[task_name].kind == "forecasting"
-    examples = ("first test window",) if forecasting else TASKS[task_name].lecture_examples
-    if not examples:
-        return {}
-    _say(progress, f"[compare] the lecture's examples: {', '.join(examples)}")
-    service = AppService(out, max_new_tokens=max_new_tokens)
-    table: dict[str, dict[str, str]] = {example: {} for example in examples}
-    trained = [RUN_PREFIX + Path(r.run_dir).resolve().relative_to(out.resolve()).as_posix()
-               for r in rows if r.run_dir is not None]
-    try:
-        for row in rows:
-            if row.role == REFERENCE:
-                if answers and row.name in answers:
-                    for example in examples:
-                        table[example][row.name] = answers[row.name](example)
-                continue
-            value = ZERO_SHOT if row.run_dir is None else \
-                RUN_PREFIX + Path(row.run_dir).resolve().relative_to(out.resolve()).as_posix()
-            for example in examples:
-                if forecasting:
-                    # the series and window come from the first run picked: the zero-shot LLM, which has no run
-                    # options, forecasts beside a trained run, so that it reads the same series (e.g. CO2)
-                    beside = trained[0] if value == ZERO_SHOT and trained else None
-                    r = service.compare(task_name, value, beside, window=0)
-                    truth = r.series["truth"] if r.series else None
-                else:
-                    r = service.compare(task_name, value, None, example)
-                    truth = None
-                answer = r.error or (r.a.error if not r.a.ok else _answer_text(task_name, r.a.output))
-                if truth is not None and r.a.ok:
-                    answer += f" (truth {', '.join(f'{v:.1f}' for v in truth)})"
-                table[example][row.name] = answer
-    finally:
-        service.close()
-    return table
-
-
-def _answer_text(task_name: str, output: Any) -> str:
-    """One line for a report cell: the label and its probability, word/TAG pairs, text, or numbers."""
-    if output is None:
-        return "—"
-    kind = TASKS[task_name].kind
-    if kind == "sequence-classification":
-        label, p = max(output.items(), key=lambda kv: kv[1])
-        return f"{label} ({p:.2f})"
-    if kind == "token-classification":
-        return " ".join(f"{w}/{t}" for w, t in output)
-    if kind == "forecasting":
-        return ", ".join(f"{v:.1f}" for v in output)
-    text = " ".join(str(output).split())
-    if not text:
-        return "(no output: the model ended at once)"
-    return text if len(text) <= 90 else text[:89] + "…"
 
 
 # =========================================================================== figures
