@@ -35,14 +35,25 @@ from typing import Any
 import numpy as np
 
 from .assets import atomic_write_bytes, atomic_write_text
+from .comparison_schema import (
+    REFERENCE,
+    REFERENCE_FAMILY,
+    TRAINED,
+    VERDICT_FAMILIES,
+    ZERO_SHOT,
+    Comparison,
+    ModelResult,
+    ResultsError,
+)
 from .cpu_load import BUSY_CORES
 from .errors import ConfigError, HfRnnError
 from .families import FAMILIES, LLM, attention_maps, family_for_model_name, family_named
+from .lecture_answers import lecture_outputs, zero_shot_model
 from .predictions import FORMAT as PREDICTIONS_FORMAT
 from .predictions import PREDICTIONS, PREDICTIONS_DIR, write_predictions
 from .profiles import PROFILE_NAMES, Profile
 from .references import references
-from .report import Comparison, ModelResult, write_report
+from .report import write_report
 from .runs import EVAL_PROGRESS, Run, RunError, check_comparable, load_run_model, read_run
 from .seeds import check_seeds, seed_folder, seed_value
 from .seeds import summary as seed_summary
@@ -210,14 +221,14 @@ def compare(
     with _free_cores():
         rows = [_row_from_run(run, eval_task, prof.latency_examples, progress) for run in runs]
         _keep_run_predictions(rows, runs, out)
-        if zero_shot and task_class.zero_shot and not any(r.run_dir is None and "zero" in r.name for r in rows):
+        if zero_shot and task_class.zero_shot and not any(r.role == ZERO_SHOT for r in rows):
             rows.append(_zero_shot_row(eval_task, prof.latency_examples, progress, cache=out / ZERO_SHOT_CACHE))
 
         refs = references(eval_task)
         rows += [reference_row(ref, eval_task, out) for ref in refs]
         figures = _figures(task, runs, rows, eval_task, out, progress)
         examples = lecture_outputs(task, rows, out, progress,
-                                   answers={r.name: r.answer for r in refs if r.answer})
+                                   answers={r.name: r.answer for r in refs if r.answer}, task=eval_task)
     comparison = Comparison(
         task=task, profile=profile, variant=variant,
         budget=_budget_line(recipes.values()),
@@ -361,7 +372,7 @@ def curve_summary(runs: list[Run], metric: str, greater_is_better: bool) -> str:
     if len(by_family) < 2:
         return ""
     # the lecture's two sides where both trained (the RNN and the LLM), else the first two families by name
-    pair = ["rnn", "llm"] if {"rnn", "llm"} <= set(by_family) else sorted(by_family)[:2]
+    pair = list(VERDICT_FAMILIES[::-1]) if set(VERDICT_FAMILIES) <= set(by_family) else sorted(by_family)[:2]
     (name_a, a), (name_b, b) = (by_family[f] for f in pair)
     start, end = max(a[0][0], b[0][0]), min(a[-1][0], b[-1][0])
 
@@ -735,13 +746,22 @@ def _row_from_run(run: Run, task, latency_examples: int, progress: bool) -> Mode
     p50, p95, other = measure_latency(model, tokenizer, task, latency_examples)
     _say(progress, f"[compare] {run.name}: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     return ModelResult(
-        name=run.name, family=run.family, run_dir=str(run.path), metrics=scores,
+        name=run.name, family=run.family, role=TRAINED, builtin_llm=_is_builtin_llm(run), run_dir=str(run.path),
+        metrics=scores,
         parameters_total=m.parameters.total, parameters_trainable=m.parameters.trainable,
         train_seconds=m.training.train_seconds, tokens_per_second=m.training.tokens_per_second,
         latency_ms_p50=p50, latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=m.memory.cpu_peak_rss_mb,
         steps=m.training.steps, examples=m.training.examples, epochs=m.training.epochs,
         note=f"stopped by {m.training.stopped_because}, best at step {m.best.step}",
     )
+
+
+def _is_builtin_llm(run: Run) -> bool:
+    """Whether the run fine-tuned the built-in LLM (an LLM run whose recipe named no other model)."""
+    from .assets import builtin_llm_names
+
+    source = run.metrics.model.name_or_path
+    return run.family == LLM.name and (source is None or str(source).lower() in builtin_llm_names())
 
 
 ZERO_SHOT_CACHE = "zero_shot.json"
@@ -754,8 +774,7 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     row when the split's hash, the task's options and the latency sample size match.
     """
     from .memory import peak_rss_mb
-    from .models.llm import load_llm
-    from .models.llm_zero_shot import ZeroShotClassifier, default_prompt, zero_shot
+    from .models.llm_zero_shot import zero_shot
     from .parameters import count_parameters
     from .run_metrics import data_hash as _data_hash
 
@@ -769,20 +788,14 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     if cache is not None and cache.exists():
         try:
             saved = json.loads(cache.read_text(encoding="utf-8"))
-            row = ModelResult(**saved["row"])
+            row = ModelResult.from_dict(saved["row"], f"{cache}: row")
             if saved.get("key") == key and row.predictions and (cache.parent / row.predictions).is_file():
                 _say(progress, f"[compare] smollm2 zero-shot: reusing the scores in {cache}")
                 return row
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, ResultsError):
             pass  # unreadable: score again
     _say(progress, "[compare] smollm2 zero-shot: scoring the untrained instruct model ...")
-    model, tokenizer = load_llm(None, task="causal-lm")
-    model.eval()
-    if task.kind == "sequence-classification":  # timed with the question it is scored with
-        instruction, answer_prefix = default_prompt(task)
-        scored = ZeroShotClassifier(model, tokenizer, task.label_names, instruction, answer_prefix)
-    else:
-        scored = model
+    model, scored, tokenizer = zero_shot_model(task)  # timed with the question it is scored with
     metrics, records = zero_shot(task, model=model, tokenizer=tokenizer, with_examples=True,
                                  progress=_every(PROGRESS_SECONDS, lambda done, total: _say(
                                      progress, f"[compare] smollm2 zero-shot: {done:,} of {total:,} test examples "
@@ -791,7 +804,8 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     _say(progress, f"[compare] smollm2 zero-shot: latency p50 {p50:.1f} ms, p95 {p95:.1f} ms" + _busy_note(other))
     total, _ = count_parameters(model)
     row = ModelResult(
-        name=name, family=LLM.name, run_dir=None, metrics=_numbers(metrics, "the zero-shot LLM"), parameters_total=total,
+        name=name, family=LLM.name, role=ZERO_SHOT, builtin_llm=True, run_dir=None,
+        metrics=_numbers(metrics, "the zero-shot LLM"), parameters_total=total,
         parameters_trainable=0, train_seconds=0.0, tokens_per_second=None, latency_ms_p50=p50,
         latency_ms_p95=p95, latency_other_load=other, peak_memory_mb=peak_rss_mb(),
         note="no training: a prompt asks the instruct model (reference)",
@@ -837,81 +851,16 @@ def _numbers(metrics: dict, where: str) -> dict[str, float]:
     return numbers
 
 
-# =========================================================================== the lecture's examples
+# =========================================================================== reference rows
 
 
 def reference_row(ref, task=None, out: Path | None = None) -> ModelResult:
     """A reference (``hf_rnn.references``) as a table row: its metrics, no parameters, no training; its
     per-example records written into ``out/predictions/`` where given."""
-    return ModelResult(name=ref.name, family="reference", run_dir=None, metrics=_numbers(ref.metrics, f"the reference {ref.name}"),
+    return ModelResult(name=ref.name, family=REFERENCE_FAMILY, role=REFERENCE, run_dir=None, metrics=_numbers(ref.metrics, f"the reference {ref.name}"),
                        parameters_total=0, parameters_trainable=0, train_seconds=None, tokens_per_second=None,
                        latency_ms_p50=None, latency_ms_p95=None, peak_memory_mb=None, note=ref.note,
                        predictions=_write_row_predictions(out, ref.name, task, ref.examples) if task else None)
-
-
-def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress: bool = False,
-                    max_new_tokens: int = 24, answers: dict | None = None) -> dict[str, dict[str, str]]:
-    """Each model's answer to the task's lecture examples (``{example: {model: answer}}``), as the app shows them.
-
-    The app's inference path (``hf_rnn.app.service.AppService``) answers, so the report shows what a user of the
-    app would see. Time series: the first test window's forecast against the truth. ``answers``: how each
-    reference row answers (``{name: example -> text}``); a rule or a program, no model.
-    """
-    from .app.service import RUN_PREFIX, ZERO_SHOT, AppService
-
-    forecasting = TASKS[task_name].kind == "forecasting"
-    examples = ("first test window",) if forecasting else TASKS[task_name].lecture_examples
-    if not examples:
-        return {}
-    _say(progress, f"[compare] the lecture's examples: {', '.join(examples)}")
-    service = AppService(out, max_new_tokens=max_new_tokens)
-    table: dict[str, dict[str, str]] = {example: {} for example in examples}
-    trained = [RUN_PREFIX + Path(r.run_dir).resolve().relative_to(out.resolve()).as_posix()
-               for r in rows if r.run_dir is not None]
-    try:
-        for row in rows:
-            if row.family == "reference":
-                if answers and row.name in answers:
-                    for example in examples:
-                        table[example][row.name] = answers[row.name](example)
-                continue
-            value = ZERO_SHOT if row.run_dir is None else \
-                RUN_PREFIX + Path(row.run_dir).resolve().relative_to(out.resolve()).as_posix()
-            for example in examples:
-                if forecasting:
-                    # the series and window come from the first run picked: the zero-shot LLM, which has no run
-                    # options, forecasts beside a trained run, so that it reads the same series (e.g. CO2)
-                    beside = trained[0] if value == ZERO_SHOT and trained else None
-                    r = service.compare(task_name, value, beside, window=0)
-                    truth = r.series["truth"] if r.series else None
-                else:
-                    r = service.compare(task_name, value, None, example)
-                    truth = None
-                answer = r.error or (r.a.error if not r.a.ok else _answer_text(task_name, r.a.output))
-                if truth is not None and r.a.ok:
-                    answer += f" (truth {', '.join(f'{v:.1f}' for v in truth)})"
-                table[example][row.name] = answer
-    finally:
-        service.close()
-    return table
-
-
-def _answer_text(task_name: str, output: Any) -> str:
-    """One line for a report cell: the label and its probability, word/TAG pairs, text, or numbers."""
-    if output is None:
-        return "—"
-    kind = TASKS[task_name].kind
-    if kind == "sequence-classification":
-        label, p = max(output.items(), key=lambda kv: kv[1])
-        return f"{label} ({p:.2f})"
-    if kind == "token-classification":
-        return " ".join(f"{w}/{t}" for w, t in output)
-    if kind == "forecasting":
-        return ", ".join(f"{v:.1f}" for v in output)
-    text = " ".join(str(output).split())
-    if not text:
-        return "(no output: the model ended at once)"
-    return text if len(text) <= 90 else text[:89] + "…"
 
 
 # =========================================================================== figures
@@ -928,7 +877,7 @@ def _figures(task_name: str, runs: list[Run], rows: list[ModelResult], task, out
                              out / "learning_curves.png")
         figures["learning_curves"] = "learning_curves.png"
     points = [{"name": r.name, "parameters": r.parameters_total, metric: r.metrics.get(metric),
-               "family": r.family} for r in rows if r.metrics.get(metric) is not None and r.family != "reference"]
+               "family": r.family} for r in rows if r.metrics.get(metric) is not None and r.role != REFERENCE]
     if points:
         plot_quality_vs_parameters(points, metric, out / "quality_vs_parameters.png")
         figures["quality_vs_parameters"] = "quality_vs_parameters.png"

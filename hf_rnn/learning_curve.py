@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import atomic_write_text
+from .comparison_schema import REFERENCE_FAMILY, TRAINED, VERDICT_FAMILIES
 from .errors import ConfigError
 
 __all__ = ["Curve", "compare_sizes", "data_equivalence", "parse_train_sizes", "publish_curve"]
@@ -193,7 +194,7 @@ def _curve_of(task: str, profile: str, loaded, comparisons: list[tuple[int, Any]
             if score is None or not math.isfinite(score):
                 continue
             families[row.name] = row.family
-            if row.run_dir is None:  # untrained: the zero-shot LLM, references
+            if row.role != TRAINED:  # untrained: the zero-shot LLM, references
                 lines.setdefault(row.name, float(score))
             else:
                 points.setdefault(row.name, []).append((n, float(score)))
@@ -229,7 +230,7 @@ def _examples_to_reach(points: list[tuple[int, float]], target: float, greater_i
 def data_equivalence(curve: Curve) -> list[str]:
     """One sentence per size: how many labelled examples the best RNN needs to reach the fine-tuned LLM's score
     there, or that it does not within the data (both models picked at the largest size)."""
-    llm, rnn = _best(curve, "llm"), _best(curve, "rnn")
+    llm, rnn = (_best(curve, family) for family in VERDICT_FAMILIES)
     if llm is None or rnn is None:
         return []
     sentences = []
@@ -258,7 +259,7 @@ def plot_curve(curve: Curve, path: str | Path) -> Path:
         xs, ys = zip(*sorted(pts), strict=True)
         ax.plot(xs, ys, marker="o", label=name)
     for name, score in curve.lines.items():
-        ax.axhline(score, linestyle="--", linewidth=1, color="grey" if curve.families.get(name) == "reference"
+        ax.axhline(score, linestyle="--", linewidth=1, color="grey" if curve.families.get(name) == REFERENCE_FAMILY
                    else "black", label=f"{name} (no training)")
     ax.set_xscale("log")
     ax.set_xlabel("labelled training examples (log scale)")

@@ -1,74 +1,24 @@
-"""What a comparison writes: its rows and document (``results.json``), ``report.md`` and ``report.html``.
+"""What a comparison writes: its document (``results.json``), ``report.md`` and ``report.html``.
 
-``hf_rnn.comparison`` computes a :class:`Comparison`; this module turns it into files. The document is
-what ``hf_rnn.results`` publishes and the README's tables are generated from.
+``hf_rnn.comparison`` computes a :class:`Comparison` (``hf_rnn.comparison_schema``: the comparison, its rows and
+their roles); this module turns it into files. The document is what ``hf_rnn.results`` publishes and the README's
+tables are generated from.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL, atomic_write_text
+from .comparison_schema import Comparison, ModelResult, comparison_document
 from .results import busy_latency_note, format_number, took
 from .seeds import lines as seed_lines
 from .tasks.kinds import LanguageModelingTask
 from .verdict import NO_PREDICTIONS, disagreement_lines, tests_table
 
-
-@dataclass
-class ModelResult:
-    """One row of the comparison table."""
-
-    name: str
-    family: str
-    run_dir: str | None
-    metrics: dict[str, float]
-    parameters_total: int
-    parameters_trainable: int
-    train_seconds: float | None
-    tokens_per_second: float | None
-    latency_ms_p50: float | None
-    latency_ms_p95: float | None
-    peak_memory_mb: float | None
-    steps: int | None = None  # optimizer steps
-    examples: int | None = None  # training examples seen (with repeats across epochs)
-    epochs: float | None = None
-    note: str = ""
-    latency_other_load: float | None = None  # cores' worth of other processes' work while latency was measured
-    predictions: str | None = None  # its per-example test predictions, relative to the report folder
-
-
-@dataclass
-class Comparison:
-    task: str
-    profile: str
-    budget: str
-    rows: list[ModelResult]
-    output_dir: str
-    hardware: dict[str, Any]
-    figures: dict[str, str]
-    seconds: float
-    date: str = ""  # when the comparison was written (UTC, ISO 8601)
-    budget_kind: str = "seconds"  # "seconds" (wall clock: machine-dependent), "epochs" or "as trained"
-    curve_summary: str = ""  # what holds across the learning curves against training time
-    examples: dict[str, dict[str, str]] = field(default_factory=dict)  # lecture input -> model -> its answer
-    primary_metric: str = ""  # the task's metric the verdict is read from
-    variant: str | None = None  # other data than the task's usual (e.g. the CO2 series): see comparison_variant
-    # the paired tests (``hf_rnn.verdict``): each PairedResult as a dict with its role, the verdict paragraph the
-    # report opens with, the test examples where the verdict's two models disagree, and what was not tested
-    paired_tests: list[dict[str, Any]] = field(default_factory=list)
-    verdict: str = ""
-    disagreements: list[dict[str, Any]] = field(default_factory=list)
-    paired_tests_note: str = ""
-    seeds: dict[str, Any] = field(default_factory=dict)  # several seeds per model (``hf_rnn.seeds.summary``)
-
-    def table_markdown(self) -> str:
-        return results_table(self)
+__all__ = ["Comparison", "ModelResult", "results_table", "write_report"]  # the row and comparison: re-exported
 
 
 def results_table(c: Comparison) -> str:
@@ -93,17 +43,6 @@ def _hardware_line(hw: dict) -> str:
             f"precision {hw.get('mixed_precision', 'no')}, {hw.get('torch_threads', '?')} torch threads)")
 
 
-def results_document(c: Comparison) -> dict[str, Any]:
-    """``results.json``'s content: the comparison with paths relative to its folder (it can be moved)."""
-    doc = asdict(c)
-    out = Path(c.output_dir)
-    doc.pop("output_dir")
-    for row in doc["rows"]:
-        if row["run_dir"] is not None:
-            row["run_dir"] = os.path.relpath(row["run_dir"], out)
-    return doc
-
-
 _BUDGET_WARNING = {
     "seconds": ("**Budget: matched wall-clock seconds.** Every model gets the same training time on this machine, "
                 "so a faster or busier machine gives each model a different number of steps and can change the "
@@ -117,7 +56,7 @@ _BUDGET_WARNING = {
 def write_report(c: Comparison, task) -> None:
     """``results.json``, ``report.md`` and a self-contained ``report.html`` in ``c.output_dir``."""
     out = Path(c.output_dir)
-    atomic_write_text(out / "results.json", json.dumps(results_document(c), indent=2))
+    atomic_write_text(out / "results.json", json.dumps(comparison_document(c), indent=2))
     metric = task.primary_metric
     better = "higher" if task.greater_is_better else "lower"
     took_sentence = took(c.seconds, [r.train_seconds for r in c.rows])
@@ -135,14 +74,14 @@ def write_report(c: Comparison, task) -> None:
         f"- Data: {task.data_description()}.",
         f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
         *([f"- Models: `smollm2` is the built-in {BUILTIN_LLM_LABEL} (not the Hub's original weights)."]
-          if any(r.name.startswith("smollm2") for r in c.rows) else []),
+          if any(r.builtin_llm for r in c.rows) else []),
         f"- Hardware: {_hardware_line(c.hardware)}. {took_sentence}"
         f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test input at a time through `Task.predict` (raw input to answer, batch 1), after a "
         "warm-up: a label, a sentence's tags, a translation, a forecast, or a continuation of up to "
         f"{LanguageModelingTask.max_new_tokens} tokens (text generation: the first "
         f"{LanguageModelingTask.prompt_words} words of a test passage continued)."
-        + busy_latency_note([asdict(r) for r in c.rows]),
+        + busy_latency_note(c.rows),
         "",
         c.table_markdown(),
         "",

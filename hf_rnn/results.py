@@ -11,16 +11,24 @@ against the committed numbers, so the README says "met" or "missed by" from the 
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .assets import BUILTIN_LLM_LABEL, atomic_write_text
+from .comparison_schema import (
+    REFERENCE,
+    REFERENCE_FAMILY,
+    TRAINED,
+    ZERO_SHOT,
+    Comparison,
+    ModelResult,
+    ResultsError,
+    read_comparison,
+)
 from .cpu_load import BUSY_CORES
-from .errors import HfRnnError
 from .goals import Goal
 from .predictions import in_report_folder
 
@@ -30,12 +38,10 @@ END = "<!-- results:end -->"
 PUBLISHED_FILES = ("results.json", "report.md")
 MAX_FIGURE_BYTES = 500 * 1024
 MAX_FOLDER_BYTES = 5 * 1024 * 1024  # a committed results folder, predictions included
-TASK_ORDER = ("sentiment", "pos", "textgen", "translation", "timeseries")
 PROFILE_ORDER = ("quick", "full")
 
-
-class ResultsError(HfRnnError):
-    """A results folder is missing, incomplete, or the README does not match it."""
+__all__ = ["BEGIN", "END", "Goal", "ResultsError", "check_goal", "check_publish_root", "collect", "goal_line",
+           "publish", "read_results", "readme_section", "update_readme"]
 
 
 # =========================================================================== goals
@@ -58,62 +64,68 @@ def task_goals(task_name: str) -> tuple[Goal, ...]:
     return task.goals if task is not None else ()
 
 
-def _rows_for(role: str, rows: list[dict], metric: str) -> list[dict]:
-    """The rows a goal's role names that measured ``metric`` (every trained row of a family for a family)."""
+SEASONAL_NAIVE = "seasonal-naive"  # a goal's bound: the seasonal-naive error the forecasting metrics carry
+
+
+def _rows_for(who: str, rows: Sequence[ModelResult], metric: str) -> list[ModelResult]:
+    """The rows a goal's ``role`` names that measured ``metric``: a family's name, every trained row of that
+    family; ``zero-shot``, the zero-shot rows; ``seasonal-naive``, the seasonal-naive error of the same windows
+    (a forecaster's ``naive_<metric>``); else the row of that name."""
     from .families import FAMILIES
 
-    if role in FAMILIES:  # a family's name: its trained rows
-        cands = [r for r in rows if r["family"] == role and r.get("run_dir") is not None]
-    elif role == "zero-shot":
-        cands = [r for r in rows if "zero-shot" in r["name"]]
-    elif role == "seasonal-naive":  # the forecasting metrics carry the seasonal-naive error of the same windows
-        cands = [{"name": "seasonal-naive", "metrics": {metric: r["metrics"][f"naive_{metric}"]}}
-                 for r in rows if f"naive_{metric}" in r["metrics"]][:1]
+    if who in FAMILIES:  # a family's name: its trained rows
+        cands = [r for r in rows if r.family == who and r.role == TRAINED]
+    elif who == ZERO_SHOT:
+        cands = [r for r in rows if r.role == ZERO_SHOT]
+    elif who == SEASONAL_NAIVE:
+        cands = [ModelResult(SEASONAL_NAIVE, REFERENCE_FAMILY, None, {metric: r.metrics[f"naive_{metric}"]}, 0, 0,
+                             None, None, None, None, None, role=REFERENCE)
+                 for r in rows if f"naive_{metric}" in r.metrics][:1]
     else:
-        cands = [r for r in rows if r["name"] == role]
-    return [r for r in cands if r["metrics"].get(metric) is not None]
+        cands = [r for r in rows if r.name == who]
+    return [r for r in cands if r.metrics.get(metric) is not None]
 
 
-def _row_for(role: str, rows: list[dict], metric: str, greater_is_better: bool) -> dict | None:
+def _row_for(who: str, rows: Sequence[ModelResult], metric: str, greater_is_better: bool) -> ModelResult | None:
     """The row a goal's role names (the best of a family when several rows belong to it)."""
-    cands = _rows_for(role, rows, metric)
+    cands = _rows_for(who, rows, metric)
     if not cands:
         return None
-    return (max if greater_is_better else min)(cands, key=lambda r: r["metrics"][metric])
+    return (max if greater_is_better else min)(cands, key=lambda r: r.metrics[metric])
 
 
-def _verdict(goal: Goal, row: dict, doc: dict[str, Any]) -> str:
+def _verdict(goal: Goal, row: ModelResult, doc: Comparison) -> str:
     greater = goal.op == ">="
-    value = row["metrics"][goal.metric]
+    value = row.metrics[goal.metric]
     if isinstance(goal.bound, str):
-        other = _row_for(goal.bound, doc["rows"], goal.metric, greater)
+        other = _row_for(goal.bound, doc.rows, goal.metric, greater)
         if other is None:
             return "not measured"
-        bar = other["metrics"][goal.metric] + goal.margin
+        bar = other.metrics[goal.metric] + goal.margin
     else:
         bar = float(goal.bound)
     ok = value >= bar if greater else value <= bar
     return "met" if ok else f"missed by {abs(value - bar):.3g}"
 
 
-def check_goal(goal: Goal, doc: dict[str, Any]) -> str:
-    """``met`` / ``missed by X`` / ``not measured`` for one goal against one ``results.json`` (a family's goal is
+def check_goal(goal: Goal, doc: Comparison) -> str:
+    """``met`` / ``missed by X`` / ``not measured`` for one goal against one comparison (a family's goal is
     judged on its best model)."""
-    row = _row_for(goal.role, doc["rows"], goal.metric, goal.op == ">=")
+    row = _row_for(goal.role, doc.rows, goal.metric, goal.op == ">=")
     return "not measured" if row is None else _verdict(goal, row, doc)
 
 
-def goal_line(goal: Goal, doc: dict[str, Any]) -> str:
+def goal_line(goal: Goal, doc: Comparison) -> str:
     """The README's words for one goal: ``<goal>: **met**``. A family's goal with several trained models also
     names the model that decides it and how each other one fares, so a goal met by one variant does not hide
     that another misses it (e.g. POS: the sentence-twice LLM tagger meets the bar, the plain one may not)."""
     verdict = f"{goal.describe()}: **{check_goal(goal, doc)}**"
-    rows = _rows_for(goal.role, doc["rows"], goal.metric)
-    if len(rows) < 2 or goal.role not in {r["family"] for r in rows}:
+    rows = _rows_for(goal.role, doc.rows, goal.metric)
+    if len(rows) < 2 or goal.role not in {r.family for r in rows}:
         return verdict
-    best = _row_for(goal.role, doc["rows"], goal.metric, goal.op == ">=")
-    others = ", ".join(f"{r['name']} {_verdict(goal, r, doc)}" for r in rows if r is not best)
-    return f"{verdict} ({best['name']}; {others})"
+    best = _row_for(goal.role, doc.rows, goal.metric, goal.op == ">=")
+    others = ", ".join(f"{r.name} {_verdict(goal, r, doc)}" for r in rows if r is not best)
+    return f"{verdict} ({best.name}; {others})"
 
 
 # =========================================================================== publishing
@@ -149,7 +161,7 @@ def publish(comparison_dir: str | os.PathLike, results_root: str | os.PathLike =
     src = Path(comparison_dir)
     doc = read_results(src)
     check_publish_root(results_root)
-    dest = Path(results_root) / "-".join(p for p in (doc["task"], doc.get("variant"), doc["profile"]) if p)
+    dest = Path(results_root) / "-".join(p for p in (doc.task, doc.variant, doc.profile) if p)
     if dest.exists() and not (dest.is_dir() and _is_published(dest)):
         raise ResultsError(f"{dest} exists and is not a published comparison (it holds more than results.json, "
                            "report.md and figures): move it away or choose another --publish folder")
@@ -158,7 +170,7 @@ def publish(comparison_dir: str | os.PathLike, results_root: str | os.PathLike =
         if fig.stat().st_size > MAX_FIGURE_BYTES:
             raise ResultsError(f"figure {fig} is {fig.stat().st_size // 1024} KB: results keep figures under "
                                f"{MAX_FIGURE_BYTES // 1024} KB")
-    predictions = sorted({r["predictions"] for r in doc["rows"] if r.get("predictions")})
+    predictions = sorted({r.predictions for r in doc.rows if r.predictions})
     outside = [p for p in predictions if not isinstance(p, str) or not in_report_folder(p)]
     if outside:
         raise ResultsError(f"{src / 'results.json'} names predictions outside its predictions/ folder: {outside}")
@@ -194,41 +206,26 @@ def publish(comparison_dir: str | os.PathLike, results_root: str | os.PathLike =
     return dest
 
 
-def read_results(folder: str | os.PathLike) -> dict[str, Any]:
-    """A comparison folder's ``results.json``; a clear error when it is missing or not one."""
-    path = Path(folder) / "results.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(f"{path} does not exist: run `hf-rnn compare` into {folder} first") from None
-    except ValueError as e:
-        raise ResultsError(f"{path} is not valid JSON ({e})") from None
-    missing = [k for k in ("task", "profile", "rows", "budget") if k not in doc]
-    if missing:
-        raise ResultsError(f"{path} lacks {', '.join(missing)}: is it a comparison's results.json?")
-    for row in doc["rows"]:  # a failed run's NaN is not a result
-        metrics = row.get("metrics") if isinstance(row, dict) else None
-        for name, value in (metrics or {}).items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ResultsError(f"{path}: {row.get('name', '?')}'s {name} is {value}, not a finite number: "
-                                   "compare again after training that model again")
-    return doc
+def read_results(folder: str | os.PathLike) -> Comparison:
+    """A comparison folder's ``results.json`` read through its schema (``hf_rnn.comparison_schema``); a clear
+    ``ResultsError`` when it is missing or not one."""
+    return read_comparison(folder)
 
 
-def collect(results_root: str | os.PathLike = RESULTS_DIR) -> list[dict[str, Any]]:
-    """Every ``results/<task>-<profile>/results.json``, in the README's order (task, then quick before full)."""
+def collect(results_root: str | os.PathLike = RESULTS_DIR) -> list[Comparison]:
+    """Every ``results/<task>-<profile>/results.json``, in the README's order: the tasks in the order they are
+    registered (``hf_rnn.tasks.TASKS``; a task this installation does not know after them), quick before full."""
+    from .tasks import TASKS
+
     root = Path(results_root)
-    docs = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if folder.is_dir() and not folder.name.startswith(".") and (folder / "results.json").exists():
-            doc = read_results(folder)
-            doc["folder"] = folder.name
-            docs.append(doc)
+    docs = [read_results(folder) for folder in (sorted(root.iterdir()) if root.is_dir() else [])
+            if folder.is_dir() and not folder.name.startswith(".") and (folder / "results.json").exists()]
+    tasks = list(TASKS)
 
-    def order(doc):
-        task_i = TASK_ORDER.index(doc["task"]) if doc["task"] in TASK_ORDER else len(TASK_ORDER)
-        prof_i = PROFILE_ORDER.index(doc["profile"]) if doc["profile"] in PROFILE_ORDER else len(PROFILE_ORDER)
-        return task_i, doc["task"], bool(doc.get("variant")), doc.get("variant") or "", prof_i
+    def order(doc: Comparison):
+        task_i = tasks.index(doc.task) if doc.task in tasks else len(tasks)
+        prof_i = PROFILE_ORDER.index(doc.profile) if doc.profile in PROFILE_ORDER else len(PROFILE_ORDER)
+        return task_i, doc.task, bool(doc.variant), doc.variant or "", prof_i
 
     return sorted(docs, key=order)
 
@@ -248,7 +245,7 @@ def format_number(value: Any, digits: int = 4) -> str:
 
 
 
-def primary_metric(doc: dict[str, Any]) -> str:
+def primary_metric(doc: Comparison) -> str:
     """The comparison's primary metric (recorded in ``results.json``; older files: the task's)."""
     from .verdict_table import _primary_metric
 
@@ -257,11 +254,10 @@ def primary_metric(doc: dict[str, Any]) -> str:
 
 
 
-def busy_latency_note(rows) -> str:
-    """A warning naming the rows (``results.json`` dicts) whose latency was measured while other processes kept
-    the CPU busy ("" if none)."""
-    busy = [f"{r['name']} ({r['latency_other_load']:.1f})" for r in rows
-            if (r.get("latency_other_load") or 0) >= BUSY_CORES]
+def busy_latency_note(rows: Sequence[ModelResult]) -> str:
+    """A warning naming the rows whose latency was measured while other processes kept the CPU busy ("" if
+    none)."""
+    busy = [f"{r.name} ({r.latency_other_load:.1f})" for r in rows if (r.latency_other_load or 0) >= BUSY_CORES]
     if not busy:
         return ""
     return (" **Measured on a busy machine:** other processes kept CPU cores busy during the latency of "
@@ -276,38 +272,46 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR, link_base: str
         return "No committed results yet: `hf-rnn compare --task T --profile P --publish` writes them.\n"
     out = []
     for doc in docs:
-        hw = doc.get("hardware", {})
+        hw = doc.hardware
         metric = primary_metric(doc)
         cpus = f", {hw['logical_cpus']} logical CPUs" if hw.get("logical_cpus") else ""
-        title = f"{doc['task']} ({doc['variant']})" if doc.get("variant") else doc["task"]
-        out += [f"#### {title} · `{doc['profile']}` ([report]({link_base}results/{doc['folder']}/report.md))", "",
-                f"{doc['budget']}. Measured on {hw.get('device_name', '?')}{cpus}, "
+        title = f"{doc.task} ({doc.variant})" if doc.variant else doc.task
+        out += [f"#### {title} · `{doc.profile}` ([report]({link_base}results/{doc.folder}/report.md))", "",
+                f"{doc.budget}. Measured on {hw.get('device_name', '?')}{cpus}, "
                 f"{hw.get('torch_threads', '?')} torch threads, precision {hw.get('mixed_precision', 'no')}, "
-                f"{(doc.get('date') or '?')[:10]}; {took(doc.get('seconds', 0), [r.get('train_seconds') for r in doc['rows']])}.", ""]
-        if any(r["name"].startswith("smollm2") for r in doc["rows"]):
+                f"{(doc.date or '?')[:10]}; {took(doc.seconds, [r.train_seconds for r in doc.rows])}.", ""]
+        if any(r.builtin_llm for r in doc.rows):
             out += [f"`smollm2` is the built-in {BUILTIN_LLM_LABEL}.", ""]
-        if doc.get("curve_summary"):
-            out += [f"Across the learning curves: {doc['curve_summary']}", ""]
+        if doc.curve_summary:
+            out += [f"Across the learning curves: {doc.curve_summary}", ""]
         out += ["| model | family | " + metric + " | parameters (trained) | optimizer steps | examples seen | "
                 "train s | latency p50 ms |", "|---|---|---|---|---|---|---|---|"]
-        for r in doc["rows"]:
-            out.append(f"| {r['name']} | {r['family']} | {format_number(r['metrics'].get(metric))} | "
-                       f"{format_number(r['parameters_total'])} ({format_number(r['parameters_trainable'])}) | {format_number(r.get('steps'))} | "
-                       f"{format_number(r.get('examples'))} | {format_number(r.get('train_seconds'))} | {format_number(r.get('latency_ms_p50'))} |")
-        notes = [f"{r['name']}: {r['note']}" for r in doc["rows"] if r.get("note") and r.get("run_dir")]
+        for r in doc.rows:
+            out.append(f"| {r.name} | {r.family} | {format_number(r.metrics.get(metric))} | "
+                       f"{format_number(r.parameters_total)} ({format_number(r.parameters_trainable)}) | "
+                       f"{format_number(r.steps)} | {format_number(r.examples)} | {format_number(r.train_seconds)} | "
+                       f"{format_number(r.latency_ms_p50)} |")
+        notes = [f"{r.name}: {r.note}" for r in doc.rows if r.note and r.run_dir]
         if notes:  # how each trained run ended: a missed goal reads differently after an early stop
             out += ["", "Runs: " + "; ".join(notes) + "."]
-        if busy_latency_note(doc["rows"]):
-            out += ["", busy_latency_note(doc["rows"]).strip()]
-        goals = [g for g in task_goals(doc["task"]) if doc["profile"] in g.profiles]
+        if busy_latency_note(doc.rows):
+            out += ["", busy_latency_note(doc.rows).strip()]
+        goals = [g for g in task_goals(doc.task) if doc.profile in g.profiles]
         if goals:
             out += ["", "Goals: " + "; ".join(goal_line(g, doc) for g in goals) + "."]
         out.append("")
-    have = {(d["task"], d["profile"]) for d in docs if not d.get("variant")}
-    missing = [f"{t} `{p}`" for t in TASK_ORDER for p in PROFILE_ORDER if (t, p) not in have]
+    have = {(d.task, d.profile) for d in docs if not d.variant}
+    missing = [f"{t} `{p}`" for t in _registered_tasks() for p in PROFILE_ORDER if (t, p) not in have]
     if missing:
         out += [f"Not committed yet: {', '.join(missing)}.", ""]
     return "\n".join(out)
+
+
+def _registered_tasks() -> list[str]:
+    """Every task this installation knows (``hf_rnn.tasks.TASKS``), in the order they were registered."""
+    from .tasks import TASKS
+
+    return list(TASKS)
 
 
 def generated_blocks(results_root: str | os.PathLike = RESULTS_DIR):

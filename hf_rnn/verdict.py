@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .comparison_schema import REFERENCE, TRAINED, VERDICT_FAMILIES, ZERO_SHOT, ModelResult
 from .errors import HfRnnError
 from .paired_tests import PairedResult, holm, paired_test
 from .predictions import in_report_folder, read_predictions
@@ -36,41 +37,37 @@ class Verdict:
     note: str = ""
 
 
-def _value(row, metric: str) -> float | None:
-    value = _get(row, "metrics").get(metric)
+def _value(row: ModelResult, metric: str) -> float | None:
+    value = row.metrics.get(metric)
     return value if isinstance(value, (int, float)) and value == value else None
 
 
-def _get(row, key: str):
-    return row[key] if isinstance(row, dict) else getattr(row, key)
-
-
-def _best(rows, metric: str, greater_is_better: bool):
+def _best(rows: Sequence[ModelResult], metric: str, greater_is_better: bool) -> ModelResult | None:
     scored = [r for r in rows if _value(r, metric) is not None]
     if not scored:
         return None
     return (max if greater_is_better else min)(scored, key=lambda r: _value(r, metric))
 
 
-def choose_pairs(rows: Sequence, metric: str, greater_is_better: bool) -> list[tuple[Any, Any, str]]:
-    """``(row a, row b, role)`` for each pair a comparison tests, the verdict's first (a: the LLM, b: the RNN).
-
-    Rows are ``ModelResult``s or ``results.json`` row dicts; trained rows have a ``run_dir``.
-    """
-    trained = [r for r in rows if _get(r, "run_dir") is not None]
-    zero_shot = [r for r in rows if _get(r, "run_dir") is None and "zero-shot" in _get(r, "name")]
-    refs = [r for r in rows if _get(r, "family") == "reference"]
-    best_llm = _best([r for r in trained if _get(r, "family") == "llm"], metric, greater_is_better)
-    best_rnn = _best([r for r in trained if _get(r, "family") == "rnn"], metric, greater_is_better)
-    pairs: list[tuple[Any, Any, str]] = []
+def choose_pairs(rows: Sequence[ModelResult], metric: str,
+                 greater_is_better: bool) -> list[tuple[ModelResult, ModelResult, str]]:
+    """``(row a, row b, role)`` for each pair a comparison tests, the verdict's first (a: the LLM, b: the RNN);
+    the rows' ``role`` says which are trained, zero-shot or references."""
+    trained = [r for r in rows if r.role == TRAINED]
+    zero_shot = [r for r in rows if r.role == ZERO_SHOT]
+    refs = [r for r in rows if r.role == REFERENCE]
+    llm_family, rnn_family = VERDICT_FAMILIES
+    best_llm = _best([r for r in trained if r.family == llm_family], metric, greater_is_better)
+    best_rnn = _best([r for r in trained if r.family == rnn_family], metric, greater_is_better)
+    pairs: list[tuple[ModelResult, ModelResult, str]] = []
     if best_llm is not None and best_rnn is not None:
         pairs.append((best_llm, best_rnn, "verdict"))
     if best_llm is not None:
         pairs += [(best_llm, z, "fine-tuned vs zero-shot") for z in zero_shot]
-    seen = {frozenset((_get(a, "name"), _get(b, "name"))) for a, b, _ in pairs}
+    seen = {frozenset((a.name, b.name)) for a, b, _ in pairs}
     for i, a in enumerate(trained):
         for b in trained[i + 1:]:
-            if frozenset((_get(a, "name"), _get(b, "name"))) not in seen:
+            if frozenset((a.name, b.name)) not in seen:
                 pairs.append((a, b, "trained pair"))
     best = _best(trained, metric, greater_is_better)
     if best is not None:
@@ -78,7 +75,7 @@ def choose_pairs(rows: Sequence, metric: str, greater_is_better: bool) -> list[t
     return pairs
 
 
-def judge(rows: Sequence, folder: str | Path, kind: str, metric: str, greater_is_better: bool,
+def judge(rows: Sequence[ModelResult], folder: str | Path, kind: str, metric: str, greater_is_better: bool,
           task=None) -> Verdict:
     """Test ``choose_pairs(rows)`` on the rows' predictions (``row.predictions``, relative to ``folder``) and write
     the verdict. ``task``: the compared task, to show the inputs of the examples where the verdict's models
@@ -87,7 +84,7 @@ def judge(rows: Sequence, folder: str | Path, kind: str, metric: str, greater_is
     records: dict[str, list[dict] | None] = {}
     problems: list[str] = []
     for row in rows:
-        name, path = _get(row, "name"), _get(row, "predictions") if _has(row, "predictions") else None
+        name, path = row.name, row.predictions
         try:
             if path and not in_report_folder(path):
                 raise HfRnnError(f"{name}'s predictions {path!r} are not in the report's predictions/ folder")
@@ -99,7 +96,7 @@ def judge(rows: Sequence, folder: str | Path, kind: str, metric: str, greater_is
     results: list[tuple[PairedResult, str]] = []
     untested: list[str] = []
     for a, b, role in choose_pairs(rows, metric, greater_is_better):
-        name_a, name_b = _get(a, "name"), _get(b, "name")
+        name_a, name_b = a.name, b.name
         if records.get(name_a) is None or records.get(name_b) is None:
             untested.append(f"{name_a} vs {name_b}")
             continue
@@ -122,10 +119,6 @@ def judge(rows: Sequence, folder: str | Path, kind: str, metric: str, greater_is
     if main is not None:
         verdict.disagreements = disagreements(kind, main, records[main.a], records[main.b], task)
     return verdict
-
-
-def _has(row, key: str) -> bool:
-    return key in row if isinstance(row, dict) else hasattr(row, key)
 
 
 # =========================================================================== the words
@@ -168,21 +161,21 @@ def sentence(r: PairedResult) -> str:
             f"{size}, {interval}; {_test_words(r)})")
 
 
-def cost_ratios(a, b) -> str:
+def cost_ratios(a: ModelResult, b: ModelResult) -> str:
     """What ``a`` costs as multiples of ``b``: training seconds, latency p50, peak memory, parameters."""
     parts = []
     for key, what in (("train_seconds", "the training seconds"), ("latency_ms_p50", "the latency (p50)"),
                       ("peak_memory_mb", "the peak memory"), ("parameters_total", "the parameters")):
-        x, y = _get(a, key), _get(b, key)
+        x, y = getattr(a, key), getattr(b, key)
         if x and y:
             ratio = x / y
             parts.append(f"{ratio:,.{1 if ratio >= 10 else 2}f}× {what}")
-    return f"{_get(a, 'name')} takes {', '.join(parts)} of {_get(b, 'name')}" if parts else ""
+    return f"{a.name} takes {', '.join(parts)} of {b.name}" if parts else ""
 
 
-def paragraph(results: list[tuple[PairedResult, str]], rows: Sequence, metric: str) -> str:
+def paragraph(results: list[tuple[PairedResult, str]], rows: Sequence[ModelResult], metric: str) -> str:
     """The report's opening: the verdict pair with its cost, then the fine-tuned LLM against the zero-shot one."""
-    by_name = {_get(r, "name"): r for r in rows}
+    by_name = {r.name: r for r in rows}
     lines = []
     for r, role in results:
         if role not in ("verdict", "fine-tuned vs zero-shot"):

@@ -136,11 +136,11 @@ def test_a_second_comparison_reuses_the_zero_shot_scores(compared, tiny_llama, c
     again = compare("sentiment", ["rnn", str(tiny_llama)], "quick", c.output_dir, overrides=TINY, progress=True)
     err = capsys.readouterr().err
     assert "smollm2 zero-shot: reusing the scores" in err and "scoring the untrained" not in err
-    assert [r for r in again.rows if "zero-shot" in r.name] == [r for r in c.rows if "zero-shot" in r.name]
+    assert [r for r in again.rows if r.role == "zero-shot"] == [r for r in c.rows if r.role == "zero-shot"]
     smaller = compare("sentiment", ["rnn"], "quick", c.output_dir, overrides=[*TINY, "task.max_test_examples=5"],
                       progress=True)
     assert "scoring the untrained" in capsys.readouterr().err  # another test split: scored again
-    assert next(r for r in smaller.rows if "zero-shot" in r.name).metrics["num_examples"] == 5
+    assert next(r for r in smaller.rows if r.role == "zero-shot").metrics["num_examples"] == 5
 
 
 def test_a_finished_run_is_reused_and_a_changed_recipe_retrains(tmp_path, capsys, monkeypatch):
@@ -448,8 +448,8 @@ def test_the_zero_shot_forecast_in_the_report_reads_the_compared_series(tmp_path
     assert cli(["train", "--task", "timeseries", "--model", "lstm", "--output-dir", str(out / "lstm"),
                 "task.options.series=co2", "task.options.context_length=52", "training.max_steps=2",
                 "training.progress_bar=false", "model.num_layers=1", "model.hidden_size=8"]) == 0
-    rows = [ModelResult("lstm", "rnn", str(out / "lstm"), {}, 1, 1, None, None, None, None, None),
-            ModelResult("smollm2 zero-shot", "llm", None, {}, 1, 0, None, None, None, None, None)]
+    rows = [ModelResult("lstm", "rnn", str(out / "lstm"), {}, 1, 1, None, None, None, None, None, role="trained"),
+            ModelResult("smollm2 zero-shot", "llm", None, {}, 1, 0, None, None, None, None, None, role="zero-shot")]
     answers = lecture_outputs("timeseries", rows, out)["first test window"]
     truths = {name: answer.rsplit("(truth ", 1)[-1] for name, answer in answers.items()}
     assert truths["smollm2 zero-shot"] == truths["lstm"], answers  # the same CO2 window (values near 360)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from hf_rnn import cpu_load
+from hf_rnn.comparison_schema import ModelResult
 from hf_rnn.results import busy_latency_note
 
 
@@ -59,8 +60,9 @@ def test_threads_leave_the_busy_cores_and_respect_the_users_setting(monkeypatch)
 
 
 def test_a_latency_measured_on_a_busy_machine_is_flagged():
-    rows = [{"name": "bilstm", "latency_other_load": 0.02}, {"name": "smollm2", "latency_other_load": 0.96},
-            {"name": "majority class", "latency_other_load": None}]
+    rows = [ModelResult.from_dict({"name": name, "family": family, "metrics": {}, "latency_other_load": load})
+            for name, family, load in (("bilstm", "rnn", 0.02), ("smollm2", "llm", 0.96),
+                                       ("majority class", "reference", None))]
     note = busy_latency_note(rows)
     assert "busy machine" in note and "smollm2 (1.0)" in note and "bilstm" not in note
     assert busy_latency_note(rows[:1] + rows[2:]) == ""

@@ -12,6 +12,7 @@ import torch
 from hf_rnn import performance, verdict_table
 from hf_rnn.cli import main
 from hf_rnn.comparison import curve_summary
+from hf_rnn.comparison_schema import Comparison
 from hf_rnn.errors import HfRnnError
 from hf_rnn.results import (
     BEGIN,
@@ -37,16 +38,17 @@ def test_readme_results_block_matches_committed_results():
 
 
 def test_committed_results_are_complete_and_portable():
-    for doc in collect(REPO / "results"):
-        folder = REPO / "results" / doc["folder"]
+    for c in collect(REPO / "results"):
+        folder = REPO / "results" / c.folder
         # results/TASK-PROFILE, or results/TASK-VARIANT-PROFILE for other data (e.g. the CO2 series)
-        assert doc["folder"] == "-".join(p for p in (doc["task"], doc.get("variant"), doc["profile"]) if p)
-        assert doc.get("date") and doc.get("hardware", {}).get("device_name"), folder
+        assert c.folder == "-".join(p for p in (c.task, c.variant, c.profile) if p)
+        assert c.date and c.hardware.get("device_name"), folder
+        doc = json.loads((folder / "results.json").read_text())
         assert "output_dir" not in doc, "absolute paths do not belong in committed results"
         for row in doc["rows"]:
             assert row["run_dir"] is None or not Path(row["run_dir"]).is_absolute(), row["run_dir"]
-            if row["run_dir"] is not None:
-                assert row["steps"] and row["examples"], f"{folder}: {row['name']} lacks steps or examples"
+        for row in c.with_role("trained"):
+            assert row.steps and row.examples, f"{folder}: {row.name} lacks steps or examples"
         assert (folder / "report.md").exists()
         for fig in folder.glob("*.png"):
             assert fig.stat().st_size < 500 * 1024, fig
@@ -75,6 +77,11 @@ def _doc(task="sentiment", profile="full", rows=None, **extra):
             "seconds": 10.0, **extra}
 
 
+def _read(doc: dict) -> Comparison:
+    """A results.json document as the schema reads it (no role in its rows: inferred, as for an older file)."""
+    return Comparison.from_document(doc, "cmp")
+
+
 def _write(folder: Path, doc: dict, figure_bytes: int = 100) -> Path:
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(doc))
@@ -86,14 +93,14 @@ def _write(folder: Path, doc: dict, figure_bytes: int = 100) -> Path:
 
 
 def test_goals_say_met_or_by_how_much_they_are_missed():
-    doc = _doc()
+    doc = _read(_doc())
     assert check_goal(Goal("rnn", "accuracy", ">=", 0.80), doc) == "met"
     assert check_goal(Goal("llm", "accuracy", ">=", 0.905), doc) == "missed by 0.005"
     assert check_goal(Goal("llm", "accuracy", ">=", "zero-shot", margin=0.2), doc) == "missed by 0.05"
     assert check_goal(Goal("rnn", "accuracy", ">=", "zero-shot"), doc) == "met"
     assert check_goal(Goal("rnn", "chrf", ">=", 1.0), doc) == "not measured"
-    forecast = _doc("timeseries", rows=[{"name": "lstm", "family": "rnn", "run_dir": "lstm",
-                                         "metrics": {"mae": 12.0, "naive_mae": 25.0}}])
+    forecast = _read(_doc("timeseries", rows=[{"name": "lstm", "family": "rnn", "run_dir": "lstm",
+                                               "metrics": {"mae": 12.0, "naive_mae": 25.0}}]))
     assert check_goal(Goal("rnn", "mae", "<=", "seasonal-naive"), forecast) == "met"
 
 
@@ -101,6 +108,7 @@ def test_a_family_goal_names_the_model_that_meets_it_and_the_one_that_misses():
     doc = _doc()
     twice = dict(doc["rows"][1], name="smollm2-twice", run_dir="smollm2-twice", metrics={"accuracy": 0.97})
     doc["rows"].append(twice)
+    doc = _read(doc)
     goal = Goal("llm", "accuracy", ">=", 0.95)
     assert check_goal(goal, doc) == "met"  # the family's best decides
     assert goal_line(goal, doc) == "llm accuracy ≥ 0.95: **met** (smollm2-twice; smollm2 missed by 0.05)"

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from hf_rnn.comparison_schema import ModelResult
 from hf_rnn.predictions import write_predictions
 from hf_rnn.verdict import NO_PREDICTIONS, choose_pairs, judge
 
@@ -17,9 +18,11 @@ TASK = SimpleNamespace(name="sentiment", kind="sequence-classification")
 
 
 def _row(name, family, run_dir, accuracy, predictions=None, **cost):
-    return {"name": name, "family": family, "run_dir": run_dir, "metrics": {"accuracy": accuracy},
-            "predictions": predictions, "train_seconds": cost.get("train", 0.0), "latency_ms_p50": cost.get("p50"),
-            "peak_memory_mb": cost.get("mb"), "parameters_total": cost.get("params", 0)}
+    """A row as results.json holds it, read through its schema (no role: inferred as for an older file)."""
+    return ModelResult.from_dict({
+        "name": name, "family": family, "run_dir": run_dir, "metrics": {"accuracy": accuracy},
+        "predictions": predictions, "train_seconds": cost.get("train", 0.0), "latency_ms_p50": cost.get("p50"),
+        "peak_memory_mb": cost.get("mb"), "parameters_total": cost.get("params", 0)})
 
 
 def _rows_with_predictions(tmp_path, n=600):
@@ -46,7 +49,7 @@ def test_the_pairs_start_with_the_best_llm_against_the_best_rnn():
     rows = [_row("lstm", "rnn", "lstm", 0.70), _row("bilstm", "rnn", "bilstm", 0.80),
             _row("smollm2", "llm", "smollm2", 0.85), _row("smollm2 zero-shot", "llm", None, 0.75),
             _row("majority class", "reference", None, 0.5)]
-    pairs = [(a["name"], b["name"], role) for a, b, role in choose_pairs(rows, "accuracy", True)]
+    pairs = [(a.name, b.name, role) for a, b, role in choose_pairs(rows, "accuracy", True)]
     assert pairs[0] == ("smollm2", "bilstm", "verdict")
     assert pairs[1] == ("smollm2", "smollm2 zero-shot", "fine-tuned vs zero-shot")
     assert ("lstm", "bilstm", "trained pair") in pairs and ("lstm", "smollm2", "trained pair") in pairs
@@ -55,7 +58,7 @@ def test_the_pairs_start_with_the_best_llm_against_the_best_rnn():
     # lower is better (bpc): the best RNN is the lowest
     lower = choose_pairs([_row("a", "rnn", "a", 2.0), _row("b", "rnn", "b", 1.5), _row("c", "llm", "c", 1.8)],
                          "accuracy", False)
-    assert [x["name"] for x in lower[0][:2]] == ["c", "b"]
+    assert [x.name for x in lower[0][:2]] == ["c", "b"]
 
 
 def test_the_verdict_paragraph_names_the_leader_the_interval_the_test_and_the_cost(tmp_path):
@@ -95,13 +98,14 @@ def test_no_significant_difference_is_said_so(tmp_path):
 
 def test_rows_without_predictions_say_a_rerun_is_needed(tmp_path):
     """An old results.json: its rows have no predictions key at all; the report says so and nothing fails."""
-    old = [{k: v for k, v in r.items() if k != "predictions"} for r in _rows_with_predictions(tmp_path)]
+    old = [ModelResult.from_dict({k: v for k, v in r.to_dict().items() if k not in ("predictions", "role")})
+           for r in _rows_with_predictions(tmp_path)]
     v = judge(old, tmp_path, "sequence-classification", "accuracy", True)
     assert v.tests == [] and v.paragraph == NO_PREDICTIONS == v.note and v.disagreements == []
     assert NO_PREDICTIONS == "No per-example predictions in this run; paired tests need a re-run."
     # one row without them: the other pairs are tested, the missing one named
     rows = _rows_with_predictions(tmp_path)
-    rows[2]["predictions"] = None
+    rows[2].predictions = None
     v = judge(rows, tmp_path, "sequence-classification", "accuracy", True)
     assert [t["role"] for t in v.tests] == ["verdict", "against a reference"]
     assert "Not tested" in v.note and "smollm2 vs smollm2 zero-shot" in v.note
@@ -115,6 +119,6 @@ def test_rows_without_predictions_say_a_rerun_is_needed(tmp_path):
 def test_a_hostile_or_damaged_predictions_path_is_named_not_read(tmp_path, path, message):
     rows = _rows_with_predictions(tmp_path)
     (tmp_path / "predictions" / "damaged.jsonl.gz").write_bytes(b"\x1f\x8b not gzip")
-    rows[0]["predictions"] = path
+    rows[0].predictions = path
     v = judge(rows, tmp_path, "sequence-classification", "accuracy", True)
     assert message in v.note and all("bilstm" not in (t["a"], t["b"]) for t in v.tests)
