@@ -31,7 +31,7 @@ from .assets import atomic_write_text
 from .comparison_schema import REFERENCE_FAMILY, TRAINED, VERDICT_FAMILIES
 from .errors import ConfigError
 
-__all__ = ["Curve", "compare_sizes", "data_equivalence", "parse_train_sizes", "publish_curve"]
+__all__ = ["Curve", "collect_curves", "compare_sizes", "curve_from_folder", "data_equivalence", "parse_train_sizes", "publish_curve"]
 
 ALL = "all"
 
@@ -89,18 +89,26 @@ class Curve:
     metric: str
     greater_is_better: bool
     sizes: list[int]  # labelled training examples of each point ("all" resolved)
-    points: dict[str, list[tuple[int, float]]]  # trained models
+    points: dict[str, list[tuple[int, float]]]  # trained models (the mean over seeds where there are several)
     lines: dict[str, float]  # untrained rows (the zero-shot LLM, references): one score at every size
     families: dict[str, str]
     output_dir: str
     equivalence: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     variant: str | None = None  # other data than the task's usual (the user's file, another series)
+    # trained models of several seeds: [(examples, mean - sd, mean + sd, seeds), ...]
+    bands: dict[str, list[tuple[int, float, float, int]]] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> int:
+        """The most seeds any point was trained with (1: no bands)."""
+        return max((b[3] for band in self.bands.values() for b in band), default=1)
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "profile": self.profile, "metric": self.metric,
                 "greater_is_better": self.greater_is_better, "sizes": self.sizes,
                 "points": {k: [list(p) for p in v] for k, v in self.points.items()}, "lines": self.lines,
+                "bands": {k: [list(b) for b in v] for k, v in self.bands.items()}, "seeds": self.seeds,
                 "families": self.families, "equivalence": self.equivalence, "folders": self.folders,
                 "variant": self.variant}
 
@@ -157,8 +165,42 @@ def compare_sizes(task: str, models: list[str] | None = None, train_sizes: str |
         comparisons.append((train_examples if size == ALL else size, c))
         if (folder / ZERO_SHOT_CACHE).exists():
             zero_shot_from = folder
-    curve = _curve_of(task, profile, loaded, comparisons, out)
+    curve = _curve_of(task, profile, loaded.primary_metric, loaded.greater_is_better, comparisons, out)
     curve.variant = variant
+    write_curve(curve)
+    return curve
+
+
+def curve_from_folder(folder: str | os.PathLike) -> Curve:
+    """The curve of a finished ``compare_sizes`` folder, read from its comparisons' ``results.json``
+    (``n<size>/`` and ``all/``; the size of ``all`` from a trained run's ``metrics.json``), written again
+    (``curve.json``, ``curve.png``, ``curve.md``): nothing is trained or scored."""
+    import re
+
+    from .comparison_schema import read_comparison
+    from .runs import read_run
+    from .tasks import get_task_class
+
+    out = Path(folder)
+    subfolders = [p for p in (sorted(out.iterdir()) if out.is_dir() else [])
+                  if p.is_dir() and (p.name == ALL or re.fullmatch(r"n\d+", p.name)) and (p / "results.json").is_file()]
+    if not subfolders:
+        raise ConfigError(f"{out} holds no finished curve: no n<size>/ or all/ comparison with a results.json")
+    comparisons = []
+    for sub in subfolders:
+        c = read_comparison(sub)
+        if sub.name != ALL:
+            comparisons.append((int(sub.name[1:]), c))
+            continue
+        runs = [r.run_dir for r in c.rows if r.role == TRAINED and r.run_dir]
+        if not runs:
+            raise ConfigError(f"{sub} has no trained run to read the size of the whole training split from")
+        comparisons.append((int(read_run(runs[0]).metrics.task.sizes["train"]), c))
+    comparisons.sort(key=lambda nc: nc[0])
+    first = comparisons[0][1]
+    metric = first.primary_metric or get_task_class(first.task).primary_metric
+    curve = _curve_of(first.task, first.profile, metric, get_task_class(first.task).greater_is_better, comparisons, out)
+    curve.variant = first.variant
     write_curve(curve)
     return curve
 
@@ -183,12 +225,16 @@ def _copy_zero_shot(source: Path, folder: Path, cache: str) -> None:
 _COMPARE_ARGUMENTS = ("data", "zero_shot", "reuse", "seeds")
 
 
-def _curve_of(task: str, profile: str, loaded, comparisons: list[tuple[int, Any]], out: Path) -> Curve:
+def _curve_of(task: str, profile: str, metric: str, greater_is_better: bool, comparisons: list[tuple[int, Any]],
+              out: Path) -> Curve:
+    """The curve of one comparison per size; a model trained with several seeds (``compare(..., seeds=N)``)
+    is its mean over them, with a band of one standard deviation either side."""
     points: dict[str, list[tuple[int, float]]] = {}
+    bands: dict[str, list[tuple[int, float, float, int]]] = {}
     lines: dict[str, float] = {}
     families: dict[str, str] = {}
-    metric = loaded.primary_metric
     for n, c in comparisons:
+        per_seed = (c.seeds or {}).get("per_model", {})
         for row in c.rows:
             score = row.metrics.get(metric)
             if score is None or not math.isfinite(score):
@@ -196,11 +242,18 @@ def _curve_of(task: str, profile: str, loaded, comparisons: list[tuple[int, Any]
             families[row.name] = row.family
             if row.role != TRAINED:  # untrained: the zero-shot LLM, references
                 lines.setdefault(row.name, float(score))
+                continue
+            values = [float(v) for v in per_seed.get(row.name, {}).get("values", []) if math.isfinite(float(v))]
+            if len(values) > 1:
+                mean = sum(values) / len(values)
+                sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                points.setdefault(row.name, []).append((n, mean))
+                bands.setdefault(row.name, []).append((n, mean - sd, mean + sd, len(values)))
             else:
                 points.setdefault(row.name, []).append((n, float(score)))
-    curve = Curve(task=task, profile=profile, metric=metric, greater_is_better=loaded.greater_is_better,
+    curve = Curve(task=task, profile=profile, metric=metric, greater_is_better=greater_is_better,
                   sizes=[n for n, _ in comparisons], points=points, lines=lines, families=families,
-                  output_dir=str(out), folders=[Path(c.output_dir).name for _, c in comparisons])
+                  output_dir=str(out), folders=[Path(c.output_dir).name for _, c in comparisons], bands=bands)
     curve.equivalence = data_equivalence(curve)
     return curve
 
@@ -257,7 +310,11 @@ def plot_curve(curve: Curve, path: str | Path) -> Path:
     ax = fig.add_subplot()
     for name, pts in curve.points.items():
         xs, ys = zip(*sorted(pts), strict=True)
-        ax.plot(xs, ys, marker="o", label=name)
+        (line,) = ax.plot(xs, ys, marker="o", label=name)
+        band = sorted(curve.bands.get(name, []))
+        if band:  # one standard deviation across seeds either side of the mean
+            ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
+                            color=line.get_color(), alpha=0.2, linewidth=0)
     for name, score in curve.lines.items():
         ax.axhline(score, linestyle="--", linewidth=1, color="grey" if curve.families.get(name) == REFERENCE_FAMILY
                    else "black", label=f"{name} (no training)")
@@ -280,19 +337,39 @@ def write_curve(curve: Curve) -> None:
     rows = [header, "|---|" + "---|" * len(curve.sizes)]
     for name, pts in curve.points.items():
         by_n = dict(pts)
-        rows.append(f"| {name} | " + " | ".join(f"{by_n[n]:.4g}" if n in by_n else "—" for n in curve.sizes) + " |")
+        spread = {b[0]: (b[2] - b[1]) / 2 for b in curve.bands.get(name, [])}
+        rows.append(f"| {name} | " + " | ".join((f"{by_n[n]:.4g}" + (f" ± {spread[n]:.2g}" if n in spread else ""))
+                                                 if n in by_n else "—" for n in curve.sizes) + " |")
     for name, score in curve.lines.items():
         rows.append(f"| {name} (no training) | " + " | ".join(f"{score:.4g}" for _ in curve.sizes) + " |")
     md = [f"# {curve.task}: quality against training-set size ({curve.profile} profile)", "",
           f"Test {curve.metric} of every model trained on nested random subsets of the training split (the same "
           f"examples for every model), one comparison per size ({', '.join(curve.folders)}), each under the "
-          f"{curve.profile} profile's budget.", "", *rows, "", "![curve](curve.png)", ""]
+          f"{curve.profile} profile's budget."
+          + (f" Trained models: the mean over {curve.seeds} seeds ± one standard deviation (the band in the "
+             "figure); the equivalence below reads the means." if curve.seeds > 1 else ""),
+          "", *rows, "", "![curve](curve.png)", ""]
     if curve.equivalence:
         md += ["## Data equivalence", "", *[f"- {s}" for s in curve.equivalence], ""]
     atomic_write_text(out / "curve.md", "\n".join(md))
 
 
 CURVE_FILES = ("curve.json", "curve.md", "curve.png")
+
+
+def collect_curves(results_root: str | os.PathLike = "results") -> list[dict[str, Any]]:
+    """Every published curve's ``curve.json`` (``results/<task>[-<variant>]-curve-<profile>/``) with its
+    folder's name under ``folder``, the built-in data's first, by folder name."""
+    root = Path(results_root)
+    out = []
+    for folder in sorted(root.glob("*-curve-*")) if root.is_dir() else []:
+        try:
+            doc = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{folder / 'curve.json'} cannot be read: {e}") from None
+        if isinstance(doc, dict) and {"task", "profile"} <= doc.keys():
+            out.append(dict(doc, folder=folder.name))
+    return sorted(out, key=lambda d: (bool(d.get("variant")), d["folder"]))
 
 
 def publish_curve(curve_dir: str | os.PathLike, results_root: str | os.PathLike = "results") -> Path:

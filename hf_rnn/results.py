@@ -318,9 +318,10 @@ def generated_blocks(results_root: str | os.PathLike = RESULTS_DIR):
     """``(name, begin, end, body(link_base))`` of every block ``hf-rnn results`` writes: the verdict, the
     per-task results and the performance block."""
     from . import performance, verdict_table
+    from .learning_curve import collect_curves
 
     return (("verdict", verdict_table.BEGIN, verdict_table.END,
-             lambda base: verdict_table.verdict_section(collect(results_root), base)),
+             lambda base: verdict_table.verdict_section(collect(results_root), base, collect_curves(results_root))),
             ("results", BEGIN, END, lambda base: readme_section(results_root, base)),
             ("performance", performance.BEGIN, performance.END,
              lambda base: performance.performance_section(results_root)))

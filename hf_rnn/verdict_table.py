@@ -75,15 +75,16 @@ def _pick(docs: list[Comparison]) -> list[Comparison]:
     return [d for d in docs if by_task.get(d.task) is d]
 
 
-def verdict_section(documents: list[Comparison], link_base: str = "") -> str:
+def verdict_section(documents: list[Comparison], link_base: str = "", curves: list[dict[str, Any]] = ()) -> str:
     """The verdict block: a table with a row per task (see the module) from the committed comparisons
-    (``hf_rnn.results.collect``); ``link_base`` leads from the file the block is in to
+    (``hf_rnn.results.collect``), then a line linking the committed training-set-size curves
+    (``hf_rnn.learning_curve.collect_curves``); ``link_base`` leads from the file the block is in to
     the repository root (``""`` for the README, ``"../"`` for a page under ``docs/``)."""
     docs = _pick(documents)
     if not docs:
         return "No committed results yet: `hf-rnn compare --task T --profile P --publish` writes them.\n"
-    out = ["| task | best RNN | best transformer | LLM − RNN (95% CI) | paired test | verdict | train time | "
-           "latency p50 | parameters |", "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| task | best RNN | best transformer | LLM − RNN (95% CI) | paired test | verdict | across seeds | "
+           "train time | latency p50 | parameters |", "|---|---|---|---|---|---|---|---|---|---|"]
     untested = []
     for doc in docs:
         metric = _primary_metric(doc)
@@ -94,7 +95,7 @@ def verdict_section(documents: list[Comparison], link_base: str = "") -> str:
         task = f"[{doc.task}]({link_base}results/{doc.folder}/report.md) `{doc.profile}`"
         if rnn is None or llm is None:
             out.append(f"| {task} | {rnn.name if rnn else '—'} | {llm.name if llm else '—'} | — | — | "
-                       "one family has no trained row | — | — | — |")
+                       "one family has no trained row | — | — | — | — |")
             continue
         a, b = _score(llm, metric), _score(rnn, metric)
         test = _test_of(doc, llm.name, rnn.name)
@@ -109,17 +110,48 @@ def verdict_section(documents: list[Comparison], link_base: str = "") -> str:
             verdict = ("no significant difference" if p >= 0.05 else
                        f"**{'LLM' if ahead else 'RNN'} ahead**")
         out.append(f"| {task} | {rnn.name} {metric} {b:.4g} | {llm.name} {a:.4g} | {interval} | {tested} | "
-                   f"{verdict} | {_ratio(llm.train_seconds, rnn.train_seconds)} | "
+                   f"{verdict} | {_across_seeds(doc, llm.name, rnn.name)} | "
+                   f"{_ratio(llm.train_seconds, rnn.train_seconds)} | "
                    f"{_ratio(llm.latency_ms_p50, rnn.latency_ms_p50)} | "
                    f"{_ratio(llm.parameters_total, rnn.parameters_total)} |")
     out.append("")
     out.append("Differences are the LLM's score minus the RNN's in the task's metric (accuracy and chrF: higher "
                "is better; bits per character and MAE: lower is better); the paired test is on the same test "
-               "examples, Holm-corrected over the pairs of its report; costs are the LLM's over the RNN's.")
+               "examples, Holm-corrected over the pairs of its report (seed 1's runs); *across seeds*: the same "
+               "test seed by seed, who is ahead and how often significantly (p < 0.05, uncorrected); costs are "
+               "the LLM's over the RNN's.")
     if untested:
         out.append(f"Not tested yet ({', '.join(untested)}): committed before per-example predictions were kept; "
                    "a re-run of the comparison writes them and the test.")
+    if curves:
+        out += ["", "Quality against the number of labelled examples (`--train-sizes`): "
+                + "; ".join(_curve_line(c, link_base) for c in curves) + "."]
     return "\n".join(out) + "\n"
+
+
+def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
+    """The verdict pair's test seed by seed (``results.json``'s ``seeds``), in a table cell; a dash for one seed."""
+    per_seed = [s for s in (doc.seeds or {}).get("verdict_per_seed", []) if "difference" in s]
+    pair = {m for m in (doc.seeds or {}).get("per_model", {})}
+    if not per_seed or not {llm, rnn} <= pair:
+        return "—"
+    parts = []
+    for name, family in sorted(((llm, "LLM"), (rnn, "RNN")),
+                               key=lambda nf: -sum(s.get("better") == nf[0] for s in per_seed)):
+        ahead = [s for s in per_seed if s.get("better") == name]
+        if ahead:
+            parts.append(f"{family} ahead in {len(ahead)} ({sum(bool(s.get('significant')) for s in ahead)} "
+                         "significant)")
+    return f"{len(per_seed)} seeds: " + ", ".join(parts) if parts else "—"
+
+
+def _curve_line(curve: dict[str, Any], link_base: str) -> str:
+    """A committed curve (``results/<task>-curve-<profile>/curve.json``): its link and its largest size's
+    data-equivalence sentence, else the first."""
+    name = curve["folder"]
+    sentences = curve.get("equivalence") or []
+    said = f": {sentences[0][0].lower()}{sentences[0][1:].rstrip('.')}" if sentences else ""
+    return f"[{curve['task']}]({link_base}results/{name}/curve.md) ({curve['profile']} budget per point){said}"
 
 
 def _primary_metric(doc: Comparison) -> str:

@@ -11,7 +11,14 @@ import pytest
 
 from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError
-from hf_rnn.learning_curve import Curve, compare_sizes, data_equivalence, parse_train_sizes, publish_curve
+from hf_rnn.learning_curve import (
+    Curve,
+    compare_sizes,
+    curve_from_folder,
+    data_equivalence,
+    parse_train_sizes,
+    publish_curve,
+)
 
 TINY = ["task.max_validation_examples=6", "task.max_test_examples=7", "training.max_steps=2",
         "training.batch_size=8", "training.eval_batch_size=8", "training.max_length=32", "training.eval_steps=2",
@@ -91,6 +98,10 @@ def test_a_curve_compares_both_families_on_nested_subsets_and_publishes(reviews,
     assert doc["sizes"] == curve.sizes and (out / "curve.png").stat().st_size > 1000
     assert "Data equivalence" in (out / "curve.md").read_text()
     assert curve.variant == "reviews" and doc["variant"] == "reviews"  # the user's file: a curve of its own
+    again = curve_from_folder(out)  # read back from the comparisons alone, nothing trained
+    assert (again.sizes, again.points, again.lines, again.equivalence) == (curve.sizes, curve.points, curve.lines,
+                                                                         curve.equivalence)
+    assert again.variant == "reviews" and json.loads((out / "curve.json").read_text()) == doc
     published = publish_curve(out, tmp_path / "results")
     assert published.name == "sentiment-reviews-curve-quick"
     assert sorted(p.name for p in published.iterdir()) == ["curve.json", "curve.md", "curve.png"]
@@ -142,3 +153,29 @@ def test_publishing_a_curve_never_replaces_a_folder_it_did_not_write(tmp_path):
     with pytest.raises(ConfigError, match="not a published curve"):
         publish_curve(src, tmp_path / "results")
     assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_several_seeds_make_a_point_the_mean_and_a_band_of_one_standard_deviation(tmp_path):
+    from types import SimpleNamespace as NS
+
+    from hf_rnn.learning_curve import _curve_of, write_curve
+
+    def comparison(n, rnn_values, llm_values):
+        rows = [NS(name="bilstm", family="rnn", role="trained", metrics={"accuracy": rnn_values[0]}),
+                NS(name="smollm2", family="llm", role="trained", metrics={"accuracy": llm_values[0]}),
+                NS(name="smollm2 zero-shot", family="llm", role="zero-shot", metrics={"accuracy": 0.75})]
+        seeds = {"per_model": {"bilstm": {"values": rnn_values}, "smollm2": {"values": llm_values}}}
+        return n, NS(rows=rows, seeds=seeds, output_dir=str(tmp_path / f"n{n}"))
+
+    curve = _curve_of("sentiment", "quick", "accuracy", True,
+                      [comparison(100, [0.6, 0.7, 0.8], [0.80]), comparison(1000, [0.85, 0.87, 0.89], [0.9])],
+                      tmp_path)
+    assert curve.points["bilstm"] == [(100, pytest.approx(0.7)), (1000, pytest.approx(0.87))]
+    n, low, high, k = curve.bands["bilstm"][0]
+    assert (n, k) == (100, 3) and low == pytest.approx(0.6) and high == pytest.approx(0.8)  # sd of 0.6/0.7/0.8: 0.1
+    assert "smollm2" not in curve.bands and curve.points["smollm2"][0] == (100, 0.8)  # one seed: its score
+    assert curve.seeds == 3 and curve.lines == {"smollm2 zero-shot": 0.75}
+    write_curve(curve)
+    md = (tmp_path / "curve.md").read_text()
+    assert "0.7 ± 0.1" in md and "mean over 3 seeds" in md
+    assert json.loads((tmp_path / "curve.json").read_text())["seeds"] == 3

@@ -345,3 +345,33 @@ def test_the_verdict_row_prefers_a_tested_comparison_to_a_larger_untested_one(tm
     text = verdict_section(collect(tmp_path / "results"))
     assert "(results/sentiment-quick/report.md) `quick`" in text and "sentiment-full" not in text
     assert "**LLM ahead**" in text
+
+
+def test_the_verdict_table_says_how_the_verdict_fares_seed_by_seed_and_links_the_curves(tmp_path):
+    from hf_rnn.learning_curve import collect_curves
+    from hf_rnn.results import collect
+    from hf_rnn.verdict_table import verdict_section
+
+    doc = _doc()
+    doc["paired_tests"] = [{"role": "verdict", "a": "smollm2", "b": "bilstm", "metric": "accuracy",
+                            "difference": 0.09, "ci_low": 0.05, "ci_high": 0.13, "test": "exact McNemar",
+                            "p_value": 0.0001, "p_holm": 0.0002}]
+    doc["seeds"] = {"count": 3, "per_model": {"bilstm": {"values": [0.8, 0.81, 0.79]},
+                                              "smollm2": {"values": [0.88, 0.8, 0.85]}},
+                    "verdict_per_seed": [
+                        {"seed": 1, "difference": 0.09, "better": "smollm2", "significant": True},
+                        {"seed": 2, "difference": -0.01, "better": "bilstm", "significant": False},
+                        {"seed": 3, "difference": 0.06, "better": "smollm2", "significant": False}]}
+    publish(_write(tmp_path / "runs" / "compare", doc), tmp_path / "results")
+    curve = tmp_path / "results" / "sentiment-curve-quick"
+    curve.mkdir()
+    (curve / "curve.json").write_text(json.dumps({
+        "task": "sentiment", "profile": "quick", "equivalence": [
+            "With 100 labelled examples smollm2 scores accuracy 0.8; bilstm needs about 900 to match it (9× as many)."]}))
+    text = verdict_section(collect(tmp_path / "results"), "../", collect_curves(tmp_path / "results"))
+    assert "| **LLM ahead** | 3 seeds: LLM ahead in 2 (1 significant), RNN ahead in 1 (0 significant) |" in text
+    assert ("[sentiment](../results/sentiment-curve-quick/curve.md) (quick budget per point): with 100 labelled "
+            "examples smollm2 scores accuracy 0.8; bilstm needs about 900 to match it (9× as many).") in text
+    doc.pop("seeds")
+    publish(_write(tmp_path / "runs" / "one", doc), tmp_path / "results")
+    assert "| **LLM ahead** | — |" in verdict_section(collect(tmp_path / "results"))
