@@ -856,7 +856,7 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
     """
     from .app.service import RUN_PREFIX, ZERO_SHOT, AppService
 
-    forecasting = TASKS[task_name].kind == "forecasting"
+    forecasting = TASKS[task_name].app_input == "window"  # the app is asked for a test window, not a text
     examples = ("first test window",) if forecasting else TASKS[task_name].lecture_examples
     if not examples:
         return {}
@@ -894,21 +894,9 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
 
 
 def _answer_text(task_name: str, output: Any) -> str:
-    """One line for a report cell: the label and its probability, word/TAG pairs, text, or numbers."""
-    if output is None:
-        return "—"
-    kind = TASKS[task_name].kind
-    if kind == "sequence-classification":
-        label, p = max(output.items(), key=lambda kv: kv[1])
-        return f"{label} ({p:.2f})"
-    if kind == "token-classification":
-        return " ".join(f"{w}/{t}" for w, t in output)
-    if kind == "forecasting":
-        return ", ".join(f"{v:.1f}" for v in output)
-    text = " ".join(str(output).split())
-    if not text:
-        return "(no output: the model ended at once)"
-    return text if len(text) <= 90 else text[:89] + "…"
+    """One line for a report cell, as the task's kind writes it (``Task.answer_line``: the label and its
+    probability, word/TAG pairs, text, or numbers)."""
+    return TASKS[task_name].answer_line(output)
 
 
 # =========================================================================== figures

@@ -538,6 +538,15 @@ class Task:
     app_prompt_maps: ClassVar[bool] = True
     # whether the app loads the task's data to answer (labels, prompts, windows; a language model needs none)
     app_needs_data: ClassVar[bool] = True
+    # whether a model of the task reads text (a tokenizer); a forecaster on values reads none
+    reads_text: ClassVar[bool] = True
+    # the lecture's kind whose model heads a new kind's models share (None: its own ``kind``'s); e.g. a text
+    # regression is a sequence classifier with one output (its ``head_config``)
+    head_kind: ClassVar[str | None] = None
+
+    def head_config(self) -> dict[str, Any]:
+        """Settings of the model config that the kind's head needs beyond the recipe and the tokenizer."""
+        return {}
     # the model card: the Hub's pipeline tag of a model that does this kind of task itself (None: none fits),
     # the Auto class that loads a saved model with this kind's own head, and whether an LLM has such a head
     # for it (else it answers by continuing a prompt: AutoModelForCausalLM)

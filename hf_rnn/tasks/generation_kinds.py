@@ -285,6 +285,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
     kind = "forecasting"
     columns = ("series", "values", "target_start", "season")
     app_input = "window"
+    reads_text = False
     app_output = "line"
     pipeline_tag = "time-series-forecasting"
     auto_class = "AutoModelForTimeSeriesPrediction"
