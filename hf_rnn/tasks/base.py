@@ -592,7 +592,8 @@ class Task:
         ``Prediction`` to fill (``request.pred``: ``output``, ``maps`` or ``attention_note``, ``notices``) and
         the app's tools (``limit``, ``cut_ids``, ``cut_text``, ``forward``, ``no_maps``). Raise ``InputError``
         (one line) for what the person can fix. The default: the input cut to the tokens the model takes (with a
-        notice), ``predict``, and the model family's note on why there are no maps.
+        notice), then ``predict``; a kind that ``accepts_forward`` answers through the family's pass that keeps the
+        attention maps, any other gets the family's note on why there are none.
         """
         lm = request.lm
         room = None
@@ -600,10 +601,12 @@ class Task:
             room, reason = request.limit()
             if not request.cut_ids(list(lm.tokenizer(raw_input)["input_ids"]), room, reason):
                 raise InputError("the input has no tokens for this model")
-        answer = self.predict(lm.model, lm.tokenizer, [raw_input], max_length=room)[0]
+        forward = request.keeping_maps(raw_input) if self.accepts_forward else None
+        answer = self.predict(lm.model, lm.tokenizer, [raw_input], max_length=room, forward=forward)[0]
         request.pred.output = answer.output
         request.pred.notices.extend(answer.notices)
-        request.no_maps()
+        if forward is None:
+            request.no_maps()
 
     def references(self) -> list[Any]:
         """The rows that are no trained model (``hf_rnn.references.Reference``: a rule of thumb, a classic

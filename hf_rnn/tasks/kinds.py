@@ -389,7 +389,6 @@ class SequenceClassificationTask(Task):
 
 
     # ------------------------------------------------------------------ the app, the references, the card
-
     @classmethod
     def app_display(cls, output, text=None, series=None):
         return dict(output)
@@ -401,15 +400,9 @@ class SequenceClassificationTask(Task):
     def app_answer(self, request, raw_input) -> None:
         """Label probabilities of a classifier run, or of an LLM asked the task's question (the zero-shot
         LLM, a prompt-trained run: ``request.prompt_classifier()``); the answer's forward pass keeps the maps."""
-        lm, pred, text = request.lm, request.pred, raw_input
-        asked = request.prompt_classifier()
-        if asked is None:
-            room, reason = request.limit()
-            if not request.cut_ids(list(lm.tokenizer(text)["input_ids"]), room, reason):
-                raise InputError("the input has no tokens for this model")
-            pred.output = self.predict(lm.model, lm.tokenizer, [text], max_length=room,
-                                       forward=request.keeping_maps(text))[0].output
-            return
+        lm, pred, text, asked = request.lm, request.pred, raw_input, request.prompt_classifier()
+        if asked is None:  # a classifier run: its one forward pass, with the maps
+            return super().app_answer(request, raw_input)
         template = asked.prompt_ids("")
         room, reason = request.limit(overhead=len(template), reserve=1)
         text = request.cut_text(text, room, reason)
@@ -421,7 +414,6 @@ class SequenceClassificationTask(Task):
             out, pred.maps = request.self_attention(ids, text, input_start=start, head_ids=ids[: max(start - 1, 0)],
                                                     logits_to_keep=1)
             return SimpleNamespace(logits=asked.label_scores(out.logits[:, -1]))
-
         answer = self.predict(asked, lm.tokenizer, [text], max_length=room, forward=with_maps)[0]
         pred.output = answer.output
         share, how = float(np.exp(answer.scores).sum()), ("prompt-trained" if getattr(
@@ -564,7 +556,6 @@ class TokenClassificationTask(Task):
         return result
 
     # ------------------------------------------------------------------ the app, the references, the card
-
     @classmethod
     def app_input_problem(cls, text: str) -> str | None:
         return None if split_words(text) else "No words to label in the input."
@@ -591,7 +582,6 @@ class TokenClassificationTask(Task):
         if len(kept) < len(words):
             def tokens(most):
                 return len(self.encode_inputs(lm.tokenizer, [words], input_family(lm.model), most)[0]["input_ids"])
-
             twice = " (the sentence read twice, as in training)" if self.options.get("repeat_input") else ""
             pred.notices.append(f"The input takes {tokens(10**9):,} tokens{twice}; {tokens(room):,} were used "
                                 f"({reason}): {len(kept)} of {len(words)} words are labelled.")
