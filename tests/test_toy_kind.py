@@ -206,4 +206,12 @@ def test_a_new_kind_in_one_module_trains_compares_reports_and_answers_in_the_app
     empty = service.compare("stars", RUN_PREFIX + "one", None, "  ")
     assert empty.error and "empty" in empty.error
     assert toy_kind.app_display(r.a.output) == str(r.a.output)
+
+    # the page (built, not served) has the kind's tab: a text box, its examples, a one-line output per side
+    from hf_rnn.app.ui import build_app
+
+    blocks = build_app(service).blocks.values()
+    assert "Stars (toy kind)" in [getattr(b, "label", None) for b in blocks]
+    assert any(getattr(b, "elem_id", None) == "stars-input" for b in blocks)
+    assert [getattr(b, "lines", None) for b in blocks if getattr(b, "elem_id", None) == "stars-out-a"] == [1]
     service.close()
