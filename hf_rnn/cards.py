@@ -31,30 +31,13 @@ from .families.rnn import PROJECT_LICENSE as PROJECT_LICENSE  # the RNN runs' we
 from .run_folder import ADAPTER
 from .run_schema import ModelInfo, RunMetrics, TaskInfo
 
-# task kind -> the Hub's pipeline tag of a model that does that task itself
-PIPELINE_TAG = {
-    "sequence-classification": "text-classification",
-    "token-classification": "token-classification",
-    "causal-lm": "text-generation",
-    "translation": "translation",
-    "forecasting": "time-series-forecasting",
-}
 
-# task kind -> the Auto class that loads the saved head (an LLM answers every other kind as a causal LM)
-_HF_RNN_AUTO = {
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "causal-lm": "AutoModelForCausalLM",
-    "translation": "AutoModelForSeq2SeqLM",
-    "forecasting": "AutoModelForTimeSeriesPrediction",
-}
-_LLM_AUTO = {
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-}
+def _kind(task: TaskInfo):
+    """The class that says how the run's task reads on a card (its pipeline tag, Auto class, languages): the
+    registered task's, else a class of its kind (``hf_rnn.tasks.kind_class``)."""
+    from .tasks import kind_class
 
-# the built-in data's languages (a file's or a Hub dataset's are not known here)
-_BUILTIN_LANGUAGE = {"sentiment": ["en"], "pos": ["en"], "textgen": ["en"], "translation": ["en", "es"]}
+    return kind_class(task.kind, task.name)
 
 
 
@@ -86,12 +69,13 @@ def card_data(metrics: RunMetrics) -> ModelCardData:
     own_class = _is_hf_rnn_class(model)
     data = _data_source(task)
     scores = _scores(metrics.test)
-    pipeline_tag = PIPELINE_TAG[task.kind]
+    kind = _kind(task)
+    pipeline_tag = kind.pipeline_tag
     if model.class_name.endswith("ForCausalLM"):  # an LLM answers translation or forecasting by continuing a prompt
         pipeline_tag = "text-generation"
     base_model, license_, _ = family_named(model.family).card_base(model)  # only a Hub id, a known license
     name = _model_name(metrics)
-    results = [EvalResult(task_type=pipeline_tag, task_name=task.kind, dataset_type=data["type"],
+    results = [EvalResult(task_type=pipeline_tag or task.kind, task_name=task.kind, dataset_type=data["type"],
                           dataset_name=data["name"], dataset_config=data.get("config"), dataset_split="test",
                           dataset_revision=data.get("revision"), metric_type=k, metric_value=round(v, 4),
                           metric_name=f"test {k}")
@@ -103,7 +87,7 @@ def card_data(metrics: RunMetrics) -> ModelCardData:
         pipeline_tag=pipeline_tag,
         base_model=base_model,
         datasets=[data["id"]] if data.get("id") else None,
-        language=_BUILTIN_LANGUAGE.get(task.name) if task.source in (None, "builtin") else None,
+        language=(list(kind.languages) or None) if task.source in (None, "builtin") else None,
         metrics=list(scores) or None,
         tags=["hf_rnn", model.family, task.kind, task.name],
         eval_results=results or None,
@@ -163,7 +147,7 @@ def _use(metrics: RunMetrics, data: ModelCardData, run_dir) -> str:
     if own is not None:
         intro, code = own
     elif _is_hf_rnn_class(model):
-        auto = _HF_RNN_AUTO[kind]
+        auto = _kind(metrics.task).auto_class or "AutoModel"
         pipe = family_named(model.family).card_pipeline(data.pipeline_tag)
         code = ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",
                 f"from transformers import {auto}" + (", pipeline" if pipe else ""),
@@ -174,7 +158,8 @@ def _use(metrics: RunMetrics, data: ModelCardData, run_dir) -> str:
                  "itself: `import hf_rnn` registers them with transformers' Auto classes (`AutoConfig`, "
                  "`AutoModel...`, and so `transformers.pipeline`), with no `trust_remote_code`.")
     else:
-        auto = _LLM_AUTO.get(kind, "AutoModelForCausalLM")
+        task_kind = _kind(metrics.task)  # an LLM answers a kind it has no head for by continuing a prompt
+        auto = (task_kind.llm_head and task_kind.auto_class) or "AutoModelForCausalLM"
         code = [f"from transformers import {auto}", "", f'model = {auto}.from_pretrained("PATH")']
         intro = "A plain `transformers` model (LoRA adapters, if any, are merged into the weights)."
     text = f"{intro}\n\n```python\n" + "\n".join(code) + "\n```\n"

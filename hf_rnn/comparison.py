@@ -420,7 +420,7 @@ def _budget_line(recipes) -> str:
             f"{r.model.name} {r.training.max_seconds or 'no'} s" for r in recipes)
     from .tasks import TASKS
 
-    windows = all(TASKS[r.task.name].kind == "forecasting" for r in recipes)  # a series is never cut
+    windows = all(TASKS[r.task.name].app_input == "window" for r in recipes)  # a series is never cut
     if len(examples) == 1 and None not in examples and not windows:
         line += f", on {examples.pop():,} training examples"
     return line
@@ -827,7 +827,7 @@ def measure_latency(model, tokenizer, task, n: int = 30) -> tuple[float, float, 
     about 0.25 the times are a busy machine's)."""
     from .cpu_load import OtherLoad
 
-    sub = task.subset({"test": n}) if task.kind != "forecasting" else task
+    sub = task.subset({"test": n}) if task.app_input != "window" else task
     inputs = sub.example_inputs("test")[:n]
     times = []
     with OtherLoad() as load:
@@ -904,7 +904,8 @@ def _attention_figures(task_name: str, runs: list[Run], out: Path, progress: boo
         if input_family(model) == PROMPTED and hasattr(task, "prompt_ids"):
             shown = tokenizer.decode(task.prompt_ids(tokenizer, task.prompt(text)))
         try:
-            generates = TASKS[task_name].kind in ("causal-lm", "translation")
+            kind = TASKS[task_name]  # a kind that answers with new text shows the maps of what it generates
+            generates = kind.app_new_tokens or kind.answer_min_new_tokens is not None
             maps = attention_maps(model, tokenizer, shown, generate=generates, max_new_tokens=12)
         except ValueError as e:  # an RNN head without attention: say so in the report
             _say(progress, f"[compare] {run.name}: no attention map ({str(e).splitlines()[0]})")

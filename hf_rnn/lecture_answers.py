@@ -27,7 +27,7 @@ def zero_shot_model(task):
     model, tokenizer = load_llm(None, task="causal-lm")
     model.eval()
     answering = model
-    if task.kind == "sequence-classification":  # asked with the question it is scored with
+    if task.app_output == "label":  # a classifier: asked with the question it is scored with
         instruction, answer_prefix = default_prompt(task)
         answering = ZeroShotClassifier(model, tokenizer, task.label_names, instruction, answer_prefix)
     return model, answering, tokenizer
@@ -44,7 +44,7 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
     """
     from .tasks import TASKS
 
-    forecasting = TASKS[task_name].kind == "forecasting"
+    forecasting = TASKS[task_name].app_input == "window"  # the first test window, not a text
     examples = (FIRST_WINDOW,) if forecasting else TASKS[task_name].lecture_examples
     if not examples:
         return {}
@@ -73,7 +73,7 @@ def lecture_outputs(task_name: str, rows: list[ModelResult], out: Path, progress
                 raw, truth = example, None
             try:
                 answer = task.predict(answering, tokenizer, [raw], **_generation(task, max_new_tokens))
-                text = _answer_text(task.kind, answer[0].output)
+                text = task.answer_line(answer[0].output)
             except HfRnnError as e:
                 table[example][row.name] = _first_line(e)
                 continue
@@ -111,33 +111,14 @@ def _model_of(row: ModelResult, task) -> tuple[Any, Any]:
 def _generation(task, max_new_tokens: int) -> dict[str, int]:
     """``predict``'s generation settings: the tokens a continuation may take, at least 16 for a translation (a
     sentence), as in the app; a forecaster generates its horizon (the task's own setting)."""
-    if task.kind == "causal-lm":
-        return {"max_new_tokens": max_new_tokens}
-    if task.kind == "translation":
-        return {"max_new_tokens": max(max_new_tokens, 16)}
+    if task.app_new_tokens or task.answer_min_new_tokens is not None:
+        return {"max_new_tokens": max(max_new_tokens, task.answer_min_new_tokens or 0)}
     return {}
 
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:300] if text else type(error).__name__
-
-
-def _answer_text(kind: str, output: Any) -> str:
-    """One line for a report cell: the label and its probability, word/TAG pairs, text, or numbers."""
-    if output is None:
-        return "—"
-    if kind == "sequence-classification":
-        label, p = max(output.items(), key=lambda kv: kv[1])
-        return f"{label} ({p:.2f})"
-    if kind == "token-classification":
-        return " ".join(f"{w}/{t}" for w, t in output)
-    if kind == "forecasting":
-        return ", ".join(f"{v:.1f}" for v in output)
-    text = " ".join(str(output).split())
-    if not text:
-        return "(no output: the model ended at once)"
-    return text if len(text) <= 90 else text[:89] + "…"
 
 
 __all__ = ["FIRST_WINDOW", "lecture_outputs", "zero_shot_model"]

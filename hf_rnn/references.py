@@ -1,7 +1,8 @@
 """Reference rows: what either family must beat that is no trained model.
 
 Each reference answers the same test examples and is scored by the same metric as the models, so a
-comparison shows whether a model learned more than a rule of thumb:
+comparison shows whether a model learned more than a rule of thumb. Which references a task has is its kind's
+(``Task.references``, in ``hf_rnn.tasks``); the built-in kinds' are made here:
 
 =====================  ==========================================================================
 task kind              reference
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .tokenization import split_words
+
 APERTIUM_PAIRS = {("English", "Spanish"): "eng-spa"}
 
 
@@ -41,20 +44,9 @@ class Reference:
 
 
 def references(task) -> list[Reference]:
-    """The references that apply to ``task`` (scored on its test split); empty where none applies."""
-    kind = task.kind
-    if kind == "sequence-classification":
-        return [majority_class(task)]
-    if kind == "token-classification":
-        return [most_frequent_tag(task)]
-    if kind == "forecasting":
-        return [seasonal_naive(task)]
-    if kind == "translation":
-        found = apertium(task)
-        return [found] if found is not None else []
-    if kind == "causal-lm":
-        return [char_ngram(task)]
-    return []
+    """The references that apply to ``task`` (scored on its test split; its kind's ``references``); empty where
+    none applies."""
+    return list(task.references())
 
 
 def majority_class(task) -> Reference:
@@ -88,8 +80,6 @@ def most_frequent_tag(task) -> Reference:
     names = task.label_names
 
     def answer(text: str) -> str:
-        from .app.text import split_words
-
         return " ".join(f"{w}/{names[best.get(w, fallback)]}" for w in split_words(text))
 
     return Reference("most frequent tag", metrics,
@@ -112,15 +102,14 @@ def seasonal_naive(task) -> Reference:
 
 
 def apertium(task) -> Reference | None:
-    """Rule-based translation of every test source with Apertium; None where it is not installed."""
-    from .tasks.generation_kinds import score_translations
-
+    """Rule-based translation of every test source with Apertium (scored by the task's
+    ``score_hypotheses``); None where it is not installed."""
     pair = APERTIUM_PAIRS.get((getattr(task, "source_language", None), getattr(task, "target_language", None)))
     hyps = apertium_translate(list(task.dataset["test"]["source"]), pair) if pair else None
     if hyps is None:
         return None
     refs = list(task.dataset["test"]["target"])
-    metrics = score_translations(hyps, refs)
+    metrics = task.score_hypotheses(hyps, refs)
     return Reference("apertium", metrics, f"rule-based Apertium {pair} (Debian apertium-en-es), no training",
                      answer=lambda text: (apertium_translate([text], pair) or ["—"])[0],
                      examples=[{"index": i, "hyp": h, "ref": r} for i, (h, r) in enumerate(zip(hyps, refs))])

@@ -9,6 +9,7 @@ saved with the model.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 
@@ -18,6 +19,14 @@ from .arguments import checked_texts, path_argument
 from .assets import ensure_builtin_llm
 
 IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy skips
+
+# words and punctuation marks, as the tagging data has them: how a tagger reads a raw text (the app, references)
+_WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+
+
+def split_words(text: str) -> list[str]:
+    """Words and punctuation marks, as the tagging data has them ("Pass me the orange." → 5 words)."""
+    return _WORD_RE.findall(text)
 
 
 def load_tokenizer(name_or_path: str | None = None) -> PreTrainedTokenizerBase:

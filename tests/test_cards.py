@@ -15,11 +15,13 @@ import pytest
 from huggingface_hub import ModelCard
 
 from hf_rnn.assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
-from hf_rnn.cards import PIPELINE_TAG, model_card
+from hf_rnn.cards import model_card
 from hf_rnn.run_schema import RunMetrics
-from hf_rnn.tasks import TASKS, load_task
+from hf_rnn.tasks import KINDS, TASKS, load_task
 from hf_rnn.training import TrainConfig, train
 
+# task kind -> the Hub's pipeline tag of a model that does that task itself (each kind's own)
+PIPELINE_TAG = {k.kind: k.pipeline_tag for k in KINDS}
 CONFIG = {"max_steps": 2, "batch_size": 8, "eval_steps": 2, "progress_bar": False, "log_with": None}
 SIZES = {"train": 32, "validation": 8, "test": 10}
 

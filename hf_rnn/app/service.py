@@ -14,7 +14,8 @@ with a message) and cut to what the model takes, with a notice. Nothing here rai
 run folder: each side of a comparison carries either its output or a one-line ``error`` for the page.
 
 The pieces live in modules of their own: ``choices`` (what a choice string names), ``cache`` (the loaded
-models), ``predict`` (one model's answer by kind of task), ``maps`` (attention maps), ``text`` (input
+models), ``predict`` (what a task's kind answers with, ``AppRequest``: each kind's ``Task.app_answer`` fills one
+side), ``maps`` (attention maps), ``text`` (input
 cleaning), ``quick_train`` (the one-minute training) and ``results``; the names other code imports from here
 are re-exported.
 """
@@ -36,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HfRnnError
-from . import predict
 from .cache import LoadedModel, ModelCache, load_choice
 from .choices import (
     RUN_PREFIX,
@@ -51,6 +51,7 @@ from .choices import (
     task_class,
 )
 from .maps import focus
+from .predict import AppRequest, zero_shot_classifier
 from .quick_train import quick_train_argv, train_command, train_in_subprocess
 from .results import AppError, Prediction, SideBySide, first_line
 from .text import MAX_CHARS, clean_text, split_words
@@ -172,7 +173,7 @@ class AppService:
                 self._load(task, choice)
             except Exception:  # warming up is best effort; a real request reports the problem
                 logger.exception("warm-up of %s failed", value)
-        if task_class(task).kind != "causal-lm":  # the others read labels, prompts or windows from it
+        if task_class(task).app_needs_data:  # labels, prompts or windows come from it
             try:
                 self.task(task, self._task_options(task, *self.defaults(task)))
             except Exception:
@@ -187,16 +188,17 @@ class AppService:
         check_task(task)
         empty_a, empty_b = _empty("A", model_a), _empty("B", model_b)
         n_new = self.max_new_tokens if max_new_tokens is None else max(1, min(int(max_new_tokens), 200))
-        kind = task_class(task).kind
-        if kind == "forecasting":
+        cls = task_class(task)
+        if cls.app_input == "window":  # the input is a test window of the task's series
             return self._compare_series(model_a, model_b, window, task)
         cleaned, notices = clean_text(text)
         if not cleaned:
             message = "The input is empty" + (" after removing control characters" if notices else "") + \
                       ": type a sentence or click one of the lecture's examples."
             return SideBySide(task, empty_a, empty_b, notices, error=message)
-        if kind == "token-classification" and not split_words(cleaned):
-            return SideBySide(task, empty_a, empty_b, notices, error="No words to label in the input.")
+        problem = cls.app_input_problem(cleaned)
+        if problem:
+            return SideBySide(task, empty_a, empty_b, notices, error=problem)
         a = self._predict(task, "A", model_a, cleaned, n_new)
         b = self._predict(task, "B", model_b, cleaned, n_new)
         return SideBySide(task, a, b, notices)
@@ -212,19 +214,7 @@ class AppService:
             with lm.lock:
                 start = time.perf_counter()  # time the answer, not the wait for the lock or the load
                 answering = self._answering_task(task, lm)
-                kind = answering.kind
-                if kind == "sequence-classification":
-                    zero_shot = (self._zero_shot_classifier(lm, task) if choice.value == ZERO_SHOT
-                                 else lm.extra.get("prompt classifier"))  # a prompt-trained run asks as zero-shot
-                    predict.classify(lm, answering, text, pred, self.max_input_tokens, zero_shot=zero_shot)
-                elif kind == "token-classification":
-                    predict.tag(lm, answering, text, pred, self.max_input_tokens)
-                elif kind == "causal-lm":
-                    predict.continue_text(lm, answering, text, n_new, pred, self.max_input_tokens)
-                elif kind == "translation":
-                    predict.translate(lm, answering, text, n_new, pred, self.max_input_tokens)
-                else:
-                    raise AppError(f"the app has no view for {kind} tasks yet")
+                answering.app_answer(self._request(lm, choice, task, pred, answering.kind, n_new), text)
         except AppError as e:
             pred.error = str(e)
         except HfRnnError as e:
@@ -245,11 +235,22 @@ class AppService:
         except Exception:  # noqa: BLE001 - any error of a class that cannot be built empty
             return self.task(task_name, lm.task_options or None)
 
+    def _request(self, lm: LoadedModel, choice: ModelChoice, task_name: str, pred: Prediction, kind: str,
+                 n_new: int) -> AppRequest:
+        """What a task's kind answers with (``Task.app_answer``); the LLM's classifier for the task is made only
+        when the kind asks for it: the zero-shot LLM's, or a prompt-trained run's (it asks as zero-shot)."""
+        def prompt_classifier():
+            if choice.value == ZERO_SHOT:
+                return self._zero_shot_classifier(lm, task_name)
+            return lm.extra.get("prompt classifier")
+
+        return AppRequest(lm, pred, self.max_input_tokens, n_new, kind, prompt_classifier)
+
     def _zero_shot_classifier(self, lm: LoadedModel, task_name: str):
         """The zero-shot LLM's classifier for ``task_name``, made once per loaded model (hold its lock)."""
         zs = lm.extra.get(f"zero-shot {task_name}")
         if zs is None:
-            zs = lm.extra[f"zero-shot {task_name}"] = predict.zero_shot_classifier(lm, self.task(task_name))
+            zs = lm.extra[f"zero-shot {task_name}"] = zero_shot_classifier(lm, self.task(task_name))
         return zs
 
     # ------------------------------------------------------------------ time series
@@ -267,7 +268,8 @@ class AppService:
 
     def windows(self, model_a: str | None = None, model_b: str | None = None,
                 task_name: str = "timeseries") -> tuple[Any, list]:
-        """A forecasting task (with the options of the first run picked) and its test windows."""
+        """A task whose input is a window (``app_input``; with the options of the first run picked) and its test
+        windows."""
         task = self.task(task_name, self._task_options(task_name, model_a, model_b))
         return task, task.windows("test")
 
@@ -319,7 +321,7 @@ class AppService:
                 pred.label = lm.name
             with lm.lock:
                 start = time.perf_counter()
-                predict.forecast(lm, task, past, pred)
+                task.app_answer(self._request(lm, choice, task_name, pred, task.kind, task.max_new_tokens), past)
         except AppError as e:
             pred.error = str(e)
         except HfRnnError as e:

@@ -113,7 +113,7 @@ def make_tiny_run(root: str | Path, name: str, task_name: str, model: str, overr
     recipe = load_recipe(task_name, model, None, (TINY_RNN if tiny else []) + list(overrides))
     task = load_task(task_name, **dict(recipe.task.options or {}))
     torch.manual_seed(seed)
-    tok = None if task.kind == "forecasting" else tokenizer
+    tok = tokenizer if task.reads_text else None
     rnn = build_rnn(task, recipe.model, tok)
     folder = Path(root) / name
     rnn.save_pretrained(folder)
@@ -126,7 +126,7 @@ def make_tiny_run(root: str | Path, name: str, task_name: str, model: str, overr
 def make_tiny_llm_run(root: str | Path, name: str, task_name: str, tokenizer, seed: int = 0) -> Path:
     """A tiny Llama with a classification (sentiment) or tagging (pos) head, as a fine-tuned LLM run."""
     import torch
-    from transformers import LlamaForSequenceClassification, LlamaForTokenClassification
+    import transformers
 
     from ..tasks import load_task
 
@@ -134,7 +134,7 @@ def make_tiny_llm_run(root: str | Path, name: str, task_name: str, tokenizer, se
     labels = task.label_names
     config = _llama_config(tokenizer, num_labels=len(labels), id2label=dict(enumerate(labels)),
                            label2id={n: i for i, n in enumerate(labels)})
-    head = LlamaForSequenceClassification if task.kind == "sequence-classification" else LlamaForTokenClassification
+    head = getattr(transformers, task.auto_class.replace("AutoModel", "Llama"))  # the kind's head, on a Llama
     torch.manual_seed(seed)
     model = head(config)
     folder = Path(root) / name

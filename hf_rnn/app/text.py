@@ -1,6 +1,7 @@
 """The app's input text: cleaned of control characters and cut to ``MAX_CHARS``, and split into words.
 
-No torch, no gradio: ``hf_rnn.references`` splits words the way the app does with :func:`split_words`.
+How a text splits into words (:func:`split_words`) is the tagging kind's, in ``hf_rnn.tokenization``; it is
+re-exported here for the app's callers.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ import re
 import unicodedata
 from typing import Any
 
-MAX_CHARS = 50_000  # read at most this much of an input (a 20,000-character paste is fine)
+from ..tokenization import split_words
 
-_WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+MAX_CHARS = 50_000  # read at most this much of an input (a 20,000-character paste is fine)
 
 
 def clean_text(text: Any) -> tuple[str, list[str]]:
@@ -39,11 +40,6 @@ def clean_text(text: Any) -> tuple[str, list[str]]:
         notices.append(f"Removed {removed} control character{'s' if removed != 1 else ''} from the input.")
         text = re.sub(r" {2,}", " ", "".join(kept))
     return text.strip(), notices
-
-
-def split_words(text: str) -> list[str]:
-    """Words and punctuation marks, as the tagging data has them ("Pass me the orange." → 5 words)."""
-    return _WORD_RE.findall(text)
 
 
 __all__ = ["MAX_CHARS", "clean_text", "split_words"]

@@ -47,9 +47,6 @@ TAG_COLOURS = {
     "ADP": "#9fd4f0", "NUM": "#f0a8d0", "CONJ": "#d4c8a0", "PRT": "#a8e07a", ".": "#dddddd", "X": "#eeeeee",
 }
 
-# The lecture's examples, the ones that make each task's point first (each task owns its list).
-EXAMPLE_ORDER = {name: task.lecture_examples for name, task in TASKS.items()}
-
 INTRO = """# RNNs and a small LLM, side by side
 Pick a task (tab) and two models: any run you trained (`hf-rnn train ... --output-dir runs/...`) or the built-in
 **SmolLM2-135M-Instruct zero-shot**, which needs no training. Type a sentence or click one of the lecture's
@@ -106,36 +103,12 @@ def _state(pred: Prediction) -> dict:
     return {"side": pred.side, "maps": pred.maps, "note": note}
 
 
-def _kind(task: str) -> str:
-    """What the page shows follows the task's kind (a new task of a known kind needs no edit here)."""
-    return TASKS[task].kind
-
-
-def _main_output(task: str, pred: Prediction, series: dict | None = None) -> dict:
+def _main_output(task: str, pred: Prediction, series: dict | None = None, text: str | None = None) -> dict:
+    """One side's answer as the task's kind shows it (``Task.app_display``)."""
     label = f"{pred.side} · {pred.label}"
     if not pred.ok or pred.output is None:
         return gr.update(value=None, label=f"{label} (no answer)")
-    out = pred.output
-    kind = _kind(task)
-    if kind == "sequence-classification":
-        return gr.update(value=dict(out), label=label)
-    if kind == "token-classification":
-        spans: list[tuple[str, str | None]] = []
-        for i, (word, tag) in enumerate(out):
-            if i:
-                spans.append((" ", None))
-            spans.append((word, tag))
-        return gr.update(value=spans, label=label)
-    if kind == "forecasting":
-        truth = (series or {}).get("truth") or []
-        parts = []
-        for k, v in enumerate(out):
-            line = f"forecast {v:.1f}"
-            if k < len(truth):
-                line += f" · truth {truth[k]:.1f} · error {v - truth[k]:+.1f}"
-            parts.append(line)
-        return gr.update(value="\n".join(parts), label=label)
-    return gr.update(value=str(out), label=label)
+    return gr.update(value=TASKS[task].app_display(pred.output, text, series), label=label)
 
 
 def _comparison_outputs(task: str, result: SideBySide, text: str | None = None) -> list:
@@ -147,12 +120,8 @@ def _comparison_outputs(task: str, result: SideBySide, text: str | None = None) 
         if pred.error and pred.value:  # an empty slot is said in the status and the heatmap's place, no toast
             gr.Warning(f"{pred.side}: {pred.error}")
     a, b = result.a, result.b
-    if _kind(task) == "causal-lm" and text is not None:
-        for pred in (a, b):
-            if pred.ok and pred.output is not None:
-                pred.output = text.strip() + pred.output
-    outputs: list[Any] = [_main_output(task, a, result.series), _main_output(task, b, result.series)]
-    if _kind(task) == "forecasting":
+    outputs: list[Any] = [_main_output(task, a, result.series, text), _main_output(task, b, result.series, text)]
+    if TASKS[task].app_input == "window":  # the window's plot: history, truth and both forecasts
         outputs.append(forecast_figure(result.series, [(f"A · {a.label}", a.output if a.ok else None),
                                                        (f"B · {b.label}", b.output if b.ok else None)]))
     state_a, state_b = _state(a), _state(b)
@@ -191,8 +160,8 @@ def _safe(fn: Callable, n_outputs: int, status_index: int) -> Callable:
 def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
     choices = [(c.label, c.value) for c in service.choices(task)]
     default_a, default_b = service.defaults(task)
-    kind = _kind(task)
-    series = kind == "forecasting"
+    cls = TASKS[task]  # what the page asks for and shows is the task's kind's (a new kind needs no edit here)
+    series = cls.app_input == "window"
     zero_shot_note = "" if TASKS[task].zero_shot else \
         f" (the LLM cannot answer this task zero-shot: fine-tune one with `hf-rnn train --task {task} --model smollm2`)"
 
@@ -219,14 +188,13 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
         else:
             source = gr.Textbox(label="Input", placeholder=TASKS[task].input_hint, lines=2, max_lines=8,
                                 elem_id=f"{task}-input")
-            if kind == "causal-lm":
+            if cls.app_new_tokens:
                 extra_inputs.append(gr.Slider(5, 80, value=30, step=1, label="New tokens",
                                               elem_id=f"{task}-new-tokens"))
         go = gr.Button("Compare", variant="primary", elem_id=f"{task}-compare")
         examples = None
-        if not series:
-            first = EXAMPLE_ORDER.get(task, ())
-            ordered = list(first) + [e for e in LECTURE_EXAMPLES if e not in first]
+        ordered = cls.app_examples(LECTURE_EXAMPLES)  # the task's own first
+        if ordered:
             examples = gr.Examples([[e] for e in ordered], inputs=[source], label="The lecture's examples",
                                    examples_per_page=7)
 
@@ -240,7 +208,7 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
 
         gr.Markdown("### Attention")
         whole = gr.Checkbox(False, label="Show the whole prompt (the chat template's system message and "
-                                         "instruction) in the LLM's map", visible=kind != "token-classification",
+                                         "instruction) in the LLM's map", visible=cls.app_prompt_maps,
                             elem_id=f"{task}-whole")
         with gr.Row(equal_height=False):
             with gr.Column(elem_classes="hfr-side"):
@@ -275,7 +243,7 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
     if series:
         def compare(window: float, model_a: str, model_b: str):
             return _comparison_outputs(task, service.compare(task, model_a, model_b, window=window))
-    elif kind == "causal-lm":
+    elif cls.app_new_tokens:
         def compare(text: str, model_a: str, model_b: str, max_new_tokens: float = 30):
             return _comparison_outputs(task, service.compare(task, model_a, model_b, text,
                                                              max_new_tokens=int(max_new_tokens)), text)
@@ -343,16 +311,15 @@ def _task_tab(demo: gr.Blocks, service: AppService, task: str) -> None:
 
 
 def _output_component(task: str, side: str, elem_id: str):
+    """The component of the task's ``app_output``: probabilities per label, a tag per word, one line or a few."""
     label = f"Model {side}"
-    kind = _kind(task)
-    if kind == "sequence-classification":
+    shown = TASKS[task].app_output
+    if shown == "label":
         return gr.Label(label=label, num_top_classes=5, elem_id=elem_id)
-    if kind == "token-classification":
+    if shown == "tags":
         return gr.HighlightedText(label=label, color_map=TAG_COLOURS, show_legend=False, combine_adjacent=False,
                                   elem_id=elem_id)
-    if kind == "forecasting":
-        return gr.Textbox(label=label, lines=1, interactive=False, elem_id=elem_id)
-    return gr.Textbox(label=label, lines=4, interactive=False, elem_id=elem_id)
+    return gr.Textbox(label=label, lines=1 if shown == "line" else 4, interactive=False, elem_id=elem_id)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -104,8 +104,9 @@ def build_patch_model(task, model_cfg):
 
 
 def build_rnn(task, model_cfg, tokenizer=None):
-    """An ``RNNFor...`` head for ``task.kind``, sized by the recipe and the tokenizer."""
-    kind = task.kind
+    """An ``RNNFor...`` head for ``task.kind`` (a new kind's ``head_kind``: the head it shares, with its
+    ``head_config``), sized by the recipe and the tokenizer."""
+    kind = task.head_kind or task.kind
     settings: dict[str, Any] = {
         k: v for k, v in dataclasses.asdict(model_cfg).items() if k not in _NOT_CONFIG
     }
@@ -121,7 +122,7 @@ def build_rnn(task, model_cfg, tokenizer=None):
             eos_token_id=tokenizer.eos_token_id,
         )
     labels = task.label_names
-    if kind in ("sequence-classification", "token-classification"):
+    if labels is not None and kind in ("sequence-classification", "token-classification"):
         settings.update(
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
@@ -130,6 +131,7 @@ def build_rnn(task, model_cfg, tokenizer=None):
     if kind == "translation":
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         settings.update(decoder_start_token_id=start)
+    settings.update(task.head_config())
     head = RNN_HEADS[RNN_HEAD_BY_KIND[kind]]
     try:
         model = head(RNNConfig(**settings))

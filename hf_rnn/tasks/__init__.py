@@ -31,15 +31,18 @@ TASK_MODULES_ENV = "HF_RNN_TASK_MODULES"
 
 
 def register_task(cls: type[Task]) -> type[Task]:
-    """Add a task (a subclass of one of the five kinds) under its ``name``; returns it, so it can decorate.
+    """Add a task under its ``name``; returns it, so it can decorate.
 
-    A task brings what makes it a task: its data (``prepare_builtin``), ``title``, ``lecture_examples``,
-    ``default_models``, ``profiles`` and its recipes (``recipe_dir``); the comparison, the app and the CLI
-    read them from the class. Import its module in every process that uses it: put the module's name in
-    the ``HF_RNN_TASK_MODULES`` environment variable.
+    A task is a subclass of one of the five kinds, or of a new kind: a ``Task`` subclass that names its
+    ``kind`` and writes what the kind does (encoding, metrics, ``answers``; how the app shows it, its references
+    and model card have defaults, ``Task.app_answer`` and friends). A task brings what makes it a task: its data
+    (``prepare_builtin``), ``title``, ``lecture_examples``, ``default_models``, ``profiles`` and its recipes
+    (``recipe_dir``); the comparison, the app and the CLI read them from the class. Import its module in every
+    process that uses it: put the module's name in the ``HF_RNN_TASK_MODULES`` environment variable.
     """
-    if not (isinstance(cls, type) and issubclass(cls, KINDS)):
-        raise DataError(f"{cls!r} is not a task: subclass one of {', '.join(k.__name__ for k in KINDS)}")
+    if not (isinstance(cls, type) and issubclass(cls, Task) and isinstance(getattr(cls, "kind", None), str)):
+        raise DataError(f"{cls!r} is not a task: subclass one of {', '.join(k.__name__ for k in KINDS)}, or "
+                        "write a new kind (a Task subclass that names its kind)")
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name.isidentifier():
         raise DataError(f"{cls.__name__}.name must be an identifier-like string; got {name!r}")
@@ -52,6 +55,16 @@ def register_task(cls: type[Task]) -> type[Task]:
 
 def _import_task_modules() -> None:
     import_named_modules(TASK_MODULES_ENV, DataError)
+
+
+def kind_class(kind: str, task_name: str | None = None) -> type[Task]:
+    """The class that speaks for a ``kind`` (a run's ``metrics.json`` names its task and kind): the registered
+    task ``task_name`` when it is of that kind, else a built-in or registered class of that kind, else ``Task``
+    (the generic defaults of a kind not known in this process)."""
+    named = TASKS.get(task_name) if task_name is not None else None
+    if named is not None and named.kind == kind:
+        return named
+    return next((c for c in (*KINDS, *TASKS.values()) if c.kind == kind), Task)
 
 
 def get_task_class(name: str) -> type[Task]:
@@ -77,7 +90,7 @@ def load_task(name: str, source: str | None = None, **options: Any) -> Task:
 
 __all__ = [
     "DIRECT", "KINDS", "PROMPTED", "SPLITS", "TASKS", "TASK_MODULES_ENV", "Task", "register_task", "input_family",
-    "get_task_class", "load_task", "brown_to_universal",
+    "get_task_class", "kind_class", "load_task", "brown_to_universal",
     "SequenceClassificationTask", "TokenClassificationTask", "LanguageModelingTask", "TranslationTask",
     "ForecastingTask", "SentimentTask", "POSTask", "TextGenerationTask", "EnglishSpanishTask", "TimeSeriesTask",
 ]

@@ -494,3 +494,97 @@ class Task:
                 ds = ds.shuffle(seed=seed).select(range(n))
             dd[s] = ds
         return type(self)(dd, source=self.source, **self.options)
+
+    # ------------------------------------------------------------------ the app, the references, the model card
+    #
+    # What a kind shows in the app, which references it is compared with and how its model card reads: the app
+    # (``hf_rnn.app``), ``hf_rnn.references`` and ``hf_rnn.cards`` ask the task's class and never its kind's
+    # name. The defaults suit a kind that answers a text with one value (a new kind overrides what differs).
+
+    # what the page asks for: "text" (a text box) or "window" (a test window of the task's series, by index)
+    app_input: ClassVar[str] = "text"
+    # the page's output: "label" (probabilities per label), "tags" (a tag per word), "line" (one line of text)
+    # or "text" (a few lines)
+    app_output: ClassVar[str] = "text"
+    # whether the page offers how many new tokens to generate (a continuation)
+    app_new_tokens: ClassVar[bool] = False
+    # the fewest new tokens an answer may take where the kind generates one (a translation: a sentence)
+    answer_min_new_tokens: ClassVar[int | None] = None
+    # whether an LLM's map can show the prompt template around the input (a tagger's input is the text alone)
+    app_prompt_maps: ClassVar[bool] = True
+    # whether the app loads the task's data to answer (labels, prompts, windows; a language model needs none)
+    app_needs_data: ClassVar[bool] = True
+    # whether a model of the task reads text (a tokenizer); a forecaster on values reads none
+    reads_text: ClassVar[bool] = True
+    # the lecture's kind whose model heads a new kind's models share (None: its own ``kind``'s); e.g. a text
+    # regression is a sequence classifier with one output (its ``head_config``)
+    head_kind: ClassVar[str | None] = None
+
+    def head_config(self) -> dict[str, Any]:
+        """Settings of the model config that the kind's head needs beyond the recipe and the tokenizer."""
+        return {}
+    # the model card: the Hub's pipeline tag of a model that does this kind of task itself (None: none fits),
+    # the Auto class that loads a saved model with this kind's own head, and whether an LLM has such a head
+    # for it (else it answers by continuing a prompt: AutoModelForCausalLM)
+    pipeline_tag: ClassVar[str | None] = None
+    auto_class: ClassVar[str | None] = None
+    llm_head: ClassVar[bool] = False
+    # the languages of the built-in data (the card's metadata; a file's or a Hub dataset's are not known)
+    languages: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def app_examples(cls, general: Sequence[str] = ()) -> list[Any]:
+        """The inputs the page offers to click: the task's ``lecture_examples`` first (the one that makes its
+        point), then the lecture's ``general`` sentences; none for a kind whose input is not a text."""
+        if cls.app_input != "text":
+            return []
+        return list(cls.lecture_examples) + [e for e in general if e not in cls.lecture_examples]
+
+    @classmethod
+    def app_input_problem(cls, text: str) -> str | None:
+        """Why the cleaned, non-empty ``text`` cannot be answered at all (one line for the page), or ``None``."""
+        return None
+
+    @classmethod
+    def app_display(cls, output: Any, text: str | None = None, series: Mapping[str, Any] | None = None) -> Any:
+        """The value the page's ``app_output`` component shows for ``output`` (an ``Answer.output``), given the
+        input ``text`` or, for a window, the ``series`` it was cut from (its ``truth``)."""
+        return str(output)
+
+    @classmethod
+    def answer_line(cls, output: Any) -> str:
+        """``output`` (an ``Answer.output``) in one line for a report's cell."""
+        if output is None:
+            return "—"
+        text = " ".join(str(output).split())
+        if not text:
+            return "(no output: the model ended at once)"
+        return text if len(text) <= 90 else text[:89] + "…"
+
+    def app_answer(self, request: Any, raw_input: Any) -> None:
+        """Answer ``raw_input`` (a cleaned text; a window of values where ``app_input`` is "window") in the app.
+
+        ``request`` is the app's ``hf_rnn.app.predict.AppRequest``: the loaded model (``request.lm``), the
+        ``Prediction`` to fill (``request.pred``: ``output``, ``maps`` or ``attention_note``, ``notices``) and
+        the app's tools (``limit``, ``cut_ids``, ``cut_text``, ``forward``, ``no_maps``). Raise ``InputError``
+        (one line) for what the person can fix. The default: the input cut to the tokens the model takes (with a
+        notice), then ``predict``; a kind that ``accepts_forward`` answers through the family's pass that keeps the
+        attention maps, any other gets the family's note on why there are none.
+        """
+        lm = request.lm
+        room = None
+        if isinstance(raw_input, str) and lm.tokenizer is not None:
+            room, reason = request.limit()
+            if not request.cut_ids(list(lm.tokenizer(raw_input)["input_ids"]), room, reason):
+                raise InputError("the input has no tokens for this model")
+        forward = request.keeping_maps(raw_input) if self.accepts_forward else None
+        answer = self.predict(lm.model, lm.tokenizer, [raw_input], max_length=room, forward=forward)[0]
+        request.pred.output = answer.output
+        request.pred.notices.extend(answer.notices)
+        if forward is None:
+            request.no_maps()
+
+    def references(self) -> list[Any]:
+        """The rows that are no trained model (``hf_rnn.references.Reference``: a rule of thumb, a classic
+        method) scored on this task's test split; none by default."""
+        return []

@@ -67,7 +67,10 @@ class TranslationTask(_PromptedGenerationMixin, Task):
     """
 
     kind = "translation"
+    answer_min_new_tokens = 16
     columns = ("source", "target")
+    pipeline_tag = "translation"
+    auto_class = "AutoModelForSeq2SeqLM"
     option_specs = {"source_column": Option(str, "the column of source texts"),
                     "target_column": Option(str, "the column of target texts"),
                     "source_lang": Option(str, "the source key of a Hub 'translation' column"),
@@ -200,6 +203,48 @@ class TranslationTask(_PromptedGenerationMixin, Task):
         return by_index([{"index": int(i), "hyp": h, "ref": r} for i, h, r in zip(index, hyps, refs)])
 
 
+    def score_hypotheses(self, hypotheses: list[str], references: list[str]) -> dict:
+        """The task's metrics of translations made elsewhere (a reference's), one reference each."""
+        return score_translations(hypotheses, references)
+
+    def references(self) -> list:
+        from ..references import apertium
+
+        found = apertium(self)
+        return [found] if found is not None else []
+
+    def app_answer(self, request, raw_input) -> None:
+        """The translation: an encoder-decoder (an RNN) with its alignment, or an LLM prompted as the task
+        prompts it in training, with its self-attention over prompt and answer."""
+        lm, pred, text, tok = request.lm, request.pred, raw_input, request.lm.tokenizer
+        n_new = max(request.max_new_tokens, self.answer_min_new_tokens)
+        if lm.kind == "direct":  # an encoder-decoder: the source in, the target out
+            room, reason = request.limit(reserve=1)
+            whole = list(tok(text, add_special_tokens=False)["input_ids"])
+            src = request.cut_ids(whole, room, reason)
+            if not src:
+                raise InputError("the input has no tokens for this model")
+            # the source and its eos: room + 1 tokens
+            pred.output = self.predict(lm.model, tok, [text], max_length=room + 1, max_new_tokens=n_new)[0].output
+            try:  # the decoder-over-encoder alignment, where the model has attention
+                pred.maps = lm.family.attention_maps(lm.model, tok, tok.decode(src) if len(src) < len(whole) else text,
+                                                     target_text=pred.output)
+                pred.maps.model_name = lm.name
+            except InputError:  # it has none: say why
+                request.no_maps()
+            return
+        if lm.kind == "head":
+            raise InputError("this run has a classification head, not a language-model head")
+        template = self.prompt_ids(tok, self.prompt(""))
+        room, reason = request.limit(overhead=len(template), reserve=n_new)
+        text = request.cut_text(text, room, reason)  # so the whole prompt fits: predict keeps it whole
+        answer = self.predict(lm.model, tok, [text], max_new_tokens=n_new)[0]
+        pred.output = answer.output
+        ids = self.encode_inputs(tok, [text], PROMPTED)[0]["input_ids"]
+        request.forward(ids + answer.token_ids, text, prompt_length=len(ids),
+                        input_start=request.common_prefix(template, ids))
+
+
 def _whole_prompt(task, tokenizer, prompt: str, max_length: int | None) -> dict[str, list[int]]:
     """A prompted model's input for generation: the whole chat prompt, at most ``max_length`` tokens."""
     ids = task.prompt_ids(tokenizer, prompt)
@@ -240,6 +285,11 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
 
     kind = "forecasting"
     columns = ("series", "values", "target_start", "season")
+    app_input = "window"
+    reads_text = False
+    app_output = "line"
+    pipeline_tag = "time-series-forecasting"
+    auto_class = "AutoModelForTimeSeriesPrediction"
     option_specs = {"value_column": Option(str, "the column of values"),
                     "date_column": Option(str, "the column of dates (or years, steps) the rows are sorted by"),
                     "season": Option(int, "the seasonal period, for the seasonal-naive forecast", minimum=1),
@@ -415,6 +465,43 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
                                       "as the forecast")
             result.append(answer)
         return result
+
+    @classmethod
+    def app_display(cls, output, text=None, series=None):
+        """Each forecast value, with the truth and the error where the window's ``series`` has them."""
+        truth = (series or {}).get("truth") or []
+        return "\n".join(f"forecast {v:.1f}" + (f" · truth {truth[k]:.1f} · error {v - truth[k]:+.1f}"
+                                                if k < len(truth) else "") for k, v in enumerate(output))
+
+    @classmethod
+    def answer_line(cls, output) -> str:
+        return "—" if output is None else ", ".join(f"{v:.1f}" for v in output)
+
+    def references(self) -> list:
+        from ..references import seasonal_naive
+
+        return [seasonal_naive(self)]
+
+    def app_answer(self, request, raw_input) -> None:
+        """The forecast of the ``horizon`` values after the window ``raw_input`` (the values the model reads)."""
+        lm, pred, past = request.lm, request.pred, raw_input
+        if lm.kind == "direct":  # a window of values in, values out
+            pred.output = self.predict(lm.model, lm.tokenizer, [past])[0].output
+            request.no_maps()
+            return
+        if lm.kind != "causal":
+            raise InputError("this run has a classification head, not a forecaster")
+        tok = lm.tokenizer
+        ids = self.encode_inputs(tok, [past], PROMPTED)[0]["input_ids"]
+        if lm.context is not None and len(ids) + self.max_new_tokens > lm.context:
+            raise InputError(f"the window's prompt ({len(ids)} tokens) does not fit {lm.name}'s context "
+                             f"of {lm.context} tokens")
+        answer = self.predict(lm.model, tok, [past])[0]
+        pred.output = answer.output
+        pred.notices.extend(answer.notices)
+        template = self.prompt_ids(tok, self.prompt_head())
+        request.forward(ids + answer.token_ids, self.prompt(past), prompt_length=len(ids),
+                        input_start=request.common_prefix(template, ids))
 
     def parse(self, text: str, fallback: float) -> tuple[list[float], bool]:
         """The first ``horizon`` numbers in generated ``text``; pad with ``fallback``."""

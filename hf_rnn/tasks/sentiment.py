@@ -34,6 +34,7 @@ class SentimentTask(SequenceClassificationTask):
     source_note = "Hutto & Gilbert 2014, movieReviewSnippets_GroundTruth.txt (vaderSentiment 3.3.2 sdist, MIT)"
     lecture_examples = ("Good, cheap food!", "Neat plot. Great acting.")
     title = "Sentiment"
+    languages = ("en",)  # the built-in data's (the model card)
     input_hint = "a review, e.g. Good, cheap food!"
     default_models = ("bilstm", "mamba2", "smollm2")
     # the bars of the results issue: the Trainer reference fine-tuning this model reached 0.902

@@ -30,6 +30,7 @@ def passages(text: str) -> list[str]:
 class TextGenerationTask(LanguageModelingTask):
     name = "textgen"
     title = "Text generation"
+    languages = ("en",)  # the built-in data's (the model card)
     input_hint = "the start of a text"
     default_models = ("lstm", "mamba2", "smollm2")
     goals = (Goal("rnn", "bpc", "<=", "char 5-gram"), Goal("llm", "bpc", "<=", "zero-shot"),

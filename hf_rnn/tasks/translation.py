@@ -38,6 +38,7 @@ class EnglishSpanishTask(TranslationTask):
     source_note = "Debian sword-text-web and sword-text-sparv, read with pysword (public domain)"
     lecture_examples = ("Do you have a pet?", "What time is it?", "I like red apples")
     title = "Translation"
+    languages = ("en", "es")  # the built-in data's (the model card)
     input_hint = "an English sentence"
     default_models = ("rnn", "rnn-noattention", "mamba2", "smollm2")  # the same encoder-decoder with and without attention
     # both families well above the untrained model; attention worth 5 chrF to the same RNN (the lecture's claim)
