@@ -22,6 +22,8 @@ from transformers import (
 
 from hf_rnn.errors import ConfigError
 from hf_rnn.families import FAMILIES, family_for_model_name, family_of
+from hf_rnn.families.mamba2.hidden_attention import MixerRecorder, apply_matrices, mixer_inputs, ssd_matrices
+from hf_rnn.families.mamba2.modeling_mamba2 import reversal_index
 from hf_rnn.models import (
     HfMamba2Config,
     HfMamba2ForCausalLM,
@@ -30,8 +32,6 @@ from hf_rnn.models import (
     HfMamba2ForTokenClassification,
     HfMamba2Model,
 )
-from hf_rnn.models.hidden_attention import MixerRecorder, apply_matrices, mixer_inputs, ssd_matrices
-from hf_rnn.models.modeling_mamba2 import reversal_index
 from hf_rnn.tasks import DIRECT, PROMPTED, input_family
 
 VOCAB = 60

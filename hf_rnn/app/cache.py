@@ -104,7 +104,7 @@ def load_choice(cache: ModelCache, choice: ModelChoice, llm: str | None, llm_nam
 def load_zero_shot(key: tuple, llm: str | None, llm_name: str, llm_dtype: str) -> LoadedModel:
     """The zero-shot causal LLM (``None``: the built-in one), with attention weights on."""
     from ..families import LLM
-    from ..models.llm import context_length, load_llm
+    from ..families.llm.llm import context_length, load_llm
 
     model, tokenizer = load_llm(llm, "causal-lm", output_attentions=True, dtype=llm_dtype)
     model.eval()

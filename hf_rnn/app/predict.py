@@ -55,8 +55,8 @@ def cut_ids(ids: list[int], limit: int, reason: str, pred: Prediction, what: str
 
 
 def zero_shot_classifier(lm: LoadedModel, task):
-    """The zero-shot classifier with the prompt ``hf_rnn.models.llm_zero_shot.zero_shot`` scores the task with."""
-    from ..models import llm_zero_shot
+    """The zero-shot classifier with the prompt ``hf_rnn.families.llm.llm_zero_shot.zero_shot`` scores the task with."""
+    from ..families.llm import llm_zero_shot
 
     options = {}
     default_prompt = getattr(llm_zero_shot, "default_prompt", None)

@@ -94,7 +94,7 @@ class ModelFamily:
     def build_tokenizer(self, task, model_section, tokenizer_section):
         """The tokenizer a fresh model reads (``None`` for a numeric forecaster, which reads no text): by
         default the recipe's ``tokenizer:`` section (the built-in LLM's, another one, word- or character-level)."""
-        from ..models.factory import tokenizer_from_section
+        from ..tokenization import tokenizer_from_section
 
         return None if task.kind == "forecasting" else tokenizer_from_section(task, tokenizer_section)
 

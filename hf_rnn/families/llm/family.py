@@ -1,6 +1,6 @@
 """The LLM family: any decoder-only transformers model (the built-in SmolLM2 by default), fine-tuned with a
-task head, LoRA or frozen layers (``hf_rnn.models.llm``), or used as a numeric forecaster on its lower blocks
-(``model.mode=patch``: ``hf_rnn.models.patch_forecaster``).
+task head, LoRA or frozen layers (``hf_rnn.families.llm.llm``), or used as a numeric forecaster on its lower blocks
+(``model.mode=patch``: ``hf_rnn.families.llm.patch_forecaster``).
 
 Its ``--model`` names are ``llm`` and ``smollm2`` (the task's recipe as written), the variants that read the
 task another way (``smollm2-twice``), the other uses of the model (``smollm2-patch``), and any Hub id or folder.
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
-from .base import ModelFamily
+from ...errors import ConfigError
+from ..base import ModelFamily
 
 if TYPE_CHECKING:  # annotations only
-    from ..run_schema import ModelInfo
+    from ...run_schema import ModelInfo
 
 LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
 LLM_NAMES = ("llm", "smollm2")
@@ -45,7 +45,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 @dataclass
 class LLMModelSection:
-    """``hf_rnn.models.llm.load_llm`` arguments."""
+    """``hf_rnn.families.llm.llm.load_llm`` arguments."""
 
     family: str = field(default="llm", metadata={"choices": ("llm",)})
     name: str = "smollm2"
@@ -135,15 +135,15 @@ class LLMFamily(ModelFamily):
         return None  # an LLM brings its own tokenizer from build_model (none for a patch forecaster)
 
     def build_model(self, task, model_section, tokenizer=None):
-        from ..models.factory import build_llm, build_patch_model
+        from .building import build_llm, build_patch_model
 
         if model_section.mode == "patch":
             return build_patch_model(task, model_section), None  # reads values, no text: no tokenizer
         return build_llm(task, model_section)
 
     def default_tokenizer(self, model, task):
-        from ..tasks import DIRECT, input_family
-        from ..tokenization import load_tokenizer
+        from ...tasks import DIRECT, input_family
+        from ...tokenization import load_tokenizer
 
         if input_family(model) == DIRECT and task.kind == "forecasting":
             return None  # a forecaster on patches of values reads no text
@@ -156,11 +156,11 @@ class LLMFamily(ModelFamily):
         import transformers
 
         if run.metrics.model.mode == "patch":  # a numeric forecaster on LLM blocks
-            from .. import models  # noqa: F401 - registers hf_rnn's model types with the Auto classes
+            from .patch_forecaster import PatchLLMForTimeSeriesPrediction
 
-            return transformers.AutoModelForTimeSeriesPrediction.from_pretrained(run.path)
-        from ..models.llm import LLM_HEADS  # the head each task kind is trained with
-        from ..models.llm_prompt import PromptClassifier, is_prompt_classifier_folder
+            return PatchLLMForTimeSeriesPrediction.from_pretrained(run.path)
+        from .llm import LLM_HEADS  # the head each task kind is trained with
+        from .llm_prompt import PromptClassifier, is_prompt_classifier_folder
 
         kwargs = {"attn_implementation": "eager"} if output_attentions else {}
         if is_prompt_classifier_folder(run.path):  # a causal LM answering with label words (model.head=prompt)
@@ -173,7 +173,7 @@ class LLMFamily(ModelFamily):
         patch forecaster, which trains its own small set of weights."""
         if recipe.model.mode == "patch":
             return None
-        from ..models.llm import _num_layers, load_llm_config, resolve_llm_source
+        from .llm import _num_layers, load_llm_config, resolve_llm_source
 
         source, local_only = resolve_llm_source(recipe.model.name_or_path)
         return _num_layers(load_llm_config(source, local_files_only=local_only))
@@ -181,8 +181,8 @@ class LLMFamily(ModelFamily):
     # ------------------------------------------------------------------ attention and the app
 
     def attention_maps(self, model, tokenizer, text: str, **options):
-        from ..attention import self_attention_maps
-        from ..models.llm_zero_shot import ZeroShotClassifier
+        from ...attention import self_attention_maps
+        from .llm_zero_shot import ZeroShotClassifier
 
         if isinstance(model, ZeroShotClassifier):  # a prompt classifier: its causal LM over the question it asks
             text, model = tokenizer.decode(model.prompt_ids(text)), model.lm
@@ -191,7 +191,7 @@ class LLMFamily(ModelFamily):
     def app_forward(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
                     input_start: int = 0, **model_kwargs):
         """One forward pass with every layer's self-attention over exactly ``ids``."""
-        from ..attention import forward_with_self_attention
+        from ...attention import forward_with_self_attention
 
         out, maps = forward_with_self_attention(lm.model, lm.tokenizer, ids, text, lm.name,
                                                 prompt_length=prompt_length, input_start=input_start,
@@ -205,13 +205,13 @@ class LLMFamily(ModelFamily):
         return super().no_maps_note(lm, task_kind)
 
     def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
-        from ..tasks import DIRECT, input_family
+        from ...tasks import DIRECT, input_family
 
         if input_family(model) == DIRECT:  # a forecaster that reads values, as an RNN forecaster does
             return "direct", None
         import torch
 
-        from ..models.llm import context_length
+        from .llm import context_length
 
         model.to(getattr(torch, llm_dtype))
         if getattr(model, "answers_with_label_words", False):  # a prompt classifier asks its causal LM
@@ -225,7 +225,7 @@ class LLMFamily(ModelFamily):
     # ------------------------------------------------------------------ model cards
 
     def card_base(self, model_doc: ModelInfo) -> tuple[str | None, str | None, str]:
-        from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
+        from ...assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
 
         source = model_doc.name_or_path
         if is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the note)
@@ -252,7 +252,7 @@ class LLMFamily(ModelFamily):
             return ("A causal LM that answers the task's question with a label word: `AutoModelForCausalLM` loads "
                     "its weights, and `hf_rnn` the classifier (the question and label words are in "
                     "`prompt_classifier.json`; LoRA adapters, if any, are merged into the weights).",
-                    ["from hf_rnn.models.llm_prompt import PromptClassifier", "",
+                    ["from hf_rnn.families.llm.llm_prompt import PromptClassifier", "",
                      'model = PromptClassifier.from_pretrained("PATH")  # logits: a label word\'s log-probability'])
         return None  # the card's own: hf_rnn's classes, or a plain transformers model
 
@@ -263,7 +263,7 @@ class LLMFamily(ModelFamily):
 
 def is_builtin_llm(source: str | None) -> bool:
     """Whether an LLM run's ``name_or_path`` is the built-in SmolLM2: unset, one of its names, or its cache folder."""
-    from ..assets import builtin_llm_names, builtin_llm_path
+    from ...assets import builtin_llm_names, builtin_llm_path
 
     if source is None or str(source).lower() in builtin_llm_names():
         return True

@@ -1,11 +1,11 @@
 """The Mamba-2 family: transformers' `Mamba2Model` stacks under this package's task heads
-(`hf_rnn.models.modeling_mamba2`), trained from scratch, no Hub.
+(`hf_rnn.families.mamba2.modeling_mamba2`), trained from scratch, no Hub.
 
 Its ``--model`` names are ``mamba2`` (the task's recipe ``<task>_mamba2.yaml``, left-to-right) and ``bimamba2``
 (the same recipe with a second, right-to-left stack: classification and tagging only). Its models read the
 task's own inputs (token ids, windows of values), except translation, where a decoder-only Mamba-2 continues
 the task's prompt (the source) with the target, as the LLM does. Every token-reading model shows its hidden
-attention: each mixer's scan as the matrix ``L o C Bᵀ diag(dt)`` (``hf_rnn.models.hidden_attention``).
+attention: each mixer's scan as the matrix ``L o C Bᵀ diag(dt)`` (``hf_rnn.families.mamba2.hidden_attention``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import ConfigError
-from .base import ModelFamily
-from .rnn import PROJECT_LICENSE
+from ...errors import ConfigError
+from ..base import ModelFamily
+from ..rnn.family import PROJECT_LICENSE
 
 if TYPE_CHECKING:  # annotations only
-    from ..run_schema import ModelInfo
+    from ...run_schema import ModelInfo
 
 # --model name -> settings it changes in the task's mamba2 recipe
 MAMBA2_VARIANTS = {"mamba2": {}, "bimamba2": {"bidirectional": True}}
@@ -109,8 +109,8 @@ class Mamba2Family(ModelFamily):
         return tokenizer
 
     def build_model(self, task, model_section, tokenizer=None):
-        from ..models import HfMamba2Config
-        from ..models.modeling_mamba2 import MAMBA2_HEADS
+        from .configuration_mamba2 import HfMamba2Config
+        from .modeling_mamba2 import MAMBA2_HEADS
 
         kind = task.kind
         settings: dict[str, Any] = {k: v for k, v in dataclasses.asdict(model_section).items() if k not in _NOT_CONFIG}
@@ -135,7 +135,7 @@ class Mamba2Family(ModelFamily):
         return model, tokenizer
 
     def load_model(self, run, output_attentions: bool = False):
-        from ..models import load_mamba2
+        from .modeling_mamba2 import load_mamba2
 
         return load_mamba2(run.path)
 
@@ -145,9 +145,9 @@ class Mamba2Family(ModelFamily):
                        target_text: str | None = None, max_length: int | None = None, **_):
         """The hidden attention of every layer and head over ``text`` (its tokens as the model reads them), and
         for a language model over what it generates greedily (``generate``) or ``target_text`` teacher-forced."""
-        from ..errors import InputError
-        from ..generation import generate_one
-        from ..models.hidden_attention import hidden_attention_maps
+        from ...errors import InputError
+        from ...generation import generate_one
+        from .hidden_attention import hidden_attention_maps
 
         if getattr(model, "main_input_name", None) == "past_values":
             raise InputError(f"{type(model).__name__} reads values, not text: it has no attention maps over tokens")
@@ -171,7 +171,7 @@ class Mamba2Family(ModelFamily):
     def app_forward(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
                     input_start: int = 0, **model_kwargs):
         """One forward pass over exactly ``ids`` with every mixer's hidden attention."""
-        from ..models.hidden_attention import hidden_attention_maps
+        from .hidden_attention import hidden_attention_maps
 
         out, maps = hidden_attention_maps(lm.model, lm.tokenizer, ids, text, lm.name, prompt_length=prompt_length,
                                           input_start=input_start, **model_kwargs)
@@ -183,7 +183,7 @@ class Mamba2Family(ModelFamily):
     def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
         """A translator reads the task's prompt (``"causal"``); the rest the task's own inputs. No context limit:
         the state has a fixed size whatever the length."""
-        from ..tasks import PROMPTED, input_family
+        from ...tasks import PROMPTED, input_family
 
         return ("causal" if input_family(model) == PROMPTED else "direct"), None
 
