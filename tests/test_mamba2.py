@@ -295,7 +295,7 @@ def test_every_task_trains_a_few_steps_and_loads_back(task, model, head, metric,
     run = hf_rnn.train_recipe(load_recipe(task, model), tmp_path / "run", overrides)
     assert run.family == "mamba2" and run.metrics.model.class_name == head
     assert np.isfinite(run.metrics.test[metric])
-    loaded = FAMILIES["mamba2"].load_model(read_run(tmp_path / "run"))
+    loaded = FAMILIES["mamba2"].load(read_run(tmp_path / "run"))
     assert type(loaded).__name__ == head
     if task == "translation":  # a prompted decoder-only LM; its prompt ends at the tokenizer's separator
         assert input_family(loaded) == PROMPTED and loaded.config.reads_prompt

@@ -28,7 +28,7 @@ class LoadedModel:
     kind: str
     name: str
     context: int | None = None
-    family: Any = None  # its hf_rnn.families.ModelFamily: the forward pass with attention maps (app_forward)
+    family: Any = None  # its hf_rnn.families.ModelFamily: the forward pass with attention maps (forward_with_maps)
     # the run's task options: the task answers with them (a tagger trained on each sentence twice, option
     # repeat_input, reads it twice here too); none for the zero-shot LLM
     task_options: dict[str, Any] = field(default_factory=dict)

@@ -106,7 +106,7 @@ def _keeping_maps(lm: LoadedModel, task, text: str, pred: Prediction):
     (or the note saying why there are none) from the pass that gives the answer."""
 
     def forward(input_ids, **_):
-        out, pred.maps, pred.attention_note = lm.family.app_forward(lm, input_ids[0].tolist(), text, task.kind)
+        out, pred.maps, pred.attention_note = lm.family.forward_with_maps(lm, input_ids[0].tolist(), text, task.kind)
         return out
 
     return forward
@@ -156,7 +156,7 @@ def continue_text(lm: LoadedModel, task, text: str, n_new: int, pred: Prediction
         raise AppError("the input has no tokens for this model")
     answer = task.predict(lm.model, tok, [text], max_length=room, max_new_tokens=n_new)[0]
     pred.output = answer.output
-    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + answer.token_ids, text, task.kind,
+    _, pred.maps, pred.attention_note = lm.family.forward_with_maps(lm, ids + answer.token_ids, text, task.kind,
                                                               prompt_length=len(ids))
 
 
@@ -192,7 +192,7 @@ def translate(lm: LoadedModel, task, text: str, n_new: int, pred: Prediction, ma
     answer = task.predict(lm.model, tok, [text], max_new_tokens=n_new)[0]
     pred.output = answer.output
     ids = task.encode_inputs(tok, [text], PROMPTED)[0]["input_ids"]
-    _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + answer.token_ids, text, task.kind,
+    _, pred.maps, pred.attention_note = lm.family.forward_with_maps(lm, ids + answer.token_ids, text, task.kind,
                                                               prompt_length=len(ids),
                                                               input_start=common_prefix(template, ids))
 
@@ -216,7 +216,7 @@ def forecast(lm: LoadedModel, task, past: list[float], pred: Prediction) -> None
         pred.output = answer.output
         pred.notices.extend(answer.notices)
         template = task.prompt_ids(tok, task.prompt_head())
-        _, pred.maps, pred.attention_note = lm.family.app_forward(lm, ids + answer.token_ids, task.prompt(past),
+        _, pred.maps, pred.attention_note = lm.family.forward_with_maps(lm, ids + answer.token_ids, task.prompt(past),
                                                                   task.kind, prompt_length=len(ids),
                                                                   input_start=common_prefix(template, ids))
     else:

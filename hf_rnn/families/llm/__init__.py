@@ -5,6 +5,7 @@ forecaster on its lower blocks (``patch_forecaster``) and how a fresh model is b
 Importing the package defines only the family (no torch): its models load when a model is built or read.
 """
 
+from ..base import is_model_path
 from .family import (
     BUILTIN_LLM_LICENSE,
     LLM,
@@ -15,7 +16,6 @@ from .family import (
     LLMFamily,
     LLMModelSection,
     is_builtin_llm,
-    is_model_path,
     looks_like_hub_id,
 )
 

@@ -14,14 +14,11 @@ import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ...errors import ConfigError
-from ..base import ModelFamily
+from ..base import CardFacts, ModelFamily
 from ..rnn.family import PROJECT_LICENSE
-
-if TYPE_CHECKING:  # annotations only
-    from ...run_schema import ModelInfo
 
 # --model name -> settings it changes in the task's mamba2 recipe
 MAMBA2_VARIANTS = {"mamba2": {}, "bimamba2": {"bidirectional": True}}
@@ -70,13 +67,14 @@ class Mamba2Family(ModelFamily):
     section = Mamba2ModelSection
     model_type = "hf_mamba2"
     recipe_name = "mamba2"
-    card_license = PROJECT_LICENSE
+    names = tuple(MAMBA2_VARIANTS)
     no_checkpointing_reason: ClassVar[str] = "the Mamba-2 heads do not recompute their activations"
+    maps_notes = _NOTES
+    # the pipelines are those tests/test_mamba2.py runs on saved Mamba-2 heads
+    card = CardFacts(license=PROJECT_LICENSE, own_classes=tuple(sorted(set(HEAD_BY_KIND.values()))),
+                     pipelines=TESTED_PIPELINES)
 
     # ------------------------------------------------------------------ recipes
-
-    def model_names(self) -> tuple[str, ...]:
-        return tuple(MAMBA2_VARIANTS)
 
     def builtin_recipe(self, model: str, read: Callable[[str], dict]) -> dict:
         key = model.lower()
@@ -134,7 +132,7 @@ class Mamba2Family(ModelFamily):
             raise ConfigError(f"model: {str(e).splitlines()[0]}") from None
         return model, tokenizer
 
-    def load_model(self, run, output_attentions: bool = False):
+    def load(self, run, output_attentions: bool = False):
         from .modeling_mamba2 import load_mamba2
 
         return load_mamba2(run.path)
@@ -168,7 +166,7 @@ class Mamba2Family(ModelFamily):
         _, maps = hidden_attention_maps(model, tokenizer, ids, text, str(model_name), prompt_length=prompt_length)
         return maps
 
-    def app_forward(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
+    def forward_with_maps(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
                     input_start: int = 0, **model_kwargs):
         """One forward pass over exactly ``ids`` with every mixer's hidden attention."""
         from .hidden_attention import hidden_attention_maps
@@ -176,9 +174,6 @@ class Mamba2Family(ModelFamily):
         out, maps = hidden_attention_maps(lm.model, lm.tokenizer, ids, text, lm.name, prompt_length=prompt_length,
                                           input_start=input_start, **model_kwargs)
         return out, maps, None
-
-    def no_maps_note(self, lm, task_kind: str) -> str:
-        return _NOTES.get(task_kind, f"{lm.name} has no attention weights to show.")
 
     def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
         """A translator reads the task's prompt (``"causal"``); the rest the task's own inputs. No context limit:
@@ -191,24 +186,6 @@ class Mamba2Family(ModelFamily):
         shown = config.get("architectures", [""])[0] != "HfMamba2ForTimeSeriesPrediction"
         return shown, ("hidden attention" if shown else "")
 
-    # ------------------------------------------------------------------ model cards
-
-    def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
-        if kind != "translation":
-            return None  # the card's own: hf_rnn's classes through the Auto class of the task's kind
-        return ("The model's classes come with `hf_rnn` (`pip install` this project), not with `transformers` itself: "
-                "`import hf_rnn` registers them with transformers' Auto classes. It is a decoder-only language model: "
-                "it continues the task's prompt (`Translate English to Spanish: ...` and the tokenizer's chat "
-                "template) with the translation.",
-                ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",
-                 "from transformers import AutoModelForCausalLM", "",
-                 'model = AutoModelForCausalLM.from_pretrained("PATH")'])
-
-    def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:
-        return True
-
-    def card_pipeline(self, pipeline_tag: str) -> str | None:
-        return pipeline_tag if pipeline_tag in TESTED_PIPELINES else None
 
 
 def with_answer_separator(tokenizer):
