@@ -100,7 +100,7 @@ def main(argv=None) -> dict:
 
     import torch
 
-    from hf_rnn.models.llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
 
     device = torch.device(args.device)
     model, _ = load_llm(args.model, "causal-lm")

@@ -55,7 +55,7 @@ def run_mode(mode: str, steps: int, warmup: int, task_name: str, batch_size: int
     """Time ``steps`` training steps of one mode in this process; report speed and peak RSS."""
     import torch
 
-    from hf_rnn.models.llm import count_parameters, load_llm
+    from hf_rnn.families.llm.llm import count_parameters, load_llm
 
     if threads:
         torch.set_num_threads(threads)

@@ -79,7 +79,7 @@ class CountingCollator:
 def run_hf_rnn(args, task, workdir):
     from accelerate.utils import set_seed
 
-    from hf_rnn.models.llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
     from hf_rnn.training import train
 
     set_seed(args.seed)
@@ -108,7 +108,7 @@ def run_trainer(args, task, workdir, strategy: str = "random"):
     from accelerate.utils import set_seed
     from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-    from hf_rnn.models.llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
 
     set_seed(args.seed)
     model, tok = load_llm(args.model, task)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _EXPORTS = {
     # tasks and data
@@ -35,8 +35,8 @@ _EXPORTS = {
     "RNNForTimeSeriesPrediction": "hf_rnn.models",
     "load_rnn": "hf_rnn.models",
     # the LLM family
-    "load_llm": "hf_rnn.models.llm",
-    "zero_shot": "hf_rnn.models.llm_zero_shot",
+    "load_llm": "hf_rnn.families.llm.llm",
+    "zero_shot": "hf_rnn.families.llm.llm_zero_shot",
     # training, comparison, attention
     "train": "hf_rnn.training",
     "train_recipe": "hf_rnn.recipe_training",
@@ -49,7 +49,7 @@ _EXPORTS = {
     "compare_runs": "hf_rnn.comparison",
     "compare_sizes": "hf_rnn.learning_curve",
     "Comparison": "hf_rnn.comparison",
-    "attention_maps": "hf_rnn.attention",
+    "attention_maps": "hf_rnn.families",
     "AttentionMaps": "hf_rnn.attention",
     # errors
     "HfRnnError": "hf_rnn.errors",

@@ -7,9 +7,11 @@ So the registration waits until the Auto classes exist: ``install()`` registers 
 ``AutoTokenizer`` and ``transformers.pipeline`` import) is already loaded, and otherwise puts a finder on
 ``sys.meta_path`` that watches transformers' own imports and registers as soon as that module is loaded.
 
-It registers when the outermost transformers import has finished, not in the middle of one:
+It registers when the outermost transformers or hf_rnn import has finished, not in the middle of one:
 ``transformers.modeling_utils`` imports the Auto configs while it is itself half-initialised, and
-``hf_rnn.models`` needs it whole. After registering, the finder removes itself.
+``hf_rnn.models`` needs it whole; so does it the family modules it re-exports (``hf_rnn.families.rnn.modeling_rnn``
+importing transformers must not make ``hf_rnn.models`` import it, half-run, again). After registering, the finder
+removes itself.
 """
 
 from __future__ import annotations
@@ -25,15 +27,17 @@ AUTO_CONFIG_MODULE = "transformers.models.auto.configuration_auto"
 # loaders made for one file each (what pip-installed transformers comes with)
 _FILE_LOADERS = (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader,
                  importlib.machinery.ExtensionFileLoader)
-_state = threading.local()  # depth: how many transformers modules this thread is executing, nested
+_state = threading.local()  # depth: how many transformers and hf_rnn modules this thread is executing, nested
+# the packages whose imports are watched: transformers', and this package's own (it imports itself after them)
+_WATCHED = ("transformers", "hf_rnn")
 
 
 class _AfterTransformersImports:
-    """A ``sys.meta_path`` finder that finds nothing itself: it wraps the loader of each ``transformers`` module
-    that another finder found, to try the registration when the outermost one has been executed."""
+    """A ``sys.meta_path`` finder that finds nothing itself: it wraps the loader of each ``transformers`` and
+    ``hf_rnn`` module that another finder found, to try the registration when the outermost one has been executed."""
 
     def find_spec(self, name, path=None, target=None):
-        if name != "transformers" and not name.startswith("transformers."):
+        if not any(name == package or name.startswith(package + ".") for package in _WATCHED):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):

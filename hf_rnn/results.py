@@ -11,6 +11,7 @@ against the committed numbers, so the README says "met" or "missed by" from the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -40,7 +41,7 @@ MAX_FIGURE_BYTES = 500 * 1024
 MAX_FOLDER_BYTES = 5 * 1024 * 1024  # a committed results folder, predictions included
 PROFILE_ORDER = ("quick", "full")
 
-__all__ = ["BEGIN", "END", "Goal", "ResultsError", "check_goal", "check_publish_root", "collect", "goal_line",
+__all__ = ["BEGIN", "END", "Goal", "ResultsError", "check_goal", "check_publish_root", "collect", "collect_curves", "goal_line",
            "publish", "read_results", "readme_section", "update_readme"]
 
 
@@ -230,6 +231,21 @@ def collect(results_root: str | os.PathLike = RESULTS_DIR) -> list[Comparison]:
     return sorted(docs, key=order)
 
 
+def collect_curves(results_root: str | os.PathLike = RESULTS_DIR) -> list[dict[str, Any]]:
+    """Every published curve's ``curve.json`` (``results/<task>[-<variant>]-curve-<profile>/``) with its
+    folder's name under ``folder``, the built-in data's first, by folder name."""
+    root = Path(results_root)
+    out = []
+    for folder in sorted(root.glob("*-curve-*")) if root.is_dir() else []:
+        try:
+            doc = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ResultsError(f"{folder / 'curve.json'} cannot be read: {e}") from None
+        if isinstance(doc, dict) and {"task", "profile"} <= doc.keys():
+            out.append(dict(doc, folder=folder.name))
+    return sorted(out, key=lambda d: (bool(d.get("variant")), d["folder"]))
+
+
 # =========================================================================== the README's table
 
 
@@ -318,7 +334,6 @@ def generated_blocks(results_root: str | os.PathLike = RESULTS_DIR):
     """``(name, begin, end, body(link_base))`` of every block ``hf-rnn results`` writes: the verdict, the
     per-task results and the performance block."""
     from . import performance, verdict_table
-    from .learning_curve import collect_curves
 
     return (("verdict", verdict_table.BEGIN, verdict_table.END,
              lambda base: verdict_table.verdict_section(collect(results_root), base, collect_curves(results_root))),

@@ -235,7 +235,7 @@ class VersionsInfo(_Section):
         import torch
         import transformers
 
-        from . import __version__
+        from ._version import __version__
 
         return cls(hf_rnn=__version__, torch=torch.__version__, transformers=transformers.__version__,
                    accelerate=accelerate.__version__)

@@ -176,7 +176,7 @@ def load_run_model(run: Run | str | Path, output_attentions: bool = False):
                        f"removed or not copied; restore them or train it again (hf-rnn train ... --output-dir "
                        f"{path} --overwrite)")
     with _load_error(f"the model of run {path}"):
-        model = family.load_model(run, output_attentions=output_attentions)
+        model = family.load(run, output_attentions=output_attentions)
     with _load_error(f"the tokenizer of run {path}"):
         tokenizer = AutoTokenizer.from_pretrained(path) if has_tokenizer else None
     if tokenizer is not None and tokenizer.pad_token is None:

@@ -181,3 +181,26 @@ def train_char_tokenizer(texts: Iterable[str], vocab_size: int = 512, min_freque
     tok.post_processor = TemplateProcessing(single="$A", pair="$A $B")
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", bos_token="[BOS]",
                                    eos_token="[EOS]", clean_up_tokenization_spaces=False)
+
+
+def tokenizer_from_section(task, tokenizer_cfg):
+    """The tokenizer a recipe's ``tokenizer:`` section names: the built-in LLM's (default), another one, or a
+    word- or character-level vocabulary trained on the task's training split."""
+    if tokenizer_cfg.word_level:
+        return train_word_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size,
+                                    lowercase=tokenizer_cfg.lowercase)
+    if tokenizer_cfg.char_level:
+        return train_char_tokenizer(_training_texts(task), vocab_size=tokenizer_cfg.vocab_size)
+    return load_tokenizer(tokenizer_cfg.name_or_path)
+
+
+def _training_texts(task):
+    """Every text of the training split (words of a tagged sentence joined by spaces)."""
+    ds = task.dataset["train"]
+    for column in ds.column_names:
+        feature = ds.features[column]
+        dtype = getattr(feature, "dtype", None) or getattr(getattr(feature, "feature", None), "dtype", None)
+        if dtype != "string":
+            continue
+        for value in ds[column]:
+            yield " ".join(value) if isinstance(value, list) else value

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .errors import ConfigError
-from .models.llm import base_model_of
+from .families.llm.llm import base_model_of
 from .train_config import TrainConfig, resolve_trackers
 
 __all__ = ["enable_gradient_checkpointing", "make_accelerator", "make_optimizer", "tracker_config"]

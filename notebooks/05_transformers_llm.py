@@ -82,7 +82,7 @@ print("each row sums to 1:", torch.allclose(weights.sum(-1), torch.ones(T)), "| 
 from IPython.display import Markdown, display
 
 from hf_rnn import load_llm
-from hf_rnn.models.llm import count_parameters, decoder_layers
+from hf_rnn.families.llm.llm import count_parameters, decoder_layers
 
 llm, llm_tokenizer = load_llm(None, "causal-lm", output_attentions=True)
 llm.eval()
@@ -230,7 +230,7 @@ print(f"fine-tuned: {fine_tuned.training.steps} steps in {fine_tuned.training.tr
       f"test {fine_tuned.test}")
 
 # %%
-from hf_rnn.models.llm_zero_shot import ZeroShotClassifier, zero_shot
+from hf_rnn.families.llm.llm_zero_shot import ZeroShotClassifier, zero_shot
 
 asker = ZeroShotClassifier(llm, llm_tokenizer, sentiment.label_names)
 print("the zero-shot prompt, for one test sentence:\n---")

@@ -247,12 +247,12 @@ else:
     print("untrained (MAMBA_TRAIN_SECONDS = 0)")
 
 # %% [markdown]
-# First, that $M$ really is the layer: `hf_rnn.models.hidden_attention` records what each mixer reads during a
+# First, that $M$ really is the layer: `hf_rnn.families.mamba2.hidden_attention` records what each mixer reads during a
 # forward pass, rebuilds $x$, $B$, $C$, $\Delta$ from the layer's own weights, forms $M$ and applies it,
 # $y = M x + D x$, next to the scan output the layer computed itself (chunk by chunk):
 
 # %%
-from hf_rnn.models.hidden_attention import MixerRecorder, apply_matrices, mixer_inputs, ssd_matrices
+from hf_rnn.families.mamba2.hidden_attention import MixerRecorder, apply_matrices, mixer_inputs, ssd_matrices
 
 ids = tokenizer(SENTENCE, return_tensors="pt")["input_ids"]
 with MixerRecorder(mamba) as recorder, torch.no_grad():

@@ -666,7 +666,7 @@ def test_a_prompt_trained_llm_run_answers_as_its_classifier_with_the_question_s_
 
     from hf_rnn.app.service import AppService
     from hf_rnn.cli import main as cli
-    from hf_rnn.models.llm_prompt import PromptClassifier
+    from hf_rnn.families.llm.llm_prompt import PromptClassifier
     from hf_rnn.runs import load_run_model
 
     run = tmp_path / "runs" / "sentiment-prompt"

@@ -13,7 +13,8 @@ import torch
 from matplotlib.figure import Figure
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from hf_rnn.attention import POOLED_QUERY, AttentionMaps, attention_maps, token_strings
+from hf_rnn.attention import POOLED_QUERY, AttentionMaps, token_strings
+from hf_rnn.families import attention_maps
 from hf_rnn.models import (
     RNNConfig,
     RNNForCausalLM,

@@ -42,7 +42,7 @@ def rnn_run(tmp_path_factory, tokenizer):
 
 @pytest.fixture(scope="module")
 def llm_run(tmp_path_factory, tiny_llama):
-    from hf_rnn.models.llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
 
     model, tok = load_llm(str(tiny_llama), "sentiment")
     out = tmp_path_factory.mktemp("cards") / "llm"

@@ -348,7 +348,7 @@ def test_load_task_bad_input_raises_one_hfrnn_error(files):
 
 
 def test_load_llm_bad_input_raises_one_hfrnn_error(tmp_path, tiny_llama):
-    from hf_rnn.models.llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
 
     broken = tmp_path / "broken"
     shutil.copytree(tiny_llama, broken)
@@ -370,9 +370,10 @@ def test_load_llm_bad_input_raises_one_hfrnn_error(tmp_path, tiny_llama):
 def test_attention_maps_bad_input_raises_input_error(tiny_llama, tokenizer):
     import torch
 
-    from hf_rnn.attention import attention_maps, map_token_limit
+    from hf_rnn.attention import map_token_limit
+    from hf_rnn.families import attention_maps
+    from hf_rnn.families.llm.llm import load_llm
     from hf_rnn.models import RNNConfig, RNNForSequenceClassification
-    from hf_rnn.models.llm import load_llm
 
     llm, tok = load_llm(str(tiny_llama), output_attentions=True)
     torch.manual_seed(0)

@@ -21,17 +21,18 @@ from transformers import (
 )
 
 from hf_rnn.errors import ConfigError, HfRnnError, ModelLoadError
-from hf_rnn.generation import greedy_generate
-from hf_rnn.models import llm
-from hf_rnn.models.llm import (
+from hf_rnn.families import family_name as family_of
+from hf_rnn.families.llm.llm import (
     count_parameters,
     decoder_layers,
     load_llm,
     prepare_llm_inputs,
     use_eager_attention,
 )
-from hf_rnn.models.llm_zero_shot import SENTIMENT_PROMPT, ZeroShotClassifier, default_prompt, zero_shot
-from hf_rnn.tasks import family_of, load_task
+from hf_rnn.families.llm.llm_zero_shot import SENTIMENT_PROMPT, ZeroShotClassifier, default_prompt, zero_shot
+from hf_rnn.generation import greedy_generate
+from hf_rnn.models import llm
+from hf_rnn.tasks import load_task
 
 TASK_NAMES = ("sentiment", "pos", "textgen", "translation", "timeseries")
 
@@ -432,7 +433,7 @@ def test_zero_shot_reads_the_shared_prompt_prefix_once_with_the_same_scores(task
         torch.testing.assert_close(clf(**batch).logits.detach(), alone, atol=1e-4, rtol=1e-4)
     # a model whose cache holds other layers than plain keys and values (recurrent, hybrid, static) reads every
     # prompt in full, right-padded: the same scores
-    import hf_rnn.models.llm_zero_shot as zs
+    import hf_rnn.families.llm.llm_zero_shot as zs
 
     other = ZeroShotClassifier(lm, tokenizer, ["negative", "positive"], *SENTIMENT_PROMPT).eval()
     with torch.no_grad(), pytest.MonkeyPatch.context() as mp:

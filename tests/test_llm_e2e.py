@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from hf_rnn.families.llm.llm import load_llm, prepare_llm_inputs
+from hf_rnn.families.llm.llm_zero_shot import zero_shot
 from hf_rnn.generation import greedy_generate
-from hf_rnn.models.llm import load_llm, prepare_llm_inputs
-from hf_rnn.models.llm_zero_shot import zero_shot
 from hf_rnn.tasks import load_task
 
 pytestmark = pytest.mark.e2e

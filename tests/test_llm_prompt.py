@@ -1,4 +1,4 @@
-"""Prompt-based fine-tuning of the LLM on classification (``hf_rnn.models.llm_prompt``) and the training loop's
+"""Prompt-based fine-tuning of the LLM on classification (``hf_rnn.families.llm.llm_prompt``) and the training loop's
 step-0 validation, on a tiny Llama with the real SmolLM2 tokenizer.
 
 Step 0 of the prompt classifier is the zero-shot classifier; a run that validates at step 0 keeps its best
@@ -16,8 +16,8 @@ from datasets import DatasetDict
 
 from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError, ModelLoadError
-from hf_rnn.models.llm_prompt import PROMPT_FILE, PromptClassifier, load_prompt_classifier
-from hf_rnn.models.llm_zero_shot import SENTIMENT_PROMPT, ZeroShotClassifier
+from hf_rnn.families.llm.llm_prompt import PROMPT_FILE, PromptClassifier, load_prompt_classifier
+from hf_rnn.families.llm.llm_zero_shot import SENTIMENT_PROMPT, ZeroShotClassifier
 from hf_rnn.recipes import load_recipe
 from hf_rnn.runs import load_run_model, read_run
 from hf_rnn.tasks import load_task
@@ -65,7 +65,7 @@ def test_step_0_is_the_zero_shot_classifier_with_and_without_gradients(task, tin
     out.loss.backward()  # the gradient reaches the layers through the head's keys and values
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.lm.model.layers[0].parameters())
     # a model without a plain key/value cache reads each prompt in full, under gradients too: the same scores
-    import hf_rnn.models.llm_zero_shot as zs
+    import hf_rnn.families.llm.llm_zero_shot as zs
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(zs, "KV_LAYERS", ())

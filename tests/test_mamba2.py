@@ -22,6 +22,8 @@ from transformers import (
 
 from hf_rnn.errors import ConfigError
 from hf_rnn.families import FAMILIES, family_for_model_name, family_of
+from hf_rnn.families.mamba2.hidden_attention import MixerRecorder, apply_matrices, mixer_inputs, ssd_matrices
+from hf_rnn.families.mamba2.modeling_mamba2 import reversal_index
 from hf_rnn.models import (
     HfMamba2Config,
     HfMamba2ForCausalLM,
@@ -30,8 +32,6 @@ from hf_rnn.models import (
     HfMamba2ForTokenClassification,
     HfMamba2Model,
 )
-from hf_rnn.models.hidden_attention import MixerRecorder, apply_matrices, mixer_inputs, ssd_matrices
-from hf_rnn.models.modeling_mamba2 import reversal_index
 from hf_rnn.tasks import DIRECT, PROMPTED, input_family
 
 VOCAB = 60
@@ -295,7 +295,7 @@ def test_every_task_trains_a_few_steps_and_loads_back(task, model, head, metric,
     run = hf_rnn.train_recipe(load_recipe(task, model), tmp_path / "run", overrides)
     assert run.family == "mamba2" and run.metrics.model.class_name == head
     assert np.isfinite(run.metrics.test[metric])
-    loaded = FAMILIES["mamba2"].load_model(read_run(tmp_path / "run"))
+    loaded = FAMILIES["mamba2"].load(read_run(tmp_path / "run"))
     assert type(loaded).__name__ == head
     if task == "translation":  # a prompted decoder-only LM; its prompt ends at the tokenizer's separator
         assert input_family(loaded) == PROMPTED and loaded.config.reads_prompt

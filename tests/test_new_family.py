@@ -89,7 +89,7 @@ class BagFamily(ModelFamily):
                            label2id={name: i for i, name in enumerate(labels)}, pad_token_id=tokenizer.pad_token_id)
         return BagOfEmbeddingsClassifier(config), tokenizer
 
-    def load_model(self, run, output_attentions=False):
+    def load(self, run, output_attentions=False):
         return BagOfEmbeddingsClassifier.from_pretrained(run.path)
 '''
 
@@ -204,3 +204,30 @@ def test_a_family_module_that_cannot_be_imported_is_named(monkeypatch):
     monkeypatch.setenv(FAMILY_MODULES_ENV, "no_such_family_module_4242")
     with pytest.raises(ConfigError, match="no_such_family_module_4242"):
         families._import_family_modules()
+
+
+def test_the_built_in_families_write_only_the_narrow_interface():
+    """A family writes build, load, encode, forward with maps and its recipe checks; the rest is data (names,
+    notes, card facts) that the generic methods of ``ModelFamily`` read."""
+    from hf_rnn.families.base import CardFacts
+    from hf_rnn.families.mamba2 import HEAD_BY_KIND
+    from hf_rnn.families.rnn.building import RNN_HEAD_BY_KIND
+    from hf_rnn.models import MAMBA2_HEADS, RNN_HEADS
+
+    generic = ("model_names", "claims", "recipe_aliases", "section_fields", "owns", "no_maps_note")
+    hooks = {"build_tokenizer", "build_model", "load", "default_tokenizer", "forward_with_maps", "attention_maps",
+             "builtin_recipe", "check_recipe", "check_section", "metrics_fields", "quick_profile_layers", "app_kind",
+             "run_attention"}
+    for family in (FAMILIES["rnn"], FAMILIES["llm"], FAMILIES["mamba2"]):
+        written = {name for name, value in vars(type(family)).items()
+                   if callable(value) and not isinstance(value, type) and not name.startswith("_")}
+        assert written <= hooks, (family.name, written - hooks)
+        assert not any(name in vars(type(family)) for name in generic), family.name
+        assert isinstance(family.card, CardFacts)
+    # the card facts name the classes the families really save
+    assert set(FAMILIES["rnn"].card.own_classes) == set(RNN_HEAD_BY_KIND.values()) <= set(RNN_HEADS)
+    assert set(FAMILIES["mamba2"].card.own_classes) == set(HEAD_BY_KIND.values()) <= set(MAMBA2_HEADS)
+    # the data the generic methods read
+    assert FAMILIES["llm"].claims("org/some-model") and not FAMILIES["rnn"].claims("org/some-model")
+    assert "smollm2" in FAMILIES["llm"].recipe_aliases(FAMILIES["llm"].section(name="x"))
+    assert "lstm" in FAMILIES["rnn"].model_names() and FAMILIES["mamba2"].model_names() == ("mamba2", "bimamba2")

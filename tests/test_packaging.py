@@ -55,7 +55,7 @@ def test_the_wheel_holds_every_recipe_and_accelerate_config(wheel):
     # and whatever else lies in the package's configs folder
     in_repo = {p.relative_to(REPO).as_posix() for p in (REPO / "hf_rnn" / "configs").rglob("*.yaml")}
     assert in_repo == {n for n in names if n.startswith("hf_rnn/configs/")}
-    assert {"hf_rnn/recipes.py", "hf_rnn/models/modeling_rnn.py", "hf_rnn/commands/train.py"} <= names
+    assert {"hf_rnn/recipes.py", "hf_rnn/families/rnn/modeling_rnn.py", "hf_rnn/commands/train.py"} <= names
 
 
 def test_an_unpacked_wheel_loads_its_recipes_from_itself(wheel, tmp_path):

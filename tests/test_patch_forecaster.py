@@ -19,7 +19,7 @@ def task():
 def test_the_body_is_the_llms_lower_blocks_frozen_but_their_norms(three_layer_llama, task):
     from transformers import AutoModelForCausalLM
 
-    from hf_rnn.models.patch_forecaster import build_patch_forecaster
+    from hf_rnn.families.llm.patch_forecaster import build_patch_forecaster
 
     model = build_patch_forecaster(str(three_layer_llama), True, task, llm_layers=2, patch_length=4, patch_stride=2)
     llm = AutoModelForCausalLM.from_pretrained(three_layer_llama)
@@ -39,7 +39,7 @@ def test_forecasts_follow_the_window_scale_and_round_trip(three_layer_llama, tas
     from transformers import AutoModelForTimeSeriesPrediction
 
     import hf_rnn.models  # noqa: F401 - registers hf_rnn_patch_llm
-    from hf_rnn.models.patch_forecaster import build_patch_forecaster
+    from hf_rnn.families.llm.patch_forecaster import build_patch_forecaster
 
     model = build_patch_forecaster(str(three_layer_llama), True, task, llm_layers=2).eval()
     torch.manual_seed(1)

@@ -348,8 +348,7 @@ def test_the_verdict_row_prefers_a_tested_comparison_to_a_larger_untested_one(tm
 
 
 def test_the_verdict_table_says_how_the_verdict_fares_seed_by_seed_and_links_the_curves(tmp_path):
-    from hf_rnn.learning_curve import collect_curves
-    from hf_rnn.results import collect
+    from hf_rnn.results import collect, collect_curves
     from hf_rnn.verdict_table import verdict_section
 
     doc = _doc()

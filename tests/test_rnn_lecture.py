@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hf_rnn.models import RNNConfig, RNNForSequenceClassification, RNNForTokenClassification
-from hf_rnn.models.equations import SimpleRNN
-from hf_rnn.models.keras_stacks import (
+from hf_rnn.families.rnn.equations import SimpleRNN
+from hf_rnn.families.rnn.keras_stacks import (
     build_keras_stack,
     count_parameters,
     keras_rnn_params,
     keras_stack_params,
 )
+from hf_rnn.models import RNNConfig, RNNForSequenceClassification, RNNForTokenClassification
 
 
 def simple_rnn_config(**overrides) -> RNNConfig:

@@ -220,7 +220,7 @@ def _load_saved(folder, family, kind):
         return load_rnn(folder)
     import transformers
 
-    from hf_rnn.models.llm_prompt import PromptClassifier, is_prompt_classifier_folder
+    from hf_rnn.families.llm.llm_prompt import PromptClassifier, is_prompt_classifier_folder
 
     if is_prompt_classifier_folder(folder):  # an LLM classifier trained through its LM head (model.head=prompt)
         return PromptClassifier.from_pretrained(folder)
@@ -378,7 +378,7 @@ def test_wall_clock_budget(tmp_path, tokenizer):
 
 
 def test_mixed_precision_bf16_on_the_cpu(tmp_path, tiny_llama):
-    from hf_rnn.models.llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
 
     model, tok = load_llm(str(tiny_llama), "sentiment")
     task = load_task("sentiment").subset({"train": 32, "validation": 8, "test": 8})
@@ -440,7 +440,7 @@ def test_a_lora_run_saves_the_trained_model_merged(tmp_path, tiny_llama, tokeniz
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification
 
-    from hf_rnn.models.llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
 
     task = load_task("sentiment").subset({"train": 48, "validation": 6, "test": 7})
     model, tok = load_llm(str(tiny_llama), task, mode="lora", lora_r=2)

@@ -61,7 +61,7 @@ def _checkpointing_on(model) -> bool:
 
 
 def test_gradient_checkpointing_recomputes_and_trains_the_same(tmp_path, tiny_llama):
-    from hf_rnn.models.llm import decoder_layers, load_llm
+    from hf_rnn.families.llm.llm import decoder_layers, load_llm
 
     task = _task()
     plain, tok = load_llm(str(tiny_llama), task)

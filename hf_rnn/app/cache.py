@@ -28,7 +28,7 @@ class LoadedModel:
     kind: str
     name: str
     context: int | None = None
-    family: Any = None  # its hf_rnn.families.ModelFamily: the forward pass with attention maps (app_forward)
+    family: Any = None  # its hf_rnn.families.ModelFamily: the forward pass with attention maps (forward_with_maps)
     # the run's task options: the task answers with them (a tagger trained on each sentence twice, option
     # repeat_input, reads it twice here too); none for the zero-shot LLM
     task_options: dict[str, Any] = field(default_factory=dict)
@@ -104,7 +104,7 @@ def load_choice(cache: ModelCache, choice: ModelChoice, llm: str | None, llm_nam
 def load_zero_shot(key: tuple, llm: str | None, llm_name: str, llm_dtype: str) -> LoadedModel:
     """The zero-shot causal LLM (``None``: the built-in one), with attention weights on."""
     from ..families import LLM
-    from ..models.llm import context_length, load_llm
+    from ..families.llm.llm import context_length, load_llm
 
     model, tokenizer = load_llm(llm, "causal-lm", output_attentions=True, dtype=llm_dtype)
     model.eval()

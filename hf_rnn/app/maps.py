@@ -1,5 +1,5 @@
 """The attention maps the app shows: one forward pass of an LLM with its attention weights (a model family's
-own maps come from its ``app_forward``), and :func:`focus` (the maps from the input's first token on)."""
+own maps come from its ``forward_with_maps``), and :func:`focus` (the maps from the input's first token on)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def self_attention(lm: LoadedModel, ids: list[int], text: str, prompt_length: in
                    input_start: int = 0, head_ids: list[int] | None = None, **model_kwargs):
     """One forward pass of a transformers model over exactly ``ids`` with attention weights: the output (for the
     answer) and an :class:`~hf_rnn.attention.AttentionMaps` of every layer and head (the zero-shot LLM's; a
-    run's model answers through its family's ``app_forward``). ``head_ids``: a prompt head every request
+    run's model answers through its family's ``forward_with_maps``). ``head_ids``: a prompt head every request
     shares, read once per loaded model (``attention.PromptHead``) so that each request reads only the rest."""
     from ..attention import forward_with_self_attention, read_prompt_head
 

@@ -61,8 +61,8 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 def zero_shot_classifier(lm: LoadedModel, task):
-    """The zero-shot classifier with the prompt ``hf_rnn.models.llm_zero_shot.zero_shot`` scores the task with."""
-    from ..models import llm_zero_shot
+    """The zero-shot classifier with the prompt ``hf_rnn.families.llm.llm_zero_shot.zero_shot`` scores the task with."""
+    from ..families.llm import llm_zero_shot
 
     options = {}
     default_prompt = getattr(llm_zero_shot, "default_prompt", None)
@@ -115,9 +115,9 @@ class AppRequest:
         return common_prefix(a, b)
 
     def forward(self, ids: list[int], text: str, **options):
-        """The model family's forward pass over ``ids`` with attention (``ModelFamily.app_forward``): fills the
+        """The model family's forward pass over ``ids`` with attention (``ModelFamily.forward_with_maps``): fills the
         maps (or the note saying why there are none) and returns the model's output."""
-        out, self.pred.maps, self.pred.attention_note = self.lm.family.app_forward(self.lm, ids, text, self.kind,
+        out, self.pred.maps, self.pred.attention_note = self.lm.family.forward_with_maps(self.lm, ids, text, self.kind,
                                                                                    **options)
         return out
 

@@ -96,14 +96,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # family_of(model) -> "rnn" / "llm" / a plug-in's name is the families' (hf_rnn.families.family_name), which
-    # import this package: kept here by name for code that imported it from hf_rnn.tasks
-    if name == "family_of":
-        import importlib
-
-        return importlib.import_module("hf_rnn.families").family_name
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 _import_task_modules()

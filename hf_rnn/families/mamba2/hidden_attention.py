@@ -158,7 +158,7 @@ def hidden_attention_maps(model: nn.Module, tokenizer, ids: list[int], text: str
     """One forward pass over ``ids`` (one row, no padding) and its :class:`hf_rnn.attention.AttentionMaps` of
     kind ``"self-attention"``: every mixer's hidden attention, normalised for display (``display_weights``);
     ``meta`` says what the weights are. Returns ``(output, maps)``."""
-    from ..attention import AttentionMaps, token_strings
+    from ...attention import AttentionMaps, token_strings
 
     device = next(model.parameters()).device
     tensor = torch.tensor([list(ids)], dtype=torch.long, device=device)

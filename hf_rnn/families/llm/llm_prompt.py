@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..assets import atomic_write_text
-from ..errors import ConfigError, ModelLoadError
+from ...assets import atomic_write_text
+from ...errors import ConfigError, ModelLoadError
 from .llm import base_model_of
 from .llm_zero_shot import GENERIC_PROMPT, ZeroShotClassifier, default_prompt
 

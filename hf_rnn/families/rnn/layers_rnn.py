@@ -3,7 +3,7 @@ the dense classifier head, the (tied) LM output layer of the generating heads, t
 averaging the Trainer expects.
 
 Plain `nn.Module`s, a mixin and functions, no `PreTrainedModel`: [`RNNModel`] and the heads in `modeling_rnn.py`
-are made of these. All names are also importable from `hf_rnn.models.modeling_rnn` (the public ones from
+are made of these. All names are also importable from `hf_rnn.families.rnn.modeling_rnn` (the public ones from
 `hf_rnn.models` too).
 """
 

@@ -1,11 +1,11 @@
 """The Mamba-2 family: transformers' `Mamba2Model` stacks under this package's task heads
-(`hf_rnn.models.modeling_mamba2`), trained from scratch, no Hub.
+(`hf_rnn.families.mamba2.modeling_mamba2`), trained from scratch, no Hub.
 
 Its ``--model`` names are ``mamba2`` (the task's recipe ``<task>_mamba2.yaml``, left-to-right) and ``bimamba2``
 (the same recipe with a second, right-to-left stack: classification and tagging only). Its models read the
 task's own inputs (token ids, windows of values), except translation, where a decoder-only Mamba-2 continues
 the task's prompt (the source) with the target, as the LLM does. Every token-reading model shows its hidden
-attention: each mixer's scan as the matrix ``L o C Bᵀ diag(dt)`` (``hf_rnn.models.hidden_attention``).
+attention: each mixer's scan as the matrix ``L o C Bᵀ diag(dt)`` (``hf_rnn.families.mamba2.hidden_attention``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ..errors import ConfigError
-from .base import ModelFamily
-from .rnn import PROJECT_LICENSE
-
-if TYPE_CHECKING:  # annotations only
-    from ..run_schema import ModelInfo
+from ...errors import ConfigError
+from ..base import CardFacts, ModelFamily
+from ..rnn.family import PROJECT_LICENSE
 
 # --model name -> settings it changes in the task's mamba2 recipe
 MAMBA2_VARIANTS = {"mamba2": {}, "bimamba2": {"bidirectional": True}}
@@ -70,13 +67,14 @@ class Mamba2Family(ModelFamily):
     section = Mamba2ModelSection
     model_type = "hf_mamba2"
     recipe_name = "mamba2"
-    card_license = PROJECT_LICENSE
+    names = tuple(MAMBA2_VARIANTS)
     no_checkpointing_reason: ClassVar[str] = "the Mamba-2 heads do not recompute their activations"
+    maps_notes = _NOTES
+    # the pipelines are those tests/test_mamba2.py runs on saved Mamba-2 heads
+    card = CardFacts(license=PROJECT_LICENSE, own_classes=tuple(sorted(set(HEAD_BY_KIND.values()))),
+                     pipelines=TESTED_PIPELINES)
 
     # ------------------------------------------------------------------ recipes
-
-    def model_names(self) -> tuple[str, ...]:
-        return tuple(MAMBA2_VARIANTS)
 
     def builtin_recipe(self, model: str, read: Callable[[str], dict]) -> dict:
         key = model.lower()
@@ -109,8 +107,8 @@ class Mamba2Family(ModelFamily):
         return tokenizer
 
     def build_model(self, task, model_section, tokenizer=None):
-        from ..models import HfMamba2Config
-        from ..models.modeling_mamba2 import MAMBA2_HEADS
+        from .configuration_mamba2 import HfMamba2Config
+        from .modeling_mamba2 import MAMBA2_HEADS
 
         kind = task.kind
         settings: dict[str, Any] = {k: v for k, v in dataclasses.asdict(model_section).items() if k not in _NOT_CONFIG}
@@ -134,8 +132,8 @@ class Mamba2Family(ModelFamily):
             raise ConfigError(f"model: {str(e).splitlines()[0]}") from None
         return model, tokenizer
 
-    def load_model(self, run, output_attentions: bool = False):
-        from ..models import load_mamba2
+    def load(self, run, output_attentions: bool = False):
+        from .modeling_mamba2 import load_mamba2
 
         return load_mamba2(run.path)
 
@@ -145,9 +143,9 @@ class Mamba2Family(ModelFamily):
                        target_text: str | None = None, max_length: int | None = None, **_):
         """The hidden attention of every layer and head over ``text`` (its tokens as the model reads them), and
         for a language model over what it generates greedily (``generate``) or ``target_text`` teacher-forced."""
-        from ..errors import InputError
-        from ..generation import generate_one
-        from ..models.hidden_attention import hidden_attention_maps
+        from ...errors import InputError
+        from ...generation import generate_one
+        from .hidden_attention import hidden_attention_maps
 
         if getattr(model, "main_input_name", None) == "past_values":
             raise InputError(f"{type(model).__name__} reads values, not text: it has no attention maps over tokens")
@@ -168,22 +166,19 @@ class Mamba2Family(ModelFamily):
         _, maps = hidden_attention_maps(model, tokenizer, ids, text, str(model_name), prompt_length=prompt_length)
         return maps
 
-    def app_forward(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
+    def forward_with_maps(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
                     input_start: int = 0, **model_kwargs):
         """One forward pass over exactly ``ids`` with every mixer's hidden attention."""
-        from ..models.hidden_attention import hidden_attention_maps
+        from .hidden_attention import hidden_attention_maps
 
         out, maps = hidden_attention_maps(lm.model, lm.tokenizer, ids, text, lm.name, prompt_length=prompt_length,
                                           input_start=input_start, **model_kwargs)
         return out, maps, None
 
-    def no_maps_note(self, lm, task_kind: str) -> str:
-        return _NOTES.get(task_kind, f"{lm.name} has no attention weights to show.")
-
     def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
         """A translator reads the task's prompt (``"causal"``); the rest the task's own inputs. No context limit:
         the state has a fixed size whatever the length."""
-        from ..tasks import PROMPTED, input_family
+        from ...tasks import PROMPTED, input_family
 
         return ("causal" if input_family(model) == PROMPTED else "direct"), None
 
@@ -191,24 +186,6 @@ class Mamba2Family(ModelFamily):
         shown = config.get("architectures", [""])[0] != "HfMamba2ForTimeSeriesPrediction"
         return shown, ("hidden attention" if shown else "")
 
-    # ------------------------------------------------------------------ model cards
-
-    def card_usage(self, kind: str, model_doc: ModelInfo) -> tuple[str, list[str]] | None:
-        if kind != "translation":
-            return None  # the card's own: hf_rnn's classes through the Auto class of the task's kind
-        return ("The model's classes come with `hf_rnn` (`pip install` this project), not with `transformers` itself: "
-                "`import hf_rnn` registers them with transformers' Auto classes. It is a decoder-only language model: "
-                "it continues the task's prompt (`Translate English to Spanish: ...` and the tokenizer's chat "
-                "template) with the translation.",
-                ["import hf_rnn  # registers the hf_rnn classes with transformers' Auto classes",
-                 "from transformers import AutoModelForCausalLM", "",
-                 'model = AutoModelForCausalLM.from_pretrained("PATH")'])
-
-    def card_loads_with_hf_rnn(self, model_doc: ModelInfo) -> bool:
-        return True
-
-    def card_pipeline(self, pipeline_tag: str) -> str | None:
-        return pipeline_tag if pipeline_tag in TESTED_PIPELINES else None
 
 
 def with_answer_separator(tokenizer):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..parameters import count_parameters as parameter_counts
+from ...parameters import count_parameters as parameter_counts
 from .configuration_rnn import RNNConfig
 from .modeling_rnn import RNNForSequenceClassification, RNNForTokenClassification
 
