@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not dtypes:
         parser.error(f"--llm-dtype takes float32 and/or bfloat16, not {', '.join(unknown) or 'nothing'}")
 
-    from hf_rnn.assets import ensure_builtin_llm
-    from hf_rnn.cpu_load import OtherLoad
+    from hf_rnn.assets.cache import ensure_builtin_llm
+    from hf_rnn.comparison.cpu_load import OtherLoad
 
     ensure_builtin_llm()  # "with assets cached": fetch/convert outside the timed start
     tmp = Path(tempfile.mkdtemp(prefix="hf_rnn_app_bench_"))
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         print(f"published: {publish('app_latency', result)}")
     shutil.rmtree(tmp, ignore_errors=True)

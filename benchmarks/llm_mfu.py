@@ -126,7 +126,7 @@ def main(argv=None) -> dict:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         print(f"published: {publish('llm_mfu', results)}")
     return results

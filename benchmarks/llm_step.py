@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                                   args.threads, args.lora_dropout)))
         return 0
 
-    from hf_rnn.cpu_load import OtherLoad
+    from hf_rnn.comparison.cpu_load import OtherLoad
 
     results = {}
     with OtherLoad() as other:  # other processes' work meanwhile (this one and its children left out)
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             results[mode] = _child(args, mode)
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         numbers = {"task": args.task, "batch_size": args.batch_size, "seq_len": args.seq_len, "steps": args.steps,
                    "threads": args.threads, "lora_dropout": args.lora_dropout, "goals_gb": GOALS_GB,

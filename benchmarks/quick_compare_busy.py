@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hf_rnn.cpu_load import OtherLoad
+from hf_rnn.comparison.cpu_load import OtherLoad
 
 GOAL_SECONDS = 600.0
 OWN_DATA_GOAL_SECONDS = 480.0  # the own-data issue's goal: a file of about 4,000 texts in 8 minutes
@@ -84,7 +84,7 @@ def write_tweets(path: Path) -> int:
     import io
     import tarfile
 
-    from hf_rnn.assets import raw_path, read_from_tar
+    from hf_rnn.assets.cache import raw_path, read_from_tar
 
     inner = read_from_tar(raw_path("vader"), "hutto_ICWSM_2014.tar.gz")
     with tarfile.open(fileobj=io.BytesIO(inner)) as tar:
@@ -149,7 +149,7 @@ def main(argv=None) -> dict:
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=2))
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         print(f"published: {publish('own_data_compare' if args.tweets else 'quick_compare', numbers)}")
     return numbers

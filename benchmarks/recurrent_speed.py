@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
           + f"; torch {torch.__version__}, {torch.get_num_threads()} thread(s), {clock_name} clock, load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
-    from hf_rnn.cpu_load import OtherLoad
+    from hf_rnn.comparison.cpu_load import OtherLoad
 
     with OtherLoad() as other:  # other processes' work meanwhile, for the published numbers
         training = measure_training(models, args, clock)
@@ -223,11 +223,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         import json
 
-        from hf_rnn.assets import atomic_write_text
+        from hf_rnn.assets.cache import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(results, indent=1))
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         print(f"published: {publish('recurrent_speed', results)}")
     return results

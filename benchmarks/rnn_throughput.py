@@ -179,7 +179,7 @@ def main() -> None:
 
     # Strict alternation, one step each, on the same batch, swapping who goes first every step. A shared machine
     # has load spikes; pairing adjacent steps and taking medians keeps a spike from deciding the comparison.
-    from hf_rnn.cpu_load import OtherLoad
+    from hf_rnn.comparison.cpu_load import OtherLoad
 
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     step_seconds = {name: [] for name in runners}
@@ -219,7 +219,7 @@ def main() -> None:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         print(f"published: {publish('rnn_throughput', results)}")
 

@@ -85,7 +85,7 @@ def main(argv=None):
                "threads": torch.get_num_threads(), "steps": run["steps"], "train_seconds": run["train_seconds"],
                "train_examples": len(task.dataset["train"]), "test": test, "hf_rnn_full_accuracy": ours}
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         print(f"published: {publish('trainer_reference', numbers, args.results)}")
 

@@ -5,7 +5,7 @@ sentiment examples with the same hyperparameters (batch 16, AdamW fused, learnin
 5e-5 with linear decay, gradient clipping 1.0, same precision, same seed, same number of
 optimizer steps) twice:
 
-* by ``hf_rnn.training.train``: length-grouped batches, dynamic padding;
+* by ``hf_rnn.training.loop.train``: length-grouped batches, dynamic padding;
 * by ``transformers.Trainer`` twice: with its default random sampler, and at its best setting for this work,
   ``train_sampling_strategy="group_by_length"`` (its own length grouping), both with ``DataCollatorWithPadding``
   and its default fused AdamW.
@@ -80,7 +80,7 @@ def run_hf_rnn(args, task, workdir):
     from accelerate.utils import set_seed
 
     from hf_rnn.families.llm.llm import load_llm
-    from hf_rnn.training import train
+    from hf_rnn.training.loop import train
 
     set_seed(args.seed)
     model, tok = load_llm(args.model, task)
@@ -209,7 +209,7 @@ def main(argv=None):
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=2))
     if args.publish:
-        from hf_rnn.performance import publish
+        from hf_rnn.report.performance import publish
 
         print(f"published: {publish('trainer_vs_hf', numbers)}")
 

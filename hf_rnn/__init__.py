@@ -16,14 +16,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._version import __version__
+from hf_rnn._version import __version__
 
 _EXPORTS = {
     # tasks and data
     "load_task": "hf_rnn.tasks",
     "TASKS": "hf_rnn.tasks",
     "Task": "hf_rnn.tasks",
-    "fetch": "hf_rnn.fetching",
+    "fetch": "hf_rnn.assets.fetching",
     "load_tokenizer": "hf_rnn.tokenization",
     "train_word_tokenizer": "hf_rnn.tokenization",
     # the RNN family
@@ -38,19 +38,19 @@ _EXPORTS = {
     "load_llm": "hf_rnn.families.llm.llm",
     "zero_shot": "hf_rnn.families.llm.llm_zero_shot",
     # training, comparison, attention
-    "train": "hf_rnn.training",
-    "train_recipe": "hf_rnn.recipe_training",
-    "TrainConfig": "hf_rnn.training",
+    "train": "hf_rnn.training.loop",
+    "train_recipe": "hf_rnn.training.recipe_training",
+    "TrainConfig": "hf_rnn.training.loop",
     # run folders: reading them, and metrics.json's schema
-    "read_run": "hf_rnn.runs",
-    "Run": "hf_rnn.runs",
-    "RunMetrics": "hf_rnn.run_schema",
-    "compare": "hf_rnn.comparison",
-    "compare_runs": "hf_rnn.comparison",
-    "compare_sizes": "hf_rnn.learning_curve",
-    "Comparison": "hf_rnn.comparison",
+    "read_run": "hf_rnn.runs.run",
+    "Run": "hf_rnn.runs.run",
+    "RunMetrics": "hf_rnn.runs.schema",
+    "compare": "hf_rnn.comparison.compare",
+    "compare_runs": "hf_rnn.comparison.compare",
+    "compare_sizes": "hf_rnn.comparison.learning_curve",
+    "Comparison": "hf_rnn.comparison.compare",
     "attention_maps": "hf_rnn.families",
-    "AttentionMaps": "hf_rnn.attention",
+    "AttentionMaps": "hf_rnn.families.attention",
     # errors
     "HfRnnError": "hf_rnn.errors",
 }
@@ -71,6 +71,6 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-from . import _auto  # noqa: E402  (after __getattr__: registering may import hf_rnn.models)
+from hf_rnn import _auto  # noqa: E402  (after __getattr__: registering may import hf_rnn.models
 
 _auto.install()

@@ -6,7 +6,7 @@
   :func:`plot_gradient_norms` draws the curves on a log scale.
 - **The bidirectional effect** ("Pass me the orange" / "Pass me the orange marker"): :func:`train_quick_taggers`
   trains a unidirectional and a bidirectional LSTM tagger on part of the POS data in about a minute each,
-  through the package's one training loop (``hf_rnn.training.train``);
+  through the package's one training loop (``hf_rnn.training.loop.train``);
   :func:`bidirectional_effect` tags the lecture's sentences word by word with each tagger, and
   :func:`plot_bidirectional_effect` / :func:`bidirectional_table_markdown` / :func:`bidirectional_table_html`
   render the table.
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from .plots import _finish, _new_figure
+from hf_rnn.report.plots import _finish, _new_figure
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def default_gradient_models(hidden_size: int = 64, vocab_size: int = 512, num_la
     """
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from .models import RNNConfig, RNNForCausalLM
+    from hf_rnn.models import RNNConfig, RNNForCausalLM
 
     models: dict[str, nn.Module] = {}
     for name, cell in (("SimpleRNN", "rnn"), ("GRU", "gru"), ("LSTM", "lstm")):
@@ -283,7 +283,7 @@ def _label_names(model, label_names: Sequence[str] | None) -> list[str]:
     if names and not all(n.startswith("LABEL_") for n in names):
         return names
     num_labels = getattr(config, "num_labels", len(names))
-    from .tasks.pos import UNIVERSAL_TAGS
+    from hf_rnn.tasks.pos import UNIVERSAL_TAGS
 
     return list(UNIVERSAL_TAGS) if num_labels == len(UNIVERSAL_TAGS) else [str(i) for i in range(num_labels)]
 
@@ -300,7 +300,7 @@ def tag_words(model, tokenizer, words: Sequence[str], label_names: Sequence[str]
               ) -> list[tuple[str, float]]:
     """Tag pre-split ``words`` with a token-classification model: ``[(tag, probability), ...]`` per word, read at
     each word's first sub-token (the one that carries the label in training)."""
-    from .tokenization import encode_words
+    from hf_rnn.tokenization import encode_words
 
     names = _label_names(model, label_names)
     enc = encode_words(tokenizer, list(words))
@@ -497,7 +497,7 @@ def train_quick_taggers(
     output_dir: str | Path | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """Train a unidirectional and a bidirectional RNN tagger on part of the POS data (the lecture's word
-    labeling), through the package's one training loop (``hf_rnn.training.train``), for the bidirectional demo.
+    labeling), through the package's one training loop (``hf_rnn.training.loop.train``), for the bidirectional demo.
 
     Both taggers see the same batches in the same order (the loop's sampler is seeded by ``seed``) for ``steps``
     optimizer steps (or until ``max_seconds`` of training per model), with Adam at a constant
@@ -522,8 +522,8 @@ def train_quick_taggers(
     """
     import tempfile
 
-    from .tasks import load_task
-    from .tokenization import load_tokenizer
+    from hf_rnn.tasks import load_task
+    from hf_rnn.tokenization import load_tokenizer
 
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer()
     task = task if task is not None else load_task("pos")
@@ -548,9 +548,9 @@ def train_quick_taggers(
 
 def _train_tagger(name: str, bidirectional: bool, task, tokenizer, config: dict[str, Any], cell: str,
                   hidden_size: int, embedding_size: int, root: Path, keep: bool):
-    """One tagger of :func:`train_quick_taggers`, trained by ``hf_rnn.training.train`` in ``root``."""
-    from . import training
-    from .models import RNNConfig, RNNForTokenClassification
+    """One tagger of :func:`train_quick_taggers`, trained by ``hf_rnn.training.loop.train`` in ``root``."""
+    from hf_rnn.models import RNNConfig, RNNForTokenClassification
+    from hf_rnn.training import loop as training
 
     label_names = list(task.label_names)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .errors import InputError
+from hf_rnn.errors import InputError
 
 __all__ = ["checked_texts", "instance_argument", "list_argument", "path_argument", "text_argument"]
 

@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .errors import HfRnnError
+from hf_rnn._version import __version__
+from hf_rnn.errors import HfRnnError
 
 COMMANDS = ("fetch", "tasks", "train", "compare", "results", "app")
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    from .child_process import Terminated, signals_as_interrupts
+    from hf_rnn.training.child_process import Terminated, signals_as_interrupts
 
     try:
         # SIGTERM/SIGHUP unwind like Ctrl+C: a comparison's training child is stopped, no half-made folder stays

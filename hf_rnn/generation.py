@@ -4,7 +4,7 @@
 for an encoder-decoder RNN (the decoder starts from ``decoder_start_token_id``), optionally with the attention
 maps of every step. ``generate_batch`` (a task's evaluation: fixed-width continuations a distributed loop can
 gather) and ``generate_one`` (the app: one input's new token ids) are built on it, as are the attention maps
-of generated text (``hf_rnn.attention``).
+of generated text (``hf_rnn.families.attention``).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ _ONE_OPTIONS = ("num_return_sequences",)
 def check_generate_options(settings: dict[str, Any]) -> None:
     """An ``InputError`` naming the first count option of ``generate`` (``num_beams``, ``max_new_tokens``, ...)
     that is not an integer in its range; ``None`` leaves an option to the model's generation config."""
-    from .errors import InputError
+    from hf_rnn.errors import InputError
 
     for name, least in _COUNT_OPTIONS.items():
         value = settings.get(name)
@@ -176,7 +176,7 @@ def greedy_generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
             named = [name for name in options if f"`{name}`" in str(e) or f"'{name}'" in str(e)]
             if not named:
                 raise
-            from .errors import InputError
+            from hf_rnn.errors import InputError
 
             raise InputError(f"generation option {named[0]}: {str(e).splitlines()[0]}") from None
 

@@ -38,7 +38,7 @@ def setup(name: str) -> NotebookSetup:
 
     - the output folder: :func:`output_folder` of ``name``;
     - PyTorch's CPU threads: ``$HF_RNN_NOTEBOOK_THREADS``, else the cores other processes leave free now
-      (``hf_rnn.cpu_load.free_cores``: all of them on an idle machine, fewer on a busy one, where threads
+      (``hf_rnn.comparison.cpu_load.free_cores``: all of them on an idle machine, fewer on a busy one, where threads
       waiting for each other can make every step many times slower). ``OMP_NUM_THREADS`` is set too, before
       ``torch`` is imported when the notebook calls this first, and it reaches subprocesses
       (``hf_rnn.compare``'s training runs);
@@ -49,7 +49,7 @@ def setup(name: str) -> NotebookSetup:
     if os.environ.get(THREADS_VARIABLE):
         threads = int(os.environ[THREADS_VARIABLE])
     else:
-        from .cpu_load import free_cores
+        from hf_rnn.comparison.cpu_load import free_cores
 
         threads = free_cores()
     if threads < 1:

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from .arguments import checked_texts, path_argument
-from .assets import ensure_builtin_llm
+from hf_rnn.arguments import checked_texts, path_argument
+from hf_rnn.assets.cache import ensure_builtin_llm
 
 IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy skips
 

@@ -52,7 +52,7 @@ print(f"files go to {OUT}; {THREADS} CPU thread(s)")
 #
 # The `pos` task is the whole Brown corpus with the 12 universal tags. Both taggers read SmolLM2's
 # tokenizer's sub-tokens (so the LLM of notebook 5 would see the same ids) and are trained by the package's one
-# training loop (`hf_rnn.training.train`, as `hf-rnn train` does), seeing the same batches in the same order;
+# training loop (`hf_rnn.training.loop.train`, as `hf-rnn train` does), seeing the same batches in the same order;
 # their run folders go to `OUT/taggers`.
 
 # %%
@@ -209,5 +209,5 @@ print(f"{count_parameters(stack, include_embeddings=False):,} parameters without
 #
 # To reproduce the lecture's table more closely, train longer (`STEPS = 2000`, `TRAIN_SENTENCES = 45872`,
 # `HIDDEN = 128`) or train the full recipe: `hf_rnn.train_recipe(load_recipe("pos", "bilstm"))` (`load_recipe`
-# from `hf_rnn.recipes`), or `hf-rnn train --task pos --model bilstm` from a shell.
+# from `hf_rnn.training.recipes`), or `hf-rnn train --task pos --model bilstm` from a shell.
 # Next: notebook 4, attention.

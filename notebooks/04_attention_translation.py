@@ -76,7 +76,7 @@ print(f"vocabulary: {len(tokenizer):,} words; e.g.",
 # (through a small "bridge" layer); they differ only in `attention`. `hf_rnn.train` is the same Accelerate
 # loop used for every model of the package: it evaluates on the validation pairs at the end of every
 # epoch, keeps the best model (by chrF), scores the test pairs and writes a run folder. It returns the run's
-# `metrics.json`, typed (`hf_rnn.run_schema.RunMetrics`: `metrics.test["bleu"]`, `metrics.training.steps`).
+# `metrics.json`, typed (`hf_rnn.runs.schema.RunMetrics`: `metrics.test["bleu"]`, `metrics.training.steps`).
 
 # %%
 import hf_rnn
@@ -116,8 +116,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from hf_rnn.plots import plot_learning_curves
-from hf_rnn.runs import read_run
+from hf_rnn.report.plots import plot_learning_curves
+from hf_rnn.runs.run import read_run
 
 lines = ["| attention | test BLEU | test chrF | steps | epochs | training s | parameters |",
          "|---|---|---|---|---|---|---|"]
@@ -159,7 +159,7 @@ display(plot_learning_curves(curves, "validation chrF", title="validation chrF a
 # %%
 from hf_rnn import attention_maps
 from hf_rnn.models import load_rnn
-from hf_rnn.plots import plot_attention, plot_side_by_side
+from hf_rnn.report.plots import plot_attention, plot_side_by_side
 
 attentive = load_rnn(run_dirs[ATTENTIONS[-1]]).eval()   # the saved (best) model of the last entry
 train_pairs = task.dataset["train"]
@@ -270,7 +270,7 @@ for row in task.dataset["test"].select(range(4)):
 #   (`TEST_EXAMPLES = None`), `HIDDEN_SIZE = 256`, `EMBEDDING_SIZE = 128`, and train for several epochs
 #   (`TrainConfig(epochs=4, lr_scheduler="linear", warmup_steps=100, ...)` instead of `max_steps`);
 # - or train the built-in recipe, `hf_rnn.train_recipe(load_recipe("translation", "rnn"))` (`load_recipe` from
-#   `hf_rnn.recipes`; `hf-rnn train --task translation --model rnn` from a shell: a bidirectional GRU with
+#   `hf_rnn.training.recipes`; `hf-rnn train --task translation --model rnn` from a shell: a bidirectional GRU with
 #   Luong's "general" attention and a word-level vocabulary, 4 epochs): hours on a CPU, much less on a GPU.
 #   The recipe uses Luong's attention rather than this notebook's additive one because Luong's reads the
 #   decoder's states after its RNN, so training runs the decoder over the whole target at once: about twice

@@ -114,7 +114,7 @@ display(Markdown("| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in r
 
 # %%
 from hf_rnn import attention_maps
-from hf_rnn.plots import plot_attention
+from hf_rnn.report.plots import plot_attention
 
 maps = attention_maps(llm, llm_tokenizer, ATTENTION_SENTENCE)
 print("weights:", maps.weights.shape, "(layers, heads, query tokens, key tokens)")
@@ -276,5 +276,5 @@ print(f"accuracy: fine-tuned {fine_tuned.test['accuracy']:.1%}, zero-shot {zero[
 # (`load_llm(None, task, mode="lora")`), all 8,454 training sentences for an epoch or more, and the whole
 # test split; on a CPU that takes a long time (one step of the full model is seconds), on a GPU minutes.
 # The built-in recipe is `hf_rnn.train_recipe(load_recipe("sentiment", "smollm2"))` (`load_recipe` from
-# `hf_rnn.recipes`), or `hf-rnn train --task sentiment --model smollm2` from a shell. Notebook 6 trains the
+# `hf_rnn.training.recipes`), or `hf-rnn train --task sentiment --model smollm2` from a shell. Notebook 6 trains the
 # LLM and a BiLSTM on the same task under the same time budget.

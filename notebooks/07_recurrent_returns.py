@@ -278,7 +278,7 @@ for name, (hidden, mask) in recorder.inputs.items():
 from IPython.display import display
 
 from hf_rnn import attention_maps
-from hf_rnn.plots import plot_side_by_side
+from hf_rnn.report.plots import plot_side_by_side
 
 mamba_maps = attention_maps(mamba, tokenizer, SENTENCE)
 llm_maps = attention_maps(llm, tokenizer, SENTENCE)

@@ -162,10 +162,10 @@ def test_train_quick_taggers_runs_briefly(tokenizer):
 
 
 def test_quick_taggers_train_through_the_one_loop(tokenizer, monkeypatch, tmp_path):
-    """No second training loop: each tagger is one ``hf_rnn.training.train`` call, whose run folder holds the
+    """No second training loop: each tagger is one ``hf_rnn.training.loop.train`` call, whose run folder holds the
     model the function returns."""
-    from hf_rnn import training
-    from hf_rnn.runs import load_run_model, read_run
+    from hf_rnn.runs.run import load_run_model, read_run
+    from hf_rnn.training import loop as training
 
     calls = []
     real_train = training.train

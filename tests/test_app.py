@@ -177,10 +177,10 @@ def test_first_start_without_runs_offers_zero_shot_and_the_training_command(tmp_
 
 @pytest.mark.parametrize("task", TASKS)
 def test_quick_training_command_is_a_valid_recipe(task, service):
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.training.recipes import load_recipe
 
     argv, out = service.quick_train_argv(task)
-    assert argv[1:3] == ["-m", "hf_rnn.recipe_training"] and argv[-2:] == ["--output-dir", str(out)]
+    assert argv[1:3] == ["-m", "hf_rnn.training.recipe_training"] and argv[-2:] == ["--output-dir", str(out)]
     overrides = [a for a in argv if "=" in a]
     recipe = load_recipe(task, TASK_CLASSES[task].app_quick_train[0], None, overrides)
     assert recipe.training.max_seconds == service.train_seconds
@@ -389,7 +389,7 @@ def test_heatmap_html_escapes_tokens_and_labels_both_axes(service):
 
 def test_heatmap_scales_colours_without_the_attention_sink():
     from hf_rnn.app.render import sink_vmax
-    from hf_rnn.attention import AttentionMaps
+    from hf_rnn.families.attention import AttentionMaps
 
     w = np.zeros((1, 1, 3, 3), dtype=np.float32)
     w[0, 0, :, 0] = [1.0, 0.8, 0.7]
@@ -667,7 +667,7 @@ def test_a_prompt_trained_llm_run_answers_as_its_classifier_with_the_question_s_
     from hf_rnn.app.service import AppService
     from hf_rnn.cli import main as cli
     from hf_rnn.families.llm.llm_prompt import PromptClassifier
-    from hf_rnn.runs import load_run_model
+    from hf_rnn.runs.run import load_run_model
 
     run = tmp_path / "runs" / "sentiment-prompt"
     assert cli(["train", "--task", "sentiment", "--model", str(tiny_llama), "--output-dir", str(run),

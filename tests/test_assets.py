@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from hf_rnn import assets, fetching
+from hf_rnn.assets import cache as assets
+from hf_rnn.assets import fetching as fetching
 from hf_rnn.errors import AssetError
 
 

@@ -13,8 +13,8 @@ import torch
 from matplotlib.figure import Figure
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from hf_rnn.attention import POOLED_QUERY, AttentionMaps, token_strings
 from hf_rnn.families import attention_maps
+from hf_rnn.families.attention import POOLED_QUERY, AttentionMaps, token_strings
 from hf_rnn.models import (
     RNNConfig,
     RNNForCausalLM,
@@ -22,7 +22,7 @@ from hf_rnn.models import (
     RNNForSequenceClassification,
     RNNForTokenClassification,
 )
-from hf_rnn.plots import (
+from hf_rnn.report.plots import (
     attention_html,
     plot_attention,
     plot_learning_curves,
@@ -167,7 +167,7 @@ def test_a_shared_prompt_head_read_once_gives_the_full_pass_maps_and_logits(llam
     """The app's zero-shot question: the head every prompt shares is read once (``read_prompt_head``); each
     prompt then reads only its rest from the cache, and the maps and logits are the full pass's (float32,
     stated tolerance: the cache changes the order of nothing but the matrix shapes)."""
-    from hf_rnn.attention import forward_with_self_attention, read_prompt_head
+    from hf_rnn.families.attention import forward_with_self_attention, read_prompt_head
     from hf_rnn.tokenization import chat_prompt_ids
 
     question = "Is this review negative or positive? Answer with one word.\n\nReview: "
@@ -346,7 +346,7 @@ def test_side_by_side_and_comparison_plots(llm_maps, seq2seq, tokenizer, tmp_pat
 def test_smollm2_attention_maps_with_generation(tokenizer, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from hf_rnn.assets import ensure_builtin_llm
+    from hf_rnn.assets.cache import ensure_builtin_llm
 
     model = AutoModelForCausalLM.from_pretrained(str(ensure_builtin_llm()))
     before = model.config._attn_implementation

@@ -34,7 +34,7 @@ def test_gpu_check_dry_run_writes_every_section(tmp_path):
 def test_app_latency_publishes_what_the_readme_block_renders(tmp_path):
     """Two requests against a real `hf-rnn app` (the built-in LLM, an untrained BiLSTM): the published file
     renders as the Performance block's table."""
-    from hf_rnn import performance
+    from hf_rnn.report import performance as performance
 
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "app_latency.py"), "--requests", "2",
@@ -52,7 +52,7 @@ def test_app_latency_publishes_what_the_readme_block_renders(tmp_path):
 def test_recurrent_speed_measures_all_three_and_publishes_what_the_block_renders(tmp_path):
     """A tiny run of the Mamba-2 / LSTM / Llama benchmark: every model trains and generates at every context, the
     ratios are against the LSTM of the same run, and the published file renders as the block's table."""
-    from hf_rnn import performance
+    from hf_rnn.report import performance as performance
 
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "recurrent_speed.py"), "--width", "64",
                            "--vocab-size", "50", "--batch-size", "2", "--seq-len", "16", "--rounds", "2",

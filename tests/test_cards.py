@@ -14,11 +14,11 @@ import json
 import pytest
 from huggingface_hub import ModelCard
 
-from hf_rnn.assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
-from hf_rnn.cards import model_card
-from hf_rnn.run_schema import RunMetrics
+from hf_rnn.assets.cache import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL
+from hf_rnn.report.cards import model_card
+from hf_rnn.runs.schema import RunMetrics
 from hf_rnn.tasks import KINDS, TASKS, load_task
-from hf_rnn.training import TrainConfig, train
+from hf_rnn.training.loop import TrainConfig, train
 
 # task kind -> the Hub's pipeline tag of a model that does that task itself (each kind's own)
 PIPELINE_TAG = {k.kind: k.pipeline_tag for k in KINDS}
@@ -31,7 +31,7 @@ def rnn_run(tmp_path_factory, tokenizer):
     from accelerate.utils import set_seed
 
     from hf_rnn.models.factory import build_rnn
-    from hf_rnn.recipes import RNNModelSection
+    from hf_rnn.training.recipes import RNNModelSection
 
     task = load_task("sentiment").subset(SIZES)
     set_seed(0)

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hf_rnn import compare, comparison
+from hf_rnn import compare
 from hf_rnn.cli import main as cli
-from hf_rnn.comparison import compare_runs
+from hf_rnn.comparison import compare as comparison
+from hf_rnn.comparison.compare import compare_runs
 from hf_rnn.errors import ConfigError
-from hf_rnn.runs import EVAL_PROGRESS, RunError, read_run
+from hf_rnn.runs.run import EVAL_PROGRESS, RunError, read_run
 from hf_rnn.tasks import TASKS
 
 # overrides every recipe accepts (RNN and LLM alike): tiny data, 3 steps, 2 evaluations
@@ -98,7 +99,7 @@ def test_every_task_can_be_compared(task, compared):
         assert all(len(a.split()) == 5 and "/" in a for a in c.examples[wanted[0]].values())
     assert 'src="http' not in page and "<link" not in page  # self-contained
     # every row's per-example predictions beside the report, and the paired tests on them
-    from hf_rnn.predictions import read_predictions
+    from hf_rnn.runs.predictions import read_predictions
 
     for row in results["rows"]:
         found = read_predictions(out / row["predictions"])
@@ -212,8 +213,8 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch
 
 
 def test_the_progress_line_says_which_evaluation_is_under_way(tmp_path):
-    from hf_rnn.comparison import progress_line
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.comparison.compare import progress_line
+    from hf_rnn.training.recipes import load_recipe
 
     recipe = load_recipe("sentiment", "bilstm", overrides=["training.max_seconds=60"])
     log = tmp_path / "metrics.jsonl"
@@ -252,7 +253,7 @@ def test_seeds_train_each_model_again_and_the_report_says_whether_the_verdict_ho
 
 
 def test_runs_from_before_predictions_are_compared_and_the_report_says_a_rerun_is_needed(compared, tmp_path):
-    from hf_rnn.verdict import NO_PREDICTIONS
+    from hf_rnn.report.verdict import NO_PREDICTIONS
 
     old = []
     for row in compared("timeseries").rows:
@@ -387,8 +388,8 @@ def test_every_task_has_a_default_model_set_with_all_three_families():
 
 
 def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
-    from hf_rnn.comparison import Profile, _budget_line, profile_overrides
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.comparison.compare import Profile, _budget_line, profile_overrides
+    from hf_rnn.training.recipes import load_recipe
 
     by_time = Profile("t", 90, train_examples=500)
     by_epochs = Profile("e", None, epochs=2)
@@ -424,7 +425,7 @@ def test_report_html_renders_markdown_code_links_and_tables_and_inlines_figures(
     import base64
     from types import SimpleNamespace
 
-    from hf_rnn.report import _html
+    from hf_rnn.report.markdown import _html
 
     (tmp_path / "curve.png").write_bytes(PNG_MAGIC + b"rest of a png")
     lines = ["# pos: RNN vs LLM", "", "Run `hf-rnn compare pos` or see [the lecture](https://example.org/rnn).", "",
@@ -442,7 +443,7 @@ def test_report_html_renders_markdown_code_links_and_tables_and_inlines_figures(
 def test_the_zero_shot_forecast_in_the_report_reads_the_compared_series(tmp_path):
     """On the CO2 series the zero-shot LLM (which has no run to say which series) forecasts CO2's first test
     window, beside the trained run, not the default series' window."""
-    from hf_rnn.comparison import ModelResult, lecture_outputs
+    from hf_rnn.comparison.compare import ModelResult, lecture_outputs
 
     out = tmp_path / "cmp"
     assert cli(["train", "--task", "timeseries", "--model", "lstm", "--output-dir", str(out / "lstm"),
@@ -460,7 +461,7 @@ def test_a_profile_trains_a_slow_model_fewer_seeds_and_the_report_says_why(compa
     """``Profile.seed_limits``: an LLM whose one run takes hours trains once; it meets every seed of the RNN."""
     import dataclasses
 
-    from hf_rnn.profiles import Profile
+    from hf_rnn.comparison.profiles import Profile
     from hf_rnn.tasks import TASKS
 
     limited = Profile("quick", 60, seed_limits={"llm": (1, "one run takes hours"), "x": (2, "")})

@@ -1,4 +1,4 @@
-"""``results.json``'s schema (``hf_rnn.comparison_schema``): every committed file reads through it, each row with a
+"""``results.json``'s schema (``hf_rnn.comparison.schema``): every committed file reads through it, each row with a
 role that agrees with what its report shows; files round-trip; bad files are one clear error; the report never
 imports the app. No training."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_rnn.comparison_schema import (
+from hf_rnn.comparison.schema import (
     REFERENCE,
     ROLES,
     TRAINED,
@@ -122,7 +122,7 @@ def test_a_file_that_is_no_comparison_is_one_error(tmp_path, content, message):
 def test_the_readme_lists_the_tasks_in_the_registrys_order_with_no_list_to_edit(tmp_path, monkeypatch):
     """A task registered after the built-in ones is published and listed after them, and named among those not
     committed yet, without a list of task names to edit."""
-    from hf_rnn.results import readme_section
+    from hf_rnn.report.results import readme_section
     from hf_rnn.tasks import TASKS
 
     monkeypatch.setitem(TASKS, "toy", TASKS["sentiment"])
@@ -141,8 +141,8 @@ def test_the_readme_lists_the_tasks_in_the_registrys_order_with_no_list_to_edit(
 
 def test_the_report_and_the_results_import_nothing_of_the_app():
     """The report depends on tasks and families, never on the app (``hf_rnn.app``)."""
-    code = ("import sys; import hf_rnn.comparison, hf_rnn.report, hf_rnn.results, hf_rnn.comparison_schema, "
-            "hf_rnn.verdict, hf_rnn.verdict_table, hf_rnn.learning_curve, hf_rnn.lecture_answers; "
+    code = ("import sys; import hf_rnn.comparison.compare, hf_rnn.report.markdown, hf_rnn.report.results, hf_rnn.comparison.schema, "
+            "hf_rnn.report.verdict, hf_rnn.report.verdict_table, hf_rnn.comparison.learning_curve, hf_rnn.comparison.lecture_answers; "
             "print(sorted(m for m in sys.modules if m == 'hf_rnn.app' or m.startswith('hf_rnn.app.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -153,8 +153,8 @@ def test_the_report_modules_name_no_app_module():
     """No import statement of the report's modules names the app, at module level or inside a function."""
     import ast
 
-    for name in ("comparison", "report", "results", "comparison_schema", "verdict", "verdict_table",
-                 "learning_curve", "lecture_answers"):
+    for name in (*(f"comparison/{m.stem}" for m in (REPO / "hf_rnn" / "comparison").glob("*.py")),
+                 *(f"report/{m.stem}" for m in (REPO / "hf_rnn" / "report").glob("*.py"))):
         tree = ast.parse((REPO / "hf_rnn" / f"{name}.py").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from hf_rnn import cpu_load
-from hf_rnn.comparison_schema import ModelResult
-from hf_rnn.results import busy_latency_note
+from hf_rnn.comparison import cpu_load as cpu_load
+from hf_rnn.comparison.schema import ModelResult
+from hf_rnn.report.results import busy_latency_note
 
 
 def _burn(cpu_seconds: float) -> None:
@@ -52,7 +52,7 @@ def test_threads_leave_the_busy_cores_and_respect_the_users_setting(monkeypatch)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert cpu_load.threads_to_use() is None
 
-    from hf_rnn.comparison import _child_environment
+    from hf_rnn.comparison.compare import _child_environment
 
     monkeypatch.delenv("OMP_NUM_THREADS")
     env, threads = _child_environment()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_rnn import verdict_table
+from hf_rnn.report import verdict_table as verdict_table
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

@@ -22,9 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hf_rnn import performance, results, verdict_table
 from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError, DataError, HfRnnError, InputError, ModelLoadError
+from hf_rnn.report import performance as performance
+from hf_rnn.report import results as results
+from hf_rnn.report import verdict_table as verdict_table
 
 
 def _write(path: Path, text: str) -> Path:
@@ -295,7 +297,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_leaves_nothing(case, argv, phrase,
 def _stopped_run(out: Path) -> None:
     """A run folder as a run stopped after its step-2 checkpoint leaves it, the checkpoint without its model and
     optimizer files (only what the checks before training read: config.yaml, the checkpoint's counters)."""
-    from hf_rnn.recipes import dump_yaml, load_recipe
+    from hf_rnn.training.recipes import dump_yaml, load_recipe
 
     recipe = load_recipe("sentiment", "bilstm", overrides=[
         "model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "task.max_train_examples=16",
@@ -370,8 +372,8 @@ def test_load_llm_bad_input_raises_one_hfrnn_error(tmp_path, tiny_llama):
 def test_attention_maps_bad_input_raises_input_error(tiny_llama, tokenizer):
     import torch
 
-    from hf_rnn.attention import map_token_limit
     from hf_rnn.families import attention_maps
+    from hf_rnn.families.attention import map_token_limit
     from hf_rnn.families.llm.llm import load_llm
     from hf_rnn.models import RNNConfig, RNNForSequenceClassification
 
@@ -399,7 +401,7 @@ def test_attention_maps_bad_input_raises_input_error(tiny_llama, tokenizer):
 def test_real_smollm2_map_limit_fits_a_gigabyte():
     from transformers import LlamaConfig
 
-    from hf_rnn.attention import MAP_MEMORY_BYTES, map_token_limit
+    from hf_rnn.families.attention import MAP_MEMORY_BYTES, map_token_limit
 
     config = LlamaConfig(num_hidden_layers=30, num_attention_heads=9, hidden_size=576)
     limit = map_token_limit(config)
@@ -510,16 +512,16 @@ def test_diverging_training_is_one_error_and_saves_no_model(tmp_path, capsys):
     assert not (out / "metrics.json").exists() and not list(out.glob("*.safetensors"))
     events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert events[-1]["event"] == "failed" and not any(e["event"] == "test" for e in events)
-    from hf_rnn.runs import find_runs
+    from hf_rnn.runs.run import find_runs
 
     assert find_runs(tmp_path) == []  # the app and compare do not list it
 
 
 def test_nan_validation_metric_stops_the_run_before_its_checkpoint(tmp_path, monkeypatch):
     from hf_rnn.errors import TrainingError
-    from hf_rnn.recipe_training import train_recipe
-    from hf_rnn.recipes import load_recipe
     from hf_rnn.tasks.kinds import SequenceClassificationTask
+    from hf_rnn.training.recipe_training import train_recipe
+    from hf_rnn.training.recipes import load_recipe
 
     monkeypatch.setattr(SequenceClassificationTask, "compute_metrics",
                         lambda self, outputs, tokenizer=None, split="test": {"accuracy": float("nan")})
@@ -534,7 +536,7 @@ def test_training_error_names_fp16_overflow(tmp_path):
     from types import SimpleNamespace
 
     from hf_rnn.errors import TrainingError
-    from hf_rnn.training import TrainConfig, TrainerState, TrainingRun
+    from hf_rnn.training.loop import TrainConfig, TrainerState, TrainingRun
 
     events = []
     run = SimpleNamespace(cfg=TrainConfig(learning_rate=0.5), accelerator=SimpleNamespace(mixed_precision="fp16"),
@@ -563,9 +565,9 @@ def test_too_small_split_fails_before_an_old_run_is_replaced(tmp_path, capsys):
 def test_reports_refuse_metrics_that_are_not_finite(tmp_path):
     import json as json_
 
-    from hf_rnn.comparison import _numbers
+    from hf_rnn.comparison.compare import _numbers
     from hf_rnn.errors import RunError
-    from hf_rnn.results import ResultsError, read_results
+    from hf_rnn.report.results import ResultsError, read_results
 
     assert _numbers({"accuracy": 0.5, "num_examples": 4, "flag": True}, "run") == {"accuracy": 0.5,
                                                                                   "num_examples": 4}
@@ -782,7 +784,7 @@ DAMAGES = {
 @pytest.mark.parametrize("damage", list(DAMAGES))
 def test_a_damaged_run_folder_is_one_line_to_compare_and_the_app(damage, tiny_run, tmp_path, capsys):
     from hf_rnn.app.cache import load_run
-    from hf_rnn.runs import read_run
+    from hf_rnn.runs.run import read_run
 
     broken = tmp_path / "broken"
     shutil.copytree(tiny_run, broken)

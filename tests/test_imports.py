@@ -247,7 +247,7 @@ def test_graph_sees_function_level_relative_and_string_imports():
     # hf_rnn/_auto.py imports hf_rnn.models by a literal string (its post-import hook)
     assert "hf_rnn.models" in graph["hf_rnn._auto"]
     # hf_rnn's lazy exports (its __getattr__'s table of module names) are edges
-    assert {"hf_rnn.families", "hf_rnn.comparison", "hf_rnn.runs"} <= graph["hf_rnn"]
+    assert {"hf_rnn.families", "hf_rnn.comparison.compare", "hf_rnn.runs.run"} <= graph["hf_rnn"]
     # models/__init__ re-exports the family packages' models
     assert {"hf_rnn.families.rnn.modeling_rnn", "hf_rnn.families.rnn.loading_rnn"} <= graph["hf_rnn.models"]
     # hf_rnn.app's lazy __getattr__ imports its service inside a function, ``from . import service``
@@ -269,8 +269,8 @@ def test_the_layers_depend_one_way():
     tasks = reach("hf_rnn.tasks")
     assert not {m for m in tasks if m.startswith(("hf_rnn.families", "hf_rnn.models"))}, sorted(tasks)
     families = reach("hf_rnn.families")
-    callers = ("hf_rnn.models", "hf_rnn.app", "hf_rnn.recipes", "hf_rnn.training", "hf_rnn.comparison",
-               "hf_rnn.cards", "hf_rnn.runs")
+    callers = ("hf_rnn.models", "hf_rnn.app", "hf_rnn.training.recipes", "hf_rnn.training.loop", "hf_rnn.comparison.compare",
+               "hf_rnn.report.cards", "hf_rnn.runs.run")
     assert not {m for m in families if m.startswith(callers)}, sorted(families)
 
 

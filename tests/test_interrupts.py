@@ -1,4 +1,4 @@
-"""Interrupting a comparison or the app's training leaves no training child behind (``hf_rnn.child_process``).
+"""Interrupting a comparison or the app's training leaves no training child behind (``hf_rnn.training.child_process``).
 
 A real ``hf-rnn compare`` runs in a subprocess on a tiny recipe that trains until stopped; once its training
 child trains, the parent gets SIGTERM, SIGINT or SIGKILL, and the child must be gone within seconds, its run
@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hf_rnn import child_process
-from hf_rnn.child_process import PARENT_ENV, Terminated, signals_as_interrupts, supervised
-from hf_rnn.run_folder import latest_checkpoint
+from hf_rnn.runs.folder import latest_checkpoint
+from hf_rnn.training import child_process as child_process
+from hf_rnn.training.child_process import PARENT_ENV, Terminated, signals_as_interrupts, supervised
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends POSIX signals")
 
@@ -55,7 +55,7 @@ def _wait_for(condition, seconds: float, what: str):
 def _training_child(parent: psutil.Process) -> psutil.Process | None:
     for child in parent.children(recursive=True):
         try:
-            if "hf_rnn.recipe_training" in child.cmdline():
+            if "hf_rnn.training.recipe_training" in child.cmdline():
                 return child
         except psutil.NoSuchProcess:
             pass
@@ -121,7 +121,7 @@ def test_a_killed_parents_child_ends_by_the_pipe_alone_and_by_the_kernel_signal(
     """The child's two watchdogs, each on its own: the pipe (portable), and Linux's parent-death signal."""
     child_code = textwrap.dedent("""
         import sys, time
-        import hf_rnn.child_process as c
+        import hf_rnn.training.child_process as c
         if sys.argv[1] == "pipe-only":
             c._signal_on_parent_death = lambda: False
         elif sys.argv[1] == "signal-only":
@@ -131,7 +131,7 @@ def test_a_killed_parents_child_ends_by_the_pipe_alone_and_by_the_kernel_signal(
     """)
     parent_code = textwrap.dedent("""
         import sys, time
-        from hf_rnn.child_process import start
+        from hf_rnn.training.child_process import start
         proc = start([sys.executable, "-c", sys.argv[1], sys.argv[2]])
         print(proc.pid, flush=True)
         time.sleep(60)
@@ -153,8 +153,8 @@ def test_a_killed_parents_child_ends_by_the_pipe_alone_and_by_the_kernel_signal(
 
 def test_a_parent_that_dies_before_the_child_watches_is_noticed(tmp_path):
     """The child only gets to watch once its parent is gone (the race prctl alone would lose): it ends."""
-    code = "import time, hf_rnn.child_process as c; time.sleep(3); c.watch_parent(); time.sleep(60)"
-    parent_code = ("import sys; from hf_rnn.child_process import start; "
+    code = "import time, hf_rnn.training.child_process as c; time.sleep(3); c.watch_parent(); time.sleep(60)"
+    parent_code = ("import sys; from hf_rnn.training.child_process import start; "
                    f"print(start([sys.executable, '-c', {code!r}], stdout=-3, stderr=-3).pid, flush=True)")  # DEVNULL: run()
     # returns when the parent ends, not when the child closes the pipes it shares
     parent = subprocess.run([sys.executable, "-c", parent_code], env=_env(), capture_output=True, text=True,
@@ -219,7 +219,7 @@ def test_sigterm_becomes_an_interrupt_only_inside_the_block_and_an_ignored_one_s
 def test_an_interrupted_compare_runs_leaves_no_report_folder(tiny_run, tmp_path, monkeypatch):
     """``compare_runs`` makes its folder when it has something to write; interrupted meanwhile (here while
     drawing the figures), the folder it made is removed, and one that existed before stays."""
-    from hf_rnn import comparison
+    from hf_rnn.comparison import compare as comparison
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -237,8 +237,8 @@ def test_an_interrupted_compare_runs_leaves_no_report_folder(tiny_run, tmp_path,
 
 
 def test_cli_compare_runs_interrupted_while_scoring_makes_no_folder(tiny_run, tmp_path, monkeypatch, capsys):
-    from hf_rnn import comparison
     from hf_rnn.cli import main as cli
+    from hf_rnn.comparison import compare as comparison
 
     def terminated(*args, **kwargs):
         raise Terminated(signal.SIGTERM)
@@ -252,8 +252,8 @@ def test_cli_compare_runs_interrupted_while_scoring_makes_no_folder(tiny_run, tm
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """A finished run folder of a 2-step POS BiLSTM with 8 hidden units (trained in-process)."""
-    from hf_rnn.recipe_training import train_recipe
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.training.recipe_training import train_recipe
+    from hf_rnn.training.recipes import load_recipe
 
     recipe = load_recipe("pos", "bilstm", overrides=[o for o in ENDLESS if "max_steps" not in o]
                          + ["training.max_steps=2", "training.progress_bar=false"])

@@ -19,7 +19,7 @@ from hf_rnn.tasks import KINDS, TASKS
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "hf_rnn"
 # the modules that ask the kind; the comparison's and the families' own modules are checked elsewhere (or not yet)
-CHECKED = sorted((PACKAGE_DIR / "app").glob("*.py")) + [PACKAGE_DIR / "references.py", PACKAGE_DIR / "cards.py"]
+CHECKED = sorted((PACKAGE_DIR / "app").glob("*.py")) + [PACKAGE_DIR / "comparison" / "references.py", PACKAGE_DIR / "report" / "cards.py"]
 # the built-in kinds', tasks' and families' names (``TASKS`` as the package defines it: its five tasks)
 NAMES = frozenset({k.kind for k in KINDS} | set(TASKS) | set(FAMILIES))
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from hf_rnn.cli import main as cli
-from hf_rnn.errors import ConfigError
-from hf_rnn.learning_curve import (
+from hf_rnn.comparison.learning_curve import (
     Curve,
     compare_sizes,
     curve_from_folder,
@@ -19,6 +18,7 @@ from hf_rnn.learning_curve import (
     parse_train_sizes,
     publish_curve,
 )
+from hf_rnn.errors import ConfigError
 
 TINY = ["task.max_validation_examples=6", "task.max_test_examples=7", "training.max_steps=2",
         "training.batch_size=8", "training.eval_batch_size=8", "training.max_length=32", "training.eval_steps=2",
@@ -129,7 +129,7 @@ def test_all_is_what_the_profile_trains_on_and_larger_sizes_are_refused():
 
 
 def test_the_zero_shot_scores_travel_with_their_predictions(tmp_path):
-    from hf_rnn.learning_curve import _copy_zero_shot
+    from hf_rnn.comparison.learning_curve import _copy_zero_shot
 
     first, second = tmp_path / "n100", tmp_path / "all"
     (first / "predictions").mkdir(parents=True)
@@ -158,7 +158,7 @@ def test_publishing_a_curve_never_replaces_a_folder_it_did_not_write(tmp_path):
 def test_several_seeds_make_a_point_the_mean_and_a_band_of_one_standard_deviation(tmp_path):
     from types import SimpleNamespace as NS
 
-    from hf_rnn.learning_curve import _curve_of, write_curve
+    from hf_rnn.comparison.learning_curve import _curve_of, write_curve
 
     def comparison(n, rnn_values, llm_values):
         rows = [NS(name="bilstm", family="rnn", role="trained", metrics={"accuracy": rnn_values[0]}),

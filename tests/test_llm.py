@@ -261,7 +261,7 @@ def test_error_for_rnn_folder_and_folder_without_config(tmp_path):
 
 
 def test_builtin_aliases_resolve_to_the_asset_cache():
-    from hf_rnn.assets import ensure_builtin_llm
+    from hf_rnn.assets.cache import ensure_builtin_llm
 
     for name in (None, "builtin", "smollm2", "SmolLM2-135M-Instruct", "smollm2-135m-instruct"):
         assert llm.resolve_llm_source(name) == (str(ensure_builtin_llm()), True)
@@ -280,7 +280,7 @@ def test_the_hub_id_means_the_original_weights_from_the_users_cache(monkeypatch,
     in for the original weights), not the dequantized copy."""
     import shutil
 
-    from hf_rnn.assets import BUILTIN_LLM_HUB_ID
+    from hf_rnn.assets.cache import BUILTIN_LLM_HUB_ID
 
     snapshot = tmp_path / "hub" / f"models--{BUILTIN_LLM_HUB_ID.replace('/', '--')}" / "snapshots" / ("0" * 40)
     shutil.copytree(tiny_llama, snapshot)
@@ -296,7 +296,7 @@ def test_the_hub_id_means_the_original_weights_from_the_users_cache(monkeypatch,
 
 
 def test_the_hub_id_without_its_weights_names_the_builtin_copy(monkeypatch, tmp_path):
-    from hf_rnn.assets import BUILTIN_LLM_HUB_ID
+    from hf_rnn.assets.cache import BUILTIN_LLM_HUB_ID
 
     _offline(monkeypatch, tmp_path / "empty-hub")
     try:

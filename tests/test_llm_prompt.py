@@ -18,10 +18,10 @@ from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError, ModelLoadError
 from hf_rnn.families.llm.llm_prompt import PROMPT_FILE, PromptClassifier, load_prompt_classifier
 from hf_rnn.families.llm.llm_zero_shot import SENTIMENT_PROMPT, ZeroShotClassifier
-from hf_rnn.recipes import load_recipe
-from hf_rnn.runs import load_run_model, read_run
+from hf_rnn.runs.run import load_run_model, read_run
 from hf_rnn.tasks import load_task
-from hf_rnn.training import train
+from hf_rnn.training.loop import train
+from hf_rnn.training.recipes import load_recipe
 
 QUIET = {"progress_bar": False, "log_with": None, "batch_size": 8, "eval_batch_size": 8, "max_length": 32,
          "logging_steps": 1, "warmup_steps": 0}
@@ -223,8 +223,8 @@ def test_a_broken_prompt_file_is_one_model_load_error(task, tiny_llama, tmp_path
 def test_the_full_sentiment_comparison_trains_both_llm_heads(monkeypatch, tmp_path):
     """Under the full profile a sentiment comparison reports the prompt classifier and the new head; quick trains
     the task's usual pair."""
-    import hf_rnn.comparison as comparison
-    import hf_rnn.recipes as recipes
+    import hf_rnn.comparison.compare as comparison
+    import hf_rnn.training.recipes as recipes
 
     real, seen = recipes.load_recipe, []
 

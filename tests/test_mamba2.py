@@ -213,7 +213,7 @@ def test_hidden_attention_matrices_reproduce_each_mixers_scan(settings):
 
 
 def test_the_family_draws_hidden_attention_in_the_common_heatmap_format(tokenizer):
-    from hf_rnn.attention import AttentionMaps
+    from hf_rnn.families.attention import AttentionMaps
 
     model = HfMamba2ForSequenceClassification(tiny_config(vocab_size=len(tokenizer), bidirectional=True)).eval()
     maps = FAMILIES["mamba2"].attention_maps(model, tokenizer, "a fine day at sea")
@@ -256,7 +256,7 @@ def test_transformers_pipelines_run_on_saved_heads(tokenizer, tmp_path):
 
 
 def test_the_family_answers_to_its_names_and_checks_its_recipes():
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.training.recipes import load_recipe
 
     assert family_for_model_name("bimamba2") is FAMILIES["mamba2"]
     assert load_recipe("pos", "bimamba2").model.bidirectional and not load_recipe("pos", "mamba2").model.bidirectional
@@ -288,8 +288,8 @@ RUNS = [("sentiment", "bimamba2", "HfMamba2ForSequenceClassification", "accuracy
 @pytest.mark.parametrize("task,model,head,metric", RUNS, ids=[f"{t}-{m}" for t, m, _, _ in RUNS])
 def test_every_task_trains_a_few_steps_and_loads_back(task, model, head, metric, tmp_path):
     import hf_rnn
-    from hf_rnn.recipes import load_recipe
-    from hf_rnn.runs import read_run
+    from hf_rnn.runs.run import read_run
+    from hf_rnn.training.recipes import load_recipe
 
     overrides = TINY + (["tokenizer.vocab_size=300"] if task in ("sentiment", "pos", "translation") else [])
     run = hf_rnn.train_recipe(load_recipe(task, model), tmp_path / "run", overrides)

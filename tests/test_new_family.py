@@ -126,9 +126,9 @@ def bag_family(tmp_path, monkeypatch):
 def test_a_family_defined_outside_hf_rnn_trains_compares_and_shows_in_the_app(bag_family, tmp_path):
     from hf_rnn.app.service import RUN_PREFIX, AppService
     from hf_rnn.cli import main as cli
-    from hf_rnn.comparison import compare
-    from hf_rnn.recipes import load_recipe
-    from hf_rnn.runs import read_run
+    from hf_rnn.comparison.compare import compare
+    from hf_rnn.runs.run import read_run
+    from hf_rnn.training.recipes import load_recipe
 
     assert FAMILIES["bag"] is bag_family
     recipe = load_recipe("bagtoy", "bag")
@@ -192,7 +192,7 @@ def test_a_family_must_be_a_model_family_and_named_once():
 
 
 def test_a_recipe_of_an_unknown_family_names_the_known_ones():
-    from hf_rnn.recipes import build_recipe
+    from hf_rnn.training.recipes import build_recipe
 
     with pytest.raises(ConfigError, match="model.family must be one of rnn, llm"):
         build_recipe({"task": {"name": "sentiment"}, "model": {"family": "transformer-xl"}})

@@ -50,7 +50,7 @@ def test_a_task_defined_outside_hf_rnn_trains_compares_and_shows_in_the_app(toy_
     from hf_rnn.app.service import RUN_PREFIX, AppService
     from hf_rnn.app.ui import build_app
     from hf_rnn.cli import main as cli
-    from hf_rnn.comparison import compare
+    from hf_rnn.comparison.compare import compare
     from hf_rnn.tasks import load_task
 
     assert TASKS["toy"] is toy_task and len(load_task("toy").dataset["train"]) == 48

@@ -186,7 +186,7 @@ def test_setup_follows_the_environment(tmp_path, monkeypatch, torch_threads):
 
 
 def test_setup_defaults_to_a_temporary_folder_and_the_free_cores(monkeypatch, torch_threads):
-    from hf_rnn import cpu_load
+    from hf_rnn.comparison import cpu_load as cpu_load
 
     monkeypatch.delenv("HF_RNN_NOTEBOOK_OUT", raising=False)
     monkeypatch.delenv("HF_RNN_NOTEBOOK_THREADS", raising=False)

@@ -16,8 +16,8 @@ import pytest
 
 import hf_rnn
 from hf_rnn.errors import ConfigError
-from hf_rnn.recipes import dump_yaml, load_recipe
-from hf_rnn.run_folder import check_output_dir, check_report_dir, clear_run, is_run_folder
+from hf_rnn.runs.folder import check_output_dir, check_report_dir, clear_run, is_run_folder
+from hf_rnn.training.recipes import dump_yaml, load_recipe
 
 TINY = ["model.embedding_size=8", "model.init_embeddings=null", "model.hidden_size=8", "model.dropout=0.0",
         "model.classifier_hidden_sizes=[]", "task.max_train_examples=32", "task.max_validation_examples=6",

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import hf_rnn
-from hf_rnn.recipes import ACCELERATE_CONFIG_DIR, CONFIG_DIR, FAMILIES
+from hf_rnn.training.recipes import ACCELERATE_CONFIG_DIR, CONFIG_DIR, FAMILIES
 
 REPO = Path(__file__).resolve().parents[1]
 ACCELERATE_CONFIGS = ("cpu_2proc.yaml", "ddp_multi_gpu.yaml", "fsdp_multi_gpu.yaml")
@@ -55,7 +55,7 @@ def test_the_wheel_holds_every_recipe_and_accelerate_config(wheel):
     # and whatever else lies in the package's configs folder
     in_repo = {p.relative_to(REPO).as_posix() for p in (REPO / "hf_rnn" / "configs").rglob("*.yaml")}
     assert in_repo == {n for n in names if n.startswith("hf_rnn/configs/")}
-    assert {"hf_rnn/recipes.py", "hf_rnn/families/rnn/modeling_rnn.py", "hf_rnn/commands/train.py"} <= names
+    assert {"hf_rnn/training/recipes.py", "hf_rnn/families/rnn/modeling_rnn.py", "hf_rnn/commands/train.py"} <= names
 
 
 def test_an_unpacked_wheel_loads_its_recipes_from_itself(wheel, tmp_path):
@@ -66,7 +66,7 @@ def test_an_unpacked_wheel_loads_its_recipes_from_itself(wheel, tmp_path):
     code = """
 import json, sys
 import hf_rnn
-from hf_rnn.recipes import ACCELERATE_CONFIG_DIR, CONFIG_DIR, load_recipe, recipe_path
+from hf_rnn.training.recipes import ACCELERATE_CONFIG_DIR, CONFIG_DIR, load_recipe, recipe_path
 recipes = {f"{task}/{model}": load_recipe(task, model).model.name
            for task in sys.argv[1].split(",") for model in ("rnn", "llm")}
 print(json.dumps({"package": hf_rnn.__file__, "config_dir": str(CONFIG_DIR), "recipe": str(recipe_path("pos", "rnn")),

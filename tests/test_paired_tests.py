@@ -1,4 +1,4 @@
-"""``hf_rnn.paired_tests`` against known cases, and ``hf_rnn.predictions`` files.
+"""``hf_rnn.comparison.paired_tests`` against known cases, and ``hf_rnn.runs.predictions`` files.
 
 Known values: the exact McNemar p of a hand-built table (a two-sided binomial of the discordant pairs), the
 Wilson interval of 8 of 10, Holm's correction of three p-values; simulated models whose true difference is known
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import sacrebleu
 
+from hf_rnn.comparison.paired_tests import PairedResult, PairingError, holm, paired_test
 from hf_rnn.errors import RunError
-from hf_rnn.paired_tests import PairedResult, PairingError, holm, paired_test
-from hf_rnn.predictions import read_predictions, write_predictions
+from hf_rnn.runs.predictions import read_predictions, write_predictions
 
 
 def _classified(correct: list[bool], start: int = 0) -> list[dict]:

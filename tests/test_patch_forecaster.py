@@ -61,7 +61,7 @@ def test_forecasts_follow_the_window_scale_and_round_trip(three_layer_llama, tas
 
 def test_a_patch_recipe_trains_scores_and_loads_like_any_run(three_layer_llama, tmp_path):
     from hf_rnn.cli import main as cli
-    from hf_rnn.runs import load_run_model, read_run
+    from hf_rnn.runs.run import load_run_model, read_run
 
     out = tmp_path / "run"
     code = cli(["train", "--task", "timeseries", "--model", "smollm2-patch", "--output-dir", str(out),
@@ -97,7 +97,7 @@ def test_the_app_forecasts_with_a_patch_run(three_layer_llama, tmp_path):
 
 
 def test_patch_mode_is_for_forecasting_only():
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.training.recipes import load_recipe
 
     with pytest.raises(ConfigError, match="needs a forecasting task"):
         load_recipe("sentiment", "smollm2", overrides=["model.mode=patch"])

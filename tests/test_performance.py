@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hf_rnn import performance
+from hf_rnn.report import performance as performance
 
 
 def _loop(tps, median, padding, accuracy):

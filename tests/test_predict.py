@@ -12,7 +12,7 @@ import pytest
 
 from hf_rnn.app.testing import TINY_RNN_RUNS, make_tiny_llm_run, make_tiny_run
 from hf_rnn.errors import DataError, InputError
-from hf_rnn.runs import load_run_model
+from hf_rnn.runs.run import load_run_model
 from hf_rnn.tasks import load_task
 from hf_rnn.tasks.generation_kinds import score_translations
 

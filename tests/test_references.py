@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from hf_rnn.references import CharNGram, apertium_translate, most_frequent_tag, references
+from hf_rnn.comparison.references import CharNGram, apertium_translate, most_frequent_tag, references
 from hf_rnn.tasks import load_task
 from hf_rnn.tasks.kinds import token_char_lengths
 from hf_rnn.tokenization import train_char_tokenizer

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from hf_rnn import performance, verdict_table
 from hf_rnn.cli import main
-from hf_rnn.comparison import curve_summary
-from hf_rnn.comparison_schema import Comparison
+from hf_rnn.comparison.compare import curve_summary
+from hf_rnn.comparison.schema import Comparison
 from hf_rnn.errors import HfRnnError
-from hf_rnn.results import (
+from hf_rnn.report import performance as performance
+from hf_rnn.report import verdict_table as verdict_table
+from hf_rnn.report.results import (
     BEGIN,
     END,
     Goal,
@@ -27,7 +28,7 @@ from hf_rnn.results import (
     readme_section,
     update_readme,
 )
-from hf_rnn.runs import Run
+from hf_rnn.runs.run import Run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -177,8 +178,8 @@ def test_the_verdict_row_reads_the_paired_test_whichever_way_it_was_run(tmp_path
                             "difference": -0.1, "ci_low": -0.15, "ci_high": -0.05, "test": "exact McNemar",
                             "p_value": 0.0001, "p_holm": 0.0002}]
     publish(_write(tmp_path / "runs" / "compare", doc), tmp_path / "results")
-    from hf_rnn.results import collect
-    from hf_rnn.verdict_table import verdict_section
+    from hf_rnn.report.results import collect
+    from hf_rnn.report.verdict_table import verdict_section
 
     text = verdict_section(collect(tmp_path / "results"))
     assert "| +0.100 (+0.050 to +0.150) | exact McNemar, p < 0.001 | **LLM ahead** |" in text
@@ -225,8 +226,8 @@ def test_update_readme_refuses_a_results_folder_that_is_not_there(tmp_path):
 def test_publish_copies_the_rows_predictions_and_keeps_the_folder_small(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from hf_rnn import results
-    from hf_rnn.predictions import read_predictions, write_predictions
+    from hf_rnn.report import results as results
+    from hf_rnn.runs.predictions import read_predictions, write_predictions
 
     doc = _doc()
     doc["rows"][0]["predictions"] = "predictions/bilstm.jsonl.gz"
@@ -313,8 +314,8 @@ def test_a_comparison_on_other_data_is_published_and_listed_apart(tmp_path):
 
 
 def test_the_variant_is_the_series_a_recipe_changes():
-    from hf_rnn.comparison import comparison_variant
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.comparison.compare import comparison_variant
+    from hf_rnn.training.recipes import load_recipe
 
     usual = load_recipe("timeseries", "lstm")
     co2 = load_recipe("timeseries", "lstm", overrides=["task.options.series=co2"])
@@ -324,7 +325,7 @@ def test_the_variant_is_the_series_a_recipe_changes():
 
 
 def test_a_comparison_that_reused_its_runs_says_so_instead_of_a_whole_time():
-    from hf_rnn.results import took
+    from hf_rnn.report.results import took
 
     trained = [120.0, 123.0, None]  # a reference row has no training seconds
     assert took(900.0, trained) == "the whole comparison took 900 s"
@@ -332,8 +333,8 @@ def test_a_comparison_that_reused_its_runs_says_so_instead_of_a_whole_time():
 
 
 def test_the_verdict_row_prefers_a_tested_comparison_to_a_larger_untested_one(tmp_path):
-    from hf_rnn.results import collect
-    from hf_rnn.verdict_table import verdict_section
+    from hf_rnn.report.results import collect
+    from hf_rnn.report.verdict_table import verdict_section
 
     publish(_write(tmp_path / "runs" / "full", _doc()), tmp_path / "results")  # full, no paired tests
     quick = _doc()
@@ -348,8 +349,8 @@ def test_the_verdict_row_prefers_a_tested_comparison_to_a_larger_untested_one(tm
 
 
 def test_the_verdict_table_says_how_the_verdict_fares_seed_by_seed_and_links_the_curves(tmp_path):
-    from hf_rnn.results import collect, collect_curves
-    from hf_rnn.verdict_table import verdict_section
+    from hf_rnn.report.results import collect, collect_curves
+    from hf_rnn.report.verdict_table import verdict_section
 
     doc = _doc()
     doc["paired_tests"] = [{"role": "verdict", "a": "smollm2", "b": "bilstm", "metric": "accuracy",

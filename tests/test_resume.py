@@ -6,7 +6,7 @@ matters); the kill lands at whatever point the run has reached once a checkpoint
 or later exists: maybe mid-step, maybe mid-checkpoint.
 
 A resume that cannot work changes nothing (tiny in-process runs): a recipe change the checkpoint cannot take
-(``hf_rnn.resume_rules``) is one error with the run folder byte for byte as it was, and a plain resume works after
+(``hf_rnn.training.resume_rules``) is one error with the run folder byte for byte as it was, and a plain resume works after
 it; a damaged last checkpoint falls back to the one before it, saying so; none intact is one clear error.
 """
 
@@ -24,7 +24,7 @@ import time
 import pytest
 import yaml
 
-from hf_rnn.training import latest_checkpoint
+from hf_rnn.training.loop import latest_checkpoint
 
 ARGS = ["train", "--task", "sentiment", "--model", "bilstm",
         "model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.classifier_hidden_sizes=[]",
@@ -126,7 +126,7 @@ def _resume(out, *overrides):
 
 
 def test_a_run_keeps_its_last_two_checkpoints_and_its_best(finished):
-    from hf_rnn.run_folder import checkpoints
+    from hf_rnn.runs.folder import checkpoints
 
     best = json.loads((finished / "metrics.json").read_text())["best"]["step"]
     names = {p.name for p in checkpoints(finished)}
@@ -200,7 +200,7 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_one_before(killed, finished
 
 
 def test_no_intact_checkpoint_is_one_clear_error_and_changes_nothing(killed, capsys):
-    from hf_rnn.run_folder import checkpoints
+    from hf_rnn.runs.folder import checkpoints
 
     for folder in checkpoints(killed):
         _truncate(folder / "model.safetensors")
@@ -227,10 +227,10 @@ def test_a_checkpoint_of_another_shape_is_one_config_error(killed, capsys):
 
 
 def test_the_python_api_and_the_child_entry_refuse_the_same_changes(killed, capsys):
-    from hf_rnn import recipe_training
     from hf_rnn.errors import ConfigError
-    from hf_rnn.recipes import load_recipe
-    from hf_rnn.training import train
+    from hf_rnn.training import recipe_training as recipe_training
+    from hf_rnn.training.loop import train
+    from hf_rnn.training.recipes import load_recipe
 
     before = _snapshot(killed)
     with pytest.raises(ConfigError, match=r"--resume cannot change model\.hidden_size \(16 in the run, 32 asked\)"):
@@ -248,8 +248,8 @@ def test_the_python_api_and_the_child_entry_refuse_the_same_changes(killed, caps
 
 
 def test_the_resumable_keys_are_training_keys():
-    from hf_rnn.resume_rules import RESUMABLE_KEYS
-    from hf_rnn.train_config import TrainConfig
+    from hf_rnn.training.config import TrainConfig
+    from hf_rnn.training.resume_rules import RESUMABLE_KEYS
 
     fields = {f"training.{f}" for f in TrainConfig.__dataclass_fields__}
     assert RESUMABLE_KEYS <= fields  # a renamed field would silently stop being resumable

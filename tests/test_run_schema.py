@@ -1,4 +1,4 @@
-"""The run folder's contract: ``metrics.json``'s schema (``hf_rnn.run_schema``) and ``hf_rnn.train_recipe``.
+"""The run folder's contract: ``metrics.json``'s schema (``hf_rnn.runs.schema``) and ``hf_rnn.train_recipe``.
 
 The schema is checked against a ``metrics.json`` written by the release before it (kept below as it was), so
 run folders trained before the schema existed still read, and write back byte for byte; a malformed file is a
@@ -17,9 +17,9 @@ import pytest
 
 import hf_rnn
 from hf_rnn.errors import ConfigError, RunError
-from hf_rnn.recipes import dump_yaml, load_recipe
-from hf_rnn.run_schema import ModelInfo, RunMetrics
-from hf_rnn.runs import find_runs, read_run
+from hf_rnn.runs.run import find_runs, read_run
+from hf_rnn.runs.schema import ModelInfo, RunMetrics
+from hf_rnn.training.recipes import dump_yaml, load_recipe
 
 # metrics.json of a tiny sentiment BiLSTM, as hf_rnn 0.1.0 wrote it before the schema (commit 5fe2211)
 LEGACY = {
@@ -151,11 +151,11 @@ def test_the_child_process_entry_runs_train_recipe(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(dump_yaml(load_recipe("sentiment", "bilstm").to_dict()))  # what compare writes
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "hf_rnn.recipe_training", "--config", str(recipe),
+    proc = subprocess.run([sys.executable, "-m", "hf_rnn.training.recipe_training", "--config", str(recipe),
                            "--output-dir", str(out), "--overwrite", *TINY], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert read_run(out).metrics.training.steps == 2
-    bad = subprocess.run([sys.executable, "-m", "hf_rnn.recipe_training", "--task", "sentiment", "--model", "bilstm",
+    bad = subprocess.run([sys.executable, "-m", "hf_rnn.training.recipe_training", "--task", "sentiment", "--model", "bilstm",
                           "--output-dir", str(tmp_path / "bad"), "training.batch_size=0"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
@@ -165,7 +165,8 @@ def test_the_child_process_entry_runs_train_recipe(tmp_path):
 
 def test_the_child_process_entry_reads_the_hf_rnn_train_command_line(tmp_path, capsys):
     # one command line: the child's entry is ``hf-rnn train`` (overrides anywhere, --print-config, the same recipe)
-    from hf_rnn import cli, recipe_training
+    from hf_rnn import cli
+    from hf_rnn.training import recipe_training as recipe_training
 
     argv = ["training.max_steps=7", "--task", "sentiment", "--model", "bilstm", "--output-dir", str(tmp_path / "r"),
             "--print-config", "model.hidden_size=24"]

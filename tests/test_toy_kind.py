@@ -31,7 +31,7 @@ from datasets import Dataset, DatasetDict
 from transformers import DataCollatorWithPadding
 
 from hf_rnn.errors import InputError
-from hf_rnn.profiles import Profile
+from hf_rnn.comparison.profiles import Profile
 from hf_rnn.tasks import DIRECT, SPLITS, Task, register_task
 from hf_rnn.tasks.base import Answer, seeded_splits
 
@@ -104,7 +104,7 @@ class TextRegressionTask(Task):
         return "—" if output is None else f"{output:.2f}"
 
     def references(self):  # the training mean, as every test sentence's number
-        from hf_rnn.references import Reference
+        from hf_rnn.comparison.references import Reference
 
         mean = float(np.mean(self.dataset["train"]["value"]))
         gold = np.asarray(self.dataset["test"]["value"], dtype=np.float32)
@@ -166,7 +166,7 @@ def toy_kind(tmp_path, monkeypatch):
 def test_a_new_kind_in_one_module_trains_compares_reports_and_answers_in_the_app(toy_kind, tmp_path):
     from hf_rnn.app.service import RUN_PREFIX, AppService
     from hf_rnn.cli import main as cli
-    from hf_rnn.comparison import compare
+    from hf_rnn.comparison.compare import compare
     from hf_rnn.tasks import kind_class, load_task
 
     task = load_task("stars")

@@ -16,9 +16,9 @@ import yaml
 
 from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError
-from hf_rnn.recipes import apply_overrides, build_recipe, builtin_recipe, load_recipe
 from hf_rnn.tasks import TASKS, load_task
-from hf_rnn.training import LengthGroupedSampler, TrainConfig, train
+from hf_rnn.training.loop import LengthGroupedSampler, TrainConfig, train
+from hf_rnn.training.recipes import apply_overrides, build_recipe, builtin_recipe, load_recipe
 
 TINY_RNN = ["model.embedding_size=16", "model.init_embeddings=null", "model.hidden_size=16", "model.num_layers=1", "model.dropout=0.0",
             "model.classifier_hidden_sizes=[]", "model.classifier_dropout=0.0"]
@@ -237,7 +237,7 @@ def tiny_rnn_run(tmp_path, name, tokenizer, config, task="sentiment", sizes=(64,
     from accelerate.utils import set_seed
 
     from hf_rnn.models.factory import build_rnn
-    from hf_rnn.recipes import RNNModelSection
+    from hf_rnn.training.recipes import RNNModelSection
 
     t = load_task(task).subset(dict(zip(("train", "validation", "test"), sizes)))
     set_seed(0)
@@ -280,8 +280,8 @@ def test_early_stopping_keeps_the_best_model(tmp_path, tokenizer):
 ])
 def test_a_run_killed_while_scoring_the_test_split_resumes_to_score_it(tmp_path, tokenizer, monkeypatch,
                                                                         config, stopped_because, best_step):
-    from hf_rnn.runs import EVAL_PROGRESS
-    from hf_rnn.training import TrainingRun
+    from hf_rnn.runs.run import EVAL_PROGRESS
+    from hf_rnn.training.loop import TrainingRun
 
     evaluate = TrainingRun.evaluate
 
@@ -316,8 +316,8 @@ def test_a_run_stopped_by_its_seconds_resumes_to_score_although_its_count_is_und
                                                                                         monkeypatch):
     """Each process counts its own training seconds and the first past the limit stops them all: the final
     checkpoint says so, and a run resumed from it only scores, whatever the main process's count."""
-    from hf_rnn.run_folder import TRAINER_STATE
-    from hf_rnn.training import TrainingRun, latest_checkpoint
+    from hf_rnn.runs.folder import TRAINER_STATE
+    from hf_rnn.training.loop import TrainingRun, latest_checkpoint
 
     config = {"epochs": None, "max_seconds": 0.5, "max_steps": 10_000, "lr_scheduler": "constant",
               "batch_size": 8, "eval_steps": 1000}
@@ -345,7 +345,7 @@ def test_a_run_stopped_by_its_seconds_resumes_to_score_although_its_count_is_und
 
 
 def test_a_resumed_run_drops_the_events_it_will_log_again(tmp_path):
-    from hf_rnn.run_folder import drop_events_after
+    from hf_rnn.runs.folder import drop_events_after
 
     lines = [{"event": "train", "step": 4}, {"event": "eval", "step": 4}, {"event": "test", "step": 4},
              {"event": "train", "step": 5}]
@@ -479,8 +479,8 @@ def test_named_variants_change_one_thing_of_the_task_recipe():
 
 def test_an_evaluation_under_way_says_where_it_stands_and_leaves_nothing_behind(tmp_path, tokenizer, monkeypatch):
     """While scoring, the loop rewrites runs.EVAL_PROGRESS (what hf-rnn compare prints); the file goes after."""
-    import hf_rnn.training as training
-    from hf_rnn.runs import EVAL_PROGRESS
+    import hf_rnn.training.loop as training
+    from hf_rnn.runs.run import EVAL_PROGRESS
 
     seen = []
     real = training.atomic_write_text

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from hf_rnn.cli import main as cli
-from hf_rnn.recipes import ACCELERATE_CONFIG_DIR
+from hf_rnn.training.recipes import ACCELERATE_CONFIG_DIR
 
 CONFIG = ACCELERATE_CONFIG_DIR / "cpu_2proc.yaml"
 LOSS_TOLERANCE = 1e-4
@@ -67,7 +67,7 @@ def test_two_cpu_processes_match_one_and_count_each_example_once(tmp_path):
     assert m2["training"]["tokens"] == m1["training"]["tokens"]  # every training token counted once
     assert proc.stdout.count("run folder:") == 1  # only the main process reports
     # the per-example predictions: each test example once, in order, the same answers as one process gives
-    from hf_rnn.predictions import read_predictions
+    from hf_rnn.runs.predictions import read_predictions
 
     p2, p1 = read_predictions(two / "predictions.jsonl.gz"), read_predictions(one / "predictions.jsonl.gz")
     assert [r["index"] for r in p2.records] == list(range(37))

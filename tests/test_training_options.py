@@ -15,9 +15,9 @@ import yaml
 
 from hf_rnn.cli import main as cli
 from hf_rnn.errors import ConfigError
-from hf_rnn.recipes import ACCELERATE_CONFIG_DIR, load_recipe
 from hf_rnn.tasks import load_task
-from hf_rnn.training import TrainConfig, resolve_trackers, train
+from hf_rnn.training.loop import TrainConfig, resolve_trackers, train
+from hf_rnn.training.recipes import ACCELERATE_CONFIG_DIR, load_recipe
 
 TINY_DATA = ["task.max_train_examples=32", "task.max_validation_examples=6", "task.max_test_examples=7"]
 TINY_TRAINING = ["training.max_steps=2", "training.batch_size=8", "training.eval_batch_size=8",
@@ -40,7 +40,7 @@ def _tiny_rnn(task, tokenizer):
     from accelerate.utils import set_seed
 
     from hf_rnn.models.factory import build_rnn
-    from hf_rnn.recipes import RNNModelSection
+    from hf_rnn.training.recipes import RNNModelSection
 
     set_seed(0)
     return build_rnn(task, RNNModelSection(embedding_size=16, hidden_size=16, init_embeddings=None), tokenizer)
@@ -293,7 +293,7 @@ def test_lora_run_saves_a_peft_adapter_beside_the_merged_model(tmp_path, tiny_ll
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification
 
-    from hf_rnn.runs import load_run_model, read_run
+    from hf_rnn.runs.run import load_run_model, read_run
 
     out = tmp_path / "lora"
     assert cli(["train", "--task", "sentiment", "--model", str(tiny_llama), "--output-dir", str(out),

@@ -88,8 +88,8 @@ def test_python_compare_takes_data_and_options_and_names_the_report_after_the_fi
 
 
 def test_the_default_report_folder_of_your_data_is_its_own(files, tmp_path, monkeypatch):
-    from hf_rnn.comparison import comparison_variant
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.comparison.compare import comparison_variant
+    from hf_rnn.training.recipes import load_recipe
 
     path, _ = files["timeseries"]
     overrides = data_overrides("timeseries", path, {"value_column": "y", "season": 25})
@@ -100,7 +100,7 @@ def test_the_default_report_folder_of_your_data_is_its_own(files, tmp_path, monk
 
 
 def test_a_source_that_yaml_would_read_as_a_number_or_null_stays_a_string():
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.training.recipes import load_recipe
 
     for source in ("2024", "null", "1e3"):  # a Hub id or file name that YAML reads as 2024, None, 1000.0
         recipe = load_recipe("sentiment", "bilstm", overrides=data_overrides("sentiment", source, {}))
@@ -166,7 +166,7 @@ def test_python_compare_checks_its_data_before_training(kwargs, error, phrase, f
 
 def test_python_train_recipe_takes_data_and_options(files, tmp_path):
     from hf_rnn import train_recipe
-    from hf_rnn.recipes import load_recipe
+    from hf_rnn.training.recipes import load_recipe
 
     path, _ = files["translation"]
     run = train_recipe(load_recipe("translation", "rnn"), tmp_path / "run", TINY, data=path, source_column="en",

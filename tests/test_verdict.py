@@ -1,4 +1,4 @@
-"""``hf_rnn.verdict``: the pairs a comparison tests, the paragraph its report opens with, where two models
+"""``hf_rnn.report.verdict``: the pairs a comparison tests, the paragraph its report opens with, where two models
 disagree; rows without predictions (old ``results.json`` files) and hostile paths. No training: rows and their
 predictions files are built here."""
 
@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hf_rnn.comparison_schema import ModelResult
-from hf_rnn.predictions import write_predictions
-from hf_rnn.verdict import NO_PREDICTIONS, choose_pairs, judge
+from hf_rnn.comparison.schema import ModelResult
+from hf_rnn.report.verdict import NO_PREDICTIONS, choose_pairs, judge
+from hf_rnn.runs.predictions import write_predictions
 
 TASK = SimpleNamespace(name="sentiment", kind="sequence-classification")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, Features, Value
 
-from hf_rnn.profiles import Profile
+from hf_rnn.comparison.profiles import Profile
 from hf_rnn.tasks import SequenceClassificationTask, register_task
 from hf_rnn.tasks.base import seeded_splits
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .service import AppService, Prediction, SideBySide
+    from hf_rnn.app.service import AppService, Prediction, SideBySide
 
 __all__ = ["AppService", "SideBySide", "Prediction", "build_app", "launch"]
 
@@ -24,11 +24,11 @@ __all__ = ["AppService", "SideBySide", "Prediction", "build_app", "launch"]
 def __getattr__(name: str) -> Any:
     # lazy: ``hf_rnn.app.AppService`` must not import gradio, ``build_app`` must not load torch models
     if name in ("AppService", "SideBySide", "Prediction"):
-        from . import service
+        from hf_rnn.app import service
 
         return getattr(service, name)
     if name in ("build_app", "launch"):
-        from . import ui
+        from hf_rnn.app import ui
 
         return getattr(ui, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

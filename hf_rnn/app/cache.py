@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .choices import ZERO_SHOT, ModelChoice, mtime
-from .results import AppError, first_line
+from hf_rnn.app.choices import ZERO_SHOT, ModelChoice, mtime
+from hf_rnn.app.results import AppError, first_line
 
 
 @dataclass
@@ -103,8 +103,8 @@ def load_choice(cache: ModelCache, choice: ModelChoice, llm: str | None, llm_nam
 
 def load_zero_shot(key: tuple, llm: str | None, llm_name: str, llm_dtype: str) -> LoadedModel:
     """The zero-shot causal LLM (``None``: the built-in one), with attention weights on."""
-    from ..families import LLM
-    from ..families.llm.llm import context_length, load_llm
+    from hf_rnn.families import LLM
+    from hf_rnn.families.llm.llm import context_length, load_llm
 
     model, tokenizer = load_llm(llm, "causal-lm", output_attentions=True, dtype=llm_dtype)
     model.eval()
@@ -114,8 +114,8 @@ def load_zero_shot(key: tuple, llm: str | None, llm_name: str, llm_dtype: str) -
 
 def load_run(key: tuple, run, llm_dtype: str) -> LoadedModel:
     """A trained run's model and tokenizer; an LLM run in ``llm_dtype``."""
-    from ..families import family_named
-    from ..runs import RunError, load_run_model
+    from hf_rnn.families import family_named
+    from hf_rnn.runs.run import RunError, load_run_model
 
     try:
         model, tokenizer = load_run_model(run, output_attentions=True)

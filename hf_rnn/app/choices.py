@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..families import FAMILIES, LLM, family_rank
-from .results import AppError
+from hf_rnn.app.results import AppError
+from hf_rnn.families import FAMILIES, LLM, family_rank
 
 ZERO_SHOT = "zero-shot"
 RUN_PREFIX = "run:"
@@ -29,11 +29,11 @@ class ModelChoice:
     label: str
     family: str
     has_attention: bool
-    run: Any = None  # hf_rnn.runs.Run for trained runs
+    run: Any = None  # hf_rnn.runs.run.Run for trained runs
 
 
 def check_task(task: str) -> None:
-    from ..tasks import TASKS
+    from hf_rnn.tasks import TASKS
 
     if task not in TASKS:
         raise AppError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
@@ -41,7 +41,7 @@ def check_task(task: str) -> None:
 
 def task_class(task: str):
     """The task's class: its kind, title, zero-shot answerability and one-minute model."""
-    from ..tasks import TASKS
+    from hf_rnn.tasks import TASKS
 
     check_task(task)
     return TASKS[task]
@@ -58,7 +58,7 @@ def list_choices(runs_dir: Path, task: str, llm_name: str) -> list[ModelChoice]:
     """Trained runs of ``task`` under ``runs_dir`` (by family in registration order, so RNNs first; those with
     attention first, then newest first), then the zero-shot LLM."""
     check_task(task)
-    from ..runs import find_runs
+    from hf_rnn.runs.run import find_runs
 
     runs = find_runs(runs_dir, task) if runs_dir.exists() else []
     out = [run_choice(runs_dir, r) for r in runs]
@@ -114,7 +114,7 @@ def resolve_choice(runs_dir: Path, task: str, value: str | None, llm_name: str,
         return ModelChoice(ZERO_SHOT, f"{llm_name} zero-shot", LLM.name, True)
     if not value.startswith(RUN_PREFIX):
         raise AppError(f"unknown model {value!r}: use {ZERO_SHOT!r} or 'run:<folder under {runs_dir}>'")
-    from ..runs import RunError, read_run
+    from hf_rnn.runs.run import RunError, read_run
 
     rel = value[len(RUN_PREFIX):]
     root = runs_dir.resolve()
@@ -151,7 +151,7 @@ def read_json(path: Path) -> dict:
 
 def read_run_quiet(path: Path):
     """The run at ``path``, or ``None`` when it is not a finished run folder."""
-    from ..runs import RunError, read_run
+    from hf_rnn.runs.run import RunError, read_run
 
     try:
         return read_run(path)

@@ -7,7 +7,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .cache import LoadedModel
+    from hf_rnn.app.cache import LoadedModel
 
 # attention_maps warns when it cuts an input; the app cuts inputs itself and says so in the page
 warnings.filterwarnings("ignore", message=r"the (input|prompt|source) has \d+ tokens", category=UserWarning)
@@ -16,10 +16,10 @@ warnings.filterwarnings("ignore", message=r"the (input|prompt|source) has \d+ to
 def self_attention(lm: LoadedModel, ids: list[int], text: str, prompt_length: int | None = None,
                    input_start: int = 0, head_ids: list[int] | None = None, **model_kwargs):
     """One forward pass of a transformers model over exactly ``ids`` with attention weights: the output (for the
-    answer) and an :class:`~hf_rnn.attention.AttentionMaps` of every layer and head (the zero-shot LLM's; a
+    answer) and an :class:`~hf_rnn.families.attention.AttentionMaps` of every layer and head (the zero-shot LLM's; a
     run's model answers through its family's ``forward_with_maps``). ``head_ids``: a prompt head every request
     shares, read once per loaded model (``attention.PromptHead``) so that each request reads only the rest."""
-    from ..attention import forward_with_self_attention, read_prompt_head
+    from hf_rnn.families.attention import forward_with_self_attention, read_prompt_head
 
     head = None
     if head_ids and len(head_ids) >= 8:  # shorter heads save less than reading them costs
@@ -38,7 +38,7 @@ def self_attention(lm: LoadedModel, ids: list[int], text: str, prompt_length: in
 def focus(maps, whole_prompt: bool = False):
     """The maps from the input's first token on (a chat prompt's system message and instruction left out),
     unless ``whole_prompt``. Weights are not renormalised: each row shows what went to the visible tokens."""
-    from ..attention import AttentionMaps
+    from hf_rnn.families.attention import AttentionMaps
 
     start = int((maps.meta or {}).get("input_start") or 0)
     if whole_prompt or start <= 0 or maps.kind != "self-attention" or start >= len(maps.key_tokens) - 1:

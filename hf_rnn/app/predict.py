@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .cache import LoadedModel
-from .maps import self_attention
-from .results import AppError, Prediction
+from hf_rnn.app.cache import LoadedModel
+from hf_rnn.app.maps import self_attention
+from hf_rnn.app.results import AppError, Prediction
 
 # ------------------------------------------------------------------ limits
 
@@ -62,7 +62,7 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 def zero_shot_classifier(lm: LoadedModel, task):
     """The zero-shot classifier with the prompt ``hf_rnn.families.llm.llm_zero_shot.zero_shot`` scores the task with."""
-    from ..families.llm import llm_zero_shot
+    from hf_rnn.families.llm import llm_zero_shot
 
     options = {}
     default_prompt = getattr(llm_zero_shot, "default_prompt", None)

@@ -1,5 +1,5 @@
 """"Train a quick one": the task's one-minute RNN (its ``app_quick_train`` model and overrides), trained by
-``hf_rnn.train_recipe`` in a subprocess (``python -m hf_rnn.recipe_training``: the page stays responsive and a
+``hf_rnn.train_recipe`` in a subprocess (``python -m hf_rnn.training.recipe_training``: the page stays responsive and a
 failed training leaves the app as it was) into a new folder under the runs folder, with progress read from the
 run's ``metrics.jsonl`` while it trains."""
 
@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..child_process import supervised
-from .choices import read_run_quiet, run_choice, task_class
+from hf_rnn.app.choices import read_run_quiet, run_choice, task_class
+from hf_rnn.training.child_process import supervised
 
 
 def quick_dir(runs_dir: Path, task: str, model: str, unique: bool = True) -> Path:
@@ -42,7 +42,7 @@ def quick_train_argv(runs_dir: Path, task: str, seconds: float) -> tuple[list[st
     writes."""
     model, overrides = task_class(task).app_quick_train
     out = quick_dir(runs_dir, task, model)
-    argv = [sys.executable, "-m", "hf_rnn.recipe_training", "--task", task, "--model", model, *overrides,
+    argv = [sys.executable, "-m", "hf_rnn.training.recipe_training", "--task", task, "--model", model, *overrides,
             f"training.max_seconds={seconds:g}", "training.logging_steps=5",
             "training.progress_bar=false", "--output-dir", str(out)]
     return argv, out

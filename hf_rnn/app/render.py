@@ -3,7 +3,7 @@
 The heatmap is a plain HTML table (a coloured cell per query/key pair, the tokens on both axes, the weight in a
 tooltip): it is built in about a millisecond, where a matplotlib PNG takes a few hundred on a small CPU, and the
 browser draws every script (emoji, Arabic, Hebrew) with its own fonts. The PNG download is
-:func:`hf_rnn.plots.plot_attention` (``AppService.attention_png``).
+:func:`hf_rnn.report.plots.plot_attention` (``AppService.attention_png``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _STYLE = """<style>
 
 
 def _viridis(values: np.ndarray) -> list[str]:
-    """Hex colours of ``values`` in [0, 1] on matplotlib's viridis (the colormap of hf_rnn.plots)."""
+    """Hex colours of ``values`` in [0, 1] on matplotlib's viridis (the colormap of hf_rnn.report.plots)."""
     from matplotlib import colormaps
 
     rgba = colormaps["viridis"](np.clip(values, 0.0, 1.0), bytes=True)

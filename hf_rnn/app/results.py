@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import HfRnnError
+from hf_rnn.errors import HfRnnError
 
 
 class AppError(HfRnnError):

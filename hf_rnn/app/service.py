@@ -36,9 +36,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import HfRnnError
-from .cache import LoadedModel, ModelCache, load_choice
-from .choices import (
+from hf_rnn.app.cache import LoadedModel, ModelCache, load_choice
+from hf_rnn.app.choices import (
     RUN_PREFIX,
     ZERO_SHOT,
     ModelChoice,
@@ -50,11 +49,12 @@ from .choices import (
     short_label,
     task_class,
 )
-from .maps import focus
-from .predict import AppRequest, zero_shot_classifier
-from .quick_train import quick_train_argv, train_command, train_in_subprocess
-from .results import AppError, Prediction, SideBySide, first_line
-from .text import MAX_CHARS, clean_text, split_words
+from hf_rnn.app.maps import focus
+from hf_rnn.app.predict import AppRequest, zero_shot_classifier
+from hf_rnn.app.quick_train import quick_train_argv, train_command, train_in_subprocess
+from hf_rnn.app.results import AppError, Prediction, SideBySide, first_line
+from hf_rnn.app.text import MAX_CHARS, clean_text, split_words
+from hf_rnn.errors import HfRnnError
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class AppService:
 
     def train_hint(self, task: str) -> str:
         """How to get a trained RNN for ``task`` (Markdown), or an empty string when one exists."""
-        from ..families import family_for_model_name
+        from hf_rnn.families import family_for_model_name
 
         quick = family_for_model_name(task_class(task).app_quick_train[0])  # the one-minute model's family
         if any(quick is not None and c.family == quick.name for c in self.choices(task)):
@@ -134,7 +134,7 @@ class AppService:
     @property
     def llm_name(self) -> str:
         if self.llm is None:
-            from ..assets import BUILTIN_LLM_NAME
+            from hf_rnn.assets.cache import BUILTIN_LLM_NAME
 
             return BUILTIN_LLM_NAME
         return Path(self.llm).name or str(self.llm)
@@ -154,7 +154,7 @@ class AppService:
 
     def task(self, name: str, options: dict | None = None):
         """The task (loaded once per set of options): label names, prompts and time-series windows."""
-        from ..tasks import load_task
+        from hf_rnn.tasks import load_task
 
         options = dict(options or {})
         key = (name, json.dumps(options, sort_keys=True, default=str))
@@ -336,9 +336,9 @@ class AppService:
 
     def attention_png(self, maps, layer: int | None = None, head: int | None = None,
                       whole_prompt: bool = False) -> Path:
-        """The heatmap of ``maps`` as a PNG file (``hf_rnn.plots``), for the download button."""
-        from ..plots import plot_attention, save_figure
-        from .render import sink_vmax
+        """The heatmap of ``maps`` as a PNG file (``hf_rnn.report.plots``), for the download button."""
+        from hf_rnn.app.render import sink_vmax
+        from hf_rnn.report.plots import plot_attention, save_figure
 
         shown = focus(maps, whole_prompt)
         path = self._workdir / "png" / f"attention-{_slug(shown.model_name)}-{uuid.uuid4().hex[:8]}.png"

@@ -3,7 +3,7 @@
 ``make_tiny_runs(root, tokenizer)`` writes untrained but complete run folders, one per task and head the app
 handles (RNNs with and without attention, a seq2seq translator, a forecaster, LLM classification and tagging
 heads); ``make_tiny_llm(folder, tokenizer)`` a 2-layer Llama that stands in for SmolLM2 as the zero-shot model.
-The folders have what ``hf_rnn.runs.read_run`` and ``load_run_model`` need: ``config.json``, weights,
+The folders have what ``hf_rnn.runs.run.read_run`` and ``load_run_model`` need: ``config.json``, weights,
 ``metrics.json`` (written through the run folder's schema, ``untrained_metrics``) and the tokenizer.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: the schema is imported where it is used
-    from ..run_schema import RunMetrics
+    from hf_rnn.runs.schema import RunMetrics
 
 TINY_RNN = ["model.embedding_size=8", "model.init_embeddings=null", "model.hidden_size=8", "model.dropout=0.0"]
 
@@ -65,8 +65,8 @@ def untrained_metrics(task, model, family: str, name: str, tokenizer=None,
     would read every example); ``score`` as its test score on the task's primary metric."""
     import torch
 
-    from ..run_metrics import device_name, task_info, tokenizer_identity
-    from ..run_schema import (
+    from hf_rnn.runs.metrics import device_name, task_info, tokenizer_identity
+    from hf_rnn.runs.schema import (
         BestInfo,
         HardwareInfo,
         MemoryInfo,
@@ -106,9 +106,9 @@ def make_tiny_run(root: str | Path, name: str, task_name: str, model: str, overr
     recipe's own with ``tiny=False``: what a trained run costs to run, without the training)."""
     import torch
 
-    from ..models.factory import build_rnn
-    from ..recipes import load_recipe
-    from ..tasks import load_task
+    from hf_rnn.models.factory import build_rnn
+    from hf_rnn.tasks import load_task
+    from hf_rnn.training.recipes import load_recipe
 
     recipe = load_recipe(task_name, model, None, (TINY_RNN if tiny else []) + list(overrides))
     task = load_task(task_name, **dict(recipe.task.options or {}))
@@ -128,7 +128,7 @@ def make_tiny_llm_run(root: str | Path, name: str, task_name: str, tokenizer, se
     import torch
     import transformers
 
-    from ..tasks import load_task
+    from hf_rnn.tasks import load_task
 
     task = load_task(task_name)
     labels = task.label_names
@@ -164,7 +164,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 @contextlib.contextmanager
 def serve(service, port: int | None = None, warm_up: bool = False) -> Iterator[str]:
     """Serve ``service`` in this process on 127.0.0.1 (a free port); yield the URL; close after."""
-    from .ui import launch
+    from hf_rnn.app.ui import launch
 
     demo, url, _ = launch(host="127.0.0.1", port=port or free_port(), service=service, threads=None,
                           warm_up=warm_up, block=False, quiet=True)

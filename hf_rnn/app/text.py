@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Any
 
-from ..tokenization import split_words
+from hf_rnn.tokenization import split_words
 
 MAX_CHARS = 50_000  # read at most this much of an input (a 20,000-character paste is fine)
 

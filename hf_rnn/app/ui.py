@@ -29,9 +29,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..tasks import TASKS
-from .render import forecast_figure, heatmap_html, note_html
-from .service import (
+from hf_rnn.app.render import forecast_figure, heatmap_html, note_html
+from hf_rnn.app.service import (
     HEATMAP_NOTE_NO_MODEL,
     LECTURE_EXAMPLES,
     AppService,
@@ -39,6 +38,7 @@ from .service import (
     SideBySide,
     focus,
 )
+from hf_rnn.tasks import TASKS
 
 logger = logging.getLogger(__name__)
 

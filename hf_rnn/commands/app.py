@@ -28,14 +28,14 @@ def run(args) -> int:
     import os
     import time
 
-    from ..errors import ConfigError
+    from hf_rnn.errors import ConfigError
 
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535; got {args.port}")
     if args.threads < 1:
         raise ConfigError(f"--threads must be at least 1; got {args.threads}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from ..app.ui import launch
+    from hf_rnn.app.ui import launch
 
     try:
         demo, url, service = launch(args.runs, args.host, args.port, llm=args.llm, llm_dtype=args.llm_dtype,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..tasks.user_data import add_data_arguments
+from hf_rnn.tasks.user_data import add_data_arguments
 
 
 def register(sub) -> None:
@@ -34,16 +34,16 @@ def run(args) -> int:
     import datasets
     from transformers.utils import logging as hf_logging
 
-    from ..comparison import compare, compare_runs
+    from hf_rnn.comparison.compare import compare, compare_runs
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()  # one "Loading weights" bar per model load would bury the progress lines
-    from ..errors import ConfigError
-    from ..tasks.user_data import flag_options
+    from hf_rnn.errors import ConfigError
+    from hf_rnn.tasks.user_data import flag_options
 
     options = flag_options(args, args.task)
     if args.publish:  # a folder that cannot be written fails now, not after the models have trained
-        from ..results import check_publish_root
+        from hf_rnn.report.results import check_publish_root
 
         check_publish_root(args.publish)
     if args.runs:
@@ -64,7 +64,7 @@ def run(args) -> int:
                          data=args.data, **options)
     print(result.table_markdown())
     if args.publish:
-        from ..results import publish
+        from hf_rnn.report.results import publish
 
         print(f"published: {publish(result.output_dir, args.publish)}")
     print(f"\nreport: {result.output_dir}/report.md (and report.html, results.json); {result.seconds:.0f} s")
@@ -73,7 +73,7 @@ def run(args) -> int:
 
 def _run_sizes(args, options) -> int:
     """``--train-sizes``: one comparison per size, then the curve (and its publication)."""
-    from ..learning_curve import compare_sizes, publish_curve
+    from hf_rnn.comparison.learning_curve import compare_sizes, publish_curve
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models is not None else None
     curve = compare_sizes(args.task, models, args.train_sizes, args.profile, args.output_dir,
@@ -88,7 +88,7 @@ def _run_sizes(args, options) -> int:
 
 def _seeds(value: str) -> int:
     """``--seeds``' text as a number (the range is checked with the other arguments, by ``compare``)."""
-    from ..errors import ConfigError
+    from hf_rnn.errors import ConfigError
 
     try:
         return int(value)

@@ -16,8 +16,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..assets import home
-    from ..fetching import cache_report, fetch
+    from hf_rnn.assets.cache import home
+    from hf_rnn.assets.fetching import cache_report, fetch
 
     if args.no_progress:
         import datasets

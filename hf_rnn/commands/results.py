@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..results import update_readme
+    from hf_rnn.report.results import update_readme
 
     changed = update_readme(args.readme, args.results_dir, check=args.check, docs=args.docs)
     if args.check:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..tasks.user_data import add_data_arguments
+from hf_rnn.tasks.user_data import add_data_arguments
 
 
 def register(sub) -> None:
@@ -19,9 +19,9 @@ def register(sub) -> None:
 def run(args) -> int:
     import datasets
 
-    from ..errors import DataError
-    from ..tasks import TASKS, load_task
-    from ..tasks.user_data import data_overrides, flag_options
+    from hf_rnn.errors import DataError
+    from hf_rnn.tasks import TASKS, load_task
+    from hf_rnn.tasks.user_data import data_overrides, flag_options
 
     datasets.disable_progress_bars()
     if args.source and args.data and args.source != args.data:

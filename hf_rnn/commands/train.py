@@ -1,6 +1,6 @@
 """``hf-rnn train``: train one model on one task from a YAML recipe, with the Accelerate loop.
 
-The command line over ``hf_rnn.train_recipe`` (``hf_rnn.recipe_training``): it resolves the recipe its options
+The command line over ``hf_rnn.train_recipe`` (``hf_rnn.training.recipe_training``): it resolves the recipe its options
 name (``--task``/``--model``, ``--config``, the run's own ``config.yaml`` with ``--resume``), and prints a summary.
 
     hf-rnn train --task sentiment --model bilstm training.max_steps=200
@@ -8,7 +8,7 @@ name (``--task``/``--model``, ``--config``, the run's own ``config.yaml`` with `
     hf-rnn train --output-dir runs/x --resume            # after a crash or kill -9
     accelerate launch --num_processes 2 -m hf_rnn.cli train --task pos --model bilstm
 
-The training children of ``compare`` and the app read this same command line: ``python -m hf_rnn.recipe_training
+The training children of ``compare`` and the app read this same command line: ``python -m hf_rnn.training.recipe_training
 ARGS`` is ``hf-rnn train ARGS`` in a process that ends with its parent.
 """
 
@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from ..tasks.user_data import add_data_arguments
+from hf_rnn.tasks.user_data import add_data_arguments
 
 EPILOG = """\
 models: rnn (the task's recipe RNN), lstm, bilstm, gru, bigru, simplernn, bisimplernn,
@@ -72,10 +72,10 @@ def run(args) -> int:
     """Resolve the recipe the options name, then ``hf_rnn.train_recipe`` it and print the run's summary."""
     from pathlib import Path
 
-    from ..errors import ConfigError
-    from ..recipe_training import default_output_dir, train_recipe
-    from ..recipes import dump_yaml, load_recipe
-    from ..tasks.user_data import data_overrides, flag_options
+    from hf_rnn.errors import ConfigError
+    from hf_rnn.tasks.user_data import data_overrides, flag_options
+    from hf_rnn.training.recipe_training import default_output_dir, train_recipe
+    from hf_rnn.training.recipes import dump_yaml, load_recipe
 
     saved = None
     if args.resume:
@@ -118,8 +118,8 @@ def _print_summary(run) -> None:
 
 def _check_same_model(recipe, model: str | None) -> None:
     """With --config or --resume the recipe file rules; a --model that names another model is a mistake."""
-    from ..errors import ConfigError
-    from ..families import family_named
+    from hf_rnn.errors import ConfigError
+    from hf_rnn.families import family_named
 
     same = family_named(recipe.model.family).recipe_aliases(recipe.model)
     if model and model.lower() not in same:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
-from ..plugins import import_named_modules, same_definition
-from .base import ModelFamily
-from .llm import LLM
-from .mamba2 import MAMBA2
-from .rnn import RNN
+from hf_rnn.errors import ConfigError
+from hf_rnn.families.base import ModelFamily
+from hf_rnn.families.llm import LLM
+from hf_rnn.families.mamba2 import MAMBA2
+from hf_rnn.families.rnn import RNN
+from hf_rnn.plugins import import_named_modules, same_definition
 
 FAMILIES: dict[str, ModelFamily] = {RNN.name: RNN, LLM.name: LLM, MAMBA2.name: MAMBA2}
 # modules that define more families, imported with this package (comma-separated); child processes such as
@@ -102,7 +102,7 @@ def build_model(task, model_section, tokenizer=None):
 def attention_maps(model, tokenizer, text: str, *, generate: bool = False, max_new_tokens: int = 20,
                    target_text: str | None = None, max_length: int | None = None):
     """Attention weights of ``model`` on ``text``, as an :class:`AttentionMaps` (same structure for every family),
-    built by the model's family (``ModelFamily.attention_maps``); ``hf_rnn.attention.attention_maps`` is this.
+    built by the model's family (``ModelFamily.attention_maps``); ``hf_rnn.families.attention.attention_maps`` is this.
 
     Args:
         model: an RNN of this package with attention (``RNNForSequenceClassification`` or ``RNNForSeq2SeqLM``
@@ -124,8 +124,8 @@ def attention_maps(model, tokenizer, text: str, *, generate: bool = False, max_n
     """
     from torch import nn
 
-    from ..arguments import instance_argument
-    from ..errors import InputError
+    from hf_rnn.arguments import instance_argument
+    from hf_rnn.errors import InputError
 
     instance_argument(model, nn.Module, "attention_maps: model", "a model (torch.nn.Module)")
     if not isinstance(text, str) or not text:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import ConfigError
+from hf_rnn.errors import ConfigError
 
 
 def is_model_path(model: str) -> bool:
@@ -43,7 +43,7 @@ def is_model_path(model: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class CardFacts:
-    """What the model cards of a family's runs say (``hf_rnn.cards`` reads these; a family writes no card code).
+    """What the model cards of a family's runs say (``hf_rnn.report.cards`` reads these; a family writes no card code).
 
     ``license``: the licence of a model this project trains from scratch (None: not known). ``own_classes``: the
     saved classes that come with ``hf_rnn`` (``import hf_rnn`` registers them with the Auto classes).
@@ -141,7 +141,7 @@ class ModelFamily:
     def build_tokenizer(self, task, model_section, tokenizer_section):
         """The tokenizer a fresh model reads (``None`` for a numeric forecaster, which reads no text): by
         default the recipe's ``tokenizer:`` section (the built-in LLM's, another one, word- or character-level)."""
-        from ..tokenization import tokenizer_from_section
+        from hf_rnn.tokenization import tokenizer_from_section
 
         return None if task.kind == "forecasting" else tokenizer_from_section(task, tokenizer_section)
 
@@ -152,7 +152,7 @@ class ModelFamily:
     # ------------------------------------------------------------------ load
 
     def load(self, run, output_attentions: bool = False):
-        """The model saved in the run folder ``run`` (an ``hf_rnn.runs.Run``); the caller sets eval mode."""
+        """The model saved in the run folder ``run`` (an ``hf_rnn.runs.run.Run``); the caller sets eval mode."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ encode
@@ -160,8 +160,8 @@ class ModelFamily:
     def default_tokenizer(self, model, task):
         """The tokenizer that encodes ``task``'s text for ``model`` when none is given (``hf_rnn.train``): the
         built-in one, none for values."""
-        from ..tasks import DIRECT, input_family
-        from ..tokenization import load_tokenizer
+        from hf_rnn.tasks import DIRECT, input_family
+        from hf_rnn.tokenization import load_tokenizer
 
         if input_family(model) == DIRECT and task.kind == "forecasting":
             return None
@@ -180,9 +180,9 @@ class ModelFamily:
         return out, None, self.no_maps_note(lm, task_kind)
 
     def attention_maps(self, model, tokenizer, text: str, **options):
-        """``hf_rnn.attention.AttentionMaps`` of ``model`` on ``text`` (``options``: ``generate``,
+        """``hf_rnn.families.attention.AttentionMaps`` of ``model`` on ``text`` (``options``: ``generate``,
         ``max_new_tokens``, ``target_text``, ``max_length``). ``InputError`` when it has none to show."""
-        from ..errors import InputError
+        from hf_rnn.errors import InputError
 
         raise InputError(f"{type(model).__name__} ({self.name} family) has no attention maps to show")
 

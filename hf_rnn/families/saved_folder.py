@@ -16,7 +16,7 @@ import json
 import logging
 import os
 
-from ..errors import ModelLoadError
+from hf_rnn.errors import ModelLoadError
 
 # the logger transformers' `from_pretrained` writes its loading report (the mismatch table) to
 _LOADING_LOGGER = "transformers.modeling_utils"

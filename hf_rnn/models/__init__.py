@@ -11,13 +11,13 @@ and the `AutoModel*` classes.
 
 import sys
 
-from ..families import auto_registration, saved_folder, window_scaling
-from ..families.llm import llm, llm_prompt, llm_zero_shot, patch_forecaster
-from ..families.llm.patch_forecaster import PatchForecasterConfig, PatchLLMForTimeSeriesPrediction
-from ..families.llm.patch_forecaster import register_auto_classes as register_patch_forecaster
-from ..families.mamba2 import configuration_mamba2, hidden_attention, modeling_mamba2
-from ..families.mamba2.configuration_mamba2 import HfMamba2Config
-from ..families.mamba2.modeling_mamba2 import (
+from hf_rnn.families import auto_registration, saved_folder, window_scaling
+from hf_rnn.families.llm import llm, llm_prompt, llm_zero_shot, patch_forecaster
+from hf_rnn.families.llm.patch_forecaster import PatchForecasterConfig, PatchLLMForTimeSeriesPrediction
+from hf_rnn.families.llm.patch_forecaster import register_auto_classes as register_patch_forecaster
+from hf_rnn.families.mamba2 import configuration_mamba2, hidden_attention, modeling_mamba2
+from hf_rnn.families.mamba2.configuration_mamba2 import HfMamba2Config
+from hf_rnn.families.mamba2.modeling_mamba2 import (
     MAMBA2_HEADS,
     HfMamba2ForCausalLM,
     HfMamba2ForSequenceClassification,
@@ -27,8 +27,8 @@ from ..families.mamba2.modeling_mamba2 import (
     HfMamba2PreTrainedModel,
     load_mamba2,
 )
-from ..families.mamba2.modeling_mamba2 import register_auto_classes as register_mamba2
-from ..families.rnn import (
+from hf_rnn.families.mamba2.modeling_mamba2 import register_auto_classes as register_mamba2
+from hf_rnn.families.rnn import (
     attention_rnn,
     cache_rnn,
     configuration_rnn,
@@ -39,11 +39,11 @@ from ..families.rnn import (
     modeling_rnn,
     outputs_rnn,
 )
-from ..families.rnn.attention_rnn import RNNAttention
-from ..families.rnn.cache_rnn import RNNStateCache, RNNStateLayer
-from ..families.rnn.configuration_rnn import ATTENTION_TYPES, CELL_TYPES, RNNConfig
-from ..families.rnn.equations import SimpleRNN
-from ..families.rnn.keras_stacks import (
+from hf_rnn.families.rnn.attention_rnn import RNNAttention
+from hf_rnn.families.rnn.cache_rnn import RNNStateCache, RNNStateLayer
+from hf_rnn.families.rnn.configuration_rnn import ATTENTION_TYPES, CELL_TYPES, RNNConfig
+from hf_rnn.families.rnn.equations import SimpleRNN
+from hf_rnn.families.rnn.keras_stacks import (
     KERAS_STACKS,
     build_keras_stack,
     count_parameters,
@@ -52,9 +52,9 @@ from ..families.rnn.keras_stacks import (
     keras_stack_config,
     keras_stack_params,
 )
-from ..families.rnn.layers_rnn import RNNClassifierHead, RNNDecoder, run_rnn, shift_tokens_right
-from ..families.rnn.loading_rnn import load_rnn
-from ..families.rnn.modeling_rnn import (
+from hf_rnn.families.rnn.layers_rnn import RNNClassifierHead, RNNDecoder, run_rnn, shift_tokens_right
+from hf_rnn.families.rnn.loading_rnn import load_rnn
+from hf_rnn.families.rnn.modeling_rnn import (
     RNN_HEADS,
     RNNForCausalLM,
     RNNForSeq2SeqLM,
@@ -65,7 +65,7 @@ from ..families.rnn.modeling_rnn import (
     RNNPreTrainedModel,
     register_auto_classes,
 )
-from ..families.rnn.outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
+from hf_rnn.families.rnn.outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
 
 # the modules that moved into the family packages, by their old name here: `import hf_rnn.models.llm` (and
 # `from hf_rnn.models.modeling_rnn import ...`) find the moved module itself, so patches of its globals hold

@@ -22,10 +22,10 @@ forecasting              RNNForTimeSeriesPrediction       AutoModelForCausalLM (
 
 from __future__ import annotations
 
-from ..families import build_model, build_tokenizer
-from ..families.llm.building import build_llm, build_patch_model
-from ..families.rnn.building import RNN_HEAD_BY_KIND, build_rnn, copy_llm_embeddings
-from ..tokenization import tokenizer_from_section
+from hf_rnn.families import build_model, build_tokenizer
+from hf_rnn.families.llm.building import build_llm, build_patch_model
+from hf_rnn.families.rnn.building import RNN_HEAD_BY_KIND, build_rnn, copy_llm_embeddings
+from hf_rnn.tokenization import tokenizer_from_section
 
 __all__ = ["RNN_HEAD_BY_KIND", "build_llm", "build_model", "build_patch_model", "build_rnn", "build_tokenizer",
            "copy_llm_embeddings", "tokenizer_from_section"]

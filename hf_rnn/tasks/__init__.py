@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import DataError
-from ..plugins import import_named_modules, same_definition
-from .base import DIRECT, PROMPTED, SPLITS, Task, input_family
-from .generation_kinds import ForecastingTask, TranslationTask
-from .kinds import LanguageModelingTask, SequenceClassificationTask, TokenClassificationTask
-from .pos import POSTask, brown_to_universal
-from .sentiment import SentimentTask
-from .textgen import TextGenerationTask
-from .timeseries import TimeSeriesTask
-from .translation import EnglishSpanishTask
+from hf_rnn.errors import DataError
+from hf_rnn.plugins import import_named_modules, same_definition
+from hf_rnn.tasks.base import DIRECT, PROMPTED, SPLITS, Task, input_family
+from hf_rnn.tasks.generation_kinds import ForecastingTask, TranslationTask
+from hf_rnn.tasks.kinds import LanguageModelingTask, SequenceClassificationTask, TokenClassificationTask
+from hf_rnn.tasks.pos import POSTask, brown_to_universal
+from hf_rnn.tasks.sentiment import SentimentTask
+from hf_rnn.tasks.textgen import TextGenerationTask
+from hf_rnn.tasks.timeseries import TimeSeriesTask
+from hf_rnn.tasks.translation import EnglishSpanishTask
 
 TASKS: dict[str, type[Task]] = {
     "sentiment": SentimentTask,
@@ -81,7 +81,7 @@ def load_task(name: str, source: str | None = None, **options: Any) -> Task:
     >>> task = load_task("pos", "my_tags.conllu")          # any tag set
     >>> task = load_task("sentiment", "reviews.csv", text_column="review", label_column="stars")
     """
-    from ..arguments import path_argument, text_argument
+    from hf_rnn.arguments import path_argument, text_argument
 
     text_argument(name, "load_task: name")
     path_argument(source, "load_task: source", optional=True)  # a file, or a Hub dataset id

@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
 
-from ..errors import DataError, InputError
-from ..goals import Goal
-from ..profiles import Profile
-from ..sampling import evaluation_loader
-from .options import Option
+from hf_rnn.comparison.goals import Goal
+from hf_rnn.comparison.profiles import Profile
+from hf_rnn.errors import DataError, InputError
+from hf_rnn.tasks.options import Option
+from hf_rnn.training.sampling import evaluation_loader
 
 SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 1234
@@ -147,14 +147,14 @@ class Task:
 
     @classmethod
     def builtin_path(cls) -> Path:
-        from ..assets import dataset_path
+        from hf_rnn.assets.cache import dataset_path
 
         return dataset_path(cls.name, cls.builtin_version)
 
     @classmethod
     def ensure_builtin(cls) -> Path:
         """Prepare the built-in data once into the cache (atomically); return its folder."""
-        from ..assets import _usable, atomic_dir
+        from hf_rnn.assets.cache import _usable, atomic_dir
 
         path = cls.builtin_path()
         if _usable(path, f"{cls.name} data"):
@@ -179,8 +179,8 @@ class Task:
         """
         from datasets import load_from_disk
 
-        from .options import check_options
-        from .sources import check_readable, load_hub_dataset, looks_like_file
+        from hf_rnn.tasks.options import check_options
+        from hf_rnn.tasks.sources import check_readable, load_hub_dataset, looks_like_file
 
         check_options(cls, options)  # before anything is read
         if source is None or source == "builtin":
@@ -219,7 +219,7 @@ class Task:
     @classmethod
     def read_file(cls, path: Path, **options: Any) -> DatasetDict:
         """Read a local file into a DatasetDict (tabular by default; tasks add formats)."""
-        from .sources import read_local_file
+        from hf_rnn.tasks.sources import read_local_file
 
         return read_local_file(path, **options)
 
@@ -257,7 +257,7 @@ class Task:
         dataset) with its sizes and labels: never the built-in corpus's words for somebody else's data."""
         if self.source in (None, "builtin"):
             return self.description
-        from .sources import looks_like_file
+        from hf_rnn.tasks.sources import looks_like_file
 
         where = f"your file {Path(self.source).name}" if looks_like_file(self.source) else \
             f"the Hub dataset {self.source}"
@@ -322,7 +322,7 @@ class Task:
                         split: str = "test") -> list[dict[str, Any]] | None:
         """The same gathered arrays as ``compute_metrics`` reads, as one JSON-able record per scored unit (a text,
         a sentence, a block, a pair, a window), ordered by ``index`` (the unit's position in ``split``): what a
-        paired test between two models needs of each example (``hf_rnn.paired_tests``). ``None``: the kind
+        paired test between two models needs of each example (``hf_rnn.comparison.paired_tests``). ``None``: the kind
         keeps none (a plug-in kind that does not say)."""
         return None
 
@@ -453,7 +453,7 @@ class Task:
     ) -> dict[str, list[np.ndarray]]:
         """``prediction_step`` over ``batches`` with ``model`` in eval mode (put there and back when it is
         training) and no gradients: the evaluation loop
-        of ``evaluate`` and of the training loop (``hf_rnn.training``), which add the data and the metrics.
+        of ``evaluate`` and of the training loop (``hf_rnn.training.loop``), which add the data and the metrics.
 
         Args:
             batches: the collated batches, on the model's device.
@@ -498,7 +498,7 @@ class Task:
     # ------------------------------------------------------------------ the app, the references, the model card
     #
     # What a kind shows in the app, which references it is compared with and how its model card reads: the app
-    # (``hf_rnn.app``), ``hf_rnn.references`` and ``hf_rnn.cards`` ask the task's class and never its kind's
+    # (``hf_rnn.app``), ``hf_rnn.comparison.references`` and ``hf_rnn.report.cards`` ask the task's class and never its kind's
     # name. The defaults suit a kind that answers a text with one value (a new kind overrides what differs).
 
     # what the page asks for: "text" (a text box) or "window" (a test window of the task's series, by index)
@@ -585,6 +585,6 @@ class Task:
             request.no_maps()
 
     def references(self) -> list[Any]:
-        """The rows that are no trained model (``hf_rnn.references.Reference``: a rule of thumb, a classic
+        """The rows that are no trained model (``hf_rnn.comparison.references.Reference``: a rule of thumb, a classic
         method) scored on this task's test split; none by default."""
         return []

@@ -16,13 +16,13 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import DataCollatorForSeq2Seq, default_data_collator
 
-from ..errors import DataError, InputError
-from ..generation import generate_batch, pad_id
-from ..tokenization import IGNORE_INDEX, chat_prompt_ids, ids_with_eos
-from .base import DIRECT, PROMPTED, SPLITS, Answer, Task, input_family
-from .kinds import by_index, concat_batches, generated_answers, left_padding, unicode_text
-from .options import Option
-from .sources import distinct_columns, pick_column, warn_dropped
+from hf_rnn.errors import DataError, InputError
+from hf_rnn.generation import generate_batch, pad_id
+from hf_rnn.tasks.base import DIRECT, PROMPTED, SPLITS, Answer, Task, input_family
+from hf_rnn.tasks.kinds import by_index, concat_batches, generated_answers, left_padding, unicode_text
+from hf_rnn.tasks.options import Option
+from hf_rnn.tasks.sources import distinct_columns, pick_column, warn_dropped
+from hf_rnn.tokenization import IGNORE_INDEX, chat_prompt_ids, ids_with_eos
 
 # =========================================================================== prompted generation
 
@@ -208,7 +208,7 @@ class TranslationTask(_PromptedGenerationMixin, Task):
         return score_translations(hypotheses, references)
 
     def references(self) -> list:
-        from ..references import apertium
+        from hf_rnn.comparison.references import apertium
 
         found = apertium(self)
         return [found] if found is not None else []
@@ -478,7 +478,7 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
         return "—" if output is None else ", ".join(f"{v:.1f}" for v in output)
 
     def references(self) -> list:
-        from ..references import seasonal_naive
+        from hf_rnn.comparison.references import seasonal_naive
 
         return [seasonal_naive(self)]
 

@@ -34,12 +34,12 @@ from transformers import (
     default_data_collator,
 )
 
-from ..errors import DataError, InputError
-from ..generation import generate_batch, pad_id
-from ..tokenization import IGNORE_INDEX, encode_words, split_words
-from .base import DIRECT, SPLITS, Answer, Task, input_family
-from .options import Option
-from .sources import distinct_columns, pick_column, warn_dropped
+from hf_rnn.errors import DataError, InputError
+from hf_rnn.generation import generate_batch, pad_id
+from hf_rnn.tasks.base import DIRECT, SPLITS, Answer, Task, input_family
+from hf_rnn.tasks.options import Option
+from hf_rnn.tasks.sources import distinct_columns, pick_column, warn_dropped
+from hf_rnn.tokenization import IGNORE_INDEX, encode_words, split_words
 
 DEFAULT_MAX_LENGTH = 256
 
@@ -422,7 +422,7 @@ class SequenceClassificationTask(Task):
                             "probability is on the label words")
 
     def references(self) -> list:
-        from ..references import majority_class
+        from hf_rnn.comparison.references import majority_class
         return [majority_class(self)]
 
 
@@ -590,7 +590,7 @@ class TokenClassificationTask(Task):
         pred.output = answer.output
 
     def references(self) -> list:
-        from ..references import most_frequent_tag
+        from hf_rnn.comparison.references import most_frequent_tag
         return [most_frequent_tag(self)]
 
     def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:
@@ -763,7 +763,7 @@ class LanguageModelingTask(Task):
         request.forward(ids + answer.token_ids, raw_input, prompt_length=len(ids))
 
     def references(self) -> list:
-        from ..references import char_ngram
+        from hf_rnn.comparison.references import char_ngram
         return [char_ngram(self)]
 
     def example_records(self, outputs, tokenizer=None, split="test") -> list[dict[str, Any]]:

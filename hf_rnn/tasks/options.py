@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DataError
+from hf_rnn.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
-from ..assets import iter_tar_members, raw_path
-from ..errors import DataError
-from ..goals import Goal
-from ..profiles import Profile
-from .base import seeded_splits
-from .kinds import TokenClassificationTask
-from .sources import TABULAR_SUFFIXES, data_suffix, read_text
+from hf_rnn.assets.cache import iter_tar_members, raw_path
+from hf_rnn.comparison.goals import Goal
+from hf_rnn.comparison.profiles import Profile
+from hf_rnn.errors import DataError
+from hf_rnn.tasks.base import seeded_splits
+from hf_rnn.tasks.kinds import TokenClassificationTask
+from hf_rnn.tasks.sources import TABULAR_SUFFIXES, data_suffix, read_text
 
 UNIVERSAL_TAGS = [".", "ADJ", "ADP", "ADV", "CONJ", "DET", "NOUN", "NUM", "PRON", "PRT", "VERB", "X"]
 

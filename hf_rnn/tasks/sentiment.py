@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datasets import ClassLabel, Dataset, Features, Value
 
-from ..assets import raw_path, read_from_tar
-from ..goals import Goal
-from ..profiles import Profile
-from .base import seeded_splits
-from .kinds import SequenceClassificationTask
+from hf_rnn.assets.cache import raw_path, read_from_tar
+from hf_rnn.comparison.goals import Goal
+from hf_rnn.comparison.profiles import Profile
+from hf_rnn.tasks.base import seeded_splits
+from hf_rnn.tasks.kinds import SequenceClassificationTask
 
 LABELS = ["negative", "positive"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from datasets import Dataset, DatasetDict
 
-from ..errors import DataError
+from hf_rnn.errors import DataError
 
 FILE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".txt", ".conllu", ".conll", ".pos", ".tag", ".tags",
                  ".parquet", ".gz"}

@@ -14,12 +14,12 @@ from pathlib import PurePosixPath
 import numpy as np
 from datasets import Dataset, DatasetDict
 
-from ..assets import iter_tar_members, raw_path
-from ..goals import Goal
-from ..profiles import Profile
-from .base import SPLIT_SEED
-from .kinds import LanguageModelingTask
-from .sources import data_suffix, read_text
+from hf_rnn.assets.cache import iter_tar_members, raw_path
+from hf_rnn.comparison.goals import Goal
+from hf_rnn.comparison.profiles import Profile
+from hf_rnn.tasks.base import SPLIT_SEED
+from hf_rnn.tasks.kinds import LanguageModelingTask
+from hf_rnn.tasks.sources import data_suffix, read_text
 
 
 def passages(text: str) -> list[str]:
@@ -87,7 +87,7 @@ class TextGenerationTask(LanguageModelingTask):
             n = len(ds)
             a, b = int(0.8 * n), int(0.9 * n)
             if n < 3:
-                from ..errors import DataError
+                from hf_rnn.errors import DataError
 
                 raise DataError(f"only {n} passage(s) of text: at least 3 are needed")
             return DatasetDict(train=ds.select(range(a)), validation=ds.select(range(a, b)), test=ds.select(range(b, n)))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
-from ..goals import Goal
-from ..profiles import Profile
-from .generation_kinds import ForecastingTask, series_splits
+from hf_rnn.comparison.goals import Goal
+from hf_rnn.comparison.profiles import Profile
+from hf_rnn.tasks.generation_kinds import ForecastingTask, series_splits
 
 
 class TimeSeriesTask(ForecastingTask):

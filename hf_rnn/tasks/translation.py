@@ -15,11 +15,11 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
-from ..assets import extract_deb, find_raw
-from ..goals import Goal
-from ..profiles import Profile
-from .base import seeded_splits
-from .generation_kinds import TranslationTask
+from hf_rnn.assets.cache import extract_deb, find_raw
+from hf_rnn.comparison.goals import Goal
+from hf_rnn.comparison.profiles import Profile
+from hf_rnn.tasks.base import seeded_splits
+from hf_rnn.tasks.generation_kinds import TranslationTask
 
 
 def _verses(bible, book) -> dict[tuple[int, int], str]:

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from .options import Option, all_option_specs, check_options
+from hf_rnn.errors import ConfigError
+from hf_rnn.tasks.options import Option, all_option_specs, check_options
 
 __all__ = ["add_data_arguments", "data_overrides", "flag_options", "is_source_option", "unknown_keyword"]
 
@@ -48,8 +48,8 @@ def data_overrides(task: str, data: str | os.PathLike | None = None, options: Ma
         ``["task.source=...", "task.options.NAME=...", ...]``, values written as JSON (which YAML reads back
         exactly: a file named ``2024.csv`` stays a string).
     """
-    from . import get_task_class
-    from .sources import check_readable, looks_like_file
+    from hf_rnn.tasks import get_task_class
+    from hf_rnn.tasks.sources import check_readable, looks_like_file
 
     options = dict(options or {})
     task_class = get_task_class(task)
@@ -101,7 +101,7 @@ def unknown_keyword(function_name: str, function, task_class, key: str) -> None:
 def _given_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     """``{"task.source": value, "task.options.NAME": value}`` from ``key=value`` texts (a whole
     ``task.options={...}`` mapping counts for each of its keys)."""
-    from ..recipes import parse_override
+    from hf_rnn.training.recipes import parse_override
 
     given: dict[str, Any] = {}
     for text in overrides:
@@ -123,7 +123,7 @@ def _flag(name: str) -> str:
 
 def _every_option() -> dict[str, Option]:
     """The options of every registered task (the first task that declares a name describes it)."""
-    from . import TASKS
+    from hf_rnn.tasks import TASKS
 
     found: dict[str, Option] = {}
     for task_class in TASKS.values():
@@ -160,7 +160,7 @@ def flag_options(args: argparse.Namespace, task: str | None) -> dict[str, Any]:
     given = {k[len("task_option_"):]: v for k, v in vars(args).items()
              if k.startswith("task_option_") and v is not None}
     if given and task is not None:
-        from . import get_task_class
+        from hf_rnn.tasks import get_task_class
 
         takes = all_option_specs(get_task_class(task))
         wrong = [n for n in given if n not in takes]

@@ -5,8 +5,8 @@ forecaster on its lower blocks (``patch_forecaster``) and how a fresh model is b
 Importing the package defines only the family (no torch): its models load when a model is built or read.
 """
 
-from ..base import is_model_path
-from .family import (
+from hf_rnn.families.base import is_model_path
+from hf_rnn.families.llm.family import (
     BUILTIN_LLM_LICENSE,
     LLM,
     LLM_DTYPES,

@@ -3,16 +3,16 @@ LLM with the task's head and training mode, or a numeric forecaster on its lower
 
 from __future__ import annotations
 
-from ...errors import ConfigError
-from .llm import load_llm, resolve_llm_source
-from .patch_forecaster import build_patch_forecaster
+from hf_rnn.errors import ConfigError
+from hf_rnn.families.llm.llm import load_llm, resolve_llm_source
+from hf_rnn.families.llm.patch_forecaster import build_patch_forecaster
 
 
 def build_llm(task, model_cfg):
     """``(model, tokenizer)``: the recipe's LLM (an ``LLMModelSection``) with the task's head and training mode;
     for classification with ``model.head=prompt``, a ``PromptClassifier`` (the LM head on the label words)."""
     if task.kind == "sequence-classification" and getattr(model_cfg, "head", "new-head") == "prompt":
-        from .llm_prompt import load_prompt_classifier
+        from hf_rnn.families.llm.llm_prompt import load_prompt_classifier
 
         return load_prompt_classifier(model_cfg.name_or_path, task, mode=model_cfg.mode, lora_r=model_cfg.lora_r,
                                       lora_alpha=model_cfg.lora_alpha, lora_dropout=model_cfg.lora_dropout,

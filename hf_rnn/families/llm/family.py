@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
-from ..base import CardFacts, ModelFamily
+from hf_rnn.errors import ConfigError
+from hf_rnn.families.base import CardFacts, ModelFamily
 
 LLM_DTYPES = ("float32", "bfloat16", "float16", "auto")  # model.dtype of the LLM family
 LLM_NAMES = ("llm", "smollm2")
@@ -127,15 +127,15 @@ class LLMFamily(ModelFamily):
         return None  # an LLM brings its own tokenizer from build_model (none for a patch forecaster)
 
     def build_model(self, task, model_section, tokenizer=None):
-        from .building import build_llm, build_patch_model
+        from hf_rnn.families.llm.building import build_llm, build_patch_model
 
         if model_section.mode == "patch":
             return build_patch_model(task, model_section), None  # reads values, no text: no tokenizer
         return build_llm(task, model_section)
 
     def default_tokenizer(self, model, task):
-        from ...tasks import DIRECT, input_family
-        from ...tokenization import load_tokenizer
+        from hf_rnn.tasks import DIRECT, input_family
+        from hf_rnn.tokenization import load_tokenizer
 
         if input_family(model) == DIRECT and task.kind == "forecasting":
             return None  # a forecaster on patches of values reads no text
@@ -148,11 +148,11 @@ class LLMFamily(ModelFamily):
         import transformers
 
         if run.metrics.model.mode == "patch":  # a numeric forecaster on LLM blocks
-            from .patch_forecaster import PatchLLMForTimeSeriesPrediction
+            from hf_rnn.families.llm.patch_forecaster import PatchLLMForTimeSeriesPrediction
 
             return PatchLLMForTimeSeriesPrediction.from_pretrained(run.path)
-        from .llm import LLM_HEADS  # the head each task kind is trained with
-        from .llm_prompt import PromptClassifier, is_prompt_classifier_folder
+        from hf_rnn.families.llm.llm import LLM_HEADS  # the head each task kind is trained with
+        from hf_rnn.families.llm.llm_prompt import PromptClassifier, is_prompt_classifier_folder
 
         kwargs = {"attn_implementation": "eager"} if output_attentions else {}
         if is_prompt_classifier_folder(run.path):  # a causal LM answering with label words (model.head=prompt)
@@ -165,7 +165,7 @@ class LLMFamily(ModelFamily):
         patch forecaster, which trains its own small set of weights."""
         if recipe.model.mode == "patch":
             return None
-        from .llm import _num_layers, load_llm_config, resolve_llm_source
+        from hf_rnn.families.llm.llm import _num_layers, load_llm_config, resolve_llm_source
 
         source, local_only = resolve_llm_source(recipe.model.name_or_path)
         return _num_layers(load_llm_config(source, local_files_only=local_only))
@@ -173,8 +173,8 @@ class LLMFamily(ModelFamily):
     # ------------------------------------------------------------------ attention and the app
 
     def attention_maps(self, model, tokenizer, text: str, **options):
-        from ...attention import self_attention_maps
-        from .llm_zero_shot import ZeroShotClassifier
+        from hf_rnn.families.attention import self_attention_maps
+        from hf_rnn.families.llm.llm_zero_shot import ZeroShotClassifier
 
         if isinstance(model, ZeroShotClassifier):  # a prompt classifier: its causal LM over the question it asks
             text, model = tokenizer.decode(model.prompt_ids(text)), model.lm
@@ -183,7 +183,7 @@ class LLMFamily(ModelFamily):
     def forward_with_maps(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
                     input_start: int = 0, **model_kwargs):
         """One forward pass with every layer's self-attention over exactly ``ids``."""
-        from ...attention import forward_with_self_attention
+        from hf_rnn.families.attention import forward_with_self_attention
 
         out, maps = forward_with_self_attention(lm.model, lm.tokenizer, ids, text, lm.name,
                                                 prompt_length=prompt_length, input_start=input_start,
@@ -191,13 +191,13 @@ class LLMFamily(ModelFamily):
         return out, maps, None
 
     def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
-        from ...tasks import DIRECT, input_family
+        from hf_rnn.tasks import DIRECT, input_family
 
         if input_family(model) == DIRECT:  # a forecaster that reads values, as an RNN forecaster does
             return "direct", None
         import torch
 
-        from .llm import context_length
+        from hf_rnn.families.llm.llm import context_length
 
         model.to(getattr(torch, llm_dtype))
         if getattr(model, "answers_with_label_words", False):  # a prompt classifier asks its causal LM
@@ -212,7 +212,7 @@ class LLMFamily(ModelFamily):
 
 def is_builtin_llm(source: str | None) -> bool:
     """Whether an LLM run's ``name_or_path`` is the built-in SmolLM2: unset, one of its names, or its cache folder."""
-    from ...assets import builtin_llm_names, builtin_llm_path
+    from hf_rnn.assets.cache import builtin_llm_names, builtin_llm_path
 
     if source is None or str(source).lower() in builtin_llm_names():
         return True

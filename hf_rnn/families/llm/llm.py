@@ -36,11 +36,11 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from ...assets import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, ensure_builtin_llm
-from ...errors import ConfigError, ModelLoadError
-from ...parameters import count_parameters  # importable from here too, as before
-from ...tokenization import chat_prompt_ids
-from ..saved_folder import is_weight_file_error
+from hf_rnn.assets.cache import BUILTIN_LLM_HUB_ID, BUILTIN_LLM_LABEL, builtin_llm_names, ensure_builtin_llm
+from hf_rnn.errors import ConfigError, ModelLoadError
+from hf_rnn.families.saved_folder import is_weight_file_error
+from hf_rnn.tokenization import chat_prompt_ids
+from hf_rnn.training.parameters import count_parameters  # importable from here too, as before
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def _kind_of(task: Any) -> str:
     if isinstance(task, str):
         if task in LLM_HEADS:
             return task
-        from ...tasks import TASKS
+        from hf_rnn.tasks import TASKS
 
         if task in TASKS:
             return TASKS[task].kind

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...assets import atomic_write_text
-from ...errors import ConfigError, ModelLoadError
-from .llm import base_model_of
-from .llm_zero_shot import GENERIC_PROMPT, ZeroShotClassifier, default_prompt
+from hf_rnn.assets.cache import atomic_write_text
+from hf_rnn.errors import ConfigError, ModelLoadError
+from hf_rnn.families.llm.llm import base_model_of
+from hf_rnn.families.llm.llm_zero_shot import GENERIC_PROMPT, ZeroShotClassifier, default_prompt
 
 PROMPT_FILE = "prompt_classifier.json"  # beside the causal LM's config.json and weights
 PROMPT_FORMAT = 1
@@ -196,7 +196,7 @@ def load_prompt_classifier(name_or_path: str | os.PathLike | None, task: Any, *,
         ConfigError: ``mode="freeze"`` (it trains only a new head, and this classifier has none), or label words
             that share a first token.
     """
-    from .llm import load_llm
+    from hf_rnn.families.llm.llm import load_llm
 
     if mode == "freeze":
         raise ConfigError("model.mode=freeze trains only a new task head; the prompt classifier reads the LM head "

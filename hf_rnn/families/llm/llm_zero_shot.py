@@ -18,11 +18,11 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ...errors import ConfigError
-from ...generation import KV_CACHE_LAYERS, read_cache
-from ...tasks.kinds import GENERIC_PROMPT
-from ...tasks.sentiment import SENTIMENT_PROMPT
-from ...tokenization import chat_prompt_ids
+from hf_rnn.errors import ConfigError
+from hf_rnn.generation import KV_CACHE_LAYERS, read_cache
+from hf_rnn.tasks.kinds import GENERIC_PROMPT
+from hf_rnn.tasks.sentiment import SENTIMENT_PROMPT
+from hf_rnn.tokenization import chat_prompt_ids
 
 
 def default_prompt(task: Any) -> tuple[str, str]:
@@ -256,9 +256,9 @@ def zero_shot(
     Raises:
         ConfigError: a token-classification task (a causal LM cannot tag zero-shot here).
     """
-    from ...arguments import instance_argument
-    from ...tasks import Task, load_task
-    from .llm import load_llm
+    from hf_rnn.arguments import instance_argument
+    from hf_rnn.families.llm.llm import load_llm
+    from hf_rnn.tasks import Task, load_task
 
     instance_argument(task, (str, Task), "zero_shot: task", "a Task or a task name")
     instance_argument(model, nn.Module, "zero_shot: model", "a causal LM (torch.nn.Module)", optional=True)

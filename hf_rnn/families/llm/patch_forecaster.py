@@ -29,7 +29,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers import initialization as init
 from transformers.utils import ModelOutput, can_return_tuple
 
-from ..window_scaling import scale_windows
+from hf_rnn.families.window_scaling import scale_windows
 
 # parameters of the LLM blocks that train: the normalisation weights (GPT4TS trains the layer
 # norms and position embeddings; a RoPE model has no position embedding table)

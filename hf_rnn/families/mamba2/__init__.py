@@ -5,6 +5,13 @@ Importing the package defines only the family (no torch): its models load when a
 ``hf_rnn.models`` re-exports them and registers them with transformers' Auto classes.
 """
 
-from .family import HEAD_BY_KIND, MAMBA2, MAMBA2_VARIANTS, TESTED_PIPELINES, Mamba2Family, Mamba2ModelSection
+from hf_rnn.families.mamba2.family import (
+    HEAD_BY_KIND,
+    MAMBA2,
+    MAMBA2_VARIANTS,
+    TESTED_PIPELINES,
+    Mamba2Family,
+    Mamba2ModelSection,
+)
 
 __all__ = ["HEAD_BY_KIND", "MAMBA2", "MAMBA2_VARIANTS", "TESTED_PIPELINES", "Mamba2Family", "Mamba2ModelSection"]

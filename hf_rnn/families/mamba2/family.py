@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ...errors import ConfigError
-from ..base import CardFacts, ModelFamily
-from ..rnn.family import PROJECT_LICENSE
+from hf_rnn.errors import ConfigError
+from hf_rnn.families.base import CardFacts, ModelFamily
+from hf_rnn.families.rnn.family import PROJECT_LICENSE
 
 # --model name -> settings it changes in the task's mamba2 recipe
 MAMBA2_VARIANTS = {"mamba2": {}, "bimamba2": {"bidirectional": True}}
@@ -107,8 +107,8 @@ class Mamba2Family(ModelFamily):
         return tokenizer
 
     def build_model(self, task, model_section, tokenizer=None):
-        from .configuration_mamba2 import HfMamba2Config
-        from .modeling_mamba2 import MAMBA2_HEADS
+        from hf_rnn.families.mamba2.configuration_mamba2 import HfMamba2Config
+        from hf_rnn.families.mamba2.modeling_mamba2 import MAMBA2_HEADS
 
         kind = task.kind
         settings: dict[str, Any] = {k: v for k, v in dataclasses.asdict(model_section).items() if k not in _NOT_CONFIG}
@@ -133,7 +133,7 @@ class Mamba2Family(ModelFamily):
         return model, tokenizer
 
     def load(self, run, output_attentions: bool = False):
-        from .modeling_mamba2 import load_mamba2
+        from hf_rnn.families.mamba2.modeling_mamba2 import load_mamba2
 
         return load_mamba2(run.path)
 
@@ -143,9 +143,9 @@ class Mamba2Family(ModelFamily):
                        target_text: str | None = None, max_length: int | None = None, **_):
         """The hidden attention of every layer and head over ``text`` (its tokens as the model reads them), and
         for a language model over what it generates greedily (``generate``) or ``target_text`` teacher-forced."""
-        from ...errors import InputError
-        from ...generation import generate_one
-        from .hidden_attention import hidden_attention_maps
+        from hf_rnn.errors import InputError
+        from hf_rnn.families.mamba2.hidden_attention import hidden_attention_maps
+        from hf_rnn.generation import generate_one
 
         if getattr(model, "main_input_name", None) == "past_values":
             raise InputError(f"{type(model).__name__} reads values, not text: it has no attention maps over tokens")
@@ -169,7 +169,7 @@ class Mamba2Family(ModelFamily):
     def forward_with_maps(self, lm, ids: list[int], text: str, task_kind: str, prompt_length: int | None = None,
                     input_start: int = 0, **model_kwargs):
         """One forward pass over exactly ``ids`` with every mixer's hidden attention."""
-        from .hidden_attention import hidden_attention_maps
+        from hf_rnn.families.mamba2.hidden_attention import hidden_attention_maps
 
         out, maps = hidden_attention_maps(lm.model, lm.tokenizer, ids, text, lm.name, prompt_length=prompt_length,
                                           input_start=input_start, **model_kwargs)
@@ -178,7 +178,7 @@ class Mamba2Family(ModelFamily):
     def app_kind(self, run, model, llm_dtype: str) -> tuple[str, int | None]:
         """A translator reads the task's prompt (``"causal"``); the rest the task's own inputs. No context limit:
         the state has a fixed size whatever the length."""
-        from ...tasks import PROMPTED, input_family
+        from hf_rnn.tasks import PROMPTED, input_family
 
         return ("causal" if input_family(model) == PROMPTED else "direct"), None
 

@@ -155,10 +155,10 @@ def display_weights(matrices: dict[str, torch.Tensor]) -> tuple[torch.Tensor, li
 
 def hidden_attention_maps(model: nn.Module, tokenizer, ids: list[int], text: str, model_name: str,
                           prompt_length: int | None = None, input_start: int = 0, **model_inputs):
-    """One forward pass over ``ids`` (one row, no padding) and its :class:`hf_rnn.attention.AttentionMaps` of
+    """One forward pass over ``ids`` (one row, no padding) and its :class:`hf_rnn.families.attention.AttentionMaps` of
     kind ``"self-attention"``: every mixer's hidden attention, normalised for display (``display_weights``);
     ``meta`` says what the weights are. Returns ``(output, maps)``."""
-    from ...attention import AttentionMaps, token_strings
+    from hf_rnn.families.attention import AttentionMaps, token_strings
 
     device = next(model.parameters()).device
     tensor = torch.tensor([list(ids)], dtype=torch.long, device=device)

@@ -32,12 +32,12 @@ from transformers.modeling_outputs import (
 from transformers.models.mamba2.modeling_mamba2 import Mamba2PreTrainedModel
 from transformers.utils import can_return_tuple
 
-from ..rnn.layers_rnn import loss_kwargs
-from ..rnn.modeling_rnn import own_weight_memory
-from ..rnn.outputs_rnn import RNNTimeSeriesPredictionOutput
-from ..saved_folder import read_saved_architecture, reraise_weight_file_error
-from ..window_scaling import scale_windows
-from .configuration_mamba2 import HfMamba2Config
+from hf_rnn.families.mamba2.configuration_mamba2 import HfMamba2Config
+from hf_rnn.families.rnn.layers_rnn import loss_kwargs
+from hf_rnn.families.rnn.modeling_rnn import own_weight_memory
+from hf_rnn.families.rnn.outputs_rnn import RNNTimeSeriesPredictionOutput
+from hf_rnn.families.saved_folder import read_saved_architecture, reraise_weight_file_error
+from hf_rnn.families.window_scaling import scale_windows
 
 # --------------------------------------------------------------------------------------------------------------
 # Padding helpers
@@ -500,7 +500,7 @@ def load_mamba2(folder: str | os.PathLike, **kwargs):
 
 def register_auto_classes() -> None:
     """Make `AutoConfig` / `AutoModel*` resolve `model_type="hf_mamba2"` to these classes (no trust_remote_code)."""
-    from ..auto_registration import register_with_auto
+    from hf_rnn.families.auto_registration import register_with_auto
 
     register_with_auto(HfMamba2Config, {
         "AutoModel": HfMamba2Model, "AutoModelForSequenceClassification": HfMamba2ForSequenceClassification,

@@ -7,7 +7,7 @@ Importing the package defines only the family (no torch): its models load when a
 ``hf_rnn.models`` re-exports them and registers them with transformers' Auto classes.
 """
 
-from .family import (
+from hf_rnn.families.rnn.family import (
            PROJECT_LICENSE,
            RNN,
            RNN_ABLATIONS,

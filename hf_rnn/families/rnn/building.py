@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...assets import ensure_builtin_llm
-from ...errors import ConfigError
-from .configuration_rnn import RNNConfig
-from .modeling_rnn import RNN_HEADS
+from hf_rnn.assets.cache import ensure_builtin_llm
+from hf_rnn.errors import ConfigError
+from hf_rnn.families.rnn.configuration_rnn import RNNConfig
+from hf_rnn.families.rnn.modeling_rnn import RNN_HEADS
 
 RNN_HEAD_BY_KIND = {
     "sequence-classification": "RNNForSequenceClassification",

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ...errors import ConfigError
-from ..base import CardFacts, ModelFamily
+from hf_rnn.errors import ConfigError
+from hf_rnn.families.base import CardFacts, ModelFamily
 
 # --model shortcuts. "rnn" takes the recipe as written; the others change the cell.
 RNN_VARIANTS = {
@@ -114,19 +114,19 @@ class RNNFamily(ModelFamily):
     # ------------------------------------------------------------------ building and loading
 
     def build_model(self, task, model_section, tokenizer=None):
-        from .building import build_rnn
+        from hf_rnn.families.rnn.building import build_rnn
 
         return build_rnn(task, model_section, tokenizer), tokenizer
 
     def load(self, run, output_attentions: bool = False):
-        from .loading_rnn import load_rnn
+        from hf_rnn.families.rnn.loading_rnn import load_rnn
 
         return load_rnn(run.path)
 
     # ------------------------------------------------------------------ attention and the app
 
     def attention_maps(self, model, tokenizer, text: str, **options):
-        from ...attention import rnn_attention_maps
+        from hf_rnn.families.attention import rnn_attention_maps
 
         return rnn_attention_maps(model, tokenizer, text, **options)
 
@@ -142,7 +142,7 @@ class RNNFamily(ModelFamily):
         if getattr(lm.model.config, "attention", "none") == "none":
             return out, None, (f"{lm.name} reads its final states and has no attention to show. Train one with "
                                "attention pooling (model.attention=additive) to see where it looks.")
-        from ...attention import rnn_attention_maps
+        from hf_rnn.families.attention import rnn_attention_maps
 
         if len(lm.tokenizer(text)["input_ids"]) > len(ids):  # cut here (the page says so) rather than have it warn
             text = lm.tokenizer.decode(ids, skip_special_tokens=True)

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from ...parameters import count_parameters as parameter_counts
-from .configuration_rnn import RNNConfig
-from .modeling_rnn import RNNForSequenceClassification, RNNForTokenClassification
+from hf_rnn.families.rnn.configuration_rnn import RNNConfig
+from hf_rnn.families.rnn.modeling_rnn import RNNForSequenceClassification, RNNForTokenClassification
+from hf_rnn.training.parameters import count_parameters as parameter_counts
 
 KERAS_STACKS = {
     "simple_rnn": dict(cell="rnn", hidden_size=5, num_layers=1, bidirectional=False, num_labels=3),

@@ -14,8 +14,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers.activations import ACT2FN
 
-from .attention_rnn import RNNAttention
-from .configuration_rnn import RNNConfig
+from hf_rnn.families.rnn.attention_rnn import RNNAttention
+from hf_rnn.families.rnn.configuration_rnn import RNNConfig
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from ...errors import InputError, ModelLoadError
-from ..saved_folder import held_loading_report
-from .modeling_rnn import RNN_HEADS
+from hf_rnn.errors import InputError, ModelLoadError
+from hf_rnn.families.rnn.modeling_rnn import RNN_HEADS
+from hf_rnn.families.saved_folder import held_loading_report
 
 
 def load_rnn(folder: str | os.PathLike, **kwargs):

@@ -36,12 +36,10 @@ from transformers.modeling_outputs import (
 from transformers.utils import can_return_tuple
 from transformers.utils.deprecation import deprecate_kwarg
 
-from ..saved_folder import check_saved_architecture, clear_size_mismatch, reraise_weight_file_error
-from ..window_scaling import scale_windows
-from .attention_rnn import RNNAttention
-from .cache_rnn import RNNStateCache
-from .configuration_rnn import RNNConfig
-from .layers_rnn import (  # noqa: F401 - RNN_CLASSES, RNNState, use_single_bias: importable from here too
+from hf_rnn.families.rnn.attention_rnn import RNNAttention
+from hf_rnn.families.rnn.cache_rnn import RNNStateCache
+from hf_rnn.families.rnn.configuration_rnn import RNNConfig
+from hf_rnn.families.rnn.layers_rnn import (  # noqa: F401 - RNN_CLASSES, RNNState, use_single_bias: importable from here too
     RNN_CLASSES,
     RNNClassifierHead,
     RNNDecoder,
@@ -56,7 +54,13 @@ from .layers_rnn import (  # noqa: F401 - RNN_CLASSES, RNNState, use_single_bias
     shift_tokens_right,
     use_single_bias,
 )
-from .outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
+from hf_rnn.families.rnn.outputs_rnn import RNNModelOutput, RNNTimeSeriesPredictionOutput
+from hf_rnn.families.saved_folder import (
+    check_saved_architecture,
+    clear_size_mismatch,
+    reraise_weight_file_error,
+)
+from hf_rnn.families.window_scaling import scale_windows
 
 
 def _with_encoder_decoder_flag(config: RNNConfig, is_encoder_decoder: bool) -> RNNConfig:
@@ -758,7 +762,7 @@ def register_auto_classes() -> None:
 
     Called on `import hf_rnn.models`; re-imports (e.g. module reloads) are harmless.
     """
-    from ..auto_registration import register_with_auto
+    from hf_rnn.families.auto_registration import register_with_auto
 
     register_with_auto(RNNConfig, {
         "AutoModel": RNNModel, "AutoModelForSequenceClassification": RNNForSequenceClassification,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from transformers.utils import ModelOutput
 
-from .cache_rnn import RNNStateCache
+from hf_rnn.families.rnn.cache_rnn import RNNStateCache
 
 
 @dataclass

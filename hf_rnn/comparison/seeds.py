@@ -1,0 +1,131 @@
+"""Several seeds per model: does the verdict survive another initialisation and data order?
+
+``hf-rnn compare --seeds N`` trains each model N times, ``training.seed`` = the recipe's seed + k - 1 for seed k
+(initialisation and data order both follow it). Seed 1 is the recipe as it is, in the usual folder
+(``<model>``), so a finished comparison's runs are reused; seed k > 1 goes to ``<model>-seed<k>``.
+
+``summary`` gives each model's primary metric over the seeds (mean ± sample standard deviation) and the verdict
+pair's paired test seed by seed (seed k of one model against seed k of the other), and says whether the sign
+of the difference and its significance hold across seeds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from hf_rnn.comparison.paired_tests import paired_test
+from hf_rnn.errors import ConfigError, HfRnnError
+from hf_rnn.runs.predictions import PREDICTIONS, read_predictions
+
+MAX_SEEDS = 20
+
+
+def check_seeds(seeds: Any) -> int:
+    """``seeds`` as a count of runs per model (1 to ``MAX_SEEDS``), or a ``ConfigError`` naming it."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"seeds must be a whole number from 1 to {MAX_SEEDS} (runs per model), not {seeds!r}")
+    return seeds
+
+
+def seed_folder(folder: str | Path, k: int) -> Path:
+    """Seed ``k``'s run folder beside seed 1's (``folder`` itself)."""
+    folder = Path(folder)
+    return folder if k == 1 else folder.with_name(f"{folder.name}-seed{k}")
+
+
+def seed_value(base: int, k: int) -> int:
+    """``training.seed`` of seed ``k`` (1-based): the recipe's for the first."""
+    return base + k - 1
+
+
+def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]], verdict_pair: tuple[str, str] | None, kind: str,
+            metric: str, greater_is_better: bool, limits: dict[str, str] | None = None) -> dict[str, Any]:
+    """``results.json``'s ``seeds``: per model the metric of each seed, their mean and standard deviation; per
+    seed the verdict pair's paired test; and a sentence on whether the verdict holds across seeds.
+
+    Args:
+        runs_by_model: each model's runs (``hf_rnn.runs.run.Run``), seed 1 first.
+        training_seeds: each model's ``training.seed`` of each run, seed 1 first.
+        verdict_pair: the verdict's two model names (``a``, ``b``), or None (nothing to test seed by seed).
+        limits: why a model trained fewer seeds than the others (``Profile.seed_limits``), by model name.
+    """
+    count = max(len(r) for r in runs_by_model.values())
+    per_model = {}
+    for name, runs in runs_by_model.items():
+        values = [float(run.metrics.test[metric]) for run in runs if metric in run.metrics.test]
+        per_model[name] = {"training_seeds": list(training_seeds.get(name, [])), "values": values, "mean": statistics.fmean(values) if values else None,
+                           "std": statistics.stdev(values) if len(values) > 1 else None}
+        if limits and limits.get(name):
+            per_model[name]["fewer_seeds"] = limits[name]
+    per_seed: list[dict[str, Any]] = []
+    once = False
+    if verdict_pair is not None:
+        a, b = verdict_pair
+        runs_a, runs_b = runs_by_model[a], runs_by_model[b]
+        once = len(runs_a) != len(runs_b) and 1 in (len(runs_a), len(runs_b))
+        if once:  # a model trained once meets each seed of the other
+            runs_a, runs_b = runs_a * (len(runs_b) if len(runs_a) == 1 else 1), runs_b * (len(runs_a) if len(runs_b) == 1 else 1)
+        for k, (run_a, run_b) in enumerate(zip(runs_a, runs_b), 1):
+            entry: dict[str, Any] = {"seed": k}
+            try:
+                pa, pb = read_predictions(run_a.path / PREDICTIONS), read_predictions(run_b.path / PREDICTIONS)
+                if pa is None or pb is None:
+                    raise HfRnnError("no per-example predictions (a run from before they were written)")
+                r = paired_test(kind, metric, a, pa.records, b, pb.records, greater_is_better)
+                entry.update(difference=r.difference, ci_low=r.ci_low, ci_high=r.ci_high, p_value=r.p_value,
+                             test=r.test, better=r.better, significant=r.significant)
+            except HfRnnError as e:
+                entry["error"] = str(e)
+            per_seed.append(entry)
+    return {"count": count, "per_model": per_model, "verdict_per_seed": per_seed,
+            "holds": holds_sentence(per_seed, verdict_pair, once_against_seeds=once)}
+
+
+def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None,
+                   once_against_seeds: bool = False) -> str:
+    """Whether the verdict's sign and significance hold seed by seed, in words."""
+    tested = [s for s in per_seed if "difference" in s]
+    if pair is None or not tested:
+        return ""
+    a, b = pair
+    ahead_a = sum(s["better"] == a for s in tested)
+    ahead_b = sum(s["better"] == b for s in tested)
+    significant = sum(bool(s["significant"]) for s in tested)
+    n = len(tested)
+    leader, count = (a, ahead_a) if ahead_a >= ahead_b else (b, ahead_b)
+    holds = "holds" if count == n and significant == n else "does not hold at every seed"
+    once = "; a model trained once meets every seed of the other" if once_against_seeds else ""
+    return (f"Seed by seed (seed k of {a} against seed k of {b}{once}), {leader} is ahead in {count} of {n} and the "
+            f"difference is significant (p < 0.05, uncorrected) in {significant} of {n}: the verdict {holds}.")
+
+
+def lines(seeds: dict[str, Any], metric: str) -> list[str]:
+    """The report's "Seeds" section (markdown lines)."""
+    if not seeds or seeds.get("count", 1) < 2:
+        return []
+    fewer = {name: m["fewer_seeds"] for name, m in seeds["per_model"].items() if m.get("fewer_seeds")}
+    times = {1: "once", 2: "twice"}
+    out = ["## Seeds", "", f"Each model trained {seeds['count']} times" + (" (but see below)" if fewer else "")
+           + ", `training.seed` varied (initialisation and data order); the table above shows seed 1."
+           + "".join(f" {name} trained {times.get(len(seeds['per_model'][name]['values']), 'fewer times')}: {why}"
+                     + ("" if why.endswith(".") else ".") for name, why in fewer.items()), "",
+           f"| model | {metric}: mean ± sd | per seed |", "|---|---|---|"]
+    for name, m in seeds["per_model"].items():
+        spread = "—" if m["mean"] is None else f"{m['mean']:.4g}" + (f" ± {m['std']:.2g}" if m["std"] is not None
+                                                                     else "")
+        out.append(f"| {name} | {spread} | {', '.join(f'{v:.4g}' for v in m['values'])} |")
+    out.append("")
+    if seeds.get("verdict_per_seed"):
+        out += ["| seed | difference | 95% CI | p |", "|---|---|---|---|"]
+        for s in seeds["verdict_per_seed"]:
+            if "difference" in s:
+                out.append(f"| {s['seed']} | {s['difference']:+.4g} | {s['ci_low']:+.4g} to {s['ci_high']:+.4g} | "
+                           f"{s['p_value']:.3g} |")
+            else:
+                out.append(f"| {s['seed']} | — | — | {s.get('error', '')} |")
+        out.append("")
+    if seeds.get("holds"):
+        out += [seeds["holds"], ""]
+    return out

@@ -1,0 +1,312 @@
+"""The comparison's verdict: which pairs of rows are tested, the paragraph a report opens with, and the test
+examples where two models disagree.
+
+The pairs (``choose_pairs``): the best fine-tuned LLM against the best RNN (the verdict), the best fine-tuned LLM
+against the zero-shot LLM, every other pair of trained models, and the best trained model against each reference.
+Each pair is tested on the per-example predictions of both rows (``hf_rnn.comparison.paired_tests``), the p-values
+Holm-corrected together. A row without predictions (a run trained before they were written) leaves its pairs
+untested, and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hf_rnn.comparison.paired_tests import PairedResult, holm, paired_test
+from hf_rnn.comparison.schema import REFERENCE, TRAINED, VERDICT_FAMILIES, ZERO_SHOT, ModelResult
+from hf_rnn.errors import HfRnnError
+from hf_rnn.runs.predictions import in_report_folder, read_predictions
+
+NO_PREDICTIONS = "No per-example predictions in this run; paired tests need a re-run."
+# the verdict pair first; Holm corrects all of one report's pairs together
+ROLES = ("verdict", "fine-tuned vs zero-shot", "trained pair", "against a reference")
+MAX_DISAGREEMENTS = 3  # test examples shown each way
+
+
+@dataclass
+class Verdict:
+    """What ``judge`` finds: the tests (``PairedResult.to_dict`` plus ``role``), the opening paragraph, the
+    examples where the verdict's two models disagree, and what could not be tested."""
+
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    paragraph: str = ""
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+
+def _value(row: ModelResult, metric: str) -> float | None:
+    value = row.metrics.get(metric)
+    return value if isinstance(value, (int, float)) and value == value else None
+
+
+def _best(rows: Sequence[ModelResult], metric: str, greater_is_better: bool) -> ModelResult | None:
+    scored = [r for r in rows if _value(r, metric) is not None]
+    if not scored:
+        return None
+    return (max if greater_is_better else min)(scored, key=lambda r: _value(r, metric))
+
+
+def choose_pairs(rows: Sequence[ModelResult], metric: str,
+                 greater_is_better: bool) -> list[tuple[ModelResult, ModelResult, str]]:
+    """``(row a, row b, role)`` for each pair a comparison tests, the verdict's first (a: the LLM, b: the RNN);
+    the rows' ``role`` says which are trained, zero-shot or references."""
+    trained = [r for r in rows if r.role == TRAINED]
+    zero_shot = [r for r in rows if r.role == ZERO_SHOT]
+    refs = [r for r in rows if r.role == REFERENCE]
+    llm_family, rnn_family = VERDICT_FAMILIES
+    best_llm = _best([r for r in trained if r.family == llm_family], metric, greater_is_better)
+    best_rnn = _best([r for r in trained if r.family == rnn_family], metric, greater_is_better)
+    pairs: list[tuple[ModelResult, ModelResult, str]] = []
+    if best_llm is not None and best_rnn is not None:
+        pairs.append((best_llm, best_rnn, "verdict"))
+    if best_llm is not None:
+        pairs += [(best_llm, z, "fine-tuned vs zero-shot") for z in zero_shot]
+    seen = {frozenset((a.name, b.name)) for a, b, _ in pairs}
+    for i, a in enumerate(trained):
+        for b in trained[i + 1:]:
+            if frozenset((a.name, b.name)) not in seen:
+                pairs.append((a, b, "trained pair"))
+    best = _best(trained, metric, greater_is_better)
+    if best is not None:
+        pairs += [(best, ref, "against a reference") for ref in refs]
+    return pairs
+
+
+def judge(rows: Sequence[ModelResult], folder: str | Path, kind: str, metric: str, greater_is_better: bool,
+          task=None) -> Verdict:
+    """Test ``choose_pairs(rows)`` on the rows' predictions (``row.predictions``, relative to ``folder``) and write
+    the verdict. ``task``: the compared task, to show the inputs of the examples where the verdict's models
+    disagree (none without it)."""
+    folder = Path(folder)
+    records: dict[str, list[dict] | None] = {}
+    problems: list[str] = []
+    for row in rows:
+        name, path = row.name, row.predictions
+        try:
+            if path and not in_report_folder(path):
+                raise HfRnnError(f"{name}'s predictions {path!r} are not in the report's predictions/ folder")
+            found = read_predictions(folder / path) if path else None
+        except HfRnnError as e:
+            problems.append(str(e))
+            found = None
+        records[name] = found.records if found is not None else None
+    results: list[tuple[PairedResult, str]] = []
+    untested: list[str] = []
+    for a, b, role in choose_pairs(rows, metric, greater_is_better):
+        name_a, name_b = a.name, b.name
+        if records.get(name_a) is None or records.get(name_b) is None:
+            untested.append(f"{name_a} vs {name_b}")
+            continue
+        try:
+            results.append((paired_test(kind, metric, name_a, records[name_a], name_b, records[name_b],
+                                        greater_is_better), role))
+        except HfRnnError as e:
+            problems.append(f"{name_a} vs {name_b}: {e}")
+    holm([r for r, _ in results])
+    verdict = Verdict(tests=[{"role": role, **r.to_dict()} for r, role in results])
+    if not results:
+        verdict.note = NO_PREDICTIONS
+    elif untested:
+        verdict.note = (f"Not tested (no per-example predictions for one of the two; a re-run writes them): "
+                        f"{', '.join(untested)}.")
+    if problems:
+        verdict.note = " ".join([verdict.note, *problems]).strip()
+    verdict.paragraph = paragraph(results, rows, metric) if results else verdict.note
+    main = next((r for r, role in results if role == "verdict"), None)
+    if main is not None:
+        verdict.disagreements = disagreements(kind, main, records[main.a], records[main.b], task)
+    return verdict
+
+
+# =========================================================================== the words
+
+
+def _difference_words(r: PairedResult) -> tuple[str, str]:
+    """The size of the gap and its interval, in the metric's units (accuracy in points)."""
+    scale, unit = (100.0, " points") if r.metric == "accuracy" else (1.0, "")
+    ahead = abs(r.difference) * scale
+    sign = 1 if r.difference >= 0 else -1  # the interval of the gap's size, on the leader's side
+    low, high = sorted((sign * r.ci_low * scale, sign * r.ci_high * scale))
+    digits = 1 if r.metric in ("accuracy", "chrf", "bleu") else 3
+    size = f"{ahead:.{digits}f}{unit}" + ("" if r.metric == "accuracy" else f" of {_metric_name(r.metric)}")
+    return size, f"95% CI {low:.{digits}f} to {high:.{digits}f}"
+
+
+def _metric_name(metric: str) -> str:
+    return {"bpc": "bits per character", "mae": "MAE", "chrf": "chrF", "bleu": "BLEU"}.get(metric, metric)
+
+
+def format_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _test_words(r: PairedResult) -> str:
+    holm_p = "" if r.p_holm is None or r.p_holm == r.p_value else f", Holm-corrected {format_p(r.p_holm)}"
+    name = r.test.split(" (")[0]
+    return f"{name} {format_p(r.p_value)}{holm_p}; n = {r.n:,} {r.unit}"
+
+
+def sentence(r: PairedResult) -> str:
+    """One pair's result in words: who is ahead, by how much, how sure."""
+    size, interval = _difference_words(r)
+    if r.better is None:
+        return f"**No difference:** {r.a} and {r.b} score the same {_metric_name(r.metric)} ({_test_words(r)})"
+    loser = r.b if r.better == r.a else r.a
+    if r.significant:
+        return f"**{r.better} is ahead of {loser} by {size}** ({interval}; {_test_words(r)})"
+    return (f"**No significant difference between {r.better} and {loser} at this budget** ({r.better} ahead by "
+            f"{size}, {interval}; {_test_words(r)})")
+
+
+def cost_ratios(a: ModelResult, b: ModelResult) -> str:
+    """What ``a`` costs as multiples of ``b``: training seconds, latency p50, peak memory, parameters."""
+    parts = []
+    for key, what in (("train_seconds", "the training seconds"), ("latency_ms_p50", "the latency (p50)"),
+                      ("peak_memory_mb", "the peak memory"), ("parameters_total", "the parameters")):
+        x, y = getattr(a, key), getattr(b, key)
+        if x and y:
+            ratio = x / y
+            parts.append(f"{ratio:,.{1 if ratio >= 10 else 2}f}× {what}")
+    return f"{a.name} takes {', '.join(parts)} of {b.name}" if parts else ""
+
+
+def paragraph(results: list[tuple[PairedResult, str]], rows: Sequence[ModelResult], metric: str) -> str:
+    """The report's opening: the verdict pair with its cost, then the fine-tuned LLM against the zero-shot one."""
+    by_name = {r.name: r for r in rows}
+    lines = []
+    for r, role in results:
+        if role not in ("verdict", "fine-tuned vs zero-shot"):
+            continue
+        text = sentence(r)
+        if role == "verdict":
+            cost = cost_ratios(by_name[r.a], by_name[r.b])
+            lines.append(f"{text}. {cost + '.' if cost else ''}".strip())
+        else:
+            lines.append(f"Against the untrained instruct model: {sentence(r)}.")
+    if not lines:  # one family only: the first tested pair
+        r, _ = results[0]
+        lines.append(sentence(r) + ".")
+    return " ".join(lines)
+
+
+def tests_table(tests: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines: one row per tested pair."""
+    head = ["pair", "metric", "difference (a − b)", "95% CI", "test", "p", "p (Holm)", "n"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for t in tests:
+        digits = 4 if t["metric"] in ("accuracy", "bpc", "mae") else 2
+        lines.append(f"| {t['a']} vs {t['b']} ({t['role']}) | {t['metric']} | {t['difference']:+.{digits}f} | "
+                     f"{t['ci_low']:+.{digits}f} to {t['ci_high']:+.{digits}f} | {t['test']} | {t['p_value']:.3g} | "
+                     f"{'—' if t.get('p_holm') is None else format(t['p_holm'], '.3g')} | {t['n']:,} {t['unit']} |")
+    return lines
+
+
+# =========================================================================== where they disagree
+
+
+def disagreements(kind: str, r: PairedResult, records_a: list[dict], records_b: list[dict], task=None,
+                  per_side: int = MAX_DISAGREEMENTS) -> list[dict[str, Any]]:
+    """Up to ``per_side`` test examples each way where one of the pair is right (or closer: a tagger's share of
+    words, a translation's sentence chrF, a forecast's error) and the other is not, the largest gaps first:
+    ``{"right", "wrong", "exact", "of", "index", "input", "truth", "answers": {name: text}}``; ``exact``: right
+    and wrong outright (classification), else closer and further; ``of``: how many examples differ that way."""
+    by_b = {x["index"]: x for x in records_b}
+    pairs = [(x, by_b[x["index"]]) for x in records_a if x["index"] in by_b]
+    score = _EXAMPLE_SCORES.get(kind)
+    if score is None:
+        return []
+    scored = [(score(x) - score(y), x, y) for x, y in pairs]
+    out = []
+    for right, wrong, sign in ((r.a, r.b, 1), (r.b, r.a, -1)):
+        if score is _closeness:  # lower error is better: a's lead is b's error minus a's
+            sign = -sign
+        ahead = [s for s in scored if sign * s[0] > 0]
+        chosen = sorted(ahead, key=lambda s: -abs(s[0]))[:per_side]
+        for _, x, y in chosen:
+            out.append({"right": right, "wrong": wrong, "exact": kind == "sequence-classification",
+                        "of": len(ahead), "index": x["index"],
+                        "input": _input_text(kind, task, x["index"]), "truth": _truth(kind, task, x),
+                        "answers": {r.a: _answer(kind, task, x), r.b: _answer(kind, task, y)}})
+    return out
+
+
+def _correct(x: dict) -> float:
+    if isinstance(x["gold"], list):  # a sentence: its share of correct words
+        return sum(p == g for p, g in zip(x["pred"], x["gold"])) / max(len(x["gold"]), 1)
+    return float(x["pred"] == x["gold"])
+
+
+def _sentence_chrf(x: dict) -> float:
+    import sacrebleu
+
+    return sacrebleu.sentence_chrf(x["hyp"], [x["ref"]]).score
+
+
+def _closeness(x: dict) -> float:  # a window's mean absolute error (lower is better)
+    return sum(abs(p - t) for p, t in zip(x["pred"], x["true"])) / max(len(x["true"]), 1)
+
+
+_EXAMPLE_SCORES = {"sequence-classification": _correct, "token-classification": _correct,
+                   "translation": _sentence_chrf, "forecasting": _closeness}
+
+
+def _label(task, i: int) -> str:
+    names = getattr(task, "label_names", None) if task is not None else None
+    return names[i] if names and 0 <= i < len(names) else str(i)
+
+
+def _input_text(kind: str, task, index: int) -> str:
+    if task is None:
+        return f"test example {index}"
+    test = task.dataset["test"]
+    if kind == "sequence-classification":
+        return test[index]["text"]
+    if kind == "token-classification":
+        return " ".join(test[index]["tokens"])
+    if kind == "translation":
+        return test[index]["source"]
+    return f"test window {index}"
+
+
+def _truth(kind: str, task, x: dict) -> str:
+    if kind == "sequence-classification":
+        return _label(task, x["gold"])
+    if kind == "token-classification":
+        return " ".join(_label(task, t) for t in x["gold"])
+    if kind == "translation":
+        return x["ref"]
+    return ", ".join(f"{v:.1f}" for v in x["true"])
+
+
+def _answer(kind: str, task, x: dict) -> str:
+    if kind == "sequence-classification":
+        return _label(task, x["pred"])
+    if kind == "token-classification":  # the wrong tags marked
+        return " ".join(_label(task, p) if p == g else f"**{_label(task, p)}**" for p, g in zip(x["pred"], x["gold"]))
+    if kind == "translation":
+        return x["hyp"]
+    return ", ".join(f"{v:.1f}" for v in x["pred"])
+
+
+def disagreement_lines(items: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines of ``disagreements``: a table per direction."""
+    lines: list[str] = []
+    for right, wrong in dict.fromkeys((d["right"], d["wrong"]) for d in items):
+        shown = [d for d in items if d["right"] == right and d["wrong"] == wrong]
+        how = f"{right} right, {wrong} wrong" if shown[0].get("exact") else f"{right} closer to the truth than {wrong}"
+        lines += [f"**{how}** ({len(shown)} of {shown[0].get('of', len(shown))} such test examples, the widest "
+                  "gaps first):", "",
+                  f"| input | truth | {right} | {wrong} |", "|---|---|---|---|"]
+        for d in shown:
+            cells = [_cell(d["input"]), _cell(d["truth"]), _cell(d["answers"][right]), _cell(d["answers"][wrong])]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
