@@ -40,15 +40,17 @@ _EXPORTS = {
     # training, comparison, attention
     "train": "hf_rnn.training.loop",
     "train_recipe": "hf_rnn.training.recipe_training",
+    "load_recipe": "hf_rnn.training.recipes",
     "TrainConfig": "hf_rnn.training.loop",
     # run folders: reading them, and metrics.json's schema
     "read_run": "hf_rnn.runs.run",
     "Run": "hf_rnn.runs.run",
+    "load_run_model": "hf_rnn.runs.run",
     "RunMetrics": "hf_rnn.runs.schema",
     "compare": "hf_rnn.comparison.compare",
     "compare_runs": "hf_rnn.comparison.compare",
     "compare_sizes": "hf_rnn.comparison.learning_curve",
-    "Comparison": "hf_rnn.comparison.compare",
+    "Comparison": "hf_rnn.comparison.schema",
     "attention_maps": "hf_rnn.families",
     "AttentionMaps": "hf_rnn.families.attention",
     # errors
