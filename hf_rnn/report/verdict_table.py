@@ -146,8 +146,8 @@ def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
 
 
 def _curve_line(curve: dict[str, Any], link_base: str) -> str:
-    """A committed curve (``results/<task>-curve-<profile>/curve.json``): its link and its largest size's
-    data-equivalence sentence, else the first."""
+    """A committed curve (``results/<task>-curve-<profile>/curve.json``): its link and the data-equivalence
+    sentence of its smallest size (where pretraining is worth most)."""
     name = curve["folder"]
     sentences = curve.get("equivalence") or []
     said = f": {sentences[0][0].lower()}{sentences[0][1:].rstrip('.')}" if sentences else ""
