@@ -456,6 +456,21 @@ def test_zero_shot_sentiment_prompt_opens_the_answer(tasks, tokenizer, tiny_llam
     assert bare.label_token_ids[1] == tokenizer("positive", add_special_tokens=False)["input_ids"][0]
 
 
+def test_number_labels_of_a_users_file_are_told_apart_after_the_answers_space(tokenizer, tiny_llama_dir):
+    """Labels 0 and 1: " 0" and " 1" start with the same space token in this tokenizer, so the space joins the
+    answer's prefix and the digits' own tokens are the label tokens (the classifier used to refuse the file)."""
+    from hf_rnn.families.llm.llm_zero_shot import GENERIC_PROMPT
+
+    lm, _ = load_llm(tiny_llama_dir)
+    spaced = [tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in ("0", "1")]
+    assert spaced[0][0] == spaced[1][0]  # the case this handles: a shared first token
+    clf = ZeroShotClassifier(lm, tokenizer, ["0", "1"], *GENERIC_PROMPT)
+    assert clf.label_token_ids == [tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in ("0", "1")]
+    assert clf.answer_prefix == GENERIC_PROMPT[1] + " " and tokenizer.decode(clf.prompt_ids("x")).endswith(": ")
+    words = ZeroShotClassifier(lm, tokenizer, ["negative", "positive"], *GENERIC_PROMPT)
+    assert words.answer_prefix == GENERIC_PROMPT[1]  # words that differ after the space keep it theirs
+
+
 def test_zero_shot_translation_and_refusals(tasks, tiny_llama_dir):
     lm, tok = load_llm(tiny_llama_dir)
     metrics = zero_shot(tasks["translation"], lm, tok, max_examples=2, max_new_tokens=4)

@@ -94,6 +94,13 @@ class ZeroShotClassifier(nn.Module):
         """
         space = " " if self.answer_prefix and not self.answer_prefix.endswith((" ", "\n")) else ""
         ids = [self.tokenizer(space + w, add_special_tokens=False)["input_ids"][0] for w in self.label_words]
+        if len(set(ids)) != len(ids) and space:
+            # labels like 0 and 1 (a user's file): " 0" and " 1" can both start with the space's own token. The
+            # space then goes into the answer's prefix and the words' own first tokens tell them apart.
+            bare = [self.tokenizer(w, add_special_tokens=False)["input_ids"][:1] for w in self.label_words]
+            if all(bare) and len({b[0] for b in bare}) == len(bare):
+                self.answer_prefix += space
+                return [b[0] for b in bare]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"label words {self.label_words} share a first token; choose words that differ "
                               "in their first token")
