@@ -13,6 +13,7 @@ import pytest
 from hf_rnn.comparison.schema import ModelResult
 from hf_rnn.report.verdict import NO_PREDICTIONS, choose_pairs, judge
 from hf_rnn.runs.predictions import write_predictions
+from hf_rnn.tasks.kinds import SequenceClassificationTask
 
 TASK = SimpleNamespace(name="sentiment", kind="sequence-classification")
 
@@ -63,7 +64,7 @@ def test_the_pairs_start_with_the_best_llm_against_the_best_rnn():
 
 def test_the_verdict_paragraph_names_the_leader_the_interval_the_test_and_the_cost(tmp_path):
     rows = _rows_with_predictions(tmp_path)
-    v = judge(rows, tmp_path, "sequence-classification", "accuracy", True)
+    v = judge(rows, tmp_path, SequenceClassificationTask, "accuracy", True)
     assert [t["role"] for t in v.tests] == ["verdict", "fine-tuned vs zero-shot", "against a reference"]
     main = v.tests[0]
     assert (main["a"], main["b"]) == ("smollm2", "bilstm") and main["p_holm"] >= main["p_value"]
@@ -90,7 +91,7 @@ def test_no_significant_difference_is_said_so(tmp_path):
     for name, records in (("a", a), ("b", b)):
         write_predictions(tmp_path / f"predictions/{name}.jsonl.gz", TASK, records)
     rows = [_row("b", "rnn", "b", 35 / 40, "predictions/b.jsonl.gz"), _row("a", "llm", "a", 36 / 40, "predictions/a.jsonl.gz")]
-    v = judge(rows, tmp_path, "sequence-classification", "accuracy", True)
+    v = judge(rows, tmp_path, SequenceClassificationTask, "accuracy", True)
     assert v.paragraph.startswith("**No significant difference between a and b at this budget** (a ahead by 2.5 "
                                   "points, 95% CI")
     assert "exact McNemar p = " in v.paragraph
@@ -100,13 +101,13 @@ def test_rows_without_predictions_say_a_rerun_is_needed(tmp_path):
     """An old results.json: its rows have no predictions key at all; the report says so and nothing fails."""
     old = [ModelResult.from_dict({k: v for k, v in r.to_dict().items() if k not in ("predictions", "role")})
            for r in _rows_with_predictions(tmp_path)]
-    v = judge(old, tmp_path, "sequence-classification", "accuracy", True)
+    v = judge(old, tmp_path, SequenceClassificationTask, "accuracy", True)
     assert v.tests == [] and v.paragraph == NO_PREDICTIONS == v.note and v.disagreements == []
     assert NO_PREDICTIONS == "No per-example predictions in this run; paired tests need a re-run."
     # one row without them: the other pairs are tested, the missing one named
     rows = _rows_with_predictions(tmp_path)
     rows[2].predictions = None
-    v = judge(rows, tmp_path, "sequence-classification", "accuracy", True)
+    v = judge(rows, tmp_path, SequenceClassificationTask, "accuracy", True)
     assert [t["role"] for t in v.tests] == ["verdict", "against a reference"]
     assert "Not tested" in v.note and "smollm2 vs smollm2 zero-shot" in v.note
 
@@ -120,5 +121,5 @@ def test_a_hostile_or_damaged_predictions_path_is_named_not_read(tmp_path, path,
     rows = _rows_with_predictions(tmp_path)
     (tmp_path / "predictions" / "damaged.jsonl.gz").write_bytes(b"\x1f\x8b not gzip")
     rows[0].predictions = path
-    v = judge(rows, tmp_path, "sequence-classification", "accuracy", True)
+    v = judge(rows, tmp_path, SequenceClassificationTask, "accuracy", True)
     assert message in v.note and all("bilstm" not in (t["a"], t["b"]) for t in v.tests)

@@ -245,7 +245,7 @@ def compare(
         comparison.seeds = seed_summary(
             by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seed_counts[name][0] + 1)]
                      for row, name in zip(rows, recipes)},
-            verdict, eval_task.kind, eval_task.primary_metric, eval_task.greater_is_better,
+            verdict, eval_task, eval_task.primary_metric, eval_task.greater_is_better,
             limits={row.name: seed_counts[name][1] for row, name in zip(rows, recipes) if seed_counts[name][1]})
     write_report(comparison, eval_task)
     return comparison
@@ -267,7 +267,7 @@ def _seed_recipe(recipe, k: int):
 def _judge(comparison: Comparison, task, progress: bool) -> None:
     """The paired tests of the comparison's rows and its verdict (``hf_rnn.report.verdict``), into ``comparison``."""
     _say(progress, "[compare] paired tests on the per-example predictions ...")
-    found = judge(comparison.rows, comparison.output_dir, task.kind, task.primary_metric, task.greater_is_better,
+    found = judge(comparison.rows, comparison.output_dir, task, task.primary_metric, task.greater_is_better,
                   task)
     comparison.paired_tests, comparison.verdict = found.tests, found.paragraph
     comparison.disagreements, comparison.paired_tests_note = found.disagreements, found.note

@@ -91,30 +91,24 @@ class PairedResult:
 
 # =========================================================================== the entry point
 
-UNITS = {"sequence-classification": "texts", "token-classification": "sentences", "causal-lm": "blocks",
-         "translation": "sentence pairs", "forecasting": "windows"}
-
-
-def paired_test(kind: str, metric: str, name_a: str, records_a: Sequence[dict], name_b: str,
+def paired_test(test: str | None, metric: str, name_a: str, records_a: Sequence[dict], name_b: str,
                 records_b: Sequence[dict], greater_is_better: bool = True) -> PairedResult:
-    """Compare model ``a`` with model ``b`` on ``metric`` from their per-example records of one task kind.
+    """Compare model ``a`` with model ``b`` on ``metric`` from their per-example records, with ``test`` (one of
+    ``TESTS``: the task kind's ``Task.paired_test``).
 
     Records pair by ``index``; only the examples both answered count (``n``).
 
     Raises:
-        PairingError: the kind or metric has no test here, or the two share no example.
+        PairingError: no such test, a test that reads another metric, or the two share no example.
     """
-    tests: dict[str, Callable[..., PairedResult]] = {
-        "sequence-classification": _accuracy, "token-classification": _tagging, "causal-lm": _bits_per_char,
-        "translation": _translation, "forecasting": _forecasts}
-    if kind not in tests:
-        raise PairingError(f"no paired test for task kind {kind!r}")
-    if kind == "translation":
-        result = _translation(metric, name_a, records_a, name_b, records_b)
-    else:
-        result = tests[kind](name_a, records_a, name_b, records_b)
-        if result.metric != metric:
-            raise PairingError(f"the paired test of a {kind} task reads {result.metric}, not {metric!r}")
+    if test is None:
+        raise PairingError("the task's kind names no paired test (Task.paired_test): its models are compared "
+                           "by their scores alone")
+    if test not in TESTS:
+        raise PairingError(f"no paired test named {test!r} (the task's kind names one of: {', '.join(TESTS)})")
+    result = TESTS[test](metric, name_a, records_a, name_b, records_b)
+    if result.metric != metric:
+        raise PairingError(f"the {test} test reads {result.metric}, not {metric!r}")
     result.greater_is_better = greater_is_better
     return result
 
@@ -216,7 +210,7 @@ def _ratio_result(metric: str, name_a: str, name_b: str, num_a, den_a, num_b, de
 # =========================================================================== by kind
 
 
-def _accuracy(name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
+def _accuracy(metric: str, name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
     from statsmodels.stats.contingency_tables import mcnemar
     from statsmodels.stats.proportion import proportion_confint
 
@@ -240,7 +234,7 @@ def _accuracy(name_a: str, records_a: Sequence[dict], name_b: str, records_b: Se
                                       "only_a_right": table[0][1], "only_b_right": table[1][0]}])
 
 
-def _tagging(name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
+def _tagging(metric: str, name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
     ra, rb = _common(records_a, records_b)
     correct_a = [sum(p == g for p, g in zip(r["pred"], r["gold"])) for r in ra]
     correct_b = [sum(p == g for p, g in zip(r["pred"], r["gold"])) for r in rb]
@@ -250,7 +244,7 @@ def _tagging(name_a: str, records_a: Sequence[dict], name_b: str, records_b: Seq
                          "paired permutation test over sentences")
 
 
-def _bits_per_char(name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
+def _bits_per_char(metric: str, name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
     if any("chars" not in r for r in [*records_a, *records_b]):
         raise PairingError("bits per character needs each block's character count (chars)")
     by_b = {r["index"]: r["chars"] for r in records_b}
@@ -264,7 +258,7 @@ def _bits_per_char(name_a: str, records_a: Sequence[dict], name_b: str, records_
     return result
 
 
-def _forecasts(name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
+def _forecasts(metric: str, name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
     from statsmodels.tsa.stattools import diebold_mariano_test
 
     ra, rb = _common(records_a, records_b)
@@ -349,3 +343,13 @@ def _translation(metric: str, name_a: str, records_a: Sequence[dict], name_b: st
                         n=len(refs), unit="sentence pairs", paired=True,
                         other_tests=[{"name": "paired bootstrap", "p_value": p["bs"],
                                       "library": "sacrebleu.significance.PairedTest(test_type='bs', 1000 resamples)"}])
+
+
+# the tests a task kind can name (``Task.paired_test``), by what they resample
+TESTS: dict[str, Callable[..., PairedResult]] = {
+    "mcnemar": _accuracy,  # one label per text: exact McNemar, Wilson intervals, paired bootstrap
+    "sentence-permutation": _tagging,  # tags: whole sentences resampled (a sentence's tokens are not independent)
+    "block-permutation": _bits_per_char,  # bits per character: blocks of text resampled
+    "sacrebleu": _translation,  # chrF / BLEU: sacrebleu's paired bootstrap and approximate randomisation
+    "diebold-mariano": _forecasts,  # forecast errors: Diebold-Mariano, bootstrap over windows
+}

@@ -40,7 +40,7 @@ def seed_value(base: int, k: int) -> int:
     return base + k - 1
 
 
-def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]], verdict_pair: tuple[str, str] | None, kind: str,
+def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]], verdict_pair: tuple[str, str] | None, kind: Any,
             metric: str, greater_is_better: bool, limits: dict[str, str] | None = None) -> dict[str, Any]:
     """``results.json``'s ``seeds``: per model the metric of each seed, their mean and standard deviation; per
     seed the verdict pair's paired test; and a sentence on whether the verdict holds across seeds.
@@ -73,7 +73,7 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
                 pa, pb = read_predictions(run_a.path / PREDICTIONS), read_predictions(run_b.path / PREDICTIONS)
                 if pa is None or pb is None:
                     raise HfRnnError("no per-example predictions (a run from before they were written)")
-                r = paired_test(kind, metric, a, pa.records, b, pb.records, greater_is_better)
+                r = paired_test(kind.paired_test, metric, a, pa.records, b, pb.records, greater_is_better)
                 entry.update(difference=r.difference, ci_low=r.ci_low, ci_high=r.ci_high, p_value=r.p_value,
                              test=r.test, better=r.better, significant=r.significant)
             except HfRnnError as e:

@@ -83,6 +83,8 @@ class ModelFamily:
     maps_notes: ClassVar[Mapping[str, str]] = {}
     # what its model cards say
     card: ClassVar[CardFacts] = CardFacts()
+    # how the report's quality-against-size figure draws its models (a matplotlib marker and colour)
+    plot_style: ClassVar[tuple[str, str]] = ("D", "tab:green")
 
     def __repr__(self) -> str:
         return f"<model family {self.name!r}>"

@@ -294,7 +294,8 @@ def plot_quality_vs_parameters(rows: Sequence[Mapping[str, Any]], metric_name: s
     """
     fig = _new_figure(7.0, 4.8)
     ax = fig.add_subplot()
-    markers = {"rnn": "o", "llm": "s"}
+    from hf_rnn.families import FAMILIES
+
     seen_families: set[str] = set()
     for row in rows:
         name = str(row.get("model", row.get("name", "?")))
@@ -305,8 +306,8 @@ def plot_quality_vs_parameters(rows: Sequence[Mapping[str, Any]], metric_name: s
         family = str(row.get("family", ""))
         label = family.upper() if family and family not in seen_families else None
         seen_families.add(family)
-        ax.scatter([float(params)], [float(value)], marker=markers.get(family, "D"), s=45, label=label,
-                   color={"rnn": "tab:blue", "llm": "tab:orange"}.get(family, "tab:green"), zorder=3)
+        marker, color = FAMILIES[family].plot_style if family in FAMILIES else ("D", "tab:green")  # a reference
+        ax.scatter([float(params)], [float(value)], marker=marker, s=45, label=label, color=color, zorder=3)
         ax.annotate(name, (float(params), float(value)), xytext=(5, 4), textcoords="offset points", fontsize=8)
     ax.set_xscale("log")
     ax.margins(x=0.15, y=0.1)  # room for the labels of the extreme points

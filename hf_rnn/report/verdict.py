@@ -75,11 +75,11 @@ def choose_pairs(rows: Sequence[ModelResult], metric: str,
     return pairs
 
 
-def judge(rows: Sequence[ModelResult], folder: str | Path, kind: str, metric: str, greater_is_better: bool,
+def judge(rows: Sequence[ModelResult], folder: str | Path, kind: Any, metric: str, greater_is_better: bool,
           task=None) -> Verdict:
     """Test ``choose_pairs(rows)`` on the rows' predictions (``row.predictions``, relative to ``folder``) and write
-    the verdict. ``task``: the compared task, to show the inputs of the examples where the verdict's models
-    disagree (none without it)."""
+    the verdict. ``kind``: the task's kind (a ``Task`` class or instance: its ``paired_test`` and ``examples``);
+    ``task``: the compared task, to show the inputs of the examples where the verdict's models disagree."""
     folder = Path(folder)
     records: dict[str, list[dict] | None] = {}
     problems: list[str] = []
@@ -101,7 +101,7 @@ def judge(rows: Sequence[ModelResult], folder: str | Path, kind: str, metric: st
             untested.append(f"{name_a} vs {name_b}")
             continue
         try:
-            results.append((paired_test(kind, metric, name_a, records[name_a], name_b, records[name_b],
+            results.append((paired_test(kind.paired_test, metric, name_a, records[name_a], name_b, records[name_b],
                                         greater_is_better), role))
         except HfRnnError as e:
             problems.append(f"{name_a} vs {name_b}: {e}")
@@ -207,88 +207,30 @@ def tests_table(tests: list[dict[str, Any]]) -> list[str]:
 # =========================================================================== where they disagree
 
 
-def disagreements(kind: str, r: PairedResult, records_a: list[dict], records_b: list[dict], task=None,
+def disagreements(kind: Any, r: PairedResult, records_a: list[dict], records_b: list[dict], task=None,
                   per_side: int = MAX_DISAGREEMENTS) -> list[dict[str, Any]]:
     """Up to ``per_side`` test examples each way where one of the pair is right (or closer: a tagger's share of
     words, a translation's sentence chrF, a forecast's error) and the other is not, the largest gaps first:
     ``{"right", "wrong", "exact", "of", "index", "input", "truth", "answers": {name: text}}``; ``exact``: right
-    and wrong outright (classification), else closer and further; ``of``: how many examples differ that way."""
+    and wrong outright (classification), else closer and further; ``of``: how many examples differ that way.
+    ``kind``: the task's kind (a ``Task`` class or instance): its ``examples`` view scores and writes them."""
+    view = kind.examples
     by_b = {x["index"]: x for x in records_b}
     pairs = [(x, by_b[x["index"]]) for x in records_a if x["index"] in by_b]
-    score = _EXAMPLE_SCORES.get(kind)
-    if score is None:
+    if not pairs or view.score(pairs[0][0]) is None:
         return []
-    scored = [(score(x) - score(y), x, y) for x, y in pairs]
+    scored = [(view.score(x) - view.score(y), x, y) for x, y in pairs]
     out = []
     for right, wrong, sign in ((r.a, r.b, 1), (r.b, r.a, -1)):
-        if score is _closeness:  # lower error is better: a's lead is b's error minus a's
+        if view.lower_is_better:  # a's lead is b's error minus a's
             sign = -sign
         ahead = [s for s in scored if sign * s[0] > 0]
         chosen = sorted(ahead, key=lambda s: -abs(s[0]))[:per_side]
         for _, x, y in chosen:
-            out.append({"right": right, "wrong": wrong, "exact": kind == "sequence-classification",
-                        "of": len(ahead), "index": x["index"],
-                        "input": _input_text(kind, task, x["index"]), "truth": _truth(kind, task, x),
-                        "answers": {r.a: _answer(kind, task, x), r.b: _answer(kind, task, y)}})
+            out.append({"right": right, "wrong": wrong, "exact": view.exact, "of": len(ahead), "index": x["index"],
+                        "input": view.input_text(task, x["index"]), "truth": view.truth(task, x),
+                        "answers": {r.a: view.answer(task, x), r.b: view.answer(task, y)}})
     return out
-
-
-def _correct(x: dict) -> float:
-    if isinstance(x["gold"], list):  # a sentence: its share of correct words
-        return sum(p == g for p, g in zip(x["pred"], x["gold"])) / max(len(x["gold"]), 1)
-    return float(x["pred"] == x["gold"])
-
-
-def _sentence_chrf(x: dict) -> float:
-    import sacrebleu
-
-    return sacrebleu.sentence_chrf(x["hyp"], [x["ref"]]).score
-
-
-def _closeness(x: dict) -> float:  # a window's mean absolute error (lower is better)
-    return sum(abs(p - t) for p, t in zip(x["pred"], x["true"])) / max(len(x["true"]), 1)
-
-
-_EXAMPLE_SCORES = {"sequence-classification": _correct, "token-classification": _correct,
-                   "translation": _sentence_chrf, "forecasting": _closeness}
-
-
-def _label(task, i: int) -> str:
-    names = getattr(task, "label_names", None) if task is not None else None
-    return names[i] if names and 0 <= i < len(names) else str(i)
-
-
-def _input_text(kind: str, task, index: int) -> str:
-    if task is None:
-        return f"test example {index}"
-    test = task.dataset["test"]
-    if kind == "sequence-classification":
-        return test[index]["text"]
-    if kind == "token-classification":
-        return " ".join(test[index]["tokens"])
-    if kind == "translation":
-        return test[index]["source"]
-    return f"test window {index}"
-
-
-def _truth(kind: str, task, x: dict) -> str:
-    if kind == "sequence-classification":
-        return _label(task, x["gold"])
-    if kind == "token-classification":
-        return " ".join(_label(task, t) for t in x["gold"])
-    if kind == "translation":
-        return x["ref"]
-    return ", ".join(f"{v:.1f}" for v in x["true"])
-
-
-def _answer(kind: str, task, x: dict) -> str:
-    if kind == "sequence-classification":
-        return _label(task, x["pred"])
-    if kind == "token-classification":  # the wrong tags marked
-        return " ".join(_label(task, p) if p == g else f"**{_label(task, p)}**" for p, g in zip(x["pred"], x["gold"]))
-    if kind == "translation":
-        return x["hyp"]
-    return ", ".join(f"{v:.1f}" for v in x["pred"])
 
 
 def disagreement_lines(items: list[dict[str, Any]]) -> list[str]:

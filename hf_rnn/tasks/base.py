@@ -36,6 +36,7 @@ from datasets import Dataset, DatasetDict
 from hf_rnn.comparison.goals import Goal
 from hf_rnn.comparison.profiles import Profile
 from hf_rnn.errors import DataError, InputError
+from hf_rnn.tasks.example_views import ExampleView
 from hf_rnn.tasks.options import Option
 from hf_rnn.training.sampling import evaluation_loader
 
@@ -508,6 +509,10 @@ class Task:
     app_output: ClassVar[str] = "text"
     # whether the page offers how many new tokens to generate (a continuation)
     app_new_tokens: ClassVar[bool] = False
+    # the report's paired test of two models on this kind (``hf_rnn.comparison.paired_tests.TESTS``; None: none)
+    paired_test: ClassVar[str | None] = None
+    # how its per-example predictions read where two models disagree (``hf_rnn.tasks.example_views``)
+    examples: ClassVar[ExampleView] = ExampleView()
     # the fewest new tokens an answer may take where the kind generates one (a translation: a sentence)
     answer_min_new_tokens: ClassVar[int | None] = None
     # whether an LLM's map can show the prompt template around the input (a tagger's input is the text alone)

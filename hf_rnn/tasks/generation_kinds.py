@@ -19,6 +19,7 @@ from transformers import DataCollatorForSeq2Seq, default_data_collator
 from hf_rnn.errors import DataError, InputError
 from hf_rnn.generation import generate_batch, pad_id
 from hf_rnn.tasks.base import DIRECT, PROMPTED, SPLITS, Answer, Task, input_family
+from hf_rnn.tasks.example_views import ForecastView, TranslationView
 from hf_rnn.tasks.kinds import by_index, concat_batches, generated_answers, left_padding, unicode_text
 from hf_rnn.tasks.options import Option
 from hf_rnn.tasks.sources import distinct_columns, pick_column, warn_dropped
@@ -67,6 +68,8 @@ class TranslationTask(_PromptedGenerationMixin, Task):
     """
 
     kind = "translation"
+    paired_test = "sacrebleu"
+    examples = TranslationView()
     answer_min_new_tokens = 16
     columns = ("source", "target")
     pipeline_tag = "translation"
@@ -284,6 +287,8 @@ class ForecastingTask(_PromptedGenerationMixin, Task):
     """
 
     kind = "forecasting"
+    paired_test = "diebold-mariano"
+    examples = ForecastView()
     columns = ("series", "values", "target_start", "season")
     app_input = "window"
     reads_text = False

@@ -37,6 +37,7 @@ from transformers import (
 from hf_rnn.errors import DataError, InputError
 from hf_rnn.generation import generate_batch, pad_id
 from hf_rnn.tasks.base import DIRECT, SPLITS, Answer, Task, input_family
+from hf_rnn.tasks.example_views import LabelView, TagsView
 from hf_rnn.tasks.options import Option
 from hf_rnn.tasks.sources import distinct_columns, pick_column, warn_dropped
 from hf_rnn.tokenization import IGNORE_INDEX, encode_words, split_words
@@ -263,6 +264,8 @@ class SequenceClassificationTask(Task):
     """
 
     kind = "sequence-classification"
+    paired_test = "mcnemar"
+    examples = LabelView()
     columns = ("text", "label")
     accepts_forward = True
     app_output = "label"
@@ -442,6 +445,8 @@ class TokenClassificationTask(Task):
     """
 
     kind = "token-classification"
+    paired_test = "sentence-permutation"
+    examples = TagsView()
     app_output = "tags"
     app_prompt_maps = False
     pipeline_tag = "token-classification"
@@ -632,6 +637,7 @@ class LanguageModelingTask(Task):
     between models that share a tokenizer."""
 
     kind = "causal-lm"
+    paired_test = "block-permutation"
     columns = ("text",)
     app_new_tokens = True
     app_needs_data = False

@@ -67,6 +67,7 @@ class LLMModelSection:
 
 class LLMFamily(ModelFamily):
     name = "llm"
+    plot_style = ("s", "tab:orange")
     section = LLMModelSection
     catch_all = True
     names = (*LLM_NAMES, *LLM_VARIANTS, *LLM_MODES)

@@ -70,6 +70,7 @@ class RNNModelSection:
 
 class RNNFamily(ModelFamily):
     name = "rnn"
+    plot_style = ("o", "tab:blue")
     section = RNNModelSection
     model_type = "hf_rnn"
     names = ("rnn", *RNN_VARIANTS, *RNN_ABLATIONS)
