@@ -366,12 +366,21 @@ def test_the_verdict_table_says_how_the_verdict_fares_seed_by_seed_and_links_the
     curve = tmp_path / "results" / "sentiment-curve-quick"
     curve.mkdir()
     (curve / "curve.json").write_text(json.dumps({
-        "task": "sentiment", "profile": "quick", "equivalence": [
+        "task": "sentiment", "profile": "quick", "points": {}, "sizes": [100], "equivalence": [
             "With 100 labelled examples smollm2 scores accuracy 0.8; bilstm needs about 900 to match it (9× as many)."]}))
     text = verdict_section(collect(tmp_path / "results"), "../", collect_curves(tmp_path / "results"))
     assert "| **LLM ahead** | 3 seeds: LLM ahead in 2 (1 significant), RNN ahead in 1 (0 significant) |" in text
     assert ("[sentiment](../results/sentiment-curve-quick/curve.md) (quick budget per point): with 100 labelled "
             "examples smollm2 scores accuracy 0.8; bilstm needs about 900 to match it (9× as many).") in text
+    # the LLM trained once (a profile's seed limit), its run against each RNN seed: said so
+    once = dict(doc, seeds=dict(doc["seeds"], per_model={"bilstm": {"values": [0.8, 0.81, 0.79]},
+                                                          "smollm2": {"values": [0.88]}}))
+    publish(_write(tmp_path / "runs" / "once", once), tmp_path / "results")
+    assert "| 1 LLM run against 3 RNN seeds: LLM ahead in 2" in verdict_section(collect(tmp_path / "results"))
+    # folders named like a curve that are none (a user's file "learning-curve.csv", an interrupted publication)
+    (tmp_path / "results" / "sentiment-learning-curve-quick").mkdir()
+    (tmp_path / "results" / ".sentiment-curve-quick.tmp-1").mkdir()
+    assert [c["folder"] for c in collect_curves(tmp_path / "results")] == ["sentiment-curve-quick"]
     doc.pop("seeds")
     publish(_write(tmp_path / "runs" / "one", doc), tmp_path / "results")
     assert "| **LLM ahead** | — |" in verdict_section(collect(tmp_path / "results"))

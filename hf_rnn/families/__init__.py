@@ -102,7 +102,7 @@ def build_model(task, model_section, tokenizer=None):
 def attention_maps(model, tokenizer, text: str, *, generate: bool = False, max_new_tokens: int = 20,
                    target_text: str | None = None, max_length: int | None = None):
     """Attention weights of ``model`` on ``text``, as an :class:`AttentionMaps` (same structure for every family),
-    built by the model's family (``ModelFamily.attention_maps``); ``hf_rnn.families.attention.attention_maps`` is this.
+    built by the model's family (``ModelFamily.attention_maps``); ``hf_rnn.attention_maps`` is this.
 
     Args:
         model: an RNN of this package with attention (``RNNForSequenceClassification`` or ``RNNForSeq2SeqLM``

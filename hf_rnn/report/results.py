@@ -238,11 +238,15 @@ def collect_curves(results_root: str | os.PathLike = RESULTS_DIR) -> list[dict[s
     root = Path(results_root)
     out = []
     for folder in sorted(root.glob("*-curve-*")) if root.is_dir() else []:
+        # a published comparison of a file named like a curve ("learning-curve.csv") holds no curve.json, and a
+        # dot-folder is an interrupted publication's leftover: neither is a curve
+        if folder.name.startswith(".") or not (folder / "curve.json").is_file():
+            continue
         try:
             doc = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise ResultsError(f"{folder / 'curve.json'} cannot be read: {e}") from None
-        if isinstance(doc, dict) and {"task", "profile"} <= doc.keys():
+        if isinstance(doc, dict) and {"task", "profile", "points", "sizes"} <= doc.keys():
             out.append(dict(doc, folder=folder.name))
     return sorted(out, key=lambda d: (bool(d.get("variant")), d["folder"]))
 

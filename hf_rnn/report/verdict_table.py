@@ -78,7 +78,7 @@ def _pick(docs: list[Comparison]) -> list[Comparison]:
 def verdict_section(documents: list[Comparison], link_base: str = "", curves: list[dict[str, Any]] = ()) -> str:
     """The verdict block: a table with a row per task (see the module) from the committed comparisons
     (``hf_rnn.report.results.collect``), then a line linking the committed training-set-size curves
-    (``hf_rnn.comparison.learning_curve.collect_curves``); ``link_base`` leads from the file the block is in to
+    (``hf_rnn.report.results.collect_curves``); ``link_base`` leads from the file the block is in to
     the repository root (``""`` for the README, ``"../"`` for a page under ``docs/``)."""
     docs = _pick(documents)
     if not docs:
@@ -135,6 +135,10 @@ def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
     pair = {m for m in (doc.seeds or {}).get("per_model", {})}
     if not per_seed or not {llm, rnn} <= pair:
         return "—"
+    runs = {name: len((doc.seeds or {}).get("per_model", {}).get(name, {}).get("values", [])) for name in (llm, rnn)}
+    # a model trained once (a profile's seed limit) meets every seed of the other: not independent runs of both
+    head = (f"{len(per_seed)} seeds" if runs[llm] == runs[rnn] else
+            f"{runs[llm]} LLM run{'s' * (runs[llm] != 1)} against {runs[rnn]} RNN seed{'s' * (runs[rnn] != 1)}")
     parts = []
     for name, family in sorted(((llm, "LLM"), (rnn, "RNN")),
                                key=lambda nf: -sum(s.get("better") == nf[0] for s in per_seed)):
@@ -142,7 +146,7 @@ def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
         if ahead:
             parts.append(f"{family} ahead in {len(ahead)} ({sum(bool(s.get('significant')) for s in ahead)} "
                          "significant)")
-    return f"{len(per_seed)} seeds: " + ", ".join(parts) if parts else "—"
+    return f"{head}: " + ", ".join(parts) if parts else "—"
 
 
 def _curve_line(curve: dict[str, Any], link_base: str) -> str:
