@@ -290,7 +290,11 @@ def data_equivalence(curve: Curve) -> list[str]:
     rnn_points = sorted(curve.points[rnn])
     for n, score in sorted(curve.points[llm]):
         need = _examples_to_reach(rnn_points, score, curve.greater_is_better)
-        if need is None:
+        first_n, first = rnn_points[0]
+        if need is not None and need <= first_n:  # no interpolation below the fewest examples measured
+            sentences.append(f"With {n:,} labelled examples {llm} scores {curve.metric} {score:.4g}; {rnn} already "
+                             f"does as well with the fewest measured ({first:.4g} with {first_n:,}).")
+        elif need is None:
             best_n, best = rnn_points[-1]
             sentences.append(f"With {n:,} labelled examples {llm} scores {curve.metric} {score:.4g}; {rnn} does not "
                              f"reach it within the data ({best:.4g} with {best_n:,}).")
