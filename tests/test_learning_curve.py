@@ -173,7 +173,12 @@ def test_several_seeds_make_a_point_the_mean_and_a_band_of_one_standard_deviatio
         rows = [NS(name="bilstm", family="rnn", role="trained", metrics={"accuracy": rnn_values[0]}),
                 NS(name="smollm2", family="llm", role="trained", metrics={"accuracy": llm_values[0]}),
                 NS(name="smollm2 zero-shot", family="llm", role="zero-shot", metrics={"accuracy": 0.75})]
-        seeds = {"per_model": {"bilstm": {"values": rnn_values}, "smollm2": {"values": llm_values}}}
+        import statistics
+
+        def spread(v):
+            return {"values": v, "mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else None}
+
+        seeds = {"per_model": {"bilstm": spread(rnn_values), "smollm2": spread(llm_values)}}
         return n, NS(rows=rows, seeds=seeds, output_dir=str(tmp_path / f"n{n}"))
 
     curve = _curve_of("sentiment", "quick", "accuracy", True,

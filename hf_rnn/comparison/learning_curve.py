@@ -243,10 +243,10 @@ def _curve_of(task: str, profile: str, metric: str, greater_is_better: bool, com
             if row.role != TRAINED:  # untrained: the zero-shot LLM, references
                 lines.setdefault(row.name, float(score))
                 continue
-            values = [float(v) for v in per_seed.get(row.name, {}).get("values", []) if math.isfinite(float(v))]
-            if len(values) > 1:
-                mean = sum(values) / len(values)
-                sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+            seeds = per_seed.get(row.name, {})  # the comparison's own mean and sd over seeds (hf_rnn.comparison.seeds)
+            values = seeds.get("values", [])
+            if len(values) > 1 and seeds.get("std") is not None:
+                mean, sd = float(seeds["mean"]), float(seeds["std"])
                 points.setdefault(row.name, []).append((n, mean))
                 bands.setdefault(row.name, []).append((n, mean - sd, mean + sd, len(values)))
             else:
