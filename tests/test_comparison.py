@@ -18,6 +18,7 @@ import yaml
 from hf_rnn import compare
 from hf_rnn.cli import main as cli
 from hf_rnn.comparison import compare as comparison
+from hf_rnn.comparison import model_runs
 from hf_rnn.comparison.compare import compare_runs
 from hf_rnn.errors import ConfigError
 from hf_rnn.runs.run import EVAL_PROGRESS, RunError, read_run
@@ -195,7 +196,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch
     checkpoints = sorted((run_dir / "checkpoints").iterdir())
     assert [c.name for c in checkpoints] == ["step-0000002", "step-0000004"]
     shutil.rmtree(checkpoints[1])
-    monkeypatch.setattr(comparison, "PROGRESS_SECONDS", 0.0)  # print every poll: a tiny run is over in seconds
+    monkeypatch.setattr(model_runs, "PROGRESS_SECONDS", 0.0)  # print every poll: a tiny run is over in seconds
     again = compare("pos", ["rnn"], "quick", tmp_path, overrides=keep, progress=True)
     err = capsys.readouterr().err
     assert "rnn: resuming from step-0000002" in err
@@ -213,7 +214,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch
 
 
 def test_the_progress_line_says_which_evaluation_is_under_way(tmp_path):
-    from hf_rnn.comparison.compare import progress_line
+    from hf_rnn.comparison.model_runs import progress_line
     from hf_rnn.training.recipes import load_recipe
 
     recipe = load_recipe("sentiment", "bilstm", overrides=["training.max_seconds=60"])
@@ -307,7 +308,7 @@ def test_two_llm_folders_of_one_name_train_into_two_run_folders(tmp_path, tiny_l
         if len(trained) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(comparison, "_train_or_reuse", train)
+    monkeypatch.setattr(comparison, "train_or_reuse", train)
     for models in ([str(a), str(b)], [str(b), f"{a}/"]):
         trained.clear()
         with pytest.raises(KeyboardInterrupt):
@@ -315,12 +316,12 @@ def test_two_llm_folders_of_one_name_train_into_two_run_folders(tmp_path, tiny_l
         assert sorted(trained.values()) == [("a_model", "a_model"), ("b_model", "b_model")], trained
         assert not (tmp_path / "report").exists()
     # clashing case aside (a macOS disk), with the parent folder, then a hash of the name; never "..", the parent
-    names = comparison._folder_names(["x/Model", "y/model", "rnn", "..", "org/a_b", "a b", "a_b"])
+    names = model_runs.folder_names(["x/Model", "y/model", "rnn", "..", "org/a_b", "a b", "a_b"])
     assert {k: v for k, v in names.items() if k not in ("a b", "a_b")} == {
         "x/Model": "x_Model", "y/model": "y_model", "rnn": "rnn", "..": "model", "org/a_b": "org_a_b"}
     assert re.fullmatch(r"a_b-[0-9a-f]{8}", names["a b"]) and re.fullmatch(r"a_b-[0-9a-f]{8}", names["a_b"])
     assert len({n.lower() for n in names.values()}) == len(names)
-    assert comparison._folder_names(["a_b", "a b"]) == {"a b": names["a b"], "a_b": names["a_b"]}  # any order
+    assert model_runs.folder_names(["a_b", "a b"]) == {"a b": names["a b"], "a_b": names["a_b"]}  # any order
 
 
 def test_runs_of_different_tasks_splits_or_tokenizers_are_refused(compared, tmp_path):
@@ -388,7 +389,8 @@ def test_every_task_has_a_default_model_set_with_all_three_families():
 
 
 def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
-    from hf_rnn.comparison.compare import Profile, _budget_line, profile_overrides
+    from hf_rnn.comparison.budget import budget_line
+    from hf_rnn.comparison.compare import Profile, profile_overrides
     from hf_rnn.training.recipes import load_recipe
 
     by_time = Profile("t", 90, train_examples=500)
@@ -397,18 +399,18 @@ def test_a_profile_matches_seconds_or_epochs_and_the_report_says_which():
                for m, f in (("bilstm", "rnn"), ("smollm2", "llm"))]
     assert {(r.training.max_seconds, r.task.max_train_examples) for r in recipes} == {(90, 500)}
     assert recipes[1].model.freeze_layers == 0  # only the quick profile freezes the lower layers
-    assert _budget_line(recipes) == "matched wall-clock budget: 90 s of training per model, on 500 training examples"
+    assert budget_line(recipes) == "matched wall-clock budget: 90 s of training per model, on 500 training examples"
 
     recipes = [load_recipe("sentiment", m, overrides=profile_overrides(by_epochs, f, 30))
                for m, f in (("bilstm", "rnn"), ("smollm2", "llm"))]
     assert {(r.training.epochs, r.training.max_seconds, r.training.max_steps) for r in recipes} == {(2, None, None)}
-    assert _budget_line(recipes).startswith("matched budget: 2 epochs of training per model")
+    assert budget_line(recipes).startswith("matched budget: 2 epochs of training per model")
 
     # each family at its own schedule (the sentiment LLM decays over 1.25 epochs): the line names each count
     own = Profile("e", None, epochs=3, extra={"llm": ["training.epochs=1.25"]})
     recipes = [load_recipe("sentiment", m, overrides=profile_overrides(own, f, 30))
                for m, f in (("bilstm", "rnn"), ("smollm2", "llm"))]
-    assert _budget_line(recipes).startswith(
+    assert budget_line(recipes).startswith(
         "budget in epochs over the same training data, each model at its own schedule: bilstm 3, smollm2 1.25")
 
     # one model's own schedule, after its family's: the other model of the family keeps the family's
@@ -443,7 +445,8 @@ def test_report_html_renders_markdown_code_links_and_tables_and_inlines_figures(
 def test_the_zero_shot_forecast_in_the_report_reads_the_compared_series(tmp_path):
     """On the CO2 series the zero-shot LLM (which has no run to say which series) forecasts CO2's first test
     window, beside the trained run, not the default series' window."""
-    from hf_rnn.comparison.compare import ModelResult, lecture_outputs
+    from hf_rnn.comparison.lecture_answers import lecture_outputs
+    from hf_rnn.comparison.schema import ModelResult
 
     out = tmp_path / "cmp"
     assert cli(["train", "--task", "timeseries", "--model", "lstm", "--output-dir", str(out / "lstm"),

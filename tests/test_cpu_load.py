@@ -52,10 +52,10 @@ def test_threads_leave_the_busy_cores_and_respect_the_users_setting(monkeypatch)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert cpu_load.threads_to_use() is None
 
-    from hf_rnn.comparison.compare import _child_environment
+    from hf_rnn.comparison.model_runs import child_environment
 
     monkeypatch.delenv("OMP_NUM_THREADS")
-    env, threads = _child_environment()
+    env, threads = child_environment()
     assert threads == 1 and env["OMP_NUM_THREADS"] == "1"
 
 

@@ -565,14 +565,14 @@ def test_too_small_split_fails_before_an_old_run_is_replaced(tmp_path, capsys):
 def test_reports_refuse_metrics_that_are_not_finite(tmp_path):
     import json as json_
 
-    from hf_rnn.comparison.compare import _numbers
+    from hf_rnn.comparison.rows import finite_metrics
     from hf_rnn.errors import RunError
     from hf_rnn.report.results import ResultsError, read_results
 
-    assert _numbers({"accuracy": 0.5, "num_examples": 4, "flag": True}, "run") == {"accuracy": 0.5,
+    assert finite_metrics({"accuracy": 0.5, "num_examples": 4, "flag": True}, "run") == {"accuracy": 0.5,
                                                                                   "num_examples": 4}
     with pytest.raises(RunError, match="its test mae is nan, not a finite number"):
-        _numbers({"mae": float("nan"), "rmse": 1.0}, "the run in runs/x")
+        finite_metrics({"mae": float("nan"), "rmse": 1.0}, "the run in runs/x")
     doc = {"task": "timeseries", "profile": "quick", "budget": "1 s", "rows": [{"name": "lstm", "metrics": {
         "mae": float("inf")}}]}
     (tmp_path / "results.json").write_text(json_.dumps(doc))

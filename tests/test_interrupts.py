@@ -224,7 +224,7 @@ def test_an_interrupted_compare_runs_leaves_no_report_folder(tiny_run, tmp_path,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(comparison, "_figures", interrupted)
+    monkeypatch.setattr(comparison, "comparison_figures", interrupted)
     fresh = tmp_path / "new" / "report"
     with pytest.raises(KeyboardInterrupt):
         comparison.compare_runs([tiny_run], fresh, latency_examples=2)
@@ -238,12 +238,12 @@ def test_an_interrupted_compare_runs_leaves_no_report_folder(tiny_run, tmp_path,
 
 def test_cli_compare_runs_interrupted_while_scoring_makes_no_folder(tiny_run, tmp_path, monkeypatch, capsys):
     from hf_rnn.cli import main as cli
-    from hf_rnn.comparison import compare as comparison
+    from hf_rnn.comparison import rows
 
     def terminated(*args, **kwargs):
         raise Terminated(signal.SIGTERM)
 
-    monkeypatch.setattr(comparison, "measure_latency", terminated)
+    monkeypatch.setattr(rows, "measure_latency", terminated)
     assert cli(["compare", "--runs", str(tiny_run), "--output-dir", str(tmp_path / "report")]) == 143
     assert capsys.readouterr().err.strip() == "hf-rnn compare: terminated (SIGTERM)"
     assert not (tmp_path / "report").exists()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from hf_rnn.cli import main
-from hf_rnn.comparison.compare import curve_summary
+from hf_rnn.comparison.budget import curve_summary
 from hf_rnn.comparison.schema import Comparison
 from hf_rnn.errors import HfRnnError
 from hf_rnn.report import performance as performance

@@ -125,7 +125,8 @@ def compare_sizes(task: str, models: list[str] | None = None, train_sizes: str |
         overrides: recipe overrides for every model at every size.
         **compare_options: the rest of ``hf_rnn.compare``'s arguments (``data=``, ``zero_shot=``, task options).
     """
-    from hf_rnn.comparison.compare import ZERO_SHOT_CACHE, compare, comparison_variant
+    from hf_rnn.comparison.compare import compare, comparison_variant
+    from hf_rnn.comparison.rows import ZERO_SHOT_CACHE
     from hf_rnn.tasks import get_task_class, load_task
     from hf_rnn.tasks.user_data import data_overrides
     from hf_rnn.training.recipes import load_recipe
