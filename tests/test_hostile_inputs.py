@@ -465,10 +465,10 @@ def test_any_label_column_becomes_classes_or_one_data_error(labels):
 
     Clean classes: the labels present (text without its surrounding spaces, numbers and booleans by their names),
     two at least, in numeric order where all are numbers, and one id per distinct label."""
-    from hf_rnn.tasks.kinds import _class_label
+    from hf_rnn.tasks.class_labels import class_label
 
     try:
-        names, ids = _class_label(labels, "label", "test data")
+        names, ids = class_label(labels, "label", "test data")
     except DataError as e:
         assert "'label'" in str(e) and "\n" not in str(e)
         return

@@ -20,7 +20,7 @@ from hf_rnn.errors import DataError, InputError
 from hf_rnn.generation import generate_batch, pad_id
 from hf_rnn.tasks.base import DIRECT, PROMPTED, SPLITS, Answer, Task, input_family
 from hf_rnn.tasks.example_views import ForecastView, TranslationView
-from hf_rnn.tasks.kinds import by_index, concat_batches, generated_answers, left_padding, unicode_text
+from hf_rnn.tasks.kind_tools import by_index, concat_batches, generated_answers, left_padding, unicode_text
 from hf_rnn.tasks.options import Option
 from hf_rnn.tasks.sources import distinct_columns, pick_column, warn_dropped
 from hf_rnn.tokenization import IGNORE_INDEX, chat_prompt_ids, ids_with_eos

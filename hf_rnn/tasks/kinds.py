@@ -18,10 +18,7 @@ prompt, with the loss on the target tokens only.
 
 from __future__ import annotations
 
-import copy
 import math
-import re
-from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -37,217 +34,25 @@ from transformers import (
 from hf_rnn.errors import DataError, InputError
 from hf_rnn.generation import generate_batch, pad_id
 from hf_rnn.tasks.base import DIRECT, SPLITS, Answer, Task, input_family
+from hf_rnn.tasks.class_labels import check_classes, class_label, is_missing
 from hf_rnn.tasks.example_views import LabelView, TagsView
+from hf_rnn.tasks.kind_tools import (
+    MAX_LABELS_WITH_PROBABILITIES,
+    by_index,
+    concat_batches,
+    example_order,
+    generated_answers,
+    macro_f1,
+    output_label_names,
+    text_input,
+    without_labels,
+    word_input,
+)
 from hf_rnn.tasks.options import Option
 from hf_rnn.tasks.sources import distinct_columns, pick_column, warn_dropped
 from hf_rnn.tokenization import IGNORE_INDEX, encode_words, split_words
 
 DEFAULT_MAX_LENGTH = 256
-
-
-def left_padding(tokenizer):
-    """A shallow copy of ``tokenizer`` that pads on the left (decoder-only generation)."""
-    tok = copy.copy(tokenizer)
-    tok.padding_side = "left"
-    return tok
-
-
-def concat_batches(outputs: Mapping[str, list[np.ndarray]], key: str) -> np.ndarray:
-    return np.concatenate([np.asarray(a).reshape(len(a), -1) if np.asarray(a).ndim > 1 else np.asarray(a)
-                           for a in outputs[key]])
-
-
-def example_order(outputs: Mapping[str, list[np.ndarray]], n: int) -> np.ndarray:
-    """Each gathered row's ``example_index`` [n] (its position in the split), or 0..n-1 where the outputs have
-    none (a reference's arrays, built in the split's order)."""
-    if "example_index" in outputs:
-        return concat_batches(outputs, "example_index").astype(np.int64).reshape(-1)
-    return np.arange(n)
-
-
-def by_index(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``records`` in split order (an evaluation reads its batches longest first)."""
-    return sorted(records, key=lambda r: r["index"])
-
-
-# a classifier's per-example probabilities are kept up to this many labels (a file per run stays small)
-MAX_LABELS_WITH_PROBABILITIES = 20
-
-
-def model_label_names(model) -> list[str] | None:
-    """The labels ``model`` answers with, in id order: a zero-shot classifier's ``label_names``, else its
-    config's ``id2label``."""
-    names = getattr(model, "label_names", None)
-    if names:
-        return list(names)
-    id2label = getattr(getattr(model, "config", None), "id2label", None)
-    return [id2label[i] for i in range(len(id2label))] if id2label else None
-
-
-def generated_answers(outputs: Mapping[str, list[np.ndarray]], tokenizer, pad: int | None,
-                      strip: bool = True) -> list[Answer]:
-    """One ``Answer`` per generated row: the ids before the first eos or pad, and their text (special tokens
-    dropped; ``strip``: without surrounding spaces, else as generated, e.g. a continuation's leading space)."""
-    stop = {i for i in (getattr(tokenizer, "eos_token_id", None), pad) if i is not None}
-    result = []
-    for row in (r for batch in outputs["generated"] for r in batch):
-        ids = [int(i) for i in row]
-        end = next((k for k, i in enumerate(ids) if i in stop), len(ids))
-        text = tokenizer.decode(ids[:end], skip_special_tokens=True)
-        result.append(Answer(text.strip() if strip else text, token_ids=ids[:end]))
-    return result
-
-
-def _without_labels(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A batch's model inputs without ``labels``: a prediction reads the logits, the model need not compute a
-    loss (nor can any model: a language model's loss reads labels per token)."""
-    return {k: v for k, v in inputs.items() if k != "labels"}
-
-
-def _text_input(text: Any, task: str) -> str:
-    if not isinstance(text, str):
-        raise InputError(f"{task}: each input must be a text (str), not {type(text).__name__}")
-    return unicode_text(text, task)
-
-
-def unicode_text(text: str, task: str) -> str:
-    """``text``, or an ``InputError`` where it holds a lone surrogate (``"\\ud800"``: half of a UTF-16 pair, which
-    no tokenizer can encode; Python makes one from a bad ``\\u`` escape or ``errors="surrogateescape"``)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise InputError(f"{task}: the text {text[:40]!r} holds a lone surrogate (U+{ord(text[e.start]):04X} at "
-                         f"character {e.start}), which is not Unicode text; remove it or decode the text again") \
-            from None
-    return text
-
-
-def _word_input(words: Any, task: str) -> list[str]:
-    """A tagger's input as words: a list of strings, or a text split on whitespace."""
-    if isinstance(words, str):
-        words = words.split()
-    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
-        raise InputError(f"{task}: each input must be a list of words (str) or a text")
-    if not words:
-        raise InputError(f"{task}: an input has no words to label")
-    for word in words:
-        unicode_text(word, task)
-    if any(not w.strip() or w != w.strip() for w in words):  # tags are read back word by word, in order
-        raise InputError(f"{task}: a word is empty or has spaces around it: {[w for w in words if w != w.strip() or not w]}")
-    return list(words)
-
-
-def _label_names(task: Task, model, width: int) -> list[str]:
-    """The names of a classifier's ``width`` outputs: the model's (a zero-shot classifier's, or its config's
-    ``id2label``), the task's where the model has only transformers' placeholders (LABEL_0, ...)."""
-    names = model_label_names(model)
-    generic = names is None or all(re.fullmatch(r"LABEL_\d+", n) for n in names)
-    if generic and len(task.dataset["train"]):
-        names = task.label_names
-    if names is None:
-        raise InputError(f"{task.name}: the model names no labels (config.id2label) and the task has no data "
-                         "to read them from: load the task with load_task")
-    if len(names) != width:
-        raise InputError(f"{task.name}: the model answers with {width} scores per position, not one per label "
-                         f"({len(names)}): a classification or tagging run, or a zero-shot classifier, answers here")
-    return names
-
-
-def macro_f1(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
-    """Unweighted mean of per-class F1 over the classes present in ``gold`` or ``pred``."""
-    scores = []
-    for c in range(num_labels):
-        tp = np.sum((pred == c) & (gold == c))
-        fp = np.sum((pred == c) & (gold != c))
-        fn = np.sum((pred != c) & (gold == c))
-        if tp + fp + fn == 0:
-            continue
-        scores.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
-
-
-_MISSING_TEXT = {"", "nan", "null", "n/a", "na"}
-MAX_CLASSES = 10_000
-# integer labels beyond float64's exact integers are values, not classes (JSON numbers are read as floats)
-MAX_INTEGER_LABEL = 2**53
-
-
-def _is_missing(value: Any) -> bool:
-    """None, a float NaN, or text that spreadsheets write for "no value" ("", "NaN", "NULL", "N/A")."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return isinstance(value, str) and value.strip().lower() in _MISSING_TEXT
-
-
-def _label_kind(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "true/false"
-    return "text" if isinstance(value, str) else "number"
-
-
-def _numeric_order(names: list[str]) -> list[str]:
-    """``names`` in numeric order when every one is a number ("1" < "2" < "10"), else in text order; a tie
-    (``"1"`` and ``"1.0"``, two classes) is broken by the text, so the order never depends on the input's."""
-    try:
-        keys = {n: float(n) for n in names}
-    except ValueError:
-        return sorted(names)
-    if not all(math.isfinite(k) for k in keys.values()):
-        return sorted(names)
-    return sorted(names, key=lambda n: (keys[n], n))
-
-
-def check_classes(names: list[str], column: str, where: str) -> None:
-    """A classifier needs two classes at least (one would train a regression and score 1.0), and not more
-    than ``MAX_CLASSES``."""
-    if len(names) < 2:
-        found = f"only the class {names[0]!r}" if names else "no class"
-        raise DataError(f"{where}: column {column!r} has {found}: a classifier needs at least two classes "
-                        "(is it the right column?)")
-    if len(names) > MAX_CLASSES:
-        raise DataError(f"{where}: column {column!r} has {len(names):,} different labels, more than "
-                        f"{MAX_CLASSES:,} classes: is it a column of values rather than of classes?")
-
-
-def _class_label(values: list, column: str, where: str) -> tuple[ClassLabel, list[int]]:
-    """Turn a column of labels (text, integers or true/false) into a ClassLabel and an id per value.
-
-    The classes are the labels present, sorted (numbers numerically: star ratings 1..5 stay in order, with
-    names "1".."5"; true/false keep their names "False", "True"). Text is compared without the spaces around
-    it, so " pos" and "pos" are one class.
-    """
-    missing = [i for i, v in enumerate(values) if _is_missing(v)]
-    if missing:
-        raise DataError(f"{where}: column {column!r} has {len(missing)} missing label(s) (empty, NaN or null; "
-                        f"first at row {missing[0]}, value {values[missing[0]]!r}): fill them in or drop those rows")
-    kinds = [_label_kind(v) for v in values]
-    if len(set(kinds)) > 1:  # name a cell of the rarer kind: that is the odd one out
-        rare = min(sorted(set(kinds)), key=kinds.count)
-        common = max(sorted(set(kinds)), key=kinds.count)
-        i = kinds.index(rare)
-        raise DataError(f"{where}: column {column!r} mixes {rare} and {common} labels (row {i} is {values[i]!r}, "
-                        f"while most are {common}); use one kind")
-    if kinds[0] == "text":
-        texts = [v.strip() for v in values]
-    elif kinds[0] == "true/false":
-        texts = [str(bool(v)) for v in values]
-    else:
-        bad = next((v for v in values if not isinstance(v, (int, np.integer))
-                    and not (isinstance(v, (float, np.floating)) and float(v).is_integer())), None)
-        if bad is not None:
-            raise DataError(f"{where}: labels of the wrong type in column {column!r} (e.g. {bad!r}, "
-                            f"{type(bad).__name__}); classification needs integer ids or strings")
-        big = next((v for v in values if abs(v) >= MAX_INTEGER_LABEL), None)
-        if big is not None:  # a float this large is not an exact integer: it is a value, not a class id
-            raise DataError(f"{where}: column {column!r} has the label {big!r}, too large for class ids (integers "
-                            f"below 2**53); write labels as strings if they are values")
-        texts = [str(int(v)) for v in values]
-    names = _numeric_order(list(set(texts)))
-    check_classes(names, column, where)
-    index = {n: i for i, n in enumerate(names)}
-    return ClassLabel(names=names), [index[t] for t in texts]
 
 
 # =========================================================================== classification
@@ -309,7 +114,7 @@ class SequenceClassificationTask(Task):
                 )
         else:  # the classes of every split together: one id for one label in all of them
             all_labels = [v for ds in raw.values() for v in ds[label_col]]
-            cl, ids = _class_label(all_labels, label_col, where)
+            cl, ids = class_label(all_labels, label_col, where)
             start = 0
             for split, ds in raw.items():
                 out[split] = Dataset.from_dict({"text": list(ds[text_col]), "label": ids[start:start + len(ds)]},
@@ -340,7 +145,7 @@ class SequenceClassificationTask(Task):
                             for s in splits})
 
     def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
-        texts = [_text_input(t, self.name) for t in inputs]
+        texts = [text_input(t, self.name) for t in inputs]
         enc = self._encode_texts(tokenizer, texts, max_length)
         for text, ids in zip(texts, enc["input_ids"]):
             if not ids:
@@ -357,7 +162,7 @@ class SequenceClassificationTask(Task):
     def prediction_step(self, model, batch, tokenizer=None, forward=None, **_) -> dict[str, torch.Tensor]:
         """``forward``: called as the model is, instead of it (the app's forward pass that also keeps the
         attention maps: one pass for the answer and the maps)."""
-        logits = (forward or model)(**_without_labels(self.model_inputs(batch))).logits
+        logits = (forward or model)(**without_labels(self.model_inputs(batch))).logits
         return {"predictions": logits.argmax(-1), "labels": batch["labels"], "example_index": batch["example_index"],
                 "scores": logits.float()}
 
@@ -366,7 +171,7 @@ class SequenceClassificationTask(Task):
             raise InputError(f"{self.name}: the model answers with scores per token, not per text: a "
                              "classification run or a zero-shot classifier answers here")
         scores = np.concatenate(outputs["scores"])  # [N, num_labels]
-        names = _label_names(self, model, scores.shape[1])
+        names = output_label_names(self, model, scores.shape[1])
         probs = torch.from_numpy(scores).softmax(-1).tolist()
         return [Answer(dict(zip(names, p)), scores=[float(v) for v in s]) for p, s in zip(probs, scores)]
 
@@ -485,9 +290,9 @@ class TokenClassificationTask(Task):
             values = {t for ds in raw.values() for tags in ds[tag_col] for t in tags}
             if not all(isinstance(t, str) for t in values):
                 raise DataError(f"{where}: tags in column {tag_col!r} must be strings or class ids")
-            if any(_is_missing(t) for t in values):
+            if any(is_missing(t) for t in values):
                 split, i = next((s, i) for s, ds in raw.items() for i, tags in enumerate(ds[tag_col])
-                                if any(_is_missing(t) for t in tags))
+                                if any(is_missing(t) for t in tags))
                 raise DataError(f"{where}: row {i} of {split} has an empty or missing tag in column {tag_col!r}: "
                                 "every word needs a tag")
             # compared without surrounding spaces: " NN" and "NN" are one tag
@@ -527,7 +332,7 @@ class TokenClassificationTask(Task):
     def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
         # tag 0 for every word: the labels mark which positions are read back (each word's first sub-token)
         return [self._encode_words(tokenizer, words, [0] * len(words), max_length)
-                for words in (_word_input(w, self.name) for w in inputs)]
+                for words in (word_input(w, self.name) for w in inputs)]
 
     def example_inputs(self, split="test") -> list[list[str]]:
         return [list(t) for t in self.dataset[split]["tokens"]]
@@ -537,7 +342,7 @@ class TokenClassificationTask(Task):
 
     def prediction_step(self, model, batch, tokenizer=None, forward=None, **_) -> dict[str, torch.Tensor]:
         """``forward``: called as the model is, instead of it (see the classification kind's)."""
-        logits = (forward or model)(**_without_labels(self.model_inputs(batch))).logits
+        logits = (forward or model)(**without_labels(self.model_inputs(batch))).logits
         if logits.dim() != 3:
             raise InputError(f"{self.name}: the model answers with one score vector per text, not per token: a "
                              "tagging run answers here")
@@ -548,11 +353,11 @@ class TokenClassificationTask(Task):
         return out
 
     def answers(self, model, outputs, inputs, tokenizer=None) -> list[Answer]:
-        names = _label_names(self, model, int(np.asarray(outputs["num_labels"][0]).ravel()[0]))
+        names = output_label_names(self, model, int(np.asarray(outputs["num_labels"][0]).ravel()[0]))
         read = (row[gold != IGNORE_INDEX] for pred, labels in zip(outputs["predictions"], outputs["labels"])
                 for row, gold in zip(pred, labels))  # each word's tag id, words in order
         result = []
-        for words, tags in zip((_word_input(w, self.name) for w in inputs), read):
+        for words, tags in zip((word_input(w, self.name) for w in inputs), read):
             answer = Answer([(w, names[int(t)]) for w, t in zip(words, tags)])
             if len(tags) < len(words):
                 answer.notices.append(f"{len(tags)} of {len(words)} words fit the input's token limit and are "
@@ -723,7 +528,7 @@ class LanguageModelingTask(Task):
     def encode_inputs(self, tokenizer, inputs, encoding=DIRECT, max_length=None) -> list[dict[str, Any]]:
         rows = []
         for text in inputs:
-            ids = tokenizer(_text_input(text, self.name), add_special_tokens=False, truncation=max_length is not None,
+            ids = tokenizer(text_input(text, self.name), add_special_tokens=False, truncation=max_length is not None,
                             max_length=max_length)["input_ids"]
             if not ids:
                 raise InputError(f"{self.name}: the prompt {text!r} has no tokens to continue")
