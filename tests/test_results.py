@@ -381,6 +381,23 @@ def test_the_verdict_table_says_how_the_verdict_fares_seed_by_seed_and_links_the
     (tmp_path / "results" / "sentiment-learning-curve-quick").mkdir()
     (tmp_path / "results" / ".sentiment-curve-quick.tmp-1").mkdir()
     assert [c["folder"] for c in collect_curves(tmp_path / "results")] == ["sentiment-curve-quick"]
+    # the test over every seed at once (each text's score averaged over each model's runs) judges a comparison of
+    # several seeds: its means, interval and p, not seed 1's; its seed predictions travel with the publication
+    averaged = {"a": "bilstm", "b": "smollm2", "metric": "accuracy", "value_a": 0.8, "value_b": 0.8433,
+                "difference": -0.0433, "ci_low": -0.09, "ci_high": 0.004, "p_value": 0.07,
+                "test": "paired permutation test over texts on each text's mean over 3 seeds"}
+    folder = _write(tmp_path / "runs" / "averaged", dict(doc, seeds=dict(doc["seeds"], averaged=averaged, per_model={
+        "bilstm": {"values": [0.8, 0.81, 0.79], "predictions": ["predictions/bilstm-seed2.jsonl.gz"]},
+        "smollm2": {"values": [0.88, 0.8, 0.85]}})))
+    (folder / "predictions").mkdir()
+    (folder / "predictions" / "bilstm-seed2.jsonl.gz").write_bytes(b"seed 2")
+    published = publish(folder, tmp_path / "results")
+    assert (published / "predictions" / "bilstm-seed2.jsonl.gz").read_bytes() == b"seed 2"
+    text = verdict_section(collect(tmp_path / "results"))
+    assert ("| bilstm accuracy 0.8 (over seeds) | smollm2 0.8433 (over seeds) | +0.043 (-0.004 to +0.090) "
+            "| paired permutation test over texts on each text's mean over 3 seeds, p = 0.070 | no significant "
+            "difference | 3 seeds: LLM ahead in 2") in text
+    assert "on each example's score averaged over each model's runs" in text
     doc.pop("seeds")
     publish(_write(tmp_path / "runs" / "one", doc), tmp_path / "results")
     assert "| **LLM ahead** | — |" in verdict_section(collect(tmp_path / "results"))

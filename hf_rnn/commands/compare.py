@@ -19,8 +19,8 @@ def register(sub) -> None:
     p.add_argument("--no-zero-shot", action="store_true", help="leave out the zero-shot LLM reference row")
     p.add_argument("--retrain", action="store_true", help="train again even where a matching run exists")
     p.add_argument("--seeds", default="1", metavar="N",
-                   help="train each model N times, training.seed varied; the report gives mean ± sd and whether "
-                        "the verdict holds seed by seed (default 1)")
+                   help="train each model N times, training.seed varied; the report gives mean ± sd, the verdict "
+                        "pair's test seed by seed and over every seed at once (default 1)")
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
                    help="also copy the report files (no weights) into DIR/TASK-PROFILE (default DIR: results)")
     p.add_argument("--train-sizes", metavar="N,N,...", help="compare at each of these numbers of labelled training "

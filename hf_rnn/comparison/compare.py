@@ -41,6 +41,7 @@ from hf_rnn.comparison.references import references
 from hf_rnn.comparison.rows import (
     ZERO_SHOT_CACHE,
     keep_run_predictions,
+    keep_seed_predictions,
     reference_row,
     row_from_run,
     unique_row_names,
@@ -49,6 +50,7 @@ from hf_rnn.comparison.rows import (
 from hf_rnn.comparison.schema import ZERO_SHOT, Comparison
 from hf_rnn.comparison.seeds import check_seeds, seed_folder, seed_value
 from hf_rnn.comparison.seeds import summary as seed_summary
+from hf_rnn.comparison.seeds import verdict_pair as seed_verdict_pair
 from hf_rnn.errors import ConfigError
 from hf_rnn.families import family_named
 from hf_rnn.report.markdown import write_report
@@ -121,7 +123,7 @@ def compare(
         reuse: keep a finished run whose resolved recipe equals the one this call would run.
         overrides: extra ``key=value`` recipe overrides applied to every model.
         seeds: train each model this many times, ``training.seed`` varied (``hf_rnn.comparison.seeds``): the report gives
-            each model's mean ± standard deviation and whether the verdict holds seed by seed.
+            each model's mean ± standard deviation, the verdict pair's test seed by seed and over every seed at once.
         data: your own data, a local file or a Hub dataset id (default: the built-in data); the report and
             its folder (``runs/compare-TASK-FILESTEM-PROFILE``) are named after it.
         **task_options: how to read it, the task's ``load_task`` options (``text_column="review"``,
@@ -235,13 +237,15 @@ def compare(
     )
     _judge(comparison, eval_task, progress)
     if seeds > 1:
-        verdict = next(((t["a"], t["b"]) for t in comparison.paired_tests if t["role"] == "verdict"), None)
         by_row = {row.name: seed_runs[name] for row, name in zip(rows, recipes)}
+        verdict = seed_verdict_pair(rows, by_row, eval_task.primary_metric, eval_task.greater_is_better)
         comparison.seeds = seed_summary(
             by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seed_counts[name][0] + 1)]
                      for row, name in zip(rows, recipes)},
             verdict, eval_task, eval_task.primary_metric, eval_task.greater_is_better,
             limits={row.name: seed_counts[name][1] for row, name in zip(rows, recipes) if seed_counts[name][1]})
+        for name, kept in keep_seed_predictions(by_row, out).items():
+            comparison.seeds["per_model"][name]["predictions"] = kept  # published with the rows' own
     write_report(comparison, eval_task)
     return comparison
 

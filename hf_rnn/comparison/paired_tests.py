@@ -191,7 +191,7 @@ def _ratio_difference(num_a: np.ndarray, den_a: np.ndarray, num_b: np.ndarray, d
     return statistic
 
 
-def _ratio_result(metric: str, name_a: str, name_b: str, num_a, den_a, num_b, den_b, unit: str,
+def ratio_result(metric: str, name_a: str, name_b: str, num_a, den_a, num_b, den_b, unit: str,
                   paired: bool, test: str) -> PairedResult:
     """A ratio metric (correct/scored words, bits/characters) compared by bootstrap and permutation."""
     num_a, den_a, num_b, den_b = (np.asarray(x, dtype=np.float64) for x in (num_a, den_a, num_b, den_b))
@@ -240,7 +240,7 @@ def _tagging(metric: str, name_a: str, records_a: Sequence[dict], name_b: str, r
     correct_b = [sum(p == g for p, g in zip(r["pred"], r["gold"])) for r in rb]
     # a sentence cut by one model's token limit scores fewer words for it: each ratio keeps its own denominator
     total_a, total_b = [len(r["gold"]) for r in ra], [len(r["gold"]) for r in rb]
-    return _ratio_result("accuracy", name_a, name_b, correct_a, total_a, correct_b, total_b, "sentences", True,
+    return ratio_result("accuracy", name_a, name_b, correct_a, total_a, correct_b, total_b, "sentences", True,
                          "paired permutation test over sentences")
 
 
@@ -251,7 +251,7 @@ def _bits_per_char(metric: str, name_a: str, records_a: Sequence[dict], name_b: 
     # one unit of text for both only where the blocks are the same characters (the same tokenizer)
     paired = len(records_a) == len(records_b) and all(by_b.get(r["index"]) == r["chars"] for r in records_a)
     ra, rb = (_common(records_a, records_b) if paired else (list(records_a), list(records_b)))
-    result = _ratio_result("bpc", name_a, name_b, [r["bits"] for r in ra], [r["chars"] for r in ra],
+    result = ratio_result("bpc", name_a, name_b, [r["bits"] for r in ra], [r["chars"] for r in ra],
                            [r["bits"] for r in rb], [r["chars"] for r in rb], "blocks", paired,
                            "paired permutation test over blocks" if paired else
                            "permutation test over blocks (unpaired: the models cut the text into different blocks)")
@@ -259,7 +259,6 @@ def _bits_per_char(metric: str, name_a: str, records_a: Sequence[dict], name_b: 
 
 
 def _forecasts(metric: str, name_a: str, records_a: Sequence[dict], name_b: str, records_b: Sequence[dict]) -> PairedResult:
-    from statsmodels.tsa.stattools import diebold_mariano_test
 
     ra, rb = _common(records_a, records_b)
     truth_a, truth_b = np.asarray([r["true"] for r in ra]), np.asarray([r["true"] for r in rb])
@@ -268,7 +267,15 @@ def _forecasts(metric: str, name_a: str, records_a: Sequence[dict], name_b: str,
     # each window's mean absolute error over its horizon: the MAE is their mean
     loss_a = np.abs(np.asarray([r["pred"] for r in ra]) - truth_a).mean(1)
     loss_b = np.abs(np.asarray([r["pred"] for r in rb]) - truth_b).mean(1)
-    horizon = truth_a.shape[1]
+    return diebold_mariano(name_a, loss_a, name_b, loss_b, horizon=truth_a.shape[1])
+
+
+def diebold_mariano(name_a: str, loss_a: np.ndarray, name_b: str, loss_b: np.ndarray, horizon: int) -> PairedResult:
+    """Two models' absolute errors on the same windows [n] (each a window's mean over its ``horizon``) compared:
+    Diebold-Mariano on the loss differential (statsmodels), a paired bootstrap interval of the MAE difference."""
+    from statsmodels.tsa.stattools import diebold_mariano_test
+
+    loss_a, loss_b = np.asarray(loss_a, dtype=np.float64), np.asarray(loss_b, dtype=np.float64)
     # the losses as forecasts of zero under the absolute loss: DM on the windows' own loss differential
     if np.array_equal(loss_a, loss_b):  # no loss differential: DM's variance is zero, the difference is nil
         statistic, p_value, lags = 0.0, 1.0, 0
@@ -286,7 +293,7 @@ def _forecasts(metric: str, name_a: str, records_a: Sequence[dict], name_b: str,
                         n=len(loss_a), unit="windows", paired=True)
 
 
-def _sacrebleu_metric(metric: str):
+def sacrebleu_scorer(metric: str):
     from sacrebleu.metrics import BLEU, CHRF
 
     if metric == "chrf":
@@ -307,7 +314,7 @@ def _translation(metric: str, name_a: str, records_a: Sequence[dict], name_b: st
     if refs != [r["ref"] for r in rb]:
         raise PairingError("the two models' translations are of different references")
     hyps_a, hyps_b = [r["hyp"] for r in ra], [r["hyp"] for r in rb]
-    scorer = _sacrebleu_metric(metric)
+    scorer = sacrebleu_scorer(metric)
     # sacrebleu's own sentence statistics, summed over a resample, give its corpus score of that resample
     stats_a = np.asarray(scorer._extract_corpus_statistics(hyps_a, [refs]), dtype=np.float64)
     stats_b = np.asarray(scorer._extract_corpus_statistics(hyps_b, [refs]), dtype=np.float64)
@@ -329,7 +336,7 @@ def _translation(metric: str, name_a: str, records_a: Sequence[dict], name_b: st
         # the same translations everywhere: nothing to test (sacrebleu's count of shuffles beyond a zero difference
         # would read as p = 1 / (trials + 1))
         for test_type in () if hyps_a == hyps_b else ("ar", "bs"):  # b is the baseline: sacrebleu tests each other system against it
-            _, scores = PairedTest([(name_b, hyps_b), (name_a, hyps_a)], {metric: _sacrebleu_metric(metric)},
+            _, scores = PairedTest([(name_b, hyps_b), (name_a, hyps_a)], {metric: sacrebleu_scorer(metric)},
                                    [refs], test_type=test_type, n_samples=0, n_ar_confidence=-1)()
             p[test_type] = float(next(iter(v for k, v in scores.items() if k != "System"))[1].p_value)
     finally:

@@ -162,6 +162,21 @@ def keep_run_predictions(rows: list[ModelResult], runs: list[Run], out: Path) ->
             row.predictions = relative
 
 
+def keep_seed_predictions(runs_by_row: dict[str, list[Run]], out: Path) -> dict[str, list[str]]:
+    """Copy the per-example predictions of each row's seed-k runs (k > 1) into ``out/predictions/`` as
+    ``<row>-seed<k>.jsonl.gz``, beside seed 1's ``<row>.jsonl.gz``, so that the tests over seeds can be checked
+    from the report folder alone; each row's copies, relative to ``out``."""
+    kept: dict[str, list[str]] = {}
+    for name, runs in runs_by_row.items():
+        for k, run in enumerate(runs[1:], start=2):
+            source = run.path / PREDICTIONS
+            if source.is_file():
+                relative = f"{PREDICTIONS_DIR}/{folder_name(name.replace('/', '_'))}-seed{k}.jsonl.gz"
+                atomic_write_bytes(out / relative, source.read_bytes())
+                kept.setdefault(name, []).append(relative)
+    return kept
+
+
 def write_row_predictions(out: Path | None, name: str, task, records: list[dict] | None) -> str | None:
     """Write a row's per-example records into ``out/predictions/``; the file's path relative to ``out``."""
     if out is None or records is None:

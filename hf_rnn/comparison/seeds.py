@@ -5,8 +5,10 @@
 (``<model>``), so a finished comparison's runs are reused; seed k > 1 goes to ``<model>-seed<k>``.
 
 ``summary`` gives each model's primary metric over the seeds (mean ± sample standard deviation) and the verdict
-pair's paired test seed by seed (seed k of one model against seed k of the other), and says whether the sign
-of the difference and its significance hold across seeds.
+pair's paired test seed by seed (seed k of one model against seed k of the other), says whether the sign
+of the difference and its significance hold across seeds, and tests the pair once over every seed: each test
+example's score averaged over a model's runs (``hf_rnn.comparison.seed_averaged``). That last test is the
+verdict the README's table gives for a comparison of several seeds.
 """
 
 from __future__ import annotations
@@ -79,8 +81,67 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
             except HfRnnError as e:
                 entry["error"] = str(e)
             per_seed.append(entry)
-    return {"count": count, "per_model": per_model, "verdict_per_seed": per_seed,
+    averaged = _averaged_test(runs_by_model, verdict_pair, kind, metric, greater_is_better)
+    return {"count": count, "per_model": per_model, "pair": list(verdict_pair) if verdict_pair else None,
+            "verdict_per_seed": per_seed, "averaged": averaged,
             "holds": holds_sentence(per_seed, verdict_pair, once_against_seeds=once)}
+
+
+def verdict_pair(rows: list, runs_by_model: dict[str, list], metric: str,
+                 greater_is_better: bool) -> tuple[str, str] | None:
+    """The verdict's two model names (the best fine-tuned LLM, the best RNN) chosen as
+    ``hf_rnn.report.verdict.choose_pairs`` chooses them, on each model's mean over its runs rather than seed 1's
+    score: with several seeds, the best RNN is the one that is best on average."""
+    from dataclasses import replace
+
+    from hf_rnn.report.verdict import choose_pairs
+
+    averaged = []
+    for row in rows:
+        values = [float(run.metrics.test[metric]) for run in runs_by_model.get(row.name, [])
+                  if metric in run.metrics.test]
+        averaged.append(replace(row, metrics={**row.metrics, metric: statistics.fmean(values)}) if values else row)
+    return next(((a.name, b.name) for a, b, role in choose_pairs(averaged, metric, greater_is_better)
+                 if role == "verdict"), None)
+
+
+def _averaged_test(runs_by_model: dict[str, list], verdict_pair: tuple[str, str] | None, kind: Any, metric: str,
+                   greater_is_better: bool) -> dict[str, Any]:
+    """The verdict pair's test on each test example's score averaged over each model's runs
+    (``hf_rnn.comparison.seed_averaged``): ``PairedResult.to_dict()`` with ``better`` and ``significant``, an
+    ``error`` where it cannot be made, empty for one seed or no pair."""
+    from hf_rnn.comparison.seed_averaged import seed_averaged_test
+
+    if verdict_pair is None:
+        return {}
+    a, b = verdict_pair
+    if max(len(runs_by_model[a]), len(runs_by_model[b])) < 2:
+        return {}
+    try:
+        records = {}
+        for name in (a, b):
+            records[name] = []
+            for run in runs_by_model[name]:
+                found = read_predictions(run.path / PREDICTIONS)
+                if found is None:
+                    raise HfRnnError(f"{run.path} kept no per-example predictions (a run from before they were written)")
+                records[name].append(found.records)
+        r = seed_averaged_test(kind.paired_test, metric, a, records[a], b, records[b], greater_is_better)
+    except HfRnnError as e:
+        return {"error": str(e)}
+    return {**r.to_dict(), "better": r.better, "significant": r.significant}
+
+
+def averaged_sentence(averaged: dict[str, Any]) -> str:
+    """The seed-averaged test of the verdict pair in words (``hf_rnn.report.verdict.sentence``)."""
+    from hf_rnn.comparison.paired_tests import PairedResult
+    from hf_rnn.report.verdict import sentence
+
+    if not averaged or "difference" not in averaged:
+        return ""
+    fields = {k: v for k, v in averaged.items() if k not in ("better", "significant")}
+    return (f"Over every seed at once, each test example's score averaged over each model's runs: "
+            f"{sentence(PairedResult(**fields))}.")
 
 
 def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None,
@@ -95,10 +156,11 @@ def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None,
     significant = sum(bool(s["significant"]) for s in tested)
     n = len(tested)
     leader, count = (a, ahead_a) if ahead_a >= ahead_b else (b, ahead_b)
-    holds = "holds" if count == n and significant == n else "does not hold at every seed"
+    holds = ("the same leader, significantly, at every seed" if count == n and significant == n else
+             "not the same significant leader at every seed")
     once = "; a model trained once meets every seed of the other" if once_against_seeds else ""
     return (f"Seed by seed (seed k of {a} against seed k of {b}{once}), {leader} is ahead in {count} of {n} and the "
-            f"difference is significant (p < 0.05, uncorrected) in {significant} of {n}: the verdict {holds}.")
+            f"difference is significant (p < 0.05, uncorrected) in {significant} of {n}: {holds}.")
 
 
 def lines(seeds: dict[str, Any], metric: str) -> list[str]:
@@ -126,6 +188,13 @@ def lines(seeds: dict[str, Any], metric: str) -> list[str]:
             else:
                 out.append(f"| {s['seed']} | — | — | {s.get('error', '')} |")
         out.append("")
+    averaged = seeds.get("averaged") or {}
+    if "difference" in averaged:
+        out += [f"Every seed at once ({averaged['test']}): difference {averaged['difference']:+.4g}, 95% CI "
+                f"{averaged['ci_low']:+.4g} to {averaged['ci_high']:+.4g}, p = {averaged['p_value']:.3g} "
+                f"({averaged['library']}).", ""]
+    elif averaged.get("error"):
+        out += [f"No test over every seed at once: {averaged['error']}", ""]
     if seeds.get("holds"):
         out += [seeds["holds"], ""]
     return out

@@ -18,6 +18,7 @@ from hf_rnn.comparison.schema import (
     comparison_document,
     results_table,
 )
+from hf_rnn.comparison.seeds import averaged_sentence
 from hf_rnn.comparison.seeds import lines as seed_lines
 from hf_rnn.report.results import busy_latency_note, took
 from hf_rnn.report.verdict import NO_PREDICTIONS, disagreement_lines, tests_table
@@ -53,7 +54,7 @@ def write_report(c: Comparison, task) -> None:
     intro = [
         f"# {c.task}{f' ({c.variant})' if c.variant else ''}: RNN vs LLM ({c.profile} profile)",
         "",
-        f"**Verdict.** {c.verdict or NO_PREDICTIONS}" + (f" {c.seeds['holds']}" if c.seeds.get("holds") else ""),
+        _verdict_line(c),
         "",
         _BUDGET_WARNING.get(c.budget_kind, ""),
         "",
@@ -91,6 +92,17 @@ def write_report(c: Comparison, task) -> None:
         md += [f"## {title.replace('_', ' ').capitalize()}", "", f"![{title}]({name})", ""]
     atomic_write_text(out / "report.md", "\n".join(md))
     atomic_write_text(out / "report.html", _html(c, md, out))
+
+
+def _verdict_line(c: Comparison) -> str:
+    """The report's opening: with several seeds the test over all of them first (what the README's table gives),
+    then how it fares seed by seed, then seed 1's runs (the table's) with their cost; else seed 1's verdict."""
+    verdict = c.verdict or NO_PREDICTIONS
+    over_seeds = averaged_sentence(c.seeds.get("averaged") or {})
+    holds = c.seeds.get("holds", "")
+    if over_seeds:
+        return f"**Verdict.** {over_seeds} {holds} Seed 1's runs alone (the table below): {verdict}".replace("  ", " ")
+    return f"**Verdict.** {verdict}" + (f" {holds}" if holds else "")
 
 
 def _paired_section(c: Comparison) -> list[str]:

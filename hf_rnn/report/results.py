@@ -155,7 +155,7 @@ def publish(comparison_dir: str | os.PathLike, results_root: str | os.PathLike =
     """Copy a finished comparison's report files into ``results_root/<task>-<profile>/``; return that folder.
 
     Only ``results.json``, ``report.md``, the PNG figures and the rows' per-example predictions
-    (``predictions/*.jsonl.gz``, what the paired tests read) travel (weights and run folders stay behind); each
+    (``predictions/*.jsonl.gz``, what the paired tests read; with several seeds each seed's too) travel (weights and run folders stay behind); each
     figure must be under 500 KB and the whole folder under 5 MB. The folder is replaced as a whole, through a
     temporary sibling; a folder of that name holding anything else (not an earlier publication) is refused, not
     replaced.
@@ -172,7 +172,8 @@ def publish(comparison_dir: str | os.PathLike, results_root: str | os.PathLike =
         if fig.stat().st_size > MAX_FIGURE_BYTES:
             raise ResultsError(f"figure {fig} is {fig.stat().st_size // 1024} KB: results keep figures under "
                                f"{MAX_FIGURE_BYTES // 1024} KB")
-    predictions = sorted({r.predictions for r in doc.rows if r.predictions})
+    predictions = sorted({r.predictions for r in doc.rows if r.predictions}
+                         | {p for m in (doc.seeds or {}).get("per_model", {}).values() for p in m.get("predictions", [])})
     outside = [p for p in predictions if not isinstance(p, str) or not in_report_folder(p)]
     if outside:
         raise ResultsError(f"{src / 'results.json'} names predictions outside its predictions/ folder: {outside}")

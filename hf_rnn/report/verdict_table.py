@@ -3,8 +3,9 @@ from the committed ``results/`` into the README's and the docs' home page's ``ve
 
 Each row reads one committed comparison (one with paired tests before one without, then the ``full`` profile
 before ``quick``): the
-best trained RNN and the best fine-tuned LLM on the task's primary metric, their difference with its 95%
-interval and paired test (the comparison's ``paired_tests`` entry of role ``verdict``, computed from both
+best trained RNN and the best fine-tuned LLM on the task's primary metric (by their means over seeds where the
+comparison has several), their difference with its 95% interval and paired test (with several seeds the test
+over all of them, ``seeds.averaged``; else the ``paired_tests`` entry of role ``verdict``; both computed from the
 models' per-example predictions), whether it holds at the 5% level, and the cost as ratios (training
 seconds, latency p50, parameters). A comparison committed before per-example predictions were kept says
 "not tested" rather than reading a bare pair of numbers as a verdict.
@@ -28,10 +29,18 @@ def _score(row: ModelResult, metric: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and value == value else None
 
 
-def _best(rows: list[ModelResult], family: str, metric: str, greater_is_better: bool) -> ModelResult | None:
+def _best(rows: list[ModelResult], family: str, metric: str, greater_is_better: bool,
+          means: dict[str, float] | None = None) -> ModelResult | None:
+    """The family's best trained row: by its mean over seeds where the comparison has several, else its score."""
+    means = means or {}
     trained = [r for r in rows if r.role == TRAINED and r.family == family and _score(r, metric) is not None]
     sign = 1 if greater_is_better else -1
-    return max(trained, key=lambda r: sign * _score(r, metric), default=None)
+    return max(trained, key=lambda r: sign * means.get(r.name, _score(r, metric)), default=None)
+
+
+def _seed_means(doc: Comparison) -> dict[str, float]:
+    return {name: float(m["mean"]) for name, m in (doc.seeds or {}).get("per_model", {}).items()
+            if isinstance(m.get("mean"), (int, float))}
 
 
 def _ratio(a: float | None, b: float | None) -> str:
@@ -45,16 +54,25 @@ def _number(value: float) -> str:
     return f"{value:+.3f}" if abs(value) < 10 else f"{value:+.1f}"
 
 
-def _test_of(doc: Comparison, llm: str, rnn: str) -> dict[str, Any] | None:
-    """The comparison's paired test of the two rows (either order; the difference read as LLM - RNN)."""
+def _test_of(doc: Comparison, llm: str, rnn: str) -> tuple[dict[str, Any] | None, bool]:
+    """The comparison's paired test of the two rows, the difference read as LLM - RNN, and whether it is the test
+    over every seed (``seeds.averaged``: each example's score averaged over each model's runs), which a comparison
+    of several seeds is judged by; else seed 1's (``paired_tests``)."""
+    averaged = (doc.seeds or {}).get("averaged") or {}
+    if "difference" in averaged and {averaged.get("a"), averaged.get("b")} == {llm, rnn}:
+        return _oriented(averaged, llm), True
     for test in doc.paired_tests:
         if {test.get("a"), test.get("b")} == {llm, rnn}:
-            if test["a"] == llm:
-                return test
-            flipped = dict(test, a=test["b"], b=test["a"], difference=-test["difference"],
-                           ci_low=-test["ci_high"], ci_high=-test["ci_low"])
-            return flipped
-    return None
+            return _oriented(test, llm), False
+    return None, False
+
+
+def _oriented(test: dict[str, Any], first: str) -> dict[str, Any]:
+    """``test`` with ``first`` as its model ``a`` (the difference and its interval negated where it was ``b``)."""
+    if test["a"] == first:
+        return test
+    return dict(test, a=test["b"], b=test["a"], value_a=test.get("value_b"), value_b=test.get("value_a"),
+                difference=-test["difference"], ci_low=-test["ci_high"], ci_high=-test["ci_low"])
 
 
 def _pick(docs: list[Comparison]) -> list[Comparison]:
@@ -90,26 +108,29 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
         metric = _primary_metric(doc)
         greater = _greater_is_better(doc.task, metric)
         llm_family, rnn_family = VERDICT_FAMILIES
-        rnn = _best(doc.rows, rnn_family, metric, greater)
-        llm = _best(doc.rows, llm_family, metric, greater)
+        rnn = _best(doc.rows, rnn_family, metric, greater, _seed_means(doc))
+        llm = _best(doc.rows, llm_family, metric, greater, _seed_means(doc))
         task = f"[{doc.task}]({link_base}results/{doc.folder}/report.md) `{doc.profile}`"
         if rnn is None or llm is None:
             out.append(f"| {task} | {rnn.name if rnn else '—'} | {llm.name if llm else '—'} | — | — | "
                        "one family has no trained row | — | — | — | — |")
             continue
         a, b = _score(llm, metric), _score(rnn, metric)
-        test = _test_of(doc, llm.name, rnn.name)
+        test, over_seeds = _test_of(doc, llm.name, rnn.name)
+        mean = ""
+        if over_seeds:  # the scores the test compared: each model's mean over its runs
+            a, b, mean = test["value_a"], test["value_b"], " (over seeds)"
         if test is None:
             untested.append(doc.task)
             interval, tested, verdict = f"{_number(a - b)} {metric} (no interval)", "not tested", "not tested"
         else:
             interval = f"{_number(test['difference'])} ({_number(test['ci_low'])} to {_number(test['ci_high'])})"
-            p = test["p_holm"] if test.get("p_holm") is not None else test["p_value"]
+            p = test["p_holm"] if test.get("p_holm") is not None else test["p_value"]  # Holm: seed 1's pairs
             tested = f"{test['test']}, p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
             ahead = (test["difference"] > 0) == greater
             verdict = ("no significant difference" if p >= 0.05 else
                        f"**{'LLM' if ahead else 'RNN'} ahead**")
-        out.append(f"| {task} | {rnn.name} {metric} {b:.4g} | {llm.name} {a:.4g} | {interval} | {tested} | "
+        out.append(f"| {task} | {rnn.name} {metric} {b:.4g}{mean} | {llm.name} {a:.4g}{mean} | {interval} | {tested} | "
                    f"{verdict} | {_across_seeds(doc, llm.name, rnn.name)} | "
                    f"{_ratio(llm.train_seconds, rnn.train_seconds)} | "
                    f"{_ratio(llm.latency_ms_p50, rnn.latency_ms_p50)} | "
@@ -117,8 +138,10 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
     out.append("")
     out.append("Differences are the LLM's score minus the RNN's in the task's metric (accuracy and chrF: higher "
                "is better; bits per character and MAE: lower is better); the paired test is on the same test "
-               "examples, Holm-corrected over the pairs of its report (seed 1's runs); *across seeds*: the same "
-               "test seed by seed, who is ahead and how often significantly (p < 0.05, uncorrected); costs are "
+               "examples: for a comparison of several seeds, on each example's score averaged over each model's "
+               "runs (the scores shown are then each model's over its seeds: the mean of its runs' scores; for chrF, "
+               "of the averaged sentence statistics), else on seed 1's runs, Holm-corrected over "
+               "the pairs of its report; *across seeds*: the same test seed by seed, who is ahead and how often significantly (p < 0.05, uncorrected); costs are "
                "the LLM's over the RNN's.")
     if untested:
         out.append(f"Not tested yet ({', '.join(untested)}): committed before per-example predictions were kept; "
@@ -132,8 +155,8 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
 def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
     """The verdict pair's test seed by seed (``results.json``'s ``seeds``), in a table cell; a dash for one seed."""
     per_seed = [s for s in (doc.seeds or {}).get("verdict_per_seed", []) if "difference" in s]
-    pair = {m for m in (doc.seeds or {}).get("per_model", {})}
-    if not per_seed or not {llm, rnn} <= pair:
+    pair = (doc.seeds or {}).get("pair")  # older files: the pair of seed 1's verdict, among the seeded models
+    if not per_seed or not {llm, rnn} <= set(pair or (doc.seeds or {}).get("per_model", {})):
         return "—"
     runs = {name: len((doc.seeds or {}).get("per_model", {}).get(name, {}).get("values", [])) for name in (llm, rnn)}
     # a model trained once (a profile's seed limit) meets every seed of the other: not independent runs of both
