@@ -253,16 +253,16 @@ def test_seeds_train_each_model_again_and_the_report_says_whether_the_verdict_ho
     assert "## Seeds" in report and seeds["holds"] in report and "of 2" in seeds["holds"]
     # the verdict pair once over both seeds: each sentence's score averaged over its model's two runs
     averaged = seeds["averaged"]
-    assert {averaged["a"], averaged["b"]} == {s for s in seeds["per_model"]} and averaged["test"].endswith(
-        "mean over 2 seeds")
+    assert {averaged["a"], averaged["b"]} == {s for s in seeds["per_model"]} and "mean over 2 seeds" in averaged["test"]
     for side in ("a", "b"):
         assert averaged[f"value_{side}"] == pytest.approx(seeds["per_model"][averaged[side]]["mean"], rel=1e-6)
-    assert averaged["ci_low"] <= averaged["difference"] <= averaged["ci_high"] and 0 <= averaged["p_value"] <= 1
-    assert "Every seed at once (" in report and "**Verdict.** Over every seed at once" in report
+    assert averaged["ci_low"] <= averaged["ci_high"] and 0 <= averaged["p_value"] <= 1
+    assert "Every seed at once (" in report and "**Verdict.** Each test example's score averaged" in report
     assert report.index(seeds["holds"]) < report.index("Seed 1's runs alone (the table below): ")
+    rows = {r.name: r for r in again.rows}
     for name, m in seeds["per_model"].items():  # seed 2's predictions beside seed 1's in the report folder
-        assert m["predictions"] == [f"predictions/{model_runs.folder_name(name.replace('/', '_'))}-seed2.jsonl.gz"]
-        assert (out / m["predictions"][0]).is_file()
+        assert m["predictions"] == [rows[name].predictions, rows[name].predictions.replace(".jsonl.gz", "-seed2.jsonl.gz")]
+        assert all((out / p).is_file() for p in m["predictions"])
 
 
 def test_runs_from_before_predictions_are_compared_and_the_report_says_a_rerun_is_needed(compared, tmp_path):

@@ -73,7 +73,7 @@ def curve_summary(runs: list[Run], metric: str, greater_is_better: bool) -> str:
     if not leaders:
         return f"{name_a} and {name_b} have equal validation {metric} at every evaluation {span}."
     if len(leaders) == 1:
-        return (f"{leaders[0][1]} has the better validation {metric} at every evaluation {span}, so the verdict "
+        return (f"{leaders[0][1]} has the better validation {metric} at every evaluation {span}, so that order "
                 "holds for any budget in that range (on this machine; a faster one moves along the same curves).")
     changes = ", then ".join(f"{who} from {t:.0f} s" for t, who in leaders)
     return (f"The lead changes {span}: {changes}. A budget in seconds on another machine can land on either "

@@ -244,7 +244,7 @@ def compare(
                      for row, name in zip(rows, recipes)},
             verdict, eval_task, eval_task.primary_metric, eval_task.greater_is_better,
             limits={row.name: seed_counts[name][1] for row, name in zip(rows, recipes) if seed_counts[name][1]})
-        for name, kept in keep_seed_predictions(by_row, out).items():
+        for name, kept in keep_seed_predictions(rows, by_row, out).items():
             comparison.seeds["per_model"][name]["predictions"] = kept  # published with the rows' own
     write_report(comparison, eval_task)
     return comparison

@@ -162,18 +162,25 @@ def keep_run_predictions(rows: list[ModelResult], runs: list[Run], out: Path) ->
             row.predictions = relative
 
 
-def keep_seed_predictions(runs_by_row: dict[str, list[Run]], out: Path) -> dict[str, list[str]]:
-    """Copy the per-example predictions of each row's seed-k runs (k > 1) into ``out/predictions/`` as
-    ``<row>-seed<k>.jsonl.gz``, beside seed 1's ``<row>.jsonl.gz``, so that the tests over seeds can be checked
-    from the report folder alone; each row's copies, relative to ``out``."""
+def keep_seed_predictions(rows: list[ModelResult], runs_by_row: dict[str, list[Run]],
+                          out: Path) -> dict[str, list[str]]:
+    """Copy the per-example predictions of each row's seed-k runs (k > 1) into ``out/predictions/``, named after
+    seed 1's file (``<file>.jsonl.gz``: ``<file>-seed<k>.jsonl.gz``); each row's files in seed order, seed 1's
+    first, relative to ``out`` (a row whose seed 1 kept none: none)."""
     kept: dict[str, list[str]] = {}
-    for name, runs in runs_by_row.items():
+    for row in rows:
+        runs = runs_by_row.get(row.name, [])
+        if not row.predictions or len(runs) < 2:
+            continue
+        stem = row.predictions[: -len(".jsonl.gz")] if row.predictions.endswith(".jsonl.gz") else row.predictions
+        files = [row.predictions]
         for k, run in enumerate(runs[1:], start=2):
             source = run.path / PREDICTIONS
             if source.is_file():
-                relative = f"{PREDICTIONS_DIR}/{folder_name(name.replace('/', '_'))}-seed{k}.jsonl.gz"
+                relative = f"{stem}-seed{k}.jsonl.gz"
                 atomic_write_bytes(out / relative, source.read_bytes())
-                kept.setdefault(name, []).append(relative)
+                files.append(relative)
+        kept[row.name] = files
     return kept
 
 

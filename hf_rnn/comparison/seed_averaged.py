@@ -1,10 +1,14 @@
 """One paired test over every seed: each test example's score averaged over a model's runs, then the kind's test.
 
 With one run per model a difference can be the luck of one initialisation (a seed moves a BiLSTM tagger by about a
-point). Testing seed 1 alone, or counting how many seeds agree, leaves the verdict to chance; averaging each
-example's score over the runs of a model first estimates what the recipe gives, and the test still resamples the
-test examples (the units a reader generalises over). A model trained once (``Profile.seed_limits``) enters with its
-one run. What is averaged per unit, and the test on the averages:
+point). Averaging each example's score over the runs of a model first makes the difference the one between the
+runs' means, less tied to one initialisation. The test on those averages resamples test examples only and holds
+the runs fixed: its interval and p-value do not include another draw of seeds, which with three seeds can matter as
+much as the test set. So where both models have two runs or more, a Welch t-test on the runs' own scores (scipy:
+the seeds as the sample) is made too, and the result counts as significant only when both tests are (an
+intersection-union test: its p-value is the larger of the two). A model trained once (``Profile.seed_limits``)
+enters with its one run, and only the test over examples is made. What is averaged per unit, and the test on the
+averages:
 
 =====================  ==============================  ===========================================================
 kind's test            per unit (averaged over runs)   test on the averages (interval: bootstrap over units, scipy)
@@ -26,6 +30,7 @@ model) the accuracy, bits per character and MAE of the averaged units are the me
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +85,7 @@ def seed_averaged_test(test: str | None, metric: str, name_a: str, runs_a: Seque
             truth_b = {r["index"]: r["true"] for r in runs_b[0]}
             if any(np.shape(truth_a[i]) != np.shape(truth_b[i]) or not np.allclose(truth_a[i], truth_b[i]) for i in shared):
                 raise PairingError("the two models' forecasts are of different windows (another series or horizon)")
-            result = diebold_mariano(name_a, a[:, 0], name_b, b[:, 0], horizon=int(a[0, 2]))
+            result = diebold_mariano(name_a, a[:, 0], name_b, b[:, 0], horizon=int(round(a[0, 2])))
         else:
             what = {"mcnemar": "paired permutation test over texts", "sentence-permutation":
                     "paired permutation test over sentences", "block-permutation":
@@ -89,7 +94,36 @@ def seed_averaged_test(test: str | None, metric: str, name_a: str, runs_a: Seque
             result = ratio_result(metric, name_a, name_b, a[:, 0], a[:, 1], b[:, 0], b[:, 1], unit, paired, what)
     result.test += f" on each {unit[:-1] if unit.endswith('s') else unit}'s mean over {_runs(runs_a, runs_b)}"
     result.greater_is_better = greater_is_better
+    seeds = welch([_run_score(test, metric, r) for r in runs_a], [_run_score(test, metric, r) for r in runs_b])
+    if seeds is not None:  # significant only where both are: the larger p
+        result.other_tests.append({**seeds, "p_value_over_examples": result.p_value})
+        result.p_value = max(result.p_value, seeds["p_value"])
+        result.test += " and a Welch t-test over the seeds (the larger p)"
     return result
+
+
+def _run_score(test: str, metric: str, records: Sequence[dict]) -> float:
+    """One run's own score on the units it answered (its run folder's test metric)."""
+    if test == "sacrebleu":
+        ordered = sorted(records, key=lambda r: r["index"])
+        return float(sacrebleu_scorer(metric).corpus_score([r["hyp"] for r in ordered],
+                                                           [[r["ref"] for r in ordered]]).score)
+    totals = np.sum([_unit(test, r)[0][:2] for r in records], axis=0)
+    return float(totals[0] / totals[1])
+
+
+def welch(scores_a: Sequence[float], scores_b: Sequence[float]) -> dict[str, Any] | None:
+    """Welch's t-test of two models' per-seed scores (``scipy.stats.ttest_ind(equal_var=False)``); None for fewer
+    than two runs a side, or where neither side varies between its runs (no seed variance to test: the test over
+    examples alone stands)."""
+    from scipy.stats import ttest_ind
+
+    if min(len(scores_a), len(scores_b)) < 2 or (np.ptp(scores_a) == 0 and np.ptp(scores_b) == 0):
+        return None
+    res = ttest_ind(scores_a, scores_b, equal_var=False)
+    statistic, p = float(res.statistic), float(res.pvalue)
+    return {"name": "Welch t-test over the seeds", "library": "scipy.stats.ttest_ind(equal_var=False)",
+            "statistic": statistic, "p_value": p, "runs": [len(scores_a), len(scores_b)]}
 
 
 def _runs(runs_a: Sequence, runs_b: Sequence) -> str:
@@ -98,31 +132,34 @@ def _runs(runs_a: Sequence, runs_b: Sequence) -> str:
     return f"{len(runs_a)} and {len(runs_b)} runs"
 
 
-def _unit(test: str, record: dict) -> list[float]:
-    """One record's numbers whose sums over units make the metric: [numerator, denominator, extra]."""
+def _unit(test: str, record: dict) -> tuple[list[float], Any]:
+    """One record's numbers whose sums over units make the metric ([numerator, denominator, horizon]), and what
+    must be the same in every run of a model (the gold label or tags, the block's characters, the true values)."""
     if test == "mcnemar":
-        return [float(record["pred"] == record["gold"]), 1.0]
+        return [float(record["pred"] == record["gold"]), 1.0], record["gold"]
     if test == "sentence-permutation":
         # a sentence cut by one model's token limit scores fewer words for it: each side keeps its own denominator
-        return [float(sum(p == g for p, g in zip(record["pred"], record["gold"]))), float(len(record["gold"]))]
+        gold = record["gold"]
+        return [float(sum(p == g for p, g in zip(record["pred"], gold))), float(len(gold))], list(gold)
     if test == "block-permutation":
         if "chars" not in record:
             raise PairingError("bits per character needs each block's character count (chars)")
-        return [float(record["bits"]), float(record["chars"])]
+        return [float(record["bits"]), float(record["chars"])], record["chars"]
     truth = np.asarray(record["true"], dtype=np.float64)  # diebold-mariano: the window's MAE over its horizon
-    return [float(np.abs(np.asarray(record["pred"], dtype=np.float64) - truth).mean()), 1.0, float(truth.size)]
+    mae = float(np.abs(np.asarray(record["pred"], dtype=np.float64) - truth).mean())
+    return [mae, 1.0, float(truth.size)], truth.round(9).tolist()
 
 
 def _averaged(test: str, runs: Sequence[Sequence[dict]], name: str) -> dict[int, list[float]]:
     """Each unit's numbers averaged over ``runs`` (one model's), by example index; every run must answer the same
-    units (a model's seeds share the test split and, for blocks, the tokenizer)."""
+    units with the same gold answers (a model's seeds share the test split and, for blocks, the tokenizer)."""
     per_run = [{r["index"]: _unit(test, r) for r in records} for records in runs]
     first = per_run[0]
     for k, units in enumerate(per_run[1:], start=2):
-        if units.keys() != first.keys() or any(len(units[i]) > 1 and units[i][1] != first[i][1] for i in first):
+        if units.keys() != first.keys() or any(units[i][1] != first[i][1] for i in first):
             raise PairingError(f"{name}'s run {k} answered other test units than its run 1 (another split, "
-                               "limit or tokenizer): its seeds cannot be averaged")
-    return {i: list(np.mean([units[i] for units in per_run], axis=0)) for i in first}
+                               "limit, series or tokenizer): its seeds cannot be averaged")
+    return {i: list(np.mean([units[i][0] for units in per_run], axis=0)) for i in first}
 
 
 def _translations(metric: str, name_a: str, runs_a: Sequence[Sequence[dict]], name_b: str,

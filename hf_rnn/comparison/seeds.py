@@ -13,6 +13,7 @@ verdict the README's table gives for a comparison of several seeds.
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,10 @@ def seed_value(base: int, k: int) -> int:
 
 def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]], verdict_pair: tuple[str, str] | None, kind: Any,
             metric: str, greater_is_better: bool, limits: dict[str, str] | None = None) -> dict[str, Any]:
-    """``results.json``'s ``seeds``: per model the metric of each seed, their mean and standard deviation; per
-    seed the verdict pair's paired test; and a sentence on whether the verdict holds across seeds.
+    """``results.json``'s ``seeds``: per model the metric of each seed, their mean and standard deviation; the
+    verdict ``pair`` (``verdict_pair``: chosen on the means); per seed that pair's paired test; the pair's test over
+    every seed at once (``averaged``, ``hf_rnn.comparison.seed_averaged``); and a sentence on whether the same model
+    leads significantly at every seed (``holds``).
 
     Args:
         runs_by_model: each model's runs (``hf_rnn.runs.run.Run``), seed 1 first.
@@ -70,7 +73,7 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
         if once:  # a model trained once meets each seed of the other
             runs_a, runs_b = runs_a * (len(runs_b) if len(runs_a) == 1 else 1), runs_b * (len(runs_a) if len(runs_b) == 1 else 1)
         for k, (run_a, run_b) in enumerate(zip(runs_a, runs_b), 1):
-            entry: dict[str, Any] = {"seed": k}
+            entry: dict[str, Any] = {"seed": k, "a": a, "b": b}
             try:
                 pa, pb = read_predictions(run_a.path / PREDICTIONS), read_predictions(run_b.path / PREDICTIONS)
                 if pa is None or pb is None:
@@ -99,7 +102,7 @@ def verdict_pair(rows: list, runs_by_model: dict[str, list], metric: str,
     averaged = []
     for row in rows:
         values = [float(run.metrics.test[metric]) for run in runs_by_model.get(row.name, [])
-                  if metric in run.metrics.test]
+                  if metric in run.metrics.test and math.isfinite(float(run.metrics.test[metric]))]
         averaged.append(replace(row, metrics={**row.metrics, metric: statistics.fmean(values)}) if values else row)
     return next(((a.name, b.name) for a, b, role in choose_pairs(averaged, metric, greater_is_better)
                  if role == "verdict"), None)
@@ -140,7 +143,8 @@ def averaged_sentence(averaged: dict[str, Any]) -> str:
     if not averaged or "difference" not in averaged:
         return ""
     fields = {k: v for k, v in averaged.items() if k not in ("better", "significant")}
-    return (f"Over every seed at once, each test example's score averaged over each model's runs: "
+    return (f"Each test example's score averaged over each model's runs (the test over examples holds those runs "
+            f"fixed; where both models have several, a Welch t-test over the seeds must agree): "
             f"{sentence(PairedResult(**fields))}.")
 
 
@@ -190,9 +194,16 @@ def lines(seeds: dict[str, Any], metric: str) -> list[str]:
         out.append("")
     averaged = seeds.get("averaged") or {}
     if "difference" in averaged:
-        out += [f"Every seed at once ({averaged['test']}): difference {averaged['difference']:+.4g}, 95% CI "
-                f"{averaged['ci_low']:+.4g} to {averaged['ci_high']:+.4g}, p = {averaged['p_value']:.3g} "
-                f"({averaged['library']}).", ""]
+        from hf_rnn.report.verdict import format_p
+
+        welch = next((t for t in averaged.get("other_tests", []) if t.get("name", "").startswith("Welch")), None)
+        over_examples = welch["p_value_over_examples"] if welch else averaged["p_value"]
+        out += [f"Every seed at once ({averaged['a']} − {averaged['b']}, each test example's score averaged over "
+                f"each model's runs): difference {averaged['difference']:+.4g}, 95% CI {averaged['ci_low']:+.4g} to "
+                f"{averaged['ci_high']:+.4g} (test examples resampled, the runs held fixed); "
+                f"{averaged['test'].split(' and a Welch')[0]} {format_p(over_examples)} ({averaged['library']})"
+                + (f"; Welch t-test over the seeds {format_p(welch['p_value'])} ({welch['library']}); the verdict "
+                   f"reads the larger" if welch else "") + ".", ""]
     elif averaged.get("error"):
         out += [f"No test over every seed at once: {averaged['error']}", ""]
     if seeds.get("holds"):

@@ -101,7 +101,12 @@ def _verdict_line(c: Comparison) -> str:
     over_seeds = averaged_sentence(c.seeds.get("averaged") or {})
     holds = c.seeds.get("holds", "")
     if over_seeds:
-        return f"**Verdict.** {over_seeds} {holds} Seed 1's runs alone (the table below): {verdict}".replace("  ", " ")
+        pair = {(c.seeds.get("averaged") or {}).get(k) for k in ("a", "b")}
+        first = next(({t["a"], t["b"]} for t in c.paired_tests if t.get("role") == "verdict"), pair)
+        other = (f" (by seed 1's scores the pair is {' and '.join(sorted(first))}, not {' and '.join(sorted(pair))})"
+                 if first != pair else "")
+        return f"**Verdict.** {over_seeds} {holds} Seed 1's runs alone (the table below){other}: {verdict}".replace(
+            "  ", " ")
     return f"**Verdict.** {verdict}" + (f" {holds}" if holds else "")
 
 

@@ -39,8 +39,13 @@ def _best(rows: list[ModelResult], family: str, metric: str, greater_is_better: 
 
 
 def _seed_means(doc: Comparison) -> dict[str, float]:
-    return {name: float(m["mean"]) for name, m in (doc.seeds or {}).get("per_model", {}).items()
-            if isinstance(m.get("mean"), (int, float))}
+    """Each model's mean over seeds where the comparison was judged over its seeds (``seeds.averaged``), else none:
+    an older comparison's verdict is seed 1's, and so is its pick of the best models."""
+    seeds = doc.seeds or {}
+    if "difference" not in (seeds.get("averaged") or {}):
+        return {}
+    return {name: float(m["mean"]) for name, m in seeds.get("per_model", {}).items()
+            if isinstance(m.get("mean"), (int, float)) and m["mean"] == m["mean"]}
 
 
 def _ratio(a: float | None, b: float | None) -> str:
@@ -137,12 +142,15 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
                    f"{_ratio(llm.parameters_total, rnn.parameters_total)} |")
     out.append("")
     out.append("Differences are the LLM's score minus the RNN's in the task's metric (accuracy and chrF: higher "
-               "is better; bits per character and MAE: lower is better); the paired test is on the same test "
-               "examples: for a comparison of several seeds, on each example's score averaged over each model's "
-               "runs (the scores shown are then each model's over its seeds: the mean of its runs' scores; for chrF, "
-               "of the averaged sentence statistics), else on seed 1's runs, Holm-corrected over "
-               "the pairs of its report; *across seeds*: the same test seed by seed, who is ahead and how often significantly (p < 0.05, uncorrected); costs are "
-               "the LLM's over the RNN's.")
+               "is better; bits per character and MAE: lower is better), on the same test examples. For a "
+               "comparison of several seeds the test is on each example's score averaged over each model's runs, "
+               "the best models picked by their means on the same test set (the scores shown are then each model's "
+               "over its seeds on the examples both answered: the mean of its runs' scores; for chrF, of the "
+               "averaged sentence statistics); it resamples the examples with the runs held fixed, so where both "
+               "models have several runs a Welch t-test over the seeds must agree too (the larger p, uncorrected). "
+               "Otherwise it is seed 1's runs' test, Holm-corrected over the pairs of its report. *Across seeds*: "
+               "the test seed by seed, who is ahead and how often significantly (p < 0.05, uncorrected). Costs are "
+               "the LLM's over the RNN's, of seed 1's runs.")
     if untested:
         out.append(f"Not tested yet ({', '.join(untested)}): committed before per-example predictions were kept; "
                    "a re-run of the comparison writes them and the test.")
@@ -155,8 +163,9 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
 def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
     """The verdict pair's test seed by seed (``results.json``'s ``seeds``), in a table cell; a dash for one seed."""
     per_seed = [s for s in (doc.seeds or {}).get("verdict_per_seed", []) if "difference" in s]
-    pair = (doc.seeds or {}).get("pair")  # older files: the pair of seed 1's verdict, among the seeded models
-    if not per_seed or not {llm, rnn} <= set(pair or (doc.seeds or {}).get("per_model", {})):
+    # each seed's test names its pair (older files: the models of seed 1's verdict, whose names "better" gives)
+    if not per_seed or any({s.get("a", llm), s.get("b", rnn)} != {llm, rnn} or s.get("better") not in (llm, rnn, None)
+                           for s in per_seed):
         return "—"
     runs = {name: len((doc.seeds or {}).get("per_model", {}).get(name, {}).get("values", [])) for name in (llm, rnn)}
     # a model trained once (a profile's seed limit) meets every seed of the other: not independent runs of both
