@@ -401,3 +401,59 @@ def test_the_verdict_table_says_how_the_verdict_fares_seed_by_seed_and_links_the
     doc.pop("seeds")
     publish(_write(tmp_path / "runs" / "one", doc), tmp_path / "results")
     assert "| **LLM ahead** | — |" in verdict_section(collect(tmp_path / "results"))
+
+
+def test_over_seeds_the_best_rnn_is_the_best_on_average_and_an_older_file_keeps_seed_1s(tmp_path):
+    """Two RNNs: gru is best at seed 1, bilstm on average. A comparison judged over its seeds (``seeds.averaged``)
+    shows bilstm with its seed means and the averaged test; the same file without ``averaged`` (written before
+    the test over seeds) keeps seed 1's pick and test, and says nothing across seeds for a pair it did not test."""
+    from hf_rnn.report.verdict_table import verdict_section
+
+    rows = _doc()["rows"] + [{"name": "gru", "family": "rnn", "run_dir": "gru", "metrics": {"accuracy": 0.83},
+                              "parameters_total": 10, "parameters_trainable": 10, "train_seconds": 20.0,
+                              "latency_ms_p50": 2.0}]
+    seed_1 = {"role": "verdict", "a": "smollm2", "b": "gru", "metric": "accuracy", "difference": 0.07,
+              "ci_low": 0.03, "ci_high": 0.11, "test": "exact McNemar", "p_value": 0.001, "p_holm": 0.002}
+    averaged = {"a": "smollm2", "b": "bilstm", "metric": "accuracy", "value_a": 0.88, "value_b": 0.815,
+                "difference": 0.065, "ci_low": 0.02, "ci_high": 0.11, "p_value": 0.03,
+                "test": "paired permutation test over texts on each text's mean over 3 seeds"}
+    seeds = {"count": 3, "pair": ["smollm2", "bilstm"], "averaged": averaged,
+             "per_model": {"bilstm": {"values": [0.81, 0.82, 0.815], "mean": 0.815},
+                           "gru": {"values": [0.83, 0.78, 0.79], "mean": 0.8},
+                           "smollm2": {"values": [0.9, 0.87, 0.87], "mean": 0.88}},
+             "verdict_per_seed": [{"seed": k, "a": "smollm2", "b": "bilstm", "difference": 0.06, "better": "smollm2",
+                                   "significant": True} for k in (1, 2, 3)]}
+    doc = _doc(rows=rows, paired_tests=[seed_1], seeds=seeds)
+    publish(_write(tmp_path / "runs" / "new", doc), tmp_path / "results")
+    text = verdict_section(collect(tmp_path / "results"))
+    assert ("| bilstm accuracy 0.815 (over seeds) | smollm2 0.88 (over seeds) | +0.065 (+0.020 to +0.110) | paired "
+            "permutation test over texts on each text's mean over 3 seeds, p = 0.030 | **LLM ahead** | 3 seeds: LLM "
+            "ahead in 3 (3 significant) |") in text
+    # no test over the seeds: seed 1's pick (gru) and test; the seed-by-seed tests of another pair are not shown
+    other_pair = {k: v for k, v in seeds.items() if k not in ("averaged", "pair")}
+    publish(_write(tmp_path / "runs" / "other", dict(doc, seeds=other_pair)), tmp_path / "results")
+    seed_1_row = "| gru accuracy 0.83 | smollm2 0.9 | +0.070 (+0.030 to +0.110) | exact McNemar, p = 0.002 | **LLM ahead** |"
+    assert f"{seed_1_row} — |" in verdict_section(collect(tmp_path / "results"))
+    # a file from before the pair was recorded: its seed-by-seed tests were of seed 1's verdict pair
+    older = dict(other_pair, verdict_per_seed=[{k: v for k, v in s.items() if k not in ("a", "b")}
+                                               for s in seeds["verdict_per_seed"]])
+    publish(_write(tmp_path / "runs" / "old", dict(doc, seeds=older)), tmp_path / "results")
+    assert f"{seed_1_row} 3 seeds: LLM ahead in 3 (3 significant) |" in verdict_section(collect(tmp_path / "results"))
+
+
+def test_a_report_judged_over_seeds_opens_with_that_test_and_names_seed_1s_other_pair():
+    from hf_rnn.report.markdown import _verdict_line
+
+    averaged = {"a": "smollm2", "b": "bilstm", "metric": "accuracy", "value_a": 0.88, "value_b": 0.815,
+                "difference": 0.065, "ci_low": 0.02, "ci_high": 0.11, "ci_method": "bootstrap", "test":
+                "paired permutation test over texts on each text's mean over 3 seeds", "statistic": 0.065,
+                "p_value": 0.03, "library": "scipy", "n": 1000, "unit": "texts", "paired": True}
+    doc = _read(_doc(paired_tests=[{"role": "verdict", "a": "smollm2", "b": "gru", "metric": "accuracy"}],
+                     seeds={"count": 3, "averaged": averaged, "holds": "Seed by seed, ..."}, verdict="Seed 1 says so."))
+    line = _verdict_line(doc)
+    assert line.startswith("**Verdict.** Each test example's score averaged over each model's runs (the test over "
+                           "examples holds those runs fixed; where both models have several, a Welch t-test over the "
+                           "seeds must agree): **smollm2 is ahead of bilstm by 6.5 points** (95% CI 2.0 to 11.0;")
+    assert line.endswith("Seed by seed, ... Seed 1's runs alone (the table below) (by seed 1's scores the pair is gru "
+                         "and smollm2, not bilstm and smollm2): Seed 1 says so.")
+    assert _verdict_line(_read(_doc(verdict="Seed 1 says so."))) == "**Verdict.** Seed 1 says so."
