@@ -302,3 +302,28 @@ def test_every_task_trains_a_few_steps_and_loads_back(task, model, head, metric,
         assert "[BOS]" in (tmp_path / "run" / "chat_template.jinja").read_text()
     card = (tmp_path / "run" / "README.md").read_text()
     assert "import hf_rnn" in card and ("AutoModelForCausalLM" in card) == (head == "HfMamba2ForCausalLM")
+
+
+def test_the_rnns_embedding_option_starts_mamba2_from_the_llms_frozen_table(tmp_path):
+    """``model.init_embeddings=llm`` with ``freeze_embeddings``: Mamba-2 reads SmolLM2's tokens through SmolLM2's
+    own embedding table (at its width, hidden_size=576), kept fixed while the rest trains; at another width, one
+    clear error naming the key."""
+    import torch
+    from safetensors import safe_open
+
+    import hf_rnn
+    from hf_rnn.assets.cache import ensure_builtin_llm
+    from hf_rnn.runs.run import read_run
+    from hf_rnn.training.recipes import load_recipe
+
+    llm = ["tokenizer.word_level=false", "model.init_embeddings=llm", "model.freeze_embeddings=true"]
+    run = hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / "run",
+                              [*TINY, *llm, "model.hidden_size=576", "training.max_steps=2"])
+    with safe_open(str(ensure_builtin_llm() / "model.safetensors"), framework="pt") as f:
+        table = f.get_tensor("model.embed_tokens.weight")
+    loaded = FAMILIES["mamba2"].load(read_run(tmp_path / "run"))
+    assert torch.equal(loaded.get_input_embeddings().weight, table)  # copied, then never updated
+    assert run.metrics.parameters.total - run.metrics.parameters.trainable == table.numel()
+    with pytest.raises(ConfigError, match="needs the LLM's tokenizer and hidden_size=576"):
+        hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / "narrow", [*TINY, *llm])
+    assert not (tmp_path / "narrow" / "model.safetensors").exists()

@@ -38,7 +38,7 @@ _NOTES = {
                    "is not drawn here.",
 }
 # section fields that are not HfMamba2Config arguments, or are under another name there
-_NOT_CONFIG = ("family", "name", "num_layers")
+_NOT_CONFIG = ("family", "name", "num_layers", "init_embeddings", "freeze_embeddings")
 
 
 @dataclass
@@ -60,6 +60,9 @@ class Mamba2ModelSection:
     pooling: str = field(default="mean", metadata={"choices": ("mean", "last")})
     classifier_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
     tie_word_embeddings: bool = False
+    # the RNNs' option: start from SmolLM2's input embeddings (its tokenizer, hidden_size=576: the LLM's width)
+    init_embeddings: str | None = field(default=None, metadata={"choices": (None, "llm")})
+    freeze_embeddings: bool = False  # keep the embedding table fixed: far fewer updates
 
 
 class Mamba2Family(ModelFamily):
@@ -130,6 +133,12 @@ class Mamba2Family(ModelFamily):
             model = MAMBA2_HEADS[HEAD_BY_KIND[kind]](HfMamba2Config(**settings))
         except ValueError as e:  # the config and the heads name the field that does not fit
             raise ConfigError(f"model: {str(e).splitlines()[0]}") from None
+        if model_section.init_embeddings == "llm":
+            from hf_rnn.families.llm_embeddings import copy_llm_embeddings
+
+            copy_llm_embeddings(model, tokenizer, width="hidden_size")
+        if model_section.freeze_embeddings and model.get_input_embeddings() is not None:
+            model.get_input_embeddings().weight.requires_grad_(False)
         return model, tokenizer
 
     def load(self, run, output_attentions: bool = False):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from hf_rnn.assets.cache import ensure_builtin_llm
 from hf_rnn.errors import ConfigError
+from hf_rnn.families.llm_embeddings import copy_llm_embeddings
 from hf_rnn.families.rnn.configuration_rnn import RNNConfig
 from hf_rnn.families.rnn.modeling_rnn import RNN_HEADS
 
@@ -62,25 +62,3 @@ def build_rnn(task, model_cfg, tokenizer=None):
     if getattr(model_cfg, "freeze_embeddings", False) and model.get_input_embeddings() is not None:
         model.get_input_embeddings().weight.requires_grad_(False)
     return model
-
-
-def copy_llm_embeddings(model, tokenizer) -> None:
-    """Start ``model``'s token embeddings from the built-in LLM's input embeddings.
-
-    The RNN reads SmolLM2's token ids, so SmolLM2's embedding table is a ready-made
-    word representation learned on far more text than any task split: the RNN then
-    trains on top of it (all weights stay trainable).
-    """
-    import torch
-    from safetensors import safe_open
-
-    folder = ensure_builtin_llm()
-    with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
-        table = f.get_tensor("model.embed_tokens.weight")
-    embeddings = model.get_input_embeddings()
-    if embeddings is None or tuple(embeddings.weight.shape) != tuple(table.shape):
-        shape = None if embeddings is None else tuple(embeddings.weight.shape)
-        raise ConfigError(f"model.init_embeddings=llm needs the LLM's tokenizer and embedding_size={table.shape[1]} "
-                          f"(embedding table {tuple(table.shape)}; this model's is {shape})")
-    with torch.no_grad():
-        embeddings.weight.copy_(table)
