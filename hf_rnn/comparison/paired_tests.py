@@ -293,6 +293,13 @@ def diebold_mariano(name_a: str, loss_a: np.ndarray, name_b: str, loss_b: np.nda
                         n=len(loss_a), unit="windows", paired=True)
 
 
+def corpus_scores(scorer, stats: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """sacrebleu's corpus score of each resample: ``stats`` [n, k] its sentence statistics, ``idx`` [..., m] indices
+    into them; the sums over the last axis scored, [...]."""
+    flat = idx.reshape(-1, idx.shape[-1])
+    return np.asarray([scorer._compute_score_from_stats(stats[i].sum(0)).score for i in flat]).reshape(idx.shape[:-1])
+
+
 def sacrebleu_scorer(metric: str):
     from sacrebleu.metrics import BLEU, CHRF
 
@@ -320,9 +327,7 @@ def _translation(metric: str, name_a: str, records_a: Sequence[dict], name_b: st
     stats_b = np.asarray(scorer._extract_corpus_statistics(hyps_b, [refs]), dtype=np.float64)
 
     def score(stats: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        flat = idx.reshape(-1, idx.shape[-1])
-        return np.asarray([scorer._compute_score_from_stats(stats[i].sum(0)).score for i in flat]).reshape(
-            idx.shape[:-1])
+        return corpus_scores(scorer, stats, idx)
 
     low, high, how = bootstrap_interval(lambda ia, ib, axis=-1: score(stats_a, np.asarray(ia))
                                         - score(stats_b, np.asarray(ib)), len(refs))

@@ -40,6 +40,7 @@ from hf_rnn.comparison.paired_tests import (
     PairedResult,
     PairingError,
     bootstrap_interval,
+    corpus_scores,
     diebold_mariano,
     permutation_p,
     ratio_result,
@@ -190,9 +191,7 @@ def _translations(metric: str, name_a: str, runs_a: Sequence[Sequence[dict]], na
     pooled = np.concatenate([stats_a, stats_b])
 
     def score(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        flat = idx.reshape(-1, idx.shape[-1])
-        return np.asarray([scorer._compute_score_from_stats(table[i].sum(0)).score for i in flat]).reshape(
-            idx.shape[:-1])
+        return corpus_scores(scorer, table, idx)
 
     n = len(shared)
     low, high, how = bootstrap_interval(lambda ia, ib, axis=-1: score(stats_a, np.asarray(ia))
