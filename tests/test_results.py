@@ -457,3 +457,56 @@ def test_a_report_judged_over_seeds_opens_with_that_test_and_names_seed_1s_other
     assert line.endswith("Seed by seed, ... Seed 1's runs alone (the table below) (by seed 1's scores the pair is gru "
                          "and smollm2, not bilstm and smollm2): Seed 1 says so.")
     assert _verdict_line(_read(_doc(verdict="Seed 1 says so."))) == "**Verdict.** Seed 1 says so."
+
+
+def test_the_third_family_gets_the_question_in_its_own_table(tmp_path):
+    """A comparison with Mamba-2: a second table gives its best model against the best RNN and the best LLM
+    against it, read from seed 1's tests, or from the tests over every seed where the comparison has them; a
+    comparison without a third family adds no table."""
+    from hf_rnn.report.verdict_table import verdict_section
+
+    rows = _doc()["rows"] + [{"name": "mamba2", "family": "mamba2", "run_dir": "mamba2", "metrics": {"accuracy": 0.76},
+                              "parameters_total": 5, "parameters_trainable": 5, "train_seconds": 60.0,
+                              "latency_ms_p50": 5.0}]
+    seed_1 = [{"role": "third family", "a": "mamba2", "b": "bilstm", "metric": "accuracy", "difference": -0.05,
+               "ci_low": -0.08, "ci_high": -0.02, "test": "exact McNemar", "p_value": 0.001, "p_holm": 0.004},
+              {"role": "third family", "a": "mamba2", "b": "smollm2", "metric": "accuracy", "difference": -0.14,
+               "ci_low": -0.17, "ci_high": -0.11, "test": "exact McNemar", "p_value": 0.0001, "p_holm": 0.0003}]
+    publish(_write(tmp_path / "runs" / "one", _doc(rows=rows, paired_tests=seed_1)), tmp_path / "results")
+    text = verdict_section(collect(tmp_path / "results"))
+    assert ("| [sentiment](results/sentiment-full/report.md) `full` | mamba2 accuracy 0.76 | -0.050 (-0.080 to -0.020), "
+            "p = 0.004 | **bilstm ahead** | +0.140 (+0.110 to +0.170), p < 0.001 | **smollm2 ahead** | 2.0× | 2.0× |"
+            ) in text  # the LLM's test oriented as LLM − Mamba-2; costs are Mamba-2's over the RNN's
+    # over seeds: the averaged tests and Mamba-2's mean
+    over = [{"a": "mamba2", "b": "bilstm", "metric": "accuracy", "value_a": 0.8, "value_b": 0.81, "difference": -0.01,
+             "ci_low": -0.03, "ci_high": 0.01, "p_value": 0.3, "test": "paired permutation test"},
+            {"a": "mamba2", "b": "smollm2", "error": "no per-example predictions"}]
+    means = {name: {"values": [v, v], "mean": v} for name, v in (("bilstm", 0.81), ("smollm2", 0.9), ("mamba2", 0.8))}
+    averaged = {"a": "smollm2", "b": "bilstm", "metric": "accuracy", "difference": 0.09, "ci_low": 0.06,
+                "ci_high": 0.12, "p_value": 0.001, "value_a": 0.9, "value_b": 0.81, "test": "paired permutation test"}
+    doc = _doc(rows=rows, paired_tests=seed_1, seeds={"count": 2, "per_model": means, "averaged": averaged,
+                                                         "third_family": over})
+    publish(_write(tmp_path / "runs" / "two", doc), tmp_path / "results")
+    text = verdict_section(collect(tmp_path / "results"))
+    assert ("| mamba2 accuracy 0.8 (mean over seeds) | -0.010 (-0.030 to +0.010), p = 0.300 over seeds | no significant "
+            "difference | +0.140 (+0.110 to +0.170), p < 0.001 | **smollm2 ahead** |") in text  # no averaged test: seed 1's
+    rows_without = [r for r in rows if r["family"] != "mamba2"]
+    (tmp_path / "results" / "sentiment-full").rename(tmp_path / "gone")
+    publish(_write(tmp_path / "runs" / "three", _doc(rows=rows_without)), tmp_path / "results")
+    assert "third family" not in verdict_section(collect(tmp_path / "results"))
+
+
+def test_a_report_over_seeds_gives_the_third_familys_tests_after_the_verdict():
+    from hf_rnn.report.markdown import _verdict_line
+
+    test = {"metric": "accuracy", "value_a": 0.76, "value_b": 0.81, "difference": -0.05, "ci_low": -0.07,
+            "ci_high": -0.03, "ci_method": "bootstrap", "test": "paired permutation test over texts", "statistic": -0.05,
+            "p_value": 0.002, "library": "scipy", "n": 1000, "unit": "texts", "paired": True}
+    averaged = dict(test, a="smollm2", b="bilstm", value_a=0.9, difference=0.09, ci_low=0.07, ci_high=0.11)
+    third = [dict(test, a="mamba2", b="bilstm"), {"a": "smollm2", "b": "mamba2", "error": "no predictions"}]
+    line = _verdict_line(_read(_doc(seeds={"count": 3, "averaged": averaged, "third_family": third},
+                                    verdict="Seed 1 says so.")))
+    assert ("The third family, over every seed the same way: **bilstm is ahead of mamba2 by 5.0 points** (95% CI 3.0 "
+            "to 7.0; paired permutation test over texts p = 0.002; n = 1,000 texts); smollm2 vs mamba2 not tested: no "
+            "predictions. Seed 1's runs alone") in line
+    assert line.index("**smollm2 is ahead of bilstm") < line.index("The third family")

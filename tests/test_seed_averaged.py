@@ -151,3 +151,39 @@ def test_runs_that_answered_other_units_or_another_metric_are_refused():
         seed_averaged_test(None, "r2", "a", [a], "b", [a])
     with pytest.raises(PairingError, match="share no test example"):
         seed_averaged_test("mcnemar", "accuracy", "a", [a], "b", [_classified([True], start=10)])
+
+
+def test_the_seed_summary_tests_the_third_family_over_every_seed_too(tmp_path):
+    """``seeds.summary`` with a Mamba-2 beside the verdict's two: its pairs are picked on the means (bimamba2,
+    better on average, though mamba2 wins seed 1) and each tested over every seed like the verdict pair."""
+    from types import SimpleNamespace
+
+    from hf_rnn.comparison.schema import ModelResult
+    from hf_rnn.comparison.seeds import summary, third_family_pairs, verdict_pair
+    from hf_rnn.runs.predictions import PREDICTIONS, write_predictions
+    from hf_rnn.tasks.kinds import SequenceClassificationTask
+
+    rng = np.random.default_rng(4)
+    task = SimpleNamespace(name="sentiment", kind="sequence-classification")
+    rates = {"bilstm": (0.80, 0.80), "mamba2": (0.79, 0.70), "bimamba2": (0.76, 0.78), "smollm2": (0.9, 0.9)}
+    families = {"bilstm": "rnn", "mamba2": "mamba2", "bimamba2": "mamba2", "smollm2": "llm"}
+    runs = {}
+    for name, (first, later) in rates.items():
+        runs[name] = []
+        for k, rate in enumerate((first, later, later), 1):
+            records = _classified(rng.random(1000) < rate)
+            folder = tmp_path / f"{name}-{k}"
+            write_predictions(folder / PREDICTIONS, task, records)
+            runs[name].append(SimpleNamespace(path=folder, metrics=SimpleNamespace(test={"accuracy": _accuracy(records)})))
+    rows = [ModelResult.from_dict({"name": n, "family": families[n], "run_dir": n,
+                                   "metrics": {"accuracy": runs[n][0].metrics.test["accuracy"]}}) for n in rates]
+    pair = verdict_pair(rows, runs, "accuracy", True)
+    third = third_family_pairs(rows, runs, "accuracy", True)
+    assert pair == ("smollm2", "bilstm") and third == [("bimamba2", "bilstm"), ("smollm2", "bimamba2")]
+    seeds = summary(runs, {n: [42, 43, 44] for n in rates}, pair, SequenceClassificationTask, "accuracy", True,
+                    third_pairs=third)
+    assert [(t["a"], t["b"]) for t in seeds["third_family"]] == third
+    for t in seeds["third_family"]:
+        assert t["value_a"] == pytest.approx(seeds["per_model"][t["a"]]["mean"], rel=1e-9)
+        assert t["ci_low"] <= t["difference"] <= t["ci_high"] and "mean over 3 seeds" in t["test"]
+    assert seeds["third_family"][1]["better"] == "smollm2" and seeds["third_family"][1]["significant"]

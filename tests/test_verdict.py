@@ -12,7 +12,7 @@ import pytest
 
 from hf_rnn.comparison.schema import ModelResult
 from hf_rnn.report.verdict import NO_PREDICTIONS, choose_pairs, judge
-from hf_rnn.runs.predictions import write_predictions
+from hf_rnn.runs.predictions import read_predictions, write_predictions
 from hf_rnn.tasks.kinds import SequenceClassificationTask
 
 TASK = SimpleNamespace(name="sentiment", kind="sequence-classification")
@@ -60,6 +60,42 @@ def test_the_pairs_start_with_the_best_llm_against_the_best_rnn():
     lower = choose_pairs([_row("a", "rnn", "a", 2.0), _row("b", "rnn", "b", 1.5), _row("c", "llm", "c", 1.8)],
                          "accuracy", False)
     assert [x.name for x in lower[0][:2]] == ["c", "b"]
+
+
+def test_a_third_family_is_asked_the_question_too():
+    """Mamba-2 (or a plug-in family): its best against the best RNN, the best LLM against its best, before the
+    other trained pairs; its weaker member meets the others only as a trained pair."""
+    rows = [_row("bilstm", "rnn", "bilstm", 0.80), _row("mamba2", "mamba2", "mamba2", 0.74),
+            _row("bimamba2", "mamba2", "bimamba2", 0.78), _row("smollm2", "llm", "smollm2", 0.85),
+            _row("smollm2 zero-shot", "llm", None, 0.75)]
+    pairs = [(a.name, b.name, role) for a, b, role in choose_pairs(rows, "accuracy", True)]
+    assert pairs[:4] == [("smollm2", "bilstm", "verdict"), ("smollm2", "smollm2 zero-shot", "fine-tuned vs zero-shot"),
+                         ("bimamba2", "bilstm", "third family"), ("smollm2", "bimamba2", "third family")]
+    assert {frozenset(p[:2]) for p in pairs[4:]} == {frozenset(("bilstm", "mamba2")), frozenset(("mamba2", "bimamba2")),
+                                                      frozenset(("mamba2", "smollm2"))}
+    assert {p[2] for p in pairs[4:]} == {"trained pair"}
+    # without an RNN the third family still meets the LLM; without either, it has no third-family pair
+    alone = choose_pairs([rows[1], rows[3]], "accuracy", True)
+    assert [(a.name, b.name, role) for a, b, role in alone] == [("smollm2", "mamba2", "third family")]
+    assert [role for *_, role in choose_pairs(rows[1:3], "accuracy", True)] == ["trained pair"]
+
+
+def test_the_paragraph_gives_the_third_familys_tests_with_its_cost(tmp_path):
+    rows = _rows_with_predictions(tmp_path)
+    rng = np.random.default_rng(1)
+    records = read_predictions(tmp_path / rows[0].predictions).records
+    right = rng.random(len(records)) < 0.70  # clearly under the BiLSTM (0.80) and the LLM (0.88)
+    mamba = [dict(r, pred=r["gold"] if ok else 1 - r["gold"]) for r, ok in zip(records, right)]
+    write_predictions(tmp_path / "predictions/mamba2.jsonl.gz", TASK, mamba)
+    rows.append(_row("mamba2", "mamba2", "mamba2", float(right.mean()), "predictions/mamba2.jsonl.gz", train=32,
+                     p50=6.0, mb=500, params=1_200_000))
+    v = judge(rows, tmp_path, SequenceClassificationTask, "accuracy", True)
+    third = [t for t in v.tests if t["role"] == "third family"]
+    assert [(t["a"], t["b"]) for t in third] == [("mamba2", "bilstm"), ("smollm2", "mamba2")]
+    assert third[0]["difference"] < 0 < third[1]["difference"] and all(t["p_holm"] < 0.05 for t in third)
+    assert "The third family (mamba2): **bilstm is ahead of mamba2 by" in v.paragraph
+    assert "mamba2 takes 0.50× the training seconds" in v.paragraph  # its own cost over the RNN's
+    assert "**smollm2 is ahead of mamba2 by" in v.paragraph
 
 
 def test_the_verdict_paragraph_names_the_leader_the_interval_the_test_and_the_cost(tmp_path):

@@ -50,6 +50,7 @@ from hf_rnn.comparison.rows import (
 from hf_rnn.comparison.schema import ZERO_SHOT, Comparison
 from hf_rnn.comparison.seeds import check_seeds, seed_folder, seed_value
 from hf_rnn.comparison.seeds import summary as seed_summary
+from hf_rnn.comparison.seeds import third_family_pairs
 from hf_rnn.comparison.seeds import verdict_pair as seed_verdict_pair
 from hf_rnn.errors import ConfigError
 from hf_rnn.families import family_named
@@ -239,11 +240,13 @@ def compare(
     if seeds > 1:
         by_row = {row.name: seed_runs[name] for row, name in zip(rows, recipes)}
         verdict = seed_verdict_pair(rows, by_row, eval_task.primary_metric, eval_task.greater_is_better)
+        third = third_family_pairs(rows, by_row, eval_task.primary_metric, eval_task.greater_is_better)
         comparison.seeds = seed_summary(
             by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seed_counts[name][0] + 1)]
                      for row, name in zip(rows, recipes)},
             verdict, eval_task, eval_task.primary_metric, eval_task.greater_is_better,
-            limits={row.name: seed_counts[name][1] for row, name in zip(rows, recipes) if seed_counts[name][1]})
+            limits={row.name: seed_counts[name][1] for row, name in zip(rows, recipes) if seed_counts[name][1]},
+            third_pairs=third)
         for name, kept in keep_seed_predictions(rows, by_row, out).items():
             comparison.seeds["per_model"][name]["predictions"] = kept  # published with the rows' own
     write_report(comparison, eval_task)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,12 @@ def seed_value(base: int, k: int) -> int:
 
 
 def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]], verdict_pair: tuple[str, str] | None, kind: Any,
-            metric: str, greater_is_better: bool, limits: dict[str, str] | None = None) -> dict[str, Any]:
+            metric: str, greater_is_better: bool, limits: dict[str, str] | None = None,
+            third_pairs: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """``results.json``'s ``seeds``: per model the metric of each seed, their mean and standard deviation; the
     verdict ``pair`` (``verdict_pair``: chosen on the means); per seed that pair's paired test; the pair's test over
-    every seed at once (``averaged``, ``hf_rnn.comparison.seed_averaged``); and a sentence on whether the same model
+    every seed at once (``averaged``, ``hf_rnn.comparison.seed_averaged``); the same test of each third family's
+    pair (``third_family``: a list, each test naming its ``a`` and ``b``); and a sentence on whether the same model
     leads significantly at every seed (``holds``).
 
     Args:
@@ -55,6 +58,7 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
         training_seeds: each model's ``training.seed`` of each run, seed 1 first.
         verdict_pair: the verdict's two model names (``a``, ``b``), or None (nothing to test seed by seed).
         limits: why a model trained fewer seeds than the others (``Profile.seed_limits``), by model name.
+        third_pairs: each third family's pairs (``third_family_pairs``), tested over every seed like the verdict's.
     """
     count = max(len(r) for r in runs_by_model.values())
     per_model = {}
@@ -85,39 +89,57 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
                 entry["error"] = str(e)
             per_seed.append(entry)
     averaged = _averaged_test(runs_by_model, verdict_pair, kind, metric, greater_is_better)
+    third = [test for pair in third_pairs
+             if (test := _averaged_test(runs_by_model, tuple(pair), kind, metric, greater_is_better))]
     return {"count": count, "per_model": per_model, "pair": list(verdict_pair) if verdict_pair else None,
-            "verdict_per_seed": per_seed, "averaged": averaged,
+            "verdict_per_seed": per_seed, "averaged": averaged, "third_family": third,
             "holds": holds_sentence(per_seed, verdict_pair, once_against_seeds=once)}
 
 
-def verdict_pair(rows: list, runs_by_model: dict[str, list], metric: str,
-                 greater_is_better: bool) -> tuple[str, str] | None:
-    """The verdict's two model names (the best fine-tuned LLM, the best RNN) chosen as
-    ``hf_rnn.report.verdict.choose_pairs`` chooses them, on each model's mean over its runs rather than seed 1's
-    score: with several seeds, the best RNN is the one that is best on average."""
+def pairs_on_means(rows: list, runs_by_model: dict[str, list], metric: str,
+                   greater_is_better: bool) -> list[tuple[str, str, str]]:
+    """``(a, b, role)`` of the verdict pair (the best fine-tuned LLM, the best RNN) and each third family's pairs
+    (``hf_rnn.report.verdict.choose_pairs``), chosen on each model's mean over its runs rather than seed 1's score:
+    with several seeds, the best RNN is the one that is best on average."""
     from dataclasses import replace
 
-    from hf_rnn.report.verdict import choose_pairs
+    from hf_rnn.report.verdict import THIRD_FAMILY, choose_pairs
 
     averaged = []
     for row in rows:
         values = [float(run.metrics.test[metric]) for run in runs_by_model.get(row.name, [])
                   if metric in run.metrics.test and math.isfinite(float(run.metrics.test[metric]))]
         averaged.append(replace(row, metrics={**row.metrics, metric: statistics.fmean(values)}) if values else row)
-    return next(((a.name, b.name) for a, b, role in choose_pairs(averaged, metric, greater_is_better)
+    return [(a.name, b.name, role) for a, b, role in choose_pairs(averaged, metric, greater_is_better)
+            if role in ("verdict", THIRD_FAMILY)]
+
+
+def verdict_pair(rows: list, runs_by_model: dict[str, list], metric: str,
+                 greater_is_better: bool) -> tuple[str, str] | None:
+    """The verdict's two model names (the best fine-tuned LLM, the best RNN) by their means over seeds
+    (``pairs_on_means``)."""
+    return next(((a, b) for a, b, role in pairs_on_means(rows, runs_by_model, metric, greater_is_better)
                  if role == "verdict"), None)
 
 
-def _averaged_test(runs_by_model: dict[str, list], verdict_pair: tuple[str, str] | None, kind: Any, metric: str,
+def third_family_pairs(rows: list, runs_by_model: dict[str, list], metric: str,
+                       greater_is_better: bool) -> list[tuple[str, str]]:
+    """Each third family's pairs by the models' means over seeds (``pairs_on_means``): its best against the best
+    RNN, the best LLM against its best."""
+    return [(a, b) for a, b, role in pairs_on_means(rows, runs_by_model, metric, greater_is_better)
+            if role != "verdict"]
+
+
+def _averaged_test(runs_by_model: dict[str, list], pair: tuple[str, str] | None, kind: Any, metric: str,
                    greater_is_better: bool) -> dict[str, Any]:
-    """The verdict pair's test on each test example's score averaged over each model's runs
+    """A pair's test on each test example's score averaged over each model's runs
     (``hf_rnn.comparison.seed_averaged``): ``PairedResult.to_dict()`` with ``better`` and ``significant``, an
-    ``error`` where it cannot be made, empty for one seed or no pair."""
+    ``error`` (with the pair's ``a`` and ``b``) where it cannot be made, empty for one run each or no pair."""
     from hf_rnn.comparison.seed_averaged import seed_averaged_test
 
-    if verdict_pair is None:
+    if pair is None:
         return {}
-    a, b = verdict_pair
+    a, b = pair
     if max(len(runs_by_model[a]), len(runs_by_model[b])) < 2:
         return {}
     try:
@@ -131,7 +153,7 @@ def _averaged_test(runs_by_model: dict[str, list], verdict_pair: tuple[str, str]
                 records[name].append(found.records)
         r = seed_averaged_test(kind.paired_test, metric, a, records[a], b, records[b], greater_is_better)
     except HfRnnError as e:
-        return {"error": str(e)}
+        return {"a": a, "b": b, "error": str(e)}
     return {**r.to_dict(), "better": r.better, "significant": r.significant}
 
 
@@ -146,6 +168,19 @@ def averaged_sentence(averaged: dict[str, Any]) -> str:
     return (f"Each test example's score averaged over each model's runs (the test over examples holds those runs "
             f"fixed; where both models have several, a Welch t-test over the seeds must agree): "
             f"{sentence(PairedResult(**fields))}.")
+
+
+def third_family_sentence(tests: list[dict[str, Any]]) -> str:
+    """Each third family's pairs tested over every seed (``summary``'s ``third_family``), in words."""
+    from hf_rnn.comparison.paired_tests import PairedResult
+    from hf_rnn.report.verdict import sentence
+
+    said = [sentence(PairedResult(**{k: v for k, v in t.items() if k not in ("better", "significant")}))
+            for t in tests if "difference" in t]
+    failed = [f"{t['a']} vs {t['b']} not tested: {t['error']}" for t in tests if t.get("error")]
+    if not said and not failed:
+        return ""
+    return "The third family, over every seed the same way: " + "; ".join(said + failed) + "."
 
 
 def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None,
@@ -206,6 +241,8 @@ def lines(seeds: dict[str, Any], metric: str) -> list[str]:
                    f"reads the larger" if welch else "") + ".", ""]
     elif averaged.get("error"):
         out += [f"No test over every seed at once: {averaged['error']}", ""]
+    if third_family_sentence(seeds.get("third_family") or []):
+        out += [third_family_sentence(seeds["third_family"]), ""]
     if seeds.get("holds"):
         out += [seeds["holds"], ""]
     return out

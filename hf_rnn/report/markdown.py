@@ -18,7 +18,7 @@ from hf_rnn.comparison.schema import (
     comparison_document,
     results_table,
 )
-from hf_rnn.comparison.seeds import averaged_sentence
+from hf_rnn.comparison.seeds import averaged_sentence, third_family_sentence
 from hf_rnn.comparison.seeds import lines as seed_lines
 from hf_rnn.report.results import busy_latency_note, took
 from hf_rnn.report.verdict import NO_PREDICTIONS, disagreement_lines, tests_table
@@ -96,7 +96,8 @@ def write_report(c: Comparison, task) -> None:
 
 def _verdict_line(c: Comparison) -> str:
     """The report's opening: with several seeds the test over all of them first (what the README's table gives),
-    then how it fares seed by seed, then seed 1's runs (the table's) with their cost; else seed 1's verdict."""
+    the third family's tests over all of them, then how the verdict fares seed by seed, then seed 1's runs (the
+    table's) with their cost; else seed 1's verdict (whose paragraph has the third family's pairs too)."""
     verdict = c.verdict or NO_PREDICTIONS
     over_seeds = averaged_sentence(c.seeds.get("averaged") or {})
     holds = c.seeds.get("holds", "")
@@ -105,8 +106,9 @@ def _verdict_line(c: Comparison) -> str:
         first = next(({t["a"], t["b"]} for t in c.paired_tests if t.get("role") == "verdict"), pair)
         other = (f" (by seed 1's scores the pair is {' and '.join(sorted(first))}, not {' and '.join(sorted(pair))})"
                  if first != pair else "")
-        return f"**Verdict.** {over_seeds} {holds} Seed 1's runs alone (the table below){other}: {verdict}".replace(
-            "  ", " ")
+        third = third_family_sentence(c.seeds.get("third_family") or [])
+        return (f"**Verdict.** {over_seeds} {third} {holds} Seed 1's runs alone (the table below){other}: "
+                f"{verdict}").replace("  ", " ")
     return f"**Verdict.** {verdict}" + (f" {holds}" if holds else "")
 
 

@@ -2,7 +2,8 @@
 examples where two models disagree.
 
 The pairs (``choose_pairs``): the best fine-tuned LLM against the best RNN (the verdict), the best fine-tuned LLM
-against the zero-shot LLM, every other pair of trained models, and the best trained model against each reference.
+against the zero-shot LLM, the best model of each third family (Mamba-2, or a plug-in family) against the best RNN and
+the best LLM against it, every other pair of trained models, and the best trained model against each reference.
 Each pair is tested on the per-example predictions of both rows (``hf_rnn.comparison.paired_tests``), the p-values
 Holm-corrected together. A row without predictions (a run trained before they were written) leaves its pairs
 untested, and the report says so.
@@ -22,7 +23,8 @@ from hf_rnn.runs.predictions import in_report_folder, read_predictions
 
 NO_PREDICTIONS = "No per-example predictions in this run; paired tests need a re-run."
 # the verdict pair first; Holm corrects all of one report's pairs together
-ROLES = ("verdict", "fine-tuned vs zero-shot", "trained pair", "against a reference")
+ROLES = ("verdict", "fine-tuned vs zero-shot", "third family", "trained pair", "against a reference")
+THIRD_FAMILY = "third family"  # a family beside the verdict's two: its best against the best RNN, the best LLM against it
 MAX_DISAGREEMENTS = 3  # test examples shown each way
 
 
@@ -52,7 +54,9 @@ def _best(rows: Sequence[ModelResult], metric: str, greater_is_better: bool) -> 
 def choose_pairs(rows: Sequence[ModelResult], metric: str,
                  greater_is_better: bool) -> list[tuple[ModelResult, ModelResult, str]]:
     """``(row a, row b, role)`` for each pair a comparison tests, the verdict's first (a: the LLM, b: the RNN);
-    the rows' ``role`` says which are trained, zero-shot or references."""
+    the rows' ``role`` says which are trained, zero-shot or references. A third family's pairs read as the
+    lecture's question asked of it: what it buys over the best RNN (a: its best, b: the RNN), and what the best
+    LLM buys over it (a: the LLM, b: its best)."""
     trained = [r for r in rows if r.role == TRAINED]
     zero_shot = [r for r in rows if r.role == ZERO_SHOT]
     refs = [r for r in rows if r.role == REFERENCE]
@@ -64,6 +68,14 @@ def choose_pairs(rows: Sequence[ModelResult], metric: str,
         pairs.append((best_llm, best_rnn, "verdict"))
     if best_llm is not None:
         pairs += [(best_llm, z, "fine-tuned vs zero-shot") for z in zero_shot]
+    for family in sorted({r.family for r in trained} - set(VERDICT_FAMILIES)):
+        best_other = _best([r for r in trained if r.family == family], metric, greater_is_better)
+        if best_other is None:
+            continue
+        if best_rnn is not None:
+            pairs.append((best_other, best_rnn, THIRD_FAMILY))
+        if best_llm is not None:
+            pairs.append((best_llm, best_other, THIRD_FAMILY))
     seen = {frozenset((a.name, b.name)) for a, b, _ in pairs}
     for i, a in enumerate(trained):
         for b in trained[i + 1:]:
@@ -174,7 +186,8 @@ def cost_ratios(a: ModelResult, b: ModelResult) -> str:
 
 
 def paragraph(results: list[tuple[PairedResult, str]], rows: Sequence[ModelResult], metric: str) -> str:
-    """The report's opening: the verdict pair with its cost, then the fine-tuned LLM against the zero-shot one."""
+    """The report's opening: the verdict pair with its cost, then the fine-tuned LLM against the zero-shot one,
+    then each third family's pairs (``third_family_sentence``)."""
     by_name = {r.name: r for r in rows}
     lines = []
     for r, role in results:
@@ -186,10 +199,25 @@ def paragraph(results: list[tuple[PairedResult, str]], rows: Sequence[ModelResul
             lines.append(f"{text}. {cost + '.' if cost else ''}".strip())
         else:
             lines.append(f"Against the untrained instruct model: {sentence(r)}.")
+    third = [r for r, role in results if role == THIRD_FAMILY]
+    if third:
+        lines.append(third_family_sentence(third, by_name))
     if not lines:  # one family only: the first tested pair
         r, _ = results[0]
         lines.append(sentence(r) + ".")
     return " ".join(lines)
+
+
+def third_family_sentence(results: Sequence[PairedResult], by_name: dict[str, ModelResult]) -> str:
+    """A third family's pairs in words: its best model against the best RNN (with the cost), the best LLM against
+    it. ``by_name``: the rows, to name the family and give the cost ratios."""
+    parts = []
+    for r in results:
+        cost = cost_ratios(by_name[r.a], by_name[r.b]) if r.a in by_name and r.b in by_name else ""
+        parts.append(sentence(r) + (f" ({cost})" if cost and by_name[r.a].family not in VERDICT_FAMILIES else ""))
+    families = sorted({by_name[n].family for r in results for n in (r.a, r.b)
+                       if n in by_name and by_name[n].family not in VERDICT_FAMILIES})
+    return f"The third family ({', '.join(families)}): " + "; ".join(parts) + "."
 
 
 def tests_table(tests: list[dict[str, Any]]) -> list[str]:

@@ -60,12 +60,14 @@ def _number(value: float) -> str:
 
 
 def _test_of(doc: Comparison, llm: str, rnn: str) -> tuple[dict[str, Any] | None, bool]:
-    """The comparison's paired test of the two rows, the difference read as LLM - RNN, and whether it is the test
-    over every seed (``seeds.averaged``: each example's score averaged over each model's runs), which a comparison
-    of several seeds is judged by; else seed 1's (``paired_tests``)."""
-    averaged = (doc.seeds or {}).get("averaged") or {}
-    if "difference" in averaged and {averaged.get("a"), averaged.get("b")} == {llm, rnn}:
-        return _oriented(averaged, llm), True
+    """The comparison's paired test of the two rows, the difference read as ``llm`` - ``rnn``, and whether it is
+    the test over every seed (``seeds.averaged`` for the verdict pair, ``seeds.third_family`` for a third family's:
+    each example's score averaged over each model's runs), which a comparison of several seeds is judged by; else
+    seed 1's (``paired_tests``)."""
+    seeds = doc.seeds or {}
+    for averaged in [seeds.get("averaged") or {}, *(seeds.get("third_family") or [])]:
+        if "difference" in averaged and {averaged.get("a"), averaged.get("b")} == {llm, rnn}:
+            return _oriented(averaged, llm), True
     for test in doc.paired_tests:
         if {test.get("a"), test.get("b")} == {llm, rnn}:
             return _oriented(test, llm), False
@@ -151,6 +153,7 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
                "Otherwise it is seed 1's runs' test, Holm-corrected over the pairs of its report. *Across seeds*: "
                "the test seed by seed, who is ahead and how often significantly (p < 0.05, uncorrected). Costs are "
                "the LLM's over the RNN's, of seed 1's runs.")
+    out += _third_family_table(docs, link_base)
     if untested:
         out.append(f"Not tested yet ({', '.join(untested)}): committed before per-example predictions were kept; "
                    "a re-run of the comparison writes them and the test.")
@@ -158,6 +161,53 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
         out += ["", "Quality against the number of labelled examples (`--train-sizes`): "
                 + "; ".join(_curve_line(c, link_base) for c in curves) + "."]
     return "\n".join(out) + "\n"
+
+
+def _third_family_table(docs: list[Comparison], link_base: str) -> list[str]:
+    """The lecture's question asked of each third family (Mamba-2: the modern recurrent model), in the same
+    comparisons: what its best model buys over the best RNN, and what the best LLM buys over it, each difference
+    with its interval and test as in the main table. No lines when no comparison has a third family."""
+    lines = []
+    for doc in docs:
+        metric = _primary_metric(doc)
+        greater = _greater_is_better(doc.task, metric)
+        means = _seed_means(doc)
+        llm_family, rnn_family = VERDICT_FAMILIES
+        rnn, llm = (_best(doc.rows, family, metric, greater, means) for family in (rnn_family, llm_family))
+        for family in sorted({r.family for r in doc.rows if r.role == TRAINED} - set(VERDICT_FAMILIES)):
+            other = _best(doc.rows, family, metric, greater, means)
+            if other is None:
+                continue
+            over_rnn = _difference_cells(doc, other, rnn, greater, "ahead") if rnn else ["—", "—"]
+            under_llm = _difference_cells(doc, llm, other, greater, "ahead") if llm else ["—", "—"]
+            score = (f"{means[other.name]:.4g} (mean over seeds)" if other.name in means
+                     else f"{_score(other, metric):.4g}")
+            lines.append(f"| [{doc.task}]({link_base}results/{doc.folder}/report.md) `{doc.profile}` | "
+                         f"{other.name} {metric} {score} | "
+                         f"{' | '.join(over_rnn)} | {' | '.join(under_llm)} | "
+                         f"{_ratio(other.train_seconds, rnn.train_seconds) if rnn else '—'} | "
+                         f"{_ratio(other.latency_ms_p50, rnn.latency_ms_p50) if rnn else '—'} |")
+    if not lines:
+        return []
+    return ["", "The same question asked of the third family (Mamba-2, the modern recurrent model, trained from "
+            "scratch like the RNNs), in the same comparisons, picked and tested as above; costs are its own over the "
+            "best RNN's:", "",
+            "| task | best third-family model | it − best RNN (95% CI), test | verdict | best LLM − it (95% CI), "
+            "test | verdict | train time vs RNN | latency p50 vs RNN |", "|---|---|---|---|---|---|---|---|", *lines]
+
+
+def _difference_cells(doc: Comparison, first: ModelResult, second: ModelResult, greater: bool,
+                      word: str) -> list[str]:
+    """Two table cells for ``first`` − ``second``: the difference with its interval and test's p, and the
+    verdict (who is ahead at the 5% level, or no significant difference)."""
+    test, over_seeds = _test_of(doc, first.name, second.name)
+    if test is None:
+        return ["not tested", "not tested"]
+    p = test["p_holm"] if test.get("p_holm") is not None else test["p_value"]
+    cell = (f"{_number(test['difference'])} ({_number(test['ci_low'])} to {_number(test['ci_high'])}), "
+            f"p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}{' over seeds' if over_seeds else ''}")
+    ahead = first.name if (test["difference"] > 0) == greater else second.name
+    return [cell, "no significant difference" if p >= 0.05 else f"**{ahead} {word}**"]
 
 
 def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
