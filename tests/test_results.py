@@ -488,8 +488,17 @@ def test_the_third_family_gets_the_question_in_its_own_table(tmp_path):
                                                          "third_family": over})
     publish(_write(tmp_path / "runs" / "two", doc), tmp_path / "results")
     text = verdict_section(collect(tmp_path / "results"))
-    assert ("| mamba2 accuracy 0.8 (mean over seeds) | -0.010 (-0.030 to +0.010), p = 0.300 over seeds | no significant "
+    assert ("| mamba2 accuracy 0.8 (over seeds) | -0.010 (-0.030 to +0.010), p = 0.300 over seeds | no significant "
             "difference | +0.140 (+0.110 to +0.170), p < 0.001 | **smollm2 ahead** |") in text  # no averaged test: seed 1's
+    # lower is better (bits per character): a negative difference puts the first model ahead
+    bpc_rows = [dict(r, metrics={"bpc": v}) for r, v in zip(rows, (2.2, 1.8, 2.0, 2.3))]
+    bpc_tests = [dict(seed_1[0], metric="bpc", difference=0.1, ci_low=0.05, ci_high=0.15),
+                 dict(seed_1[1], metric="bpc", difference=0.5, ci_low=0.4, ci_high=0.6)]
+    publish(_write(tmp_path / "runs" / "bpc", _doc(task="textgen", rows=bpc_rows, paired_tests=bpc_tests,
+                                                   primary_metric="bpc")), tmp_path / "results")
+    assert ("| mamba2 bpc 2.3 | +0.100 (+0.050 to +0.150), p = 0.004 | **bilstm ahead** | -0.500 (-0.600 to -0.400), "
+            "p < 0.001 | **smollm2 ahead** |") in verdict_section(collect(tmp_path / "results"))
+    (tmp_path / "results" / "textgen-full").rename(tmp_path / "gone-too")
     rows_without = [r for r in rows if r["family"] != "mamba2"]
     (tmp_path / "results" / "sentiment-full").rename(tmp_path / "gone")
     publish(_write(tmp_path / "runs" / "three", _doc(rows=rows_without)), tmp_path / "results")
@@ -510,3 +519,9 @@ def test_a_report_over_seeds_gives_the_third_familys_tests_after_the_verdict():
             "to 7.0; paired permutation test over texts p = 0.002; n = 1,000 texts); smollm2 vs mamba2 not tested: no "
             "predictions. Seed 1's runs alone") in line
     assert line.index("**smollm2 is ahead of bilstm") < line.index("The third family")
+    # no verdict pair over seeds (no RNN trained, say): the third family's tests still open the report, named
+    rows = [{"name": "mamba2", "family": "mamba2", "run_dir": "mamba2", "metrics": {"accuracy": 0.76}},
+            _doc()["rows"][1]]
+    alone = _verdict_line(_read(_doc(rows=rows, seeds={"count": 3, "third_family": third[1:]}, verdict="Seed 1.")))
+    assert alone == ("**Verdict.** The third family (mamba2), over every seed the same way: smollm2 vs mamba2 not "
+                     "tested: no predictions. Seed 1's runs alone (the table below): Seed 1.")

@@ -159,7 +159,7 @@ def test_the_seed_summary_tests_the_third_family_over_every_seed_too(tmp_path):
     from types import SimpleNamespace
 
     from hf_rnn.comparison.schema import ModelResult
-    from hf_rnn.comparison.seeds import summary, third_family_pairs, verdict_pair
+    from hf_rnn.comparison.seeds import pairs_by_role, summary
     from hf_rnn.runs.predictions import PREDICTIONS, write_predictions
     from hf_rnn.tasks.kinds import SequenceClassificationTask
 
@@ -177,8 +177,7 @@ def test_the_seed_summary_tests_the_third_family_over_every_seed_too(tmp_path):
             runs[name].append(SimpleNamespace(path=folder, metrics=SimpleNamespace(test={"accuracy": _accuracy(records)})))
     rows = [ModelResult.from_dict({"name": n, "family": families[n], "run_dir": n,
                                    "metrics": {"accuracy": runs[n][0].metrics.test["accuracy"]}}) for n in rates]
-    pair = verdict_pair(rows, runs, "accuracy", True)
-    third = third_family_pairs(rows, runs, "accuracy", True)
+    pair, third = pairs_by_role(rows, runs, "accuracy", True)
     assert pair == ("smollm2", "bilstm") and third == [("bimamba2", "bilstm"), ("smollm2", "bimamba2")]
     seeds = summary(runs, {n: [42, 43, 44] for n in rates}, pair, SequenceClassificationTask, "accuracy", True,
                     third_pairs=third)
@@ -187,3 +186,7 @@ def test_the_seed_summary_tests_the_third_family_over_every_seed_too(tmp_path):
         assert t["value_a"] == pytest.approx(seeds["per_model"][t["a"]]["mean"], rel=1e-9)
         assert t["ci_low"] <= t["difference"] <= t["ci_high"] and "mean over 3 seeds" in t["test"]
     assert seeds["third_family"][1]["better"] == "smollm2" and seeds["third_family"][1]["significant"]
+    # the two are Holm-corrected together (the verdict's own test is not part of that family)
+    p = sorted(t["p_value"] for t in seeds["third_family"])
+    assert sorted(t["p_holm"] for t in seeds["third_family"]) == pytest.approx([min(1, 2 * p[0]), max(min(1, 2 * p[0]), p[1])])
+    assert seeds["averaged"]["p_holm"] is None

@@ -50,8 +50,7 @@ from hf_rnn.comparison.rows import (
 from hf_rnn.comparison.schema import ZERO_SHOT, Comparison
 from hf_rnn.comparison.seeds import check_seeds, seed_folder, seed_value
 from hf_rnn.comparison.seeds import summary as seed_summary
-from hf_rnn.comparison.seeds import third_family_pairs
-from hf_rnn.comparison.seeds import verdict_pair as seed_verdict_pair
+from hf_rnn.comparison.seeds import pairs_by_role
 from hf_rnn.errors import ConfigError
 from hf_rnn.families import family_named
 from hf_rnn.report.markdown import write_report
@@ -239,8 +238,7 @@ def compare(
     _judge(comparison, eval_task, progress)
     if seeds > 1:
         by_row = {row.name: seed_runs[name] for row, name in zip(rows, recipes)}
-        verdict = seed_verdict_pair(rows, by_row, eval_task.primary_metric, eval_task.greater_is_better)
-        third = third_family_pairs(rows, by_row, eval_task.primary_metric, eval_task.greater_is_better)
+        verdict, third = pairs_by_role(rows, by_row, eval_task.primary_metric, eval_task.greater_is_better)
         comparison.seeds = seed_summary(
             by_row, {row.name: [seed_value(recipes[name].training.seed, k) for k in range(1, seed_counts[name][0] + 1)]
                      for row, name in zip(rows, recipes)},

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hf_rnn.comparison.paired_tests import paired_test
+from hf_rnn.comparison.paired_tests import PairedResult, holm, paired_test
 from hf_rnn.errors import ConfigError, HfRnnError
 from hf_rnn.runs.predictions import PREDICTIONS, read_predictions
 
@@ -88,9 +88,13 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
             except HfRnnError as e:
                 entry["error"] = str(e)
             per_seed.append(entry)
-    averaged = _averaged_test(runs_by_model, verdict_pair, kind, metric, greater_is_better)
-    third = [test for pair in third_pairs
-             if (test := _averaged_test(runs_by_model, tuple(pair), kind, metric, greater_is_better))]
+    averaged = _as_dict(_averaged_test(runs_by_model, verdict_pair, kind, metric, greater_is_better))
+    third = [test for pair in third_pairs if (test := _averaged_test(runs_by_model, tuple(pair), kind, metric,
+                                                                      greater_is_better))]
+    # the verdict is the comparison's one question; the third family's pairs are a family of their own, Holm-corrected
+    # together (the README's second table reads p_holm)
+    holm([r for r in third if isinstance(r, PairedResult)])
+    third = [_as_dict(r) for r in third]
     return {"count": count, "per_model": per_model, "pair": list(verdict_pair) if verdict_pair else None,
             "verdict_per_seed": per_seed, "averaged": averaged, "third_family": third,
             "holds": holds_sentence(per_seed, verdict_pair, once_against_seeds=once)}
@@ -114,27 +118,21 @@ def pairs_on_means(rows: list, runs_by_model: dict[str, list], metric: str,
             if role in ("verdict", THIRD_FAMILY)]
 
 
-def verdict_pair(rows: list, runs_by_model: dict[str, list], metric: str,
-                 greater_is_better: bool) -> tuple[str, str] | None:
-    """The verdict's two model names (the best fine-tuned LLM, the best RNN) by their means over seeds
-    (``pairs_on_means``)."""
-    return next(((a, b) for a, b, role in pairs_on_means(rows, runs_by_model, metric, greater_is_better)
-                 if role == "verdict"), None)
-
-
-def third_family_pairs(rows: list, runs_by_model: dict[str, list], metric: str,
-                       greater_is_better: bool) -> list[tuple[str, str]]:
-    """Each third family's pairs by the models' means over seeds (``pairs_on_means``): its best against the best
-    RNN, the best LLM against its best."""
-    return [(a, b) for a, b, role in pairs_on_means(rows, runs_by_model, metric, greater_is_better)
-            if role != "verdict"]
+def pairs_by_role(rows: list, runs_by_model: dict[str, list], metric: str,
+                  greater_is_better: bool) -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
+    """``(verdict pair, third family's pairs)`` by the models' means over seeds (``pairs_on_means``): the best
+    fine-tuned LLM and the best RNN (or None), then each third family's best against the best RNN and the best LLM
+    against its best."""
+    pairs = pairs_on_means(rows, runs_by_model, metric, greater_is_better)
+    return (next(((a, b) for a, b, role in pairs if role == "verdict"), None),
+            [(a, b) for a, b, role in pairs if role != "verdict"])
 
 
 def _averaged_test(runs_by_model: dict[str, list], pair: tuple[str, str] | None, kind: Any, metric: str,
-                   greater_is_better: bool) -> dict[str, Any]:
+                   greater_is_better: bool) -> PairedResult | dict[str, Any]:
     """A pair's test on each test example's score averaged over each model's runs
-    (``hf_rnn.comparison.seed_averaged``): ``PairedResult.to_dict()`` with ``better`` and ``significant``, an
-    ``error`` (with the pair's ``a`` and ``b``) where it cannot be made, empty for one run each or no pair."""
+    (``hf_rnn.comparison.seed_averaged``), or ``{"a", "b", "error"}`` where it cannot be made, or an empty dict for
+    one run each or no pair."""
     from hf_rnn.comparison.seed_averaged import seed_averaged_test
 
     if pair is None:
@@ -154,33 +152,44 @@ def _averaged_test(runs_by_model: dict[str, list], pair: tuple[str, str] | None,
         r = seed_averaged_test(kind.paired_test, metric, a, records[a], b, records[b], greater_is_better)
     except HfRnnError as e:
         return {"a": a, "b": b, "error": str(e)}
-    return {**r.to_dict(), "better": r.better, "significant": r.significant}
+    return r
+
+
+def _as_dict(result: PairedResult | dict[str, Any]) -> dict[str, Any]:
+    """What ``results.json`` keeps of a test over every seed: ``PairedResult.to_dict()`` with ``better`` and
+    ``significant``; an error or nothing as it is."""
+    if isinstance(result, PairedResult):
+        return {**result.to_dict(), "better": result.better, "significant": result.significant}
+    return result
+
+
+def _as_result(test: dict[str, Any]) -> PairedResult:
+    """A test ``results.json`` keeps, as the ``PairedResult`` it was (to put it in words)."""
+    return PairedResult(**{k: v for k, v in test.items() if k not in ("better", "significant")})
 
 
 def averaged_sentence(averaged: dict[str, Any]) -> str:
     """The seed-averaged test of the verdict pair in words (``hf_rnn.report.verdict.sentence``)."""
-    from hf_rnn.comparison.paired_tests import PairedResult
     from hf_rnn.report.verdict import sentence
 
     if not averaged or "difference" not in averaged:
         return ""
-    fields = {k: v for k, v in averaged.items() if k not in ("better", "significant")}
     return (f"Each test example's score averaged over each model's runs (the test over examples holds those runs "
             f"fixed; where both models have several, a Welch t-test over the seeds must agree): "
-            f"{sentence(PairedResult(**fields))}.")
+            f"{sentence(_as_result(averaged))}.")
 
 
-def third_family_sentence(tests: list[dict[str, Any]]) -> str:
-    """Each third family's pairs tested over every seed (``summary``'s ``third_family``), in words."""
-    from hf_rnn.comparison.paired_tests import PairedResult
+def averaged_third_family_sentence(tests: list[dict[str, Any]], families: Sequence[str] = ()) -> str:
+    """Each third family's pairs tested over every seed (``summary``'s ``third_family``: Holm-corrected together),
+    in words; ``families``: their names, to say which."""
     from hf_rnn.report.verdict import sentence
 
-    said = [sentence(PairedResult(**{k: v for k, v in t.items() if k not in ("better", "significant")}))
-            for t in tests if "difference" in t]
+    said = [sentence(_as_result(t)) for t in tests if "difference" in t]
     failed = [f"{t['a']} vs {t['b']} not tested: {t['error']}" for t in tests if t.get("error")]
     if not said and not failed:
         return ""
-    return "The third family, over every seed the same way: " + "; ".join(said + failed) + "."
+    which = f" ({', '.join(families)})" if families else ""
+    return f"The third family{which}, over every seed the same way: " + "; ".join(said + failed) + "."
 
 
 def holds_sentence(per_seed: list[dict[str, Any]], pair: tuple[str, str] | None,
@@ -241,8 +250,9 @@ def lines(seeds: dict[str, Any], metric: str) -> list[str]:
                    f"reads the larger" if welch else "") + ".", ""]
     elif averaged.get("error"):
         out += [f"No test over every seed at once: {averaged['error']}", ""]
-    if third_family_sentence(seeds.get("third_family") or []):
-        out += [third_family_sentence(seeds["third_family"]), ""]
+    third = averaged_third_family_sentence(seeds.get("third_family") or [])
+    if third:
+        out += [third, ""]
     if seeds.get("holds"):
         out += [seeds["holds"], ""]
     return out

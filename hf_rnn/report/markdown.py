@@ -13,12 +13,14 @@ from pathlib import Path
 
 from hf_rnn.assets.cache import BUILTIN_LLM_LABEL, atomic_write_text
 from hf_rnn.comparison.schema import (
+    TRAINED,
+    VERDICT_FAMILIES,
     Comparison,
     ModelResult,
     comparison_document,
     results_table,
 )
-from hf_rnn.comparison.seeds import averaged_sentence, third_family_sentence
+from hf_rnn.comparison.seeds import averaged_sentence, averaged_third_family_sentence
 from hf_rnn.comparison.seeds import lines as seed_lines
 from hf_rnn.report.results import busy_latency_note, took
 from hf_rnn.report.verdict import NO_PREDICTIONS, disagreement_lines, tests_table
@@ -100,13 +102,14 @@ def _verdict_line(c: Comparison) -> str:
     table's) with their cost; else seed 1's verdict (whose paragraph has the third family's pairs too)."""
     verdict = c.verdict or NO_PREDICTIONS
     over_seeds = averaged_sentence(c.seeds.get("averaged") or {})
+    families = sorted({r.family for r in c.rows if r.role == TRAINED} - set(VERDICT_FAMILIES))
+    third = averaged_third_family_sentence(c.seeds.get("third_family") or [], families)
     holds = c.seeds.get("holds", "")
-    if over_seeds:
+    if over_seeds or third:
         pair = {(c.seeds.get("averaged") or {}).get(k) for k in ("a", "b")}
         first = next(({t["a"], t["b"]} for t in c.paired_tests if t.get("role") == "verdict"), pair)
         other = (f" (by seed 1's scores the pair is {' and '.join(sorted(first))}, not {' and '.join(sorted(pair))})"
-                 if first != pair else "")
-        third = third_family_sentence(c.seeds.get("third_family") or [])
+                 if over_seeds and first != pair else "")
         return (f"**Verdict.** {over_seeds} {third} {holds} Seed 1's runs alone (the table below){other}: "
                 f"{verdict}").replace("  ", " ")
     return f"**Verdict.** {verdict}" + (f" {holds}" if holds else "")

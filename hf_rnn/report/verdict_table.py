@@ -9,6 +9,10 @@ over all of them, ``seeds.averaged``; else the ``paired_tests`` entry of role ``
 models' per-example predictions), whether it holds at the 5% level, and the cost as ratios (training
 seconds, latency p50, parameters). A comparison committed before per-example predictions were kept says
 "not tested" rather than reading a bare pair of numbers as a verdict.
+
+A second table asks the same question of each third family (Mamba-2, or a plug-in family) in the same comparisons:
+its best model against the best RNN, and the best LLM against it (``seeds.third_family`` over seeds, Holm-corrected
+together; else seed 1's ``paired_tests`` of role ``third family``).
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ def _best(rows: list[ModelResult], family: str, metric: str, greater_is_better: 
 
 
 def _seed_means(doc: Comparison) -> dict[str, float]:
-    """Each model's mean over seeds where the comparison was judged over its seeds (``seeds.averaged``), else none:
-    an older comparison's verdict is seed 1's, and so is its pick of the best models."""
+    """Each model's mean over seeds where the comparison was judged over its seeds (``seeds.averaged`` or
+    ``seeds.third_family``), else none: an older comparison's verdict is seed 1's, and so is its pick of the best
+    models."""
     seeds = doc.seeds or {}
-    if "difference" not in (seeds.get("averaged") or {}):
+    if not any("difference" in (t or {}) for t in [seeds.get("averaged"), *(seeds.get("third_family") or [])]):
         return {}
     return {name: float(m["mean"]) for name, m in seeds.get("per_model", {}).items()
             if isinstance(m.get("mean"), (int, float)) and m["mean"] == m["mean"]}
@@ -131,12 +136,9 @@ def verdict_section(documents: list[Comparison], link_base: str = "", curves: li
             untested.append(doc.task)
             interval, tested, verdict = f"{_number(a - b)} {metric} (no interval)", "not tested", "not tested"
         else:
-            interval = f"{_number(test['difference'])} ({_number(test['ci_low'])} to {_number(test['ci_high'])})"
-            p = test["p_holm"] if test.get("p_holm") is not None else test["p_value"]  # Holm: seed 1's pairs
-            tested = f"{test['test']}, p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
-            ahead = (test["difference"] > 0) == greater
-            verdict = ("no significant difference" if p >= 0.05 else
-                       f"**{'LLM' if ahead else 'RNN'} ahead**")
+            interval, p, ahead = _interval_p_ahead(test, greater)
+            tested = f"{test['test']}, {p}"
+            verdict = f"**{'LLM' if ahead == llm.name else 'RNN'} ahead**" if ahead else "no significant difference"
         out.append(f"| {task} | {rnn.name} {metric} {b:.4g}{mean} | {llm.name} {a:.4g}{mean} | {interval} | {tested} | "
                    f"{verdict} | {_across_seeds(doc, llm.name, rnn.name)} | "
                    f"{_ratio(llm.train_seconds, rnn.train_seconds)} | "
@@ -178,36 +180,38 @@ def _third_family_table(docs: list[Comparison], link_base: str) -> list[str]:
             other = _best(doc.rows, family, metric, greater, means)
             if other is None:
                 continue
-            over_rnn = _difference_cells(doc, other, rnn, greater, "ahead") if rnn else ["—", "—"]
-            under_llm = _difference_cells(doc, llm, other, greater, "ahead") if llm else ["—", "—"]
-            score = (f"{means[other.name]:.4g} (mean over seeds)" if other.name in means
-                     else f"{_score(other, metric):.4g}")
+            cells, score = [], f"{_score(other, metric):.4g}"
+            for first, second in ((other, rnn), (llm, other)):
+                test, over_seeds = _test_of(doc, first.name, second.name) if first and second else (None, False)
+                if test is None:
+                    cells += ["not tested", "not tested"]
+                    continue
+                interval, p, ahead = _interval_p_ahead(test, greater)
+                cells += [f"{interval}, {p}{' over seeds' if over_seeds else ''}",
+                          f"**{ahead} ahead**" if ahead else "no significant difference"]
+                if over_seeds:  # the score the test compared: its mean over its runs
+                    score = f"{test['value_a' if first is other else 'value_b']:.4g} (over seeds)"
             lines.append(f"| [{doc.task}]({link_base}results/{doc.folder}/report.md) `{doc.profile}` | "
-                         f"{other.name} {metric} {score} | "
-                         f"{' | '.join(over_rnn)} | {' | '.join(under_llm)} | "
+                         f"{other.name} {metric} {score} | {' | '.join(cells)} | "
                          f"{_ratio(other.train_seconds, rnn.train_seconds) if rnn else '—'} | "
                          f"{_ratio(other.latency_ms_p50, rnn.latency_ms_p50) if rnn else '—'} |")
     if not lines:
         return []
-    return ["", "The same question asked of the third family (Mamba-2, the modern recurrent model, trained from "
-            "scratch like the RNNs), in the same comparisons, picked and tested as above; costs are its own over the "
-            "best RNN's:", "",
-            "| task | best third-family model | it − best RNN (95% CI), test | verdict | best LLM − it (95% CI), "
-            "test | verdict | train time vs RNN | latency p50 vs RNN |", "|---|---|---|---|---|---|---|---|", *lines]
+    return ["", "The same question asked of the third family (Mamba-2, the modern recurrent model, or a plug-in "
+            "family), in the same comparisons, its best model picked as above: what it buys over the best RNN, and "
+            "what the best transformer buys over it. Over seeds these two tests are Holm-corrected together; costs "
+            "are its own over the best RNN's, of seed 1's runs.", "",
+            "| task | best third-family model | it − best RNN (95% CI), p | verdict | best LLM − it (95% CI), p | "
+            "verdict | train time vs RNN | latency p50 vs RNN |", "|---|---|---|---|---|---|---|---|", *lines]
 
 
-def _difference_cells(doc: Comparison, first: ModelResult, second: ModelResult, greater: bool,
-                      word: str) -> list[str]:
-    """Two table cells for ``first`` − ``second``: the difference with its interval and test's p, and the
-    verdict (who is ahead at the 5% level, or no significant difference)."""
-    test, over_seeds = _test_of(doc, first.name, second.name)
-    if test is None:
-        return ["not tested", "not tested"]
+def _interval_p_ahead(test: dict[str, Any], greater: bool) -> tuple[str, str, str | None]:
+    """A test's difference with its interval, its p in words (Holm-corrected where it was), and the model ahead
+    at the 5% level (None: no significant difference)."""
+    interval = f"{_number(test['difference'])} ({_number(test['ci_low'])} to {_number(test['ci_high'])})"
     p = test["p_holm"] if test.get("p_holm") is not None else test["p_value"]
-    cell = (f"{_number(test['difference'])} ({_number(test['ci_low'])} to {_number(test['ci_high'])}), "
-            f"p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}{' over seeds' if over_seeds else ''}")
-    ahead = first.name if (test["difference"] > 0) == greater else second.name
-    return [cell, "no significant difference" if p >= 0.05 else f"**{ahead} {word}**"]
+    ahead = test["a"] if (test["difference"] > 0) == greater else test["b"]
+    return interval, f"p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}", ahead if p < 0.05 else None
 
 
 def _across_seeds(doc: Comparison, llm: str, rnn: str) -> str:
