@@ -105,6 +105,17 @@ def test_goals_say_met_or_by_how_much_they_are_missed():
     assert check_goal(Goal("rnn", "mae", "<=", "seasonal-naive"), forecast) == "met"
 
 
+def test_a_goal_met_by_seed_1_is_checked_on_the_seed_means_too():
+    per_model = {"smollm2": {"values": [0.9, 0.89, 0.88], "mean": 0.89}, "bilstm": {"values": [0.81], "mean": 0.81}}
+    doc = _read(_doc(seeds={"count": 3, "per_model": per_model}))
+    goal = Goal("llm", "accuracy", ">=", 0.90)
+    assert goal_line(goal, doc) == "llm accuracy ≥ 0.9: **met**, on the mean over 3 seeds **missed by 0.01**"
+    # a model trained once keeps its one score; a comparison of one seed says nothing more
+    assert goal_line(Goal("rnn", "accuracy", ">=", 0.81), doc) == ("rnn accuracy ≥ 0.81: **met**, on the mean over 3 "
+                                                                   "seeds **met**")
+    assert goal_line(goal, _read(_doc())) == "llm accuracy ≥ 0.9: **met**"
+
+
 def test_a_family_goal_names_the_model_that_meets_it_and_the_one_that_misses():
     doc = _doc()
     twice = dict(doc["rows"][1], name="smollm2-twice", run_dir="smollm2-twice", metrics={"accuracy": 0.97})
