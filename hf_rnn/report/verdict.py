@@ -11,6 +11,7 @@ untested, and the report says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,7 @@ def format_p(p: float) -> str:
 
 def _test_words(r: PairedResult) -> str:
     holm_p = "" if r.p_holm is None or r.p_holm == r.p_value else f", Holm-corrected {format_p(r.p_holm)}"
-    name = r.test.split(" (")[0]
+    name = re.sub(r" \([^()]*\)", "", r.test)  # the test's name without its asides (which the tests table keeps)
     return f"{name} {format_p(r.p_value)}{holm_p}; n = {r.n:,} {r.unit}"
 
 
