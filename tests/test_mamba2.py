@@ -62,6 +62,8 @@ HEADS = [
     (HfMamba2ForCausalLM, {"tie_word_embeddings": True}, AutoModelForCausalLM),
     (HfMamba2ForCausalLM, {"reads_prompt": True}, AutoModelForCausalLM),
     (HfMamba2Model, {"bidirectional": True}, AutoModel),
+    (HfMamba2ForSequenceClassification, {"embedding_size": 24, "bidirectional": True},
+     AutoModelForSequenceClassification),  # a wider table than the stack, projected
 ]
 
 
@@ -181,7 +183,8 @@ def test_a_causal_lm_cannot_be_bidirectional():
 
 
 @pytest.mark.parametrize("settings", [{"num_heads": 3}, {"state_size": 0}, {"chunk_size": 0},
-                                      {"n_groups": 3, "num_heads": 2}, {"pooling": "max"}])
+                                      {"n_groups": 3, "num_heads": 2}, {"pooling": "max"}, {"embedding_size": 0},
+                                      {"embedding_size": 24, "tie_word_embeddings": True}])
 def test_a_bad_config_is_one_value_error_naming_the_field(settings):
     field = "num_heads * head_dim" if "num_heads" in settings and len(settings) == 1 else next(iter(settings))
     with pytest.raises(ValueError, match=field.replace("*", r"\*")):
@@ -306,8 +309,9 @@ def test_every_task_trains_a_few_steps_and_loads_back(task, model, head, metric,
 
 def test_the_rnns_embedding_option_starts_mamba2_from_the_llms_frozen_table(tmp_path):
     """``model.init_embeddings=llm`` with ``freeze_embeddings``: Mamba-2 reads SmolLM2's tokens through SmolLM2's
-    own embedding table (at its width, hidden_size=576), kept fixed while the rest trains; at another width, one
-    clear error naming the key."""
+    own embedding table, kept fixed while the rest trains: at its width (``embedding_size=576``) under a stack of
+    any width, projected as an RNN's input weights do, or with the whole stack at it (``hidden_size=576``); at
+    another width, one clear error naming the key."""
     import torch
     from safetensors import safe_open
 
@@ -317,13 +321,18 @@ def test_the_rnns_embedding_option_starts_mamba2_from_the_llms_frozen_table(tmp_
     from hf_rnn.training.recipes import load_recipe
 
     llm = ["tokenizer.word_level=false", "model.init_embeddings=llm", "model.freeze_embeddings=true"]
-    run = hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / "run",
-                              [*TINY, *llm, "model.hidden_size=576", "training.max_steps=2"])
     with safe_open(str(ensure_builtin_llm() / "model.safetensors"), framework="pt") as f:
         table = f.get_tensor("model.embed_tokens.weight")
-    loaded = FAMILIES["mamba2"].load(read_run(tmp_path / "run"))
-    assert torch.equal(loaded.get_input_embeddings().weight, table)  # copied, then never updated
-    assert run.metrics.parameters.total - run.metrics.parameters.trainable == table.numel()
-    with pytest.raises(ConfigError, match="needs the LLM's tokenizer and hidden_size=576"):
-        hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / "narrow", [*TINY, *llm])
-    assert not (tmp_path / "narrow" / "model.safetensors").exists()
+    for name, width in (("narrow", "model.embedding_size=576"), ("wide", "model.hidden_size=576")):
+        run = hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / name,
+                                  [*TINY, *llm, width, "training.max_steps=2"])
+        loaded = FAMILIES["mamba2"].load(read_run(tmp_path / name))
+        assert torch.equal(loaded.get_input_embeddings().weight, table)  # copied, then never updated
+        assert run.metrics.parameters.total - run.metrics.parameters.trainable == table.numel()
+        projection = loaded.model.embedding_projection
+        assert (projection is not None) == (name == "narrow")
+        if projection is not None:
+            assert projection.in_features == 576 and projection.out_features == loaded.config.hidden_size
+    with pytest.raises(ConfigError, match="needs the LLM's tokenizer and embedding_size"):
+        hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / "other", [*TINY, *llm])
+    assert not (tmp_path / "other" / "model.safetensors").exists()

@@ -43,6 +43,10 @@ class HfMamba2Config(Mamba2Config):
         input_size (`int`, *optional*):
             Values per time step of [`HfMamba2ForTimeSeriesPrediction`] (1: univariate). A config with it set
             describes a stack that reads projected values, not token embeddings.
+        embedding_size (`int`, *optional*):
+            Width of the token embeddings when it differs from `hidden_size`: a linear layer projects them to the
+            stack's width, as an RNN's input weights do (e.g. SmolLM2's 576-d table, frozen, under a 128-wide
+            stack). `None`: the embeddings are `hidden_size` wide. Not with `tie_word_embeddings`.
 
     Example:
 
@@ -74,6 +78,7 @@ class HfMamba2Config(Mamba2Config):
     reads_prompt: bool = False
     prediction_length: int | None = None
     input_size: int | None = None
+    embedding_size: int | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -84,7 +89,7 @@ class HfMamba2Config(Mamba2Config):
         its strict-dataclass checks, so they are made here)."""
         for name in _POSITIVE_FIELDS:
             _check_positive_int(name, getattr(self, name))
-        for name in ("prediction_length", "input_size"):
+        for name in ("prediction_length", "input_size", "embedding_size"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
         width = self.expand * self.hidden_size
@@ -104,11 +109,20 @@ class HfMamba2Config(Mamba2Config):
         for name in ("bidirectional", "reads_prompt", "tie_word_embeddings"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"HfMamba2Config.{name} must be True or False; got {getattr(self, name)!r}.")
+        if self.projects_embeddings and self.tie_word_embeddings:
+            raise ValueError(f"HfMamba2Config.embedding_size={self.embedding_size} differs from hidden_size="
+                             f"{self.hidden_size}, so the output layer cannot share the embedding table: set "
+                             "tie_word_embeddings=False or embedding_size=None.")
 
     @property
     def num_directions(self) -> int:
         """2 with a right-to-left stack, else 1."""
         return 2 if self.bidirectional else 1
+
+    @property
+    def projects_embeddings(self) -> bool:
+        """Whether token embeddings of `embedding_size` are projected to `hidden_size` before the stack."""
+        return self.embedding_size is not None and self.embedding_size != self.hidden_size and not self.reads_values
 
     @property
     def reads_values(self) -> bool:

@@ -60,7 +60,10 @@ class Mamba2ModelSection:
     pooling: str = field(default="mean", metadata={"choices": ("mean", "last")})
     classifier_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
     tie_word_embeddings: bool = False
-    # the RNNs' option: start from SmolLM2's input embeddings (its tokenizer, hidden_size=576: the LLM's width)
+    # the token embeddings' width where it differs from hidden_size (a linear layer projects them to the stack's)
+    embedding_size: int | None = field(default=None, metadata={"min": 1})
+    # the RNNs' option: start from SmolLM2's input embeddings (its tokenizer, and embedding_size=576, the LLM's
+    # width, or hidden_size=576)
     init_embeddings: str | None = field(default=None, metadata={"choices": (None, "llm")})
     freeze_embeddings: bool = False  # keep the embedding table fixed: far fewer updates
 
@@ -136,7 +139,8 @@ class Mamba2Family(ModelFamily):
         if model_section.init_embeddings == "llm":
             from hf_rnn.families.llm_embeddings import copy_llm_embeddings
 
-            copy_llm_embeddings(model, tokenizer, width="hidden_size")
+            copy_llm_embeddings(model, tokenizer, width="embedding_size" if model.config.projects_embeddings
+                                else "embedding_size (or hidden_size)")
         if model_section.freeze_embeddings and model.get_input_embeddings() is not None:
             model.get_input_embeddings().weight.requires_grad_(False)
         return model, tokenizer

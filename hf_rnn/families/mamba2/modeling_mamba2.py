@@ -133,15 +133,20 @@ class HfMamba2Model(HfMamba2PreTrainedModel):
     """One or two transformers `Mamba2Model` stacks over the same embeddings.
 
     `backbone` reads left-to-right and owns the token embeddings (none when the config reads values:
-    `input_size` set, inputs come as `inputs_embeds`); `backward_backbone` (bidirectional only) reads each
+    `input_size` set, inputs come as `inputs_embeds`); `embedding_projection` maps them to the stack's width
+    where `embedding_size` differs from `hidden_size`; `backward_backbone` (bidirectional only) reads each
     row's real tokens right-to-left. This is what `AutoModel` loads for `model_type="hf_mamba2"`.
     """
 
     def __init__(self, config: HfMamba2Config):
         super().__init__(config)
         self.backbone = Mamba2Model(config)
+        self.embedding_projection = None
         if config.reads_values:
             self.backbone.embeddings = None  # values are projected by the head, never looked up
+        elif config.projects_embeddings:  # a table of another width (SmolLM2's 576) under a narrower stack
+            self.backbone.embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+            self.embedding_projection = nn.Linear(config.embedding_size, config.hidden_size)
         self.backward_backbone = None
         if config.bidirectional:
             self.backward_backbone = Mamba2Model(config)
@@ -193,7 +198,9 @@ class HfMamba2Model(HfMamba2PreTrainedModel):
         if inputs_embeds is None:
             if self.backbone.embeddings is None:
                 raise ValueError("This Mamba-2 stack reads values (config.input_size is set): pass inputs_embeds.")
-            inputs_embeds = self.backbone.embeddings(input_ids)
+            inputs_embeds = self.backbone.embeddings(input_ids)  # (batch_size, seq_len, embedding_size)
+            if self.embedding_projection is not None:
+                inputs_embeds = self.embedding_projection(inputs_embeds)  # (batch_size, seq_len, hidden_size)
         forward = self.backbone(inputs_embeds=inputs_embeds, attention_mask=attention_mask, cache=cache,
                                 use_cache=use_cache, return_dict=True)
         hidden = forward.last_hidden_state
