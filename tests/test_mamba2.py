@@ -271,7 +271,8 @@ def test_the_family_answers_to_its_names_and_checks_its_recipes():
         ("translation", "bimamba2", [], "bidirectional"),
         ("timeseries", "bimamba2", [], "bidirectional"),
         ("pos", "mamba2", ["model.pooling=last"], "pooling"),
-        ("sentiment", "mamba2", ["model.embedding_size=8"], "unknown key"),
+        ("sentiment", "mamba2", ["model.cell=lstm"], "unknown key"),  # an RNN's key
+        ("sentiment", "mamba2", ["model.embedding_size=0"], "model.embedding_size must be >= 1"),
     ]:
         with pytest.raises(ConfigError, match=phrase):
             load_recipe(task, model, overrides=overrides)
@@ -334,5 +335,6 @@ def test_the_rnns_embedding_option_starts_mamba2_from_the_llms_frozen_table(tmp_
         if projection is not None:
             assert projection.in_features == 576 and projection.out_features == loaded.config.hidden_size
     with pytest.raises(ConfigError, match="needs the LLM's tokenizer and embedding_size"):
-        hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / "other", [*TINY, *llm])
+        hf_rnn.train_recipe(load_recipe("sentiment", "mamba2"), tmp_path / "other",
+                            [*TINY, *llm, "model.embedding_size=null"])
     assert not (tmp_path / "other" / "model.safetensors").exists()
