@@ -104,6 +104,11 @@ def test_every_head_trains_saves_and_loads_through_the_auto_classes(head, settin
                                    _output(model(input_ids=ids, attention_mask=mask)), atol=1e-6, rtol=1e-5)
     if settings.get("tie_word_embeddings"):
         assert loaded.lm_head.weight.data_ptr() == loaded.get_input_embeddings().weight.data_ptr()
+    if settings.get("embedding_size"):  # what get_input_embeddings() gives is what inputs_embeds takes
+        with torch.no_grad():
+            torch.testing.assert_close(_output(loaded(inputs_embeds=loaded.get_input_embeddings()(ids),
+                                                      attention_mask=mask)),
+                                       _output(loaded(input_ids=ids, attention_mask=mask)), atol=1e-6, rtol=1e-5)
     assert family_of(loaded) is FAMILIES["mamba2"]
     assert input_family(loaded) == (PROMPTED if settings.get("reads_prompt") else DIRECT)
 

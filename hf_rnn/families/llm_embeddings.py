@@ -14,7 +14,8 @@ def copy_llm_embeddings(model, tokenizer, width: str = "embedding_size") -> None
     The model reads SmolLM2's token ids, so SmolLM2's embedding table is a ready-made
     word representation learned on far more text than any task split: the model then
     trains on top of it (frozen where the recipe says ``freeze_embeddings``). ``width``: the recipe key that
-    sets the table's width in this family (an RNN's ``embedding_size``, Mamba-2's ``hidden_size``).
+    sets the table's width in this family (an RNN's ``embedding_size``; Mamba-2's ``embedding_size``, or
+    ``hidden_size`` without a projection).
     """
     import torch
     from safetensors import safe_open

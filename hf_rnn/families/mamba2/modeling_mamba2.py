@@ -181,8 +181,9 @@ class HfMamba2Model(HfMamba2PreTrainedModel):
             input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`): token ids.
             attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`, *optional*): 1 = token, 0 = padding
                 (left or right; padded positions are zeroed before every mixer, so they change no state).
-            inputs_embeds (`torch.Tensor` of shape `(batch_size, seq_len, hidden_size)`, *optional*): instead of
-                `input_ids` (a forecaster's projected values).
+            inputs_embeds (`torch.Tensor` of shape `(batch_size, seq_len, embedding_size)`, *optional*): instead of
+                `input_ids`: token embeddings as `get_input_embeddings()` gives them (`embedding_size` wide, projected
+                here; `hidden_size` wide without a projection), or a forecaster's projected values.
             cache (`Cache`, *optional*): transformers' recurrent cache (forward stack only: generation).
             use_cache (`bool`, *optional*): return the cache.
 
@@ -199,8 +200,8 @@ class HfMamba2Model(HfMamba2PreTrainedModel):
             if self.backbone.embeddings is None:
                 raise ValueError("This Mamba-2 stack reads values (config.input_size is set): pass inputs_embeds.")
             inputs_embeds = self.backbone.embeddings(input_ids)  # (batch_size, seq_len, embedding_size)
-            if self.embedding_projection is not None:
-                inputs_embeds = self.embedding_projection(inputs_embeds)  # (batch_size, seq_len, hidden_size)
+        if self.embedding_projection is not None:  # what get_input_embeddings() gives may be fed back as inputs_embeds
+            inputs_embeds = self.embedding_projection(inputs_embeds)  # (batch_size, seq_len, hidden_size)
         forward = self.backbone(inputs_embeds=inputs_embeds, attention_mask=attention_mask, cache=cache,
                                 use_cache=use_cache, return_dict=True)
         hidden = forward.last_hidden_state
