@@ -48,9 +48,8 @@ from hf_rnn.comparison.rows import (
     zero_shot_row,
 )
 from hf_rnn.comparison.schema import ZERO_SHOT, Comparison
-from hf_rnn.comparison.seeds import check_seeds, seed_folder, seed_value
+from hf_rnn.comparison.seeds import check_seeds, pairs_by_role, seed_folder, seed_value
 from hf_rnn.comparison.seeds import summary as seed_summary
-from hf_rnn.comparison.seeds import pairs_by_role
 from hf_rnn.errors import ConfigError
 from hf_rnn.families import family_named
 from hf_rnn.report.markdown import write_report

@@ -67,6 +67,7 @@ def results_table(c: Comparison) -> str:
 
 
 __all__ = ["format_number", "results_table", "REFERENCE", "REFERENCE_FAMILY", "ROLES", "TRAINED", "VERDICT_FAMILIES", "ZERO_SHOT", "Comparison",
+           "third_families",
            "ModelResult", "ResultsError", "comparison_document", "read_comparison"]
 
 TRAINED = "trained"
@@ -77,6 +78,11 @@ REFERENCE_FAMILY = "reference"  # the family column of a reference row: it belon
 # the lecture's question, which the verdict answers: the best fine-tuned transformer (the LLM family's) against the
 # best RNN; every report, table and curve that names "the verdict pair" reads these two families
 VERDICT_FAMILIES = ("llm", "rnn")
+
+
+def third_families(rows) -> list[str]:
+    """The families of ``rows``' trained models beside the verdict's two (Mamba-2, a plug-in family), sorted."""
+    return sorted({r.family for r in rows if r.role == TRAINED} - set(VERDICT_FAMILIES))
 
 RESULTS_FILE = "results.json"
 

@@ -58,7 +58,7 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
         training_seeds: each model's ``training.seed`` of each run, seed 1 first.
         verdict_pair: the verdict's two model names (``a``, ``b``), or None (nothing to test seed by seed).
         limits: why a model trained fewer seeds than the others (``Profile.seed_limits``), by model name.
-        third_pairs: each third family's pairs (``third_family_pairs``), tested over every seed like the verdict's.
+        third_pairs: each third family's pairs (``pairs_by_role``), tested over every seed like the verdict's.
     """
     count = max(len(r) for r in runs_by_model.values())
     per_model = {}
@@ -100,11 +100,12 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
             "holds": holds_sentence(per_seed, verdict_pair, once_against_seeds=once)}
 
 
-def pairs_on_means(rows: list, runs_by_model: dict[str, list], metric: str,
-                   greater_is_better: bool) -> list[tuple[str, str, str]]:
-    """``(a, b, role)`` of the verdict pair (the best fine-tuned LLM, the best RNN) and each third family's pairs
-    (``hf_rnn.report.verdict.choose_pairs``), chosen on each model's mean over its runs rather than seed 1's score:
-    with several seeds, the best RNN is the one that is best on average."""
+def pairs_by_role(rows: list, runs_by_model: dict[str, list], metric: str,
+                  greater_is_better: bool) -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
+    """``(verdict pair, third family's pairs)``, chosen as ``hf_rnn.report.verdict.choose_pairs`` chooses them but
+    on each model's mean over its runs rather than seed 1's score (with several seeds, the best RNN is the one
+    that is best on average): the best fine-tuned LLM and the best RNN (or None), then each third family's best
+    against the best RNN and the best LLM against its best."""
     from dataclasses import replace
 
     from hf_rnn.report.verdict import THIRD_FAMILY, choose_pairs
@@ -114,18 +115,9 @@ def pairs_on_means(rows: list, runs_by_model: dict[str, list], metric: str,
         values = [float(run.metrics.test[metric]) for run in runs_by_model.get(row.name, [])
                   if metric in run.metrics.test and math.isfinite(float(run.metrics.test[metric]))]
         averaged.append(replace(row, metrics={**row.metrics, metric: statistics.fmean(values)}) if values else row)
-    return [(a.name, b.name, role) for a, b, role in choose_pairs(averaged, metric, greater_is_better)
-            if role in ("verdict", THIRD_FAMILY)]
-
-
-def pairs_by_role(rows: list, runs_by_model: dict[str, list], metric: str,
-                  greater_is_better: bool) -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
-    """``(verdict pair, third family's pairs)`` by the models' means over seeds (``pairs_on_means``): the best
-    fine-tuned LLM and the best RNN (or None), then each third family's best against the best RNN and the best LLM
-    against its best."""
-    pairs = pairs_on_means(rows, runs_by_model, metric, greater_is_better)
-    return (next(((a, b) for a, b, role in pairs if role == "verdict"), None),
-            [(a, b) for a, b, role in pairs if role != "verdict"])
+    pairs = choose_pairs(averaged, metric, greater_is_better)
+    return (next(((a.name, b.name) for a, b, role in pairs if role == "verdict"), None),
+            [(a.name, b.name) for a, b, role in pairs if role == THIRD_FAMILY])
 
 
 def _averaged_test(runs_by_model: dict[str, list], pair: tuple[str, str] | None, kind: Any, metric: str,

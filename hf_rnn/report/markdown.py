@@ -13,12 +13,11 @@ from pathlib import Path
 
 from hf_rnn.assets.cache import BUILTIN_LLM_LABEL, atomic_write_text
 from hf_rnn.comparison.schema import (
-    TRAINED,
-    VERDICT_FAMILIES,
     Comparison,
     ModelResult,
     comparison_document,
     results_table,
+    third_families,
 )
 from hf_rnn.comparison.seeds import averaged_sentence, averaged_third_family_sentence
 from hf_rnn.comparison.seeds import lines as seed_lines
@@ -102,8 +101,7 @@ def _verdict_line(c: Comparison) -> str:
     table's) with their cost; else seed 1's verdict (whose paragraph has the third family's pairs too)."""
     verdict = c.verdict or NO_PREDICTIONS
     over_seeds = averaged_sentence(c.seeds.get("averaged") or {})
-    families = sorted({r.family for r in c.rows if r.role == TRAINED} - set(VERDICT_FAMILIES))
-    third = averaged_third_family_sentence(c.seeds.get("third_family") or [], families)
+    third = averaged_third_family_sentence(c.seeds.get("third_family") or [], third_families(c.rows))
     holds = c.seeds.get("holds", "")
     if over_seeds or third:
         pair = {(c.seeds.get("averaged") or {}).get(k) for k in ("a", "b")}

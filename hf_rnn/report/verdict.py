@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from hf_rnn.comparison.paired_tests import PairedResult, holm, paired_test
-from hf_rnn.comparison.schema import REFERENCE, TRAINED, VERDICT_FAMILIES, ZERO_SHOT, ModelResult
+from hf_rnn.comparison.schema import (
+    REFERENCE,
+    TRAINED,
+    VERDICT_FAMILIES,
+    ZERO_SHOT,
+    ModelResult,
+    third_families,
+)
 from hf_rnn.errors import HfRnnError
 from hf_rnn.runs.predictions import in_report_folder, read_predictions
 
@@ -69,7 +76,7 @@ def choose_pairs(rows: Sequence[ModelResult], metric: str,
         pairs.append((best_llm, best_rnn, "verdict"))
     if best_llm is not None:
         pairs += [(best_llm, z, "fine-tuned vs zero-shot") for z in zero_shot]
-    for family in sorted({r.family for r in trained} - set(VERDICT_FAMILIES)):
+    for family in third_families(trained):
         best_other = _best([r for r in trained if r.family == family], metric, greater_is_better)
         if best_other is None:
             continue
@@ -214,10 +221,11 @@ def third_family_sentence(results: Sequence[PairedResult], by_name: dict[str, Mo
     it. ``by_name``: the rows, to name the family and give the cost ratios."""
     parts = []
     for r in results:
-        cost = cost_ratios(by_name[r.a], by_name[r.b]) if r.a in by_name and r.b in by_name else ""
-        parts.append(sentence(r) + (f" ({cost})" if cost and by_name[r.a].family not in VERDICT_FAMILIES else ""))
-    families = sorted({by_name[n].family for r in results for n in (r.a, r.b)
-                       if n in by_name and by_name[n].family not in VERDICT_FAMILIES})
+        a, b = by_name.get(r.a), by_name.get(r.b)
+        own = a is not None and b is not None and a.family not in VERDICT_FAMILIES  # its pair with the RNN
+        cost = cost_ratios(a, b) if own else ""
+        parts.append(sentence(r) + (f" ({cost})" if cost else ""))
+    families = third_families([by_name[n] for r in results for n in (r.a, r.b) if n in by_name])
     return f"The third family ({', '.join(families)}): " + "; ".join(parts) + "."
 
 
