@@ -341,6 +341,11 @@ def test_a_comparison_that_reused_its_runs_says_so_instead_of_a_whole_time():
     trained = [120.0, 123.0, None]  # a reference row has no training seconds
     assert took(900.0, trained) == "the whole comparison took 900 s"
     assert took(174.0, trained).startswith("the comparison command took 174 s, reusing")
+    # with three seeds, the runs of seeds 2 and 3 count too (seed 1's are the table's rows)
+    seeds = {"per_model": {"a": {"train_seconds": [120.0, 121.0, 119.0]}, "b": {"train_seconds": [123.0, 120.0, 122.0]}}}
+    assert took(500.0, trained) == "the whole comparison took 500 s"
+    assert took(500.0, trained, seeds).startswith("the comparison command took 500 s, reusing")
+    assert took(900.0, trained, seeds) == "the whole comparison took 900 s"
 
 
 def test_the_verdict_row_prefers_a_tested_comparison_to_a_larger_untested_one(tmp_path):

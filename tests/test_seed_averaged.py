@@ -174,7 +174,8 @@ def test_the_seed_summary_tests_the_third_family_over_every_seed_too(tmp_path):
             records = _classified(rng.random(1000) < rate)
             folder = tmp_path / f"{name}-{k}"
             write_predictions(folder / PREDICTIONS, task, records)
-            runs[name].append(SimpleNamespace(path=folder, metrics=SimpleNamespace(test={"accuracy": _accuracy(records)})))
+            runs[name].append(SimpleNamespace(path=folder, metrics=SimpleNamespace(test={"accuracy": _accuracy(records)},
+                                                                       training=SimpleNamespace(train_seconds=60.0))))
     rows = [ModelResult.from_dict({"name": n, "family": families[n], "run_dir": n,
                                    "metrics": {"accuracy": runs[n][0].metrics.test["accuracy"]}}) for n in rates]
     pair, third = pairs_by_role(rows, runs, "accuracy", True)

@@ -65,7 +65,9 @@ def summary(runs_by_model: dict[str, list], training_seeds: dict[str, list[int]]
     for name, runs in runs_by_model.items():
         values = [float(run.metrics.test[metric]) for run in runs if metric in run.metrics.test]
         per_model[name] = {"training_seeds": list(training_seeds.get(name, [])), "values": values, "mean": statistics.fmean(values) if values else None,
-                           "std": statistics.stdev(values) if len(values) > 1 else None}
+                           "std": statistics.stdev(values) if len(values) > 1 else None,
+                           # each run's own training seconds (what a report says the comparison took reads them)
+                           "train_seconds": [run.metrics.training.train_seconds for run in runs]}
         if limits and limits.get(name):
             per_model[name]["fewer_seeds"] = limits[name]
     per_seed: list[dict[str, Any]] = []

@@ -50,7 +50,7 @@ def write_report(c: Comparison, task) -> None:
     atomic_write_text(out / "results.json", json.dumps(comparison_document(c), indent=2))
     metric = task.primary_metric
     better = "higher" if task.greater_is_better else "lower"
-    took_sentence = took(c.seconds, [r.train_seconds for r in c.rows])
+    took_sentence = took(c.seconds, [r.train_seconds for r in c.rows], c.seeds)
     took_sentence = took_sentence[0].upper() + took_sentence[1:]
     intro = [
         f"# {c.task}{f' ({c.variant})' if c.variant else ''}: RNN vs LLM ({c.profile} profile)",

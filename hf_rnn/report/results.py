@@ -49,10 +49,12 @@ __all__ = ["BEGIN", "END", "Goal", "ResultsError", "check_goal", "check_publish_
 # =========================================================================== goals
 
 
-def took(seconds: float, train_seconds: list[float | None]) -> str:
+def took(seconds: float, train_seconds: list[float | None], seeds: dict | None = None) -> str:
     """How long the comparison command ran; said apart when it reused finished runs (it took less than their
-    training: the table has each run's own seconds). For a report's and the README's lines alike."""
-    if seconds < sum(t or 0 for t in train_seconds):
+    training: the table has each run's own seconds). ``train_seconds``: the table's rows' (seed 1); ``seeds``: the
+    comparison's seed summary, whose runs of every seed count too. For a report's and the README's lines alike."""
+    every_seed = [t for m in (seeds or {}).get("per_model", {}).values() for t in m.get("train_seconds", [])[1:]]
+    if seconds < sum(t or 0 for t in [*train_seconds, *every_seed]):
         return (f"the comparison command took {seconds:,.0f} s, reusing finished runs (each run's training "
                 "seconds are in the table)")
     return f"the whole comparison took {seconds:,.0f} s"
@@ -312,7 +314,7 @@ def readme_section(results_root: str | os.PathLike = RESULTS_DIR, link_base: str
         out += [f"#### {title} · `{doc.profile}` ([report]({link_base}results/{doc.folder}/report.md))", "",
                 f"{doc.budget}. Measured on {hw.get('device_name', '?')}{cpus}, "
                 f"{hw.get('torch_threads', '?')} torch threads, precision {hw.get('mixed_precision', 'no')}, "
-                f"{(doc.date or '?')[:10]}; {took(doc.seconds, [r.train_seconds for r in doc.rows])}.", ""]
+                f"{(doc.date or '?')[:10]}; {took(doc.seconds, [r.train_seconds for r in doc.rows], doc.seeds)}.", ""]
         if any(r.builtin_llm for r in doc.rows):
             out += [f"`smollm2` is the built-in {BUILTIN_LLM_LABEL}.", ""]
         if doc.curve_summary:
