@@ -57,6 +57,8 @@ def _padded_batch():
 HEADS = [
     (HfMamba2ForSequenceClassification, {}, AutoModelForSequenceClassification),
     (HfMamba2ForSequenceClassification, {"bidirectional": True, "pooling": "last"}, AutoModelForSequenceClassification),
+    (HfMamba2ForSequenceClassification, {"bidirectional": True, "pooling": "attention"},
+     AutoModelForSequenceClassification),
     (HfMamba2ForTokenClassification, {}, AutoModelForTokenClassification),
     (HfMamba2ForTokenClassification, {"bidirectional": True}, AutoModelForTokenClassification),
     (HfMamba2ForCausalLM, {"tie_word_embeddings": True}, AutoModelForCausalLM),
@@ -152,6 +154,18 @@ def test_padding_left_or_right_changes_no_real_token(bidirectional):
             real = mask[row].bool()
             alone = model(input_ids=ids[row][real][None]).logits[0]
             torch.testing.assert_close(batch[row][real], alone, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last", "attention"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_padded_sentence_is_classified_as_it_is_alone(pooling, bidirectional):
+    torch.manual_seed(0)
+    model = HfMamba2ForSequenceClassification(tiny_config(pooling=pooling, bidirectional=bidirectional)).eval()
+    ids, mask = _padded_batch()
+    with torch.no_grad():
+        batch = model(input_ids=ids, attention_mask=mask).logits
+        alone = torch.cat([model(input_ids=ids[row][mask[row].bool()][None]).logits for row in range(3)])
+    torch.testing.assert_close(batch, alone, atol=1e-5, rtol=1e-4)
 
 
 def test_a_bidirectional_tagger_reads_the_right_context():
@@ -270,7 +284,7 @@ def test_the_family_answers_to_its_names_and_checks_its_recipes():
     assert load_recipe("pos", "bimamba2").model.bidirectional and not load_recipe("pos", "mamba2").model.bidirectional
     for task, model, overrides, phrase in [
         ("sentiment", "mamba2", ["model.state_size=0"], "model.state_size must be >= 1"),
-        ("sentiment", "mamba2", ["model.num_heads=3"], "model.num_heads=3 must divide"),
+        ("sentiment", "mamba2", ["model.num_heads=5"], "model.num_heads=5 must divide"),
         ("sentiment", "mamba2", ["model.chunk_size=0"], "model.chunk_size must be >= 1"),
         ("pos", "mamba2", ["model.n_groups=3"], "n_groups=3 must divide"),
         ("translation", "bimamba2", [], "bidirectional"),

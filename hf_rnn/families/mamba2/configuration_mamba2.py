@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from transformers import Mamba2Config
 
-POOLING_TYPES = ("mean", "last")
+POOLING_TYPES = ("mean", "last", "attention")
 # the positive-integer fields of Mamba2Config a recipe sets (the rest keep transformers' defaults)
 _POSITIVE_FIELDS = ("vocab_size", "hidden_size", "state_size", "num_heads", "head_dim", "num_hidden_layers",
                     "expand", "conv_kernel", "chunk_size", "n_groups")
@@ -32,7 +32,9 @@ class HfMamba2Config(Mamba2Config):
             concatenated (`2 * hidden_size` features). Not for the language model, which would see what it predicts.
         pooling (`str`, *optional*, defaults to `"mean"`):
             How [`HfMamba2ForSequenceClassification`] summarises the sequence: `"mean"` of the real tokens'
-            states, or `"last"`: the forward stack at the last real token (with the backward stack at the first).
+            states, `"last"`: the forward stack at the last real token (with the backward stack at the first), or
+            `"attention"`: additive attention over the real tokens' states, queried by the `"last"` features (the
+            BiLSTM classifier's attention pooling).
         classifier_dropout (`float`, *optional*, defaults to 0.0):
             Dropout before the classification layer.
         reads_prompt (`bool`, *optional*, defaults to `False`):

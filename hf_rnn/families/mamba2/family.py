@@ -57,7 +57,7 @@ class Mamba2ModelSection:
     conv_kernel: int = field(default=4, metadata={"min": 1})
     chunk_size: int = field(default=64, metadata={"min": 1})
     bidirectional: bool = False
-    pooling: str = field(default="mean", metadata={"choices": ("mean", "last")})
+    pooling: str = field(default="mean", metadata={"choices": ("mean", "last", "attention")})
     classifier_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99})
     tie_word_embeddings: bool = False
     # the token embeddings' width where it differs from hidden_size (a linear layer projects them to the stack's)

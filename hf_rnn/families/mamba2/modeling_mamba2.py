@@ -33,6 +33,7 @@ from transformers.models.mamba2.modeling_mamba2 import Mamba2PreTrainedModel
 from transformers.utils import can_return_tuple
 
 from hf_rnn.families.mamba2.configuration_mamba2 import HfMamba2Config
+from hf_rnn.families.rnn.attention_rnn import RNNAttention
 from hf_rnn.families.rnn.layers_rnn import loss_kwargs
 from hf_rnn.families.rnn.modeling_rnn import own_weight_memory
 from hf_rnn.families.rnn.outputs_rnn import RNNTimeSeriesPredictionOutput
@@ -220,7 +221,8 @@ class HfMamba2Model(HfMamba2PreTrainedModel):
 
 
 class HfMamba2ForSequenceClassification(HfMamba2PreTrainedModel):
-    """Mamba-2 stack(s) -> pooled features (masked mean, or last real token) -> dropout -> linear layer."""
+    """Mamba-2 stack(s) -> pooled features (masked mean, last real token, or attention over the real tokens)
+    -> dropout -> linear layer."""
 
     accepts_loss_kwargs = False  # one loss term per example: no token count to normalise by
 
@@ -229,7 +231,10 @@ class HfMamba2ForSequenceClassification(HfMamba2PreTrainedModel):
         self.num_labels = config.num_labels
         self.model = HfMamba2Model(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.score = nn.Linear(config.num_directions * config.hidden_size, config.num_labels)
+        features = config.num_directions * config.hidden_size
+        if config.pooling == "attention":  # the same additive scores as the RNN classifier's attention pooling
+            self.attention_pooling = RNNAttention("additive", features, features, config.hidden_size)
+        self.score = nn.Linear(features, config.num_labels)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -239,8 +244,9 @@ class HfMamba2ForSequenceClassification(HfMamba2PreTrainedModel):
         self.model.set_input_embeddings(value)
 
     def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-        """`[B, F]` features of `hidden` `[B, T, F]`: the real tokens' mean, or the forward half at the last real
-        token (and the backward half at the first, where that direction ends)."""
+        """`[B, F]` features of `hidden` `[B, T, F]`: the real tokens' mean; the forward half at the last real
+        token (and the backward half at the first, where that direction ends); or, for `"attention"`, the real
+        tokens' states weighted by additive attention with those last features as the query."""
         batch_size, seq_len = hidden.shape[:2]
         if self.config.pooling == "mean":
             if attention_mask is None:
@@ -254,6 +260,9 @@ class HfMamba2ForSequenceClassification(HfMamba2PreTrainedModel):
         if self.config.bidirectional:
             first = first_real_positions(attention_mask, batch_size, seq_len, hidden.device)
             pooled = torch.cat([pooled, hidden[rows, first, width:]], dim=-1)
+        if self.config.pooling == "attention":
+            context, _ = self.attention_pooling(pooled[:, None, :], hidden, attention_mask)  # [B, 1, F]
+            return context[:, 0]
         return pooled
 
     @can_return_tuple
