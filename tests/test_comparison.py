@@ -245,6 +245,7 @@ def test_seeds_train_each_model_again_and_the_report_says_whether_the_verdict_ho
     for m in seeds["per_model"].values():
         assert m["training_seeds"] == [42, 43] and len(m["values"]) == 2
         assert m["mean"] == pytest.approx(sum(m["values"]) / 2) and m["std"] >= 0
+        assert len(m["train_seconds"]) == 2 and all(t > 0 for t in m["train_seconds"])  # what took() sums
     rnn = next(r for r in again.rows if r.family == "rnn")
     assert seeds["per_model"][rnn.name]["values"][0] == pytest.approx(rnn.metrics["accuracy"])
     assert [s["seed"] for s in seeds["verdict_per_seed"]] == [1, 2]

@@ -94,6 +94,9 @@ def test_every_head_trains_saves_and_loads_through_the_auto_classes(head, settin
         out.loss.backward()
         mixer = model.model.backbone.layers[0].mixer
         assert mixer.A_log.grad is not None and mixer.in_proj.weight.grad.abs().sum() > 0
+        if settings.get("pooling") == "attention":  # the head's own scores are trained, so they are used
+            assert model.attention_pooling.key_projection.weight.grad.abs().sum() > 0
+            assert model.attention_pooling.score_vector.weight.grad.abs().sum() > 0
     model.save_pretrained(tmp_path)
     assert type(AutoConfig.from_pretrained(tmp_path)) is HfMamba2Config
     loaded = auto.from_pretrained(tmp_path).eval()

@@ -4,7 +4,9 @@ The layers are transformers' own [`Mamba2Model`] (embedding -> `Mamba2Block`s ->
 [`HfMamba2Config`]; with no `mamba_ssm` / `causal_conv1d` kernels they run transformers' chunked PyTorch path
 (state-space duality), which trains on a CPU. The heads add what each task kind needs:
 
-- [`HfMamba2ForSequenceClassification`]: masked mean (or last real token) of the states -> linear layer.
+- [`HfMamba2ForSequenceClassification`]: masked mean, last real token, or additive attention over the real
+  tokens (queried by the last one, as the RNN classifier's attention pooling) of the states -> linear layer.
+  The attention's layers start from this family's init (normal, std `initializer_range`), not the RNN's.
 - [`HfMamba2ForTokenClassification`]: a linear layer on every state.
 - [`HfMamba2ForCausalLM`]: next-token prediction; `generate()` carries the recurrent and conv states in
   transformers' cache. With `reads_prompt=True` it is a decoder-only translator over source -> target.
