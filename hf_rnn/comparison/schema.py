@@ -84,6 +84,7 @@ def third_families(rows) -> list[str]:
     """The families of ``rows``' trained models beside the verdict's two (Mamba-2, a plug-in family), sorted."""
     return sorted({r.family for r in rows if r.role == TRAINED} - set(VERDICT_FAMILIES))
 
+
 RESULTS_FILE = "results.json"
 
 
