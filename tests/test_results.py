@@ -58,6 +58,10 @@ def test_committed_results_are_complete_and_portable():
         assert [p.name for p in folder.iterdir() if p.is_dir()] in ([], ["predictions"]), folder
         assert all(p.name.endswith(".jsonl.gz") for p in folder.glob("predictions/*")), folder
         assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 5 * 2**20, f"{folder}: over 5 MB"
+        # every seed's training seconds: what says whether "the whole comparison took" or it reused runs
+        for name, model in ((doc.get("seeds") or {}).get("per_model") or {}).items():
+            seconds = model.get("train_seconds")
+            assert seconds and len(seconds) == len(model["values"]), f"{folder}: {name} lacks a seed's train_seconds"
 
 
 def _doc(task="sentiment", profile="full", rows=None, **extra):
