@@ -330,6 +330,40 @@ def test_every_task_trains_a_few_steps_and_loads_back(task, model, head, metric,
     assert "import hf_rnn" in card and ("AutoModelForCausalLM" in card) == (head == "HfMamba2ForCausalLM")
 
 
+def test_the_app_offers_mamba2_runs_on_either_side_with_their_hidden_attention(tmp_path):
+    """#27: a trained Mamba-2 run is listed for its task, labelled with its hidden attention, answers on side A
+    and side B, and its maps are the hidden attention of every layer (both directions) in the common format."""
+    import hf_rnn
+    from hf_rnn.app.service import RUN_PREFIX, AppService
+    from hf_rnn.training.recipes import load_recipe
+
+    runs = tmp_path / "runs"
+    for task, model, extra in (("sentiment", "bimamba2", ["tokenizer.vocab_size=300", "model.pooling=attention"]),
+                               ("sentiment", "mamba2", ["tokenizer.vocab_size=300"]), ("textgen", "mamba2", [])):
+        hf_rnn.train_recipe(load_recipe(task, model), runs / f"{task}-{model}", TINY + extra)
+    service = AppService(runs, max_new_tokens=3)
+    try:
+        choices = {c.value: c for c in service.choices("sentiment")}
+        bi, uni = RUN_PREFIX + "sentiment-bimamba2", RUN_PREFIX + "sentiment-mamba2"
+        assert {bi, uni} <= set(choices) and "hidden attention" in choices[bi].label and choices[bi].has_attention
+        for a, b in ((bi, uni), (uni, bi)):  # either side
+            r = service.compare("sentiment", a, b, "a fine day at sea")
+            assert r.error is None and r.a.ok and r.b.ok, (r.a.error, r.b.error)
+            assert abs(sum(r.a.output.values()) - 1.0) < 1e-5
+        by_run = {"bi": r.b.maps, "uni": r.a.maps}  # the last pair: the left-to-right run on side A
+        for name, n_layers in (("bi", 2), ("uni", 1)):  # TINY: one layer, each way
+            maps = by_run[name]
+            assert maps.kind == "self-attention" and maps.meta["family"] == "mamba2"
+            assert maps.weights.shape[:2] == (n_layers, 2) and maps.weights.shape[2] == maps.weights.shape[3]
+            np.testing.assert_allclose(maps.weights.sum(-1), 1.0, rtol=1e-4)
+        assert by_run["bi"].meta["layers"][1].startswith("backward")
+        g = service.compare("textgen", RUN_PREFIX + "textgen-mamba2", RUN_PREFIX + "textgen-mamba2", "To be")
+        assert g.error is None and g.a.ok and g.a.maps.kind == "self-attention"
+        assert g.a.maps.prompt_length is not None and len(g.a.maps.query_tokens) > g.a.maps.prompt_length
+    finally:
+        service.close()
+
+
 def test_the_rnns_embedding_option_starts_mamba2_from_the_llms_frozen_table(tmp_path):
     """``model.init_embeddings=llm`` with ``freeze_embeddings``: Mamba-2 reads SmolLM2's tokens through SmolLM2's
     own embedding table, kept fixed while the rest trains: at its width (``embedding_size=576``) under a stack of

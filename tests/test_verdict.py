@@ -159,3 +159,26 @@ def test_a_hostile_or_damaged_predictions_path_is_named_not_read(tmp_path, path,
     rows[0].predictions = path
     v = judge(rows, tmp_path, SequenceClassificationTask, "accuracy", True)
     assert message in v.note and all("bilstm" not in (t["a"], t["b"]) for t in v.tests)
+
+
+def test_a_language_model_comparison_says_why_it_shows_no_examples(tmp_path):
+    """Bits per character score blocks of text, not answers: the report says so under its tests instead of
+    leaving "Where they disagree" out silently; a classifier's report shows examples and no such line."""
+    from hf_rnn.tasks.kinds import LanguageModelingTask
+
+    rng = np.random.default_rng(3)
+    lm_task = SimpleNamespace(name="textgen", kind="causal-lm")
+    rows = []
+    for name, family, bpc in (("lstm", "rnn", 2.2), ("smollm2", "llm", 1.6), ("smollm2 zero-shot", "llm", 1.9)):
+        records = [{"index": i, "chars": 128, "tokens": 127, "bits": float(rng.normal(bpc, 0.2) * 128)}
+                   for i in range(200)]
+        path = f"predictions/{name.replace(' ', '_')}.jsonl.gz"
+        write_predictions(tmp_path / path, lm_task, records)
+        rows.append(ModelResult.from_dict({"name": name, "family": family, "run_dir": None if "zero" in name else name,
+                                           "metrics": {"bpc": bpc}, "predictions": path}))
+    v = judge(rows, tmp_path, LanguageModelingTask, "bpc", False)
+    assert v.tests and v.tests[0]["role"] == "verdict" and v.disagreements == []
+    assert v.note.startswith("No examples where they disagree") and "blocks" in v.note
+    labelled = judge(_rows_with_predictions(tmp_path / "cls"), tmp_path / "cls", SequenceClassificationTask,
+                     "accuracy", True)
+    assert labelled.disagreements and "No examples" not in labelled.note

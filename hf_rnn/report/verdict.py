@@ -138,6 +138,8 @@ def judge(rows: Sequence[ModelResult], folder: str | Path, kind: Any, metric: st
     main = next((r for r, role in results if role == "verdict"), None)
     if main is not None:
         verdict.disagreements = disagreements(kind, main, records[main.a], records[main.b], task)
+        if not verdict.disagreements and kind.examples.no_examples:
+            verdict.note = " ".join([verdict.note, kind.examples.no_examples]).strip()
     return verdict
 
 

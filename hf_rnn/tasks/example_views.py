@@ -29,6 +29,7 @@ class ExampleView:
 
     exact = False  # right or wrong outright (a label), else closer or further from the truth
     lower_is_better = False  # ``score`` is an error
+    no_examples = ""  # where ``score`` is None: why the report shows no examples (said under its paired tests)
 
     def score(self, record: dict[str, Any]) -> float | None:
         return None
@@ -119,3 +120,11 @@ class ForecastView(ExampleView):
 
 
 __all__ = ["ExampleView", "ForecastView", "LabelView", "TagsView", "TranslationView"]
+
+
+class TextBlocksView(ExampleView):
+    """A language model's test text, scored in bits over blocks: no example is an answer."""
+
+    no_examples = ("No examples where they disagree: a language model's score is the bits it spends on a block "
+                   "of the test text, not an answer that is right or wrong, and models with different tokenizers "
+                   "cut the text into different blocks (the lecture's examples below show their continuations).")

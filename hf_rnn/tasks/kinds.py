@@ -35,7 +35,7 @@ from hf_rnn.errors import DataError, InputError
 from hf_rnn.generation import generate_batch, pad_id
 from hf_rnn.tasks.base import DIRECT, SPLITS, Answer, Task, input_family
 from hf_rnn.tasks.class_labels import check_classes, class_label, is_missing
-from hf_rnn.tasks.example_views import LabelView, TagsView
+from hf_rnn.tasks.example_views import LabelView, TagsView, TextBlocksView
 from hf_rnn.tasks.kind_tools import (
     MAX_LABELS_WITH_PROBABILITIES,
     by_index,
@@ -443,6 +443,7 @@ class LanguageModelingTask(Task):
 
     kind = "causal-lm"
     paired_test = "block-permutation"
+    examples = TextBlocksView()
     columns = ("text",)
     app_new_tokens = True
     app_needs_data = False
