@@ -504,3 +504,5 @@ def test_a_profile_trains_a_slow_model_fewer_seeds_and_the_report_says_why(compa
     assert "of 3" in again.seeds["holds"] and "trained once meets every seed" in again.seeds["holds"]
     report = (out / "report.md").read_text()
     assert f"{llm} trained once: one run takes hours." in report
+    # a tagger has no zero-shot row, and the report says why rather than leaving it out silently
+    assert "- No zero-shot row: an LLM reads a token-classification task only through a trained head" in report

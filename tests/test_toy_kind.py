@@ -187,6 +187,7 @@ def test_a_new_kind_in_one_module_trains_compares_reports_and_answers_in_the_app
     assert names == ["gru", "training mean"], names
     assert all(r.metrics["mae"] >= 0.0 and r.metrics["rmse"] >= r.metrics["mae"] - 1e-6 for r in result.rows)
     report = (tmp_path / "runs" / "cmp" / "report.md").read_text()
+    assert "No zero-shot row" not in report  # no LLM was compared: nothing to explain
     rows = [line for line in report.splitlines() if line.startswith("|")]
     assert all(any(line.startswith(f"| {n} |") for line in rows) for n in names), rows
     assert set(result.examples) == {"very very good", "good"}

@@ -66,6 +66,9 @@ def write_report(c: Comparison, task) -> None:
         f"- Budget: {c.budget}. Each model trained in its own process; memory is that process's peak RSS.",
         *([f"- Models: `smollm2` is the built-in {BUILTIN_LLM_LABEL} (not the Hub's original weights)."]
           if any(r.builtin_llm for r in c.rows) else []),
+        *([f"- No zero-shot row: an LLM reads a {task.kind} task only through a trained head (an untrained causal "
+           "LM has no per-token answer to read)."]
+          if not task.zero_shot and any(r.family == "llm" for r in c.rows) else []),
         f"- Hardware: {_hardware_line(c.hardware)}. {took_sentence}"
         f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test input at a time through `Task.predict` (raw input to answer, batch 1), after a "
