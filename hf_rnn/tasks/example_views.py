@@ -119,12 +119,13 @@ class ForecastView(ExampleView):
         return _numbers(record["pred"])
 
 
-__all__ = ["ExampleView", "ForecastView", "LabelView", "TagsView", "TranslationView"]
-
-
 class TextBlocksView(ExampleView):
     """A language model's test text, scored in bits over blocks: no example is an answer."""
 
     no_examples = ("No examples where they disagree: a language model's score is the bits it spends on a block "
                    "of the test text, not an answer that is right or wrong, and models with different tokenizers "
-                   "cut the text into different blocks (the lecture's examples below show their continuations).")
+                   "cut the text into different blocks.")
+
+
+__all__ = ["ExampleView", "ForecastView", "LabelView", "TagsView", "TextBlocksView", "TranslationView"]
+
