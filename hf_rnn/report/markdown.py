@@ -21,6 +21,7 @@ from hf_rnn.comparison.schema import (
 )
 from hf_rnn.comparison.seeds import averaged_sentence, averaged_third_family_sentence
 from hf_rnn.comparison.seeds import lines as seed_lines
+from hf_rnn.families import FAMILIES
 from hf_rnn.report.results import busy_latency_note, took
 from hf_rnn.report.verdict import NO_PREDICTIONS, disagreement_lines, tests_table
 from hf_rnn.tasks.kinds import LanguageModelingTask
@@ -42,6 +43,12 @@ _BUDGET_WARNING = {
               "does not depend on the machine's speed; only the seconds do.",
     "as trained": "**Budget: as each run was trained** (compared from finished run folders).",
 }
+
+
+def _starts_from_pretrained(family: str) -> bool:
+    """Whether a row's family starts from another model's weights (the LLM's): the family says so on its cards,
+    so a new pretrained family needs no edit here. A reference row's family is not registered."""
+    return family in FAMILIES and FAMILIES[family].card.base_model
 
 
 def write_report(c: Comparison, task) -> None:
@@ -68,7 +75,7 @@ def write_report(c: Comparison, task) -> None:
           if any(r.builtin_llm for r in c.rows) else []),
         *([f"- No zero-shot row: an LLM reads a {task.kind} task only through a trained head (an untrained causal "
            "LM has no per-token answer to read)."]
-          if not task.zero_shot and any(r.family == "llm" for r in c.rows) else []),
+          if not task.zero_shot and any(_starts_from_pretrained(r.family) for r in c.rows) else []),
         f"- Hardware: {_hardware_line(c.hardware)}. {took_sentence}"
         f"{', written ' + c.date if c.date else ''}.",
         "- Latency: one test input at a time through `Task.predict` (raw input to answer, batch 1), after a "
