@@ -128,4 +128,3 @@ class TextBlocksView(ExampleView):
 
 
 __all__ = ["ExampleView", "ForecastView", "LabelView", "TagsView", "TextBlocksView", "TranslationView"]
-
